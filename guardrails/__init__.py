@@ -1,0 +1,64 @@
+"""guardrails: wrap any predict callable so every answer is validated, calibrated,
+withheld when it should not be trusted, routed to a fallback or a person, and recorded.
+
+The front door: every public name is imported here explicitly and listed in ``__all__``.
+"""
+
+from guardrails.abstention import (
+    Abstaining,
+    AllOf,
+    AnyOf,
+    ConfidenceThreshold,
+    Policy,
+    Verdict,
+    confidence_below,
+)
+from guardrails.adapter import ModelAdapter, OutputKind, as_layer
+from guardrails.base import Call, Layer, PostLayer
+from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.errors import (
+    ArtifactError,
+    ConfigurationError,
+    FallbackExhaustedError,
+    GuardrailsError,
+    GuardrailsWarning,
+    InvalidInputError,
+    ModelOutputError,
+    NotFittedError,
+)
+from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CANONICAL_ORDER",
+    "PRIMARY",
+    "Abstaining",
+    "AllOf",
+    "AnyOf",
+    "ArtifactError",
+    "Call",
+    "ConfidenceThreshold",
+    "ConfigurationError",
+    "Decision",
+    "Decisions",
+    "FallbackExhaustedError",
+    "Guard",
+    "GuardrailsError",
+    "GuardrailsWarning",
+    "InvalidInputError",
+    "Layer",
+    "ModelAdapter",
+    "ModelOutputError",
+    "NotFittedError",
+    "OutputKind",
+    "Policy",
+    "PostLayer",
+    "Reason",
+    "Verdict",
+    "__version__",
+    "as_layer",
+    "confidence_below",
+    "guard",
+    "load",
+]

@@ -1,0 +1,34 @@
+"""Command line: ``python -m guardrails demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m guardrails",
+        description="Guard any predict callable: validate, calibrate, abstain, fall back.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the end-to-end demo on data that ships with sklearn")
+    demo.add_argument("--seed", type=int, default=0, help="random seed for the traffic")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from guardrails.demo import run_demo
+
+        run_demo(sys.stdout, seed=args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""The wrapper protocol: every layer is a predictor that returns :class:`Decisions`.
+
+A :class:`Layer` wraps an inner layer (the bottom one wraps the model through
+:class:`~guardrails.adapter.ModelAdapter`). Public calls (``decide``, ``decide_one``,
+``predict``, ``adecide``, ``fit``) start a :class:`Call` and hand it down; each layer
+implements ``_decide`` (and ``_fit`` when it learns). Most layers only post-process the
+inner layer's decisions: they subclass :class:`PostLayer` and implement ``_post``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from guardrails.decisions import Decision, Decisions
+from guardrails.errors import ArtifactError, InvalidInputError, NotFittedError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from guardrails.persistence import Decoder, Encoder
+
+__all__ = ["Call", "Layer", "PostLayer", "as_batch", "one_row_batch"]
+
+
+def _new_request_id() -> str:
+    return os.urandom(8).hex()
+
+
+@dataclass(slots=True)
+class Call:
+    """What one request carries through the stack besides its inputs.
+
+    Attributes:
+        raw: the batch as the outermost layer received it.
+        n: number of rows in the batch.
+        request_id: the caller's id, or a random one.
+        started: ``time.monotonic()`` when the call began.
+        deadline: ``time.monotonic()`` by which the call must return, or None.
+        model_input: model-ready rows for the whole batch, once a validating layer made
+            them (so no outer layer parses the raw input a second time).
+        valid: ``(n,)`` bool mask of rows that passed validation, once checked.
+        notes: free-form values that layers leave for the layers outside them
+            (e.g. the drift status), keyed by layer name.
+    """
+
+    raw: Any
+    n: int
+    request_id: str = field(default_factory=_new_request_id)
+    started: float = field(default_factory=time.monotonic)
+    deadline: float | None = None
+    model_input: Any = None
+    valid: NDArray[np.bool_] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without one."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
+
+
+def _is_frame(X: Any) -> bool:
+    return hasattr(X, "iloc") and hasattr(X, "columns")
+
+
+def as_batch(X: Any) -> int:
+    """Number of rows in batch ``X``; raises :class:`InvalidInputError` if it is not one.
+
+    A batch is a 2-D (or deeper) array, a data frame, or a list/tuple of records.
+    """
+    if X is None:
+        raise InvalidInputError("decide() got None; expected a batch of rows.")
+    if isinstance(X, (str, bytes, dict)):
+        raise InvalidInputError(
+            f"decide() got a single {type(X).__name__}; expected a batch of rows. "
+            "Use decide_one() for one record."
+        )
+    if isinstance(X, np.ndarray):
+        if X.ndim == 0:
+            raise InvalidInputError(
+                "decide() got a 0-d array; expected a batch (n_samples, n_features)."
+            )
+        return int(X.shape[0])
+    if _is_frame(X):
+        return len(X)
+    if isinstance(X, (list, tuple)):
+        return len(X)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) >= 1:  # array-likes: sparse matrices, tensors
+        return int(shape[0])
+    raise InvalidInputError(
+        f"decide() got {type(X).__name__}; expected an array, a data frame or a list of records."
+    )
+
+
+def one_row_batch(x: Any) -> Any:
+    """A batch of one holding record ``x`` (dict, 1-D array, sequence, pydantic model...)."""
+    if isinstance(x, np.ndarray):
+        return x[np.newaxis, ...] if x.ndim >= 1 else np.asarray([[x.item()]])
+    if _is_frame(x):
+        return x.iloc[:1]
+    if hasattr(x, "to_frame") and hasattr(x, "index"):  # a pandas Series: one row
+        return x.to_frame().T
+    return [x]
+
+
+class Layer(ABC):
+    """A predictor that returns :class:`Decisions`; wrappers nest like middleware.
+
+    Subclasses implement :meth:`_decide` and, when they learn from held-out data,
+    :meth:`_fit`. Fitted attributes end in ``_``.
+    """
+
+    name: ClassVar[str] = "layer"
+    inner: Layer | None = None
+
+    # -- what a subclass implements ------------------------------------------------------
+
+    @abstractmethod
+    def _decide(self, X: Any, call: Call) -> Decisions:
+        """Decisions for batch ``X`` (the rows this layer receives)."""
+
+    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        """Fit this layer and the ones inside it; return decisions on ``X``.
+
+        The default fits the inner layers and learns nothing itself.
+        """
+        return self._decide(X, call)
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        """Async decisions; the default runs the synchronous path in a worker thread."""
+        return await asyncio.to_thread(self._decide, X, call)
+
+    # -- what the stack exposes ----------------------------------------------------------
+
+    @property
+    def provides(self) -> frozenset[str]:
+        """Kinds of output available from this layer ("proba", "scores", "labels", ...)."""
+        return frozenset() if self.inner is None else self.inner.provides
+
+    @property
+    def classes_(self) -> NDArray[Any] | None:
+        """Class labels of the wrapped classifier, or None for a regressor."""
+        return None if self.inner is None else self.inner.classes_
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        if self.inner is None:  # pragma: no cover - every leaf overrides it
+            raise TypeError(f"{type(self).__name__} must define its task")
+        return self.inner.task
+
+    def layers(self) -> Iterator[Layer]:
+        """This layer and every layer inside it, outermost first."""
+        layer: Layer | None = self
+        while layer is not None:
+            yield layer
+            layer = layer.inner
+
+    def is_fitted(self) -> bool:
+        """True when this layer needs no fitting or has been fitted."""
+        return True
+
+    def check_fitted(self) -> None:
+        """Raise :class:`NotFittedError` naming the first unfitted layer of the stack."""
+        for layer in self.layers():
+            if not layer.is_fitted():
+                raise NotFittedError(
+                    f"This {type(layer).__name__} is not fitted yet. Call fit(X_cal, y_cal) on "
+                    "the guard with held-out labelled data before deciding."
+                )
+
+    # -- public calls --------------------------------------------------------------------
+
+    def _start(self, X: Any, request_id: str | None, timeout: float | None) -> Call:
+        n = as_batch(X)
+        call = Call(raw=X, n=n)
+        if request_id is not None:
+            call.request_id = request_id
+        if timeout is not None:
+            call.deadline = call.started + timeout
+        return call
+
+    def decide(
+        self, X: Any, *, request_id: str | None = None, timeout: float | None = None
+    ) -> Decisions:
+        """Decisions for a batch of rows.
+
+        Args:
+            X: a batch: array ``(n_samples, n_features)``, data frame, or list of records.
+            request_id: an id to carry through events and review cases; random if None.
+            timeout: overall seconds the call may take; stages with timeouts share it.
+
+        Returns:
+            One decision per row, in input order.
+
+        Raises:
+            InvalidInputError: ``X`` is not a batch, or a row is invalid under policy "raise".
+            NotFittedError: a layer that learns from data was not fitted.
+        """
+        self.check_fitted()
+        call = self._start(X, request_id, timeout)
+        return self._decide(X, call)
+
+    def decide_one(
+        self, x: Any, *, request_id: str | None = None, timeout: float | None = None
+    ) -> Decision:
+        """The decision for one record (a batch of one under the hood)."""
+        return self.decide(one_row_batch(x), request_id=request_id, timeout=timeout)[0]
+
+    def predict(self, X: Any, *, marker: Any = None) -> NDArray[Any]:
+        """Plain predictions with ``marker`` in place of every withheld answer."""
+        return self.decide(X).predictions(marker)
+
+    async def adecide(
+        self, X: Any, *, request_id: str | None = None, timeout: float | None = None
+    ) -> Decisions:
+        """Async :meth:`decide` for asyncio servers."""
+        self.check_fitted()
+        call = self._start(X, request_id, timeout)
+        return await self._adecide(X, call)
+
+    async def adecide_one(
+        self, x: Any, *, request_id: str | None = None, timeout: float | None = None
+    ) -> Decision:
+        """Async :meth:`decide_one`."""
+        d = await self.adecide(one_row_batch(x), request_id=request_id, timeout=timeout)
+        return d[0]
+
+    def fit(self, X: Any, y: Any) -> Self:
+        """Fit every layer that learns, inside out, on held-out data ``(X, y)``.
+
+        The model itself is already trained and is not refitted.
+        """
+        n = as_batch(X)
+        y_arr = np.asarray(y)
+        if y_arr.ndim != 1 or y_arr.shape[0] != n:
+            raise InvalidInputError(
+                f"fit() needs y with one label per row of X: X has {n} rows, "
+                f"y has shape {y_arr.shape}."
+            )
+        if n == 0:
+            raise InvalidInputError("fit() got an empty batch; calibration needs labelled rows.")
+        self._fit(X, y_arr, Call(raw=X, n=n))
+        return self
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def _to_state(self, enc: Encoder) -> dict[str, Any]:
+        """Settings and fitted state as JSON (arrays through ``enc``)."""
+        return {}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Layer:
+        """Rebuild a layer saved by :meth:`_to_state` around ``inner``."""
+        raise ArtifactError(f"{cls.__name__} cannot be loaded from a saved guard.")
+
+
+class PostLayer(Layer):
+    """A layer that acts only on the decisions of the layer inside it.
+
+    Subclasses implement :meth:`_post` and, if they learn, :meth:`_learn`.
+    """
+
+    inner: Layer
+
+    def __init__(self, inner: Any) -> None:
+        from guardrails.adapter import as_layer
+
+        self.inner = as_layer(inner)
+
+    def _post(self, d: Decisions, call: Call) -> Decisions:
+        """Transform the inner layer's decisions."""
+        return d
+
+    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+        """Learn from the inner layer's decisions on held-out data and their labels."""
+
+    def _timed_post(self, d: Decisions, call: Call) -> Decisions:
+        t0 = time.perf_counter()
+        out = self._post(d, call)
+        out.timings[self.name] = out.timings.get(self.name, 0.0) + time.perf_counter() - t0
+        return out
+
+    def _decide(self, X: Any, call: Call) -> Decisions:
+        return self._timed_post(self.inner._decide(X, call), call)
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        return self._timed_post(await self.inner._adecide(X, call), call)
+
+    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner._fit(X, y, call)
+        self._learn(d, y)
+        return self._post(d, call)

@@ -1,0 +1,319 @@
+"""The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
+
+Whatever order the steps are called in, the stack is, outermost first::
+
+    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
+
+Each step returns a new, unfitted :class:`Guard`; the stack is built (and checked) on
+first use or by :meth:`Guard.build`, then ``fit(X_cal, y_cal)`` fits it inside out.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from guardrails import persistence
+from guardrails.abstention import Abstaining, Policy
+from guardrails.adapter import ModelAdapter, OutputKind
+from guardrails.base import Call, Layer
+from guardrails.decisions import Decisions
+from guardrails.errors import ArtifactError, ConfigurationError
+
+if TYPE_CHECKING:
+    import os
+
+__all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+
+CANONICAL_ORDER: tuple[str, ...] = (
+    "validate",
+    "calibrate",
+    "abstain",
+    "monitor",
+    "fallback",
+    "review",
+    "log",
+)
+"""Slots of a guard, innermost first."""
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One builder step: how to wrap the layer below, and how to show it."""
+
+    slot: str
+    build: Callable[[Layer], Layer]
+    text: str
+
+
+class Guard(Layer):
+    """A model behind guard layers; what :func:`guard` returns.
+
+    Use :func:`guard` to make one. A guard is itself a :class:`~guardrails.base.Layer`,
+    so it can be a fallback stage of another guard.
+    """
+
+    name = "guard"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        output: OutputKind | None = None,
+        classes: Sequence[Any] | NDArray[Any] | None = None,
+        name: str = "guard",
+        version: str = "0",
+        steps: Sequence[_Step] = (),
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"The 'name' parameter of guard must be a non-empty str. Got {name!r}."
+            )
+        if not isinstance(version, str):
+            raise ConfigurationError(
+                f"The 'version' parameter of guard must be a str. Got {version!r}."
+            )
+        self.model = model
+        self.output = output
+        self.classes = None if classes is None else list(classes)
+        self.guard_name = name
+        self.version = version
+        self._steps: dict[str, _Step] = {s.slot: s for s in steps}
+        self._adapter = ModelAdapter(model, output=output, classes=classes)
+        self._lock = threading.Lock()
+        self._stack: Layer | None = None
+
+    # -- builder -------------------------------------------------------------------------
+
+    def _with(self, step: _Step) -> Guard:
+        if step.slot in self._steps:
+            raise ConfigurationError(
+                f".{step.slot}() was already called on this guard "
+                f"({self._steps[step.slot].text}); a guard has one {step.slot} step. "
+                + (
+                    "Combine policies with | or & instead."
+                    if step.slot == "abstain"
+                    else "Build a new guard to change it."
+                )
+            )
+        new = Guard(
+            self.model,
+            output=self.output,
+            classes=self.classes,
+            name=self.guard_name,
+            version=self.version,
+            steps=[*self._steps.values(), step],
+        )
+        return new
+
+    def abstain(self, policy: Policy) -> Guard:
+        """Withhold answers that ``policy`` does not trust (e.g. ``confidence_below(0.8)``)."""
+        if not isinstance(policy, Policy):
+            raise ConfigurationError(
+                "The 'policy' parameter of abstain() must be a Policy such as "
+                f"confidence_below(0.8). Got {policy!r} instead."
+            )
+        return self._with(
+            _Step(
+                "abstain",
+                lambda inner: Abstaining(inner, policy=copy.deepcopy(policy)),
+                repr(policy),
+            )
+        )
+
+    def build(self) -> Guard:
+        """Assemble and check the stack now (it is otherwise built on first use).
+
+        Raises:
+            ConfigurationError: the steps do not fit together, e.g. a policy that needs
+                probabilities on a model that only gives labels.
+        """
+        self.stack  # noqa: B018 - builds and checks
+        return self
+
+    @property
+    def stack(self) -> Layer:
+        """The outermost layer of the assembled stack."""
+        if self._stack is None:
+            with self._lock:
+                if self._stack is None:
+                    layer: Layer = self._adapter
+                    for slot in CANONICAL_ORDER:
+                        step = self._steps.get(slot)
+                        if step is not None:
+                            layer = step.build(layer)
+                    self._stack = layer
+        return self._stack
+
+    @property
+    def inner(self) -> Layer:  # type: ignore[override]
+        return self.stack
+
+    # -- the Layer protocol --------------------------------------------------------------
+
+    def _decide(self, X: Any, call: Call) -> Decisions:
+        return self.stack._decide(X, call)
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        return await self.stack._adecide(X, call)
+
+    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        return self.stack._fit(X, y, call)
+
+    def layers(self) -> Any:
+        """Every layer of the stack, outermost first (the guard itself excluded)."""
+        return self.stack.layers()
+
+    def is_fitted(self) -> bool:
+        return True  # the layers of the stack answer for themselves
+
+    def layer(self, cls: type[Layer]) -> Layer:
+        """The first layer of type ``cls`` in the stack."""
+        for layer in self.layers():
+            if isinstance(layer, cls):
+                return layer
+        raise KeyError(f"this guard has no {cls.__name__} layer")
+
+    def __repr__(self) -> str:
+        model = type(self.model).__name__
+        text = f"guard({model})"
+        for slot in CANONICAL_ORDER:
+            step = self._steps.get(slot)
+            if step is not None:
+                text += f".{slot}({step.text})"
+        return text
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
+
+        The model is not stored: pass it back to :func:`load`.
+        """
+        self.check_fitted()
+        enc = persistence.Encoder()
+        adapter = self._adapter
+        classes = adapter.classes_
+        if classes is not None and classes.dtype == object:
+            classes = classes.astype(str)
+        stack = list(self.layers())[:-1][::-1]  # innermost wrapper first, adapter excluded
+        slots = [s for s in CANONICAL_ORDER if s in self._steps]
+        manifest = {
+            "guard": {"name": self.guard_name, "version": self.version},
+            "model": {
+                "type": type(self.model).__name__,
+                "output": adapter.output,
+                "classes": enc.array(classes),
+                "n_features": adapter._n_features,
+            },
+            "steps": [
+                {"slot": slot, "text": self._steps[slot].text, "layer": enc.component(layer)}
+                for slot, layer in zip(slots, stack)
+            ],
+        }
+        return persistence.write(path, manifest, enc)
+
+
+def guard(
+    model: Any,
+    *,
+    output: OutputKind | None = None,
+    classes: Sequence[Any] | NDArray[Any] | None = None,
+    name: str = "guard",
+    version: str = "0",
+) -> Guard:
+    """Start a guard around ``model``; chain steps to add layers.
+
+    Args:
+        model: a fitted scikit-learn estimator or Pipeline, an object with
+            ``predict_proba``/``decision_function``/``predict``, or a callable.
+        output: what a plain callable returns: "proba", "scores", "labels" or "values".
+        classes: class labels in the order of the output's columns (callables only).
+        name: the guard's name in logs and metrics.
+        version: the guard's version in logs, metrics and saved artifacts.
+
+    Example:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import confidence_below, guard
+        >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[np.zeros(20), np.ones(20)]
+        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.9))
+        >>> g.predict(np.array([[0.0], [0.5]]), marker=-1).tolist()
+        [0.0, -1.0]
+    """
+    return Guard(model, output=output, classes=classes, name=name, version=version)
+
+
+def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
+    """Load a guard saved by :meth:`Guard.save` around ``model``.
+
+    Args:
+        path: the artifact file.
+        model: the trained model the guard was fitted on (models are never stored).
+        **objects: anything else the artifact names but cannot store (e.g. ``schema=``).
+
+    Raises:
+        ArtifactError: the file is not a guard artifact, was tampered with, names an
+            unknown type, or does not match ``model``.
+    """
+    manifest, arrays = persistence.read(path)
+    dec = persistence.Decoder(arrays, objects)
+    try:
+        info = manifest["guard"]
+        model_info = manifest["model"]
+        steps = manifest["steps"]
+        if not isinstance(steps, list):
+            raise TypeError("steps is not a list")
+        g = Guard(
+            model,
+            output=model_info["output"],
+            name=str(info["name"]),
+            version=str(info["version"]),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ArtifactError(f"malformed guard artifact: {exc}") from exc
+    except ConfigurationError as exc:
+        raise ArtifactError(f"the model does not fit this artifact: {exc}") from exc
+    saved = dec.array(model_info.get("classes"))
+    have = g._adapter.classes_
+    if (saved is None) != (have is None) or (
+        saved is not None
+        and have is not None
+        and not np.array_equal(saved, have.astype(saved.dtype))
+    ):
+        raise ArtifactError(
+            f"the model's classes {None if have is None else list(have)!r} differ from the "
+            f"saved guard's {None if saved is None else list(saved)!r}"
+        )
+    rebuilt: list[_Step] = []
+    for entry in steps:
+        if not isinstance(entry, dict) or entry.get("slot") not in CANONICAL_ORDER:
+            raise ArtifactError(f"malformed step in artifact: {str(entry)[:80]!r}")
+        spec = entry["layer"]
+        if not isinstance(spec, dict) or not issubclass(
+            persistence.registered(str(spec.get("type"))), Layer
+        ):
+            raise ArtifactError(f"step {entry['slot']!r} does not hold a guard layer")
+        rebuilt.append(
+            _Step(entry["slot"], _loader(dec, spec), str(entry.get("text", entry["slot"])))
+        )
+    g._steps = {s.slot: s for s in rebuilt}
+    g.build()
+    return g
+
+
+def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer], Layer]:
+    def build(inner: Layer) -> Layer:
+        layer = dec.component(spec, inner=inner)
+        if not isinstance(layer, Layer):  # pragma: no cover - registered() checked the type
+            raise ArtifactError("artifact step is not a layer")
+        return layer
+
+    return build

@@ -1,0 +1,213 @@
+"""The builder and the guarded stack: order, refusals, the public calls, fitting."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from sklearn.svm import SVC
+
+from guardrails import (
+    CANONICAL_ORDER,
+    Abstaining,
+    ConfidenceThreshold,
+    ConfigurationError,
+    Decisions,
+    Guard,
+    InvalidInputError,
+    ModelAdapter,
+    NotFittedError,
+    Policy,
+    Reason,
+    Verdict,
+    confidence_below,
+    guard,
+)
+
+
+class QuantileThreshold(Policy):
+    """A test policy that learns its threshold: withhold the least confident share."""
+
+    requires = frozenset({"proba"})
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+
+    def fit(self, d: Decisions, y: NDArray[Any]) -> QuantileThreshold:
+        assert d.confidence is not None
+        self.threshold_ = float(np.quantile(d.confidence, self.share))
+        return self
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "threshold_")
+
+    def evaluate(self, d: Decisions) -> Verdict:
+        assert d.confidence is not None
+        return Verdict(d.confidence < self.threshold_, Reason.LOW_CONFIDENCE)
+
+
+def test_a_guard_with_no_layers_returns_what_the_model_returns(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"])
+    X = iris["X_test"]
+    d = g.decide(X)
+    assert d == ModelAdapter(iris["model"]).decide(X)
+    np.testing.assert_array_equal(g.predict(X), iris["model"].predict(X))
+
+
+def test_abstain_withholds_low_confidence_rows_with_a_reason(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"]).abstain(confidence_below(0.9))
+    d = g.decide(iris["X_test"])
+    low = d.confidence < 0.9
+    assert low.any() and (~low).any()
+    np.testing.assert_array_equal(d.abstained, low)
+    assert set(d.take(np.flatnonzero(low)).reasons()) == {Reason.LOW_CONFIDENCE}
+    assert d[int(np.flatnonzero(low)[0])].detail == "confidence below 0.9"
+
+
+def test_raising_the_threshold_never_shrinks_the_abstained_set(iris: dict[str, Any]) -> None:
+    previous = np.zeros(len(iris["X_test"]), dtype=bool)
+    for t in np.linspace(0.0, 1.0, 21):
+        d = guard(iris["model"]).abstain(confidence_below(float(t))).decide(iris["X_test"])
+        assert (d.abstained >= previous).all()
+        previous = d.abstained
+
+
+def test_decide_one_predict_and_async_agree(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"]).abstain(confidence_below(0.8))
+    X = iris["X_test"][:10]
+    d = g.decide(X)
+    one = g.decide_one(X[3])
+    # a batch of one may differ from the batch in the last bits of BLAS arithmetic
+    assert (one.prediction, one.reason, one.stage) == (d[3].prediction, d[3].reason, d[3].stage)
+    np.testing.assert_allclose(one.proba, d[3].proba, rtol=1e-9)
+    assert asyncio.run(g.adecide(X)) == d
+    assert asyncio.run(g.adecide_one(X[3])).prediction == one.prediction
+    marked = g.predict(X, marker=-1)
+    assert (marked[d.abstained] == -1).all()
+    np.testing.assert_array_equal(marked[d.answered], d.prediction[d.answered])
+
+
+def test_steps_are_assembled_in_canonical_order_whatever_the_call_order(
+    iris: dict[str, Any],
+) -> None:
+    g = guard(iris["model"]).abstain(confidence_below(0.5))
+    layers = list(g.layers())
+    assert [type(x) for x in layers] == [Abstaining, ModelAdapter]
+    assert CANONICAL_ORDER.index("abstain") < CANONICAL_ORDER.index("log")
+    assert repr(g) == "guard(LogisticRegression).abstain(ConfidenceThreshold(threshold=0.5))"
+
+
+def test_steps_return_new_guards_and_leave_the_original_alone(iris: dict[str, Any]) -> None:
+    base = guard(iris["model"])
+    withheld = base.abstain(confidence_below(0.99))
+    assert base is not withheld
+    assert not base.decide(iris["X_test"]).abstained.any()
+    assert withheld.decide(iris["X_test"]).abstained.any()
+
+
+def test_two_abstain_steps_are_refused(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"]).abstain(confidence_below(0.5))
+    with pytest.raises(ConfigurationError, match=r"already called.*Combine policies with \|"):
+        g.abstain(confidence_below(0.6))
+
+
+def test_a_probability_policy_on_a_label_only_model_is_refused_at_build(
+    binary: dict[str, Any],
+) -> None:
+    g = guard(lambda X: np.where(X[:, 0] > 0, "yes", "no"), output="labels")
+    with pytest.raises(ConfigurationError, match=r"needs \['proba'\].*gives \['labels'\]"):
+        g.abstain(confidence_below(0.8)).build()
+
+
+def test_a_probability_policy_on_scores_asks_for_calibration(binary: dict[str, Any]) -> None:
+    svc = SVC().fit(binary["X"], binary["y"])
+    with pytest.raises(ConfigurationError, match="Calibrate scores"):
+        guard(svc).abstain(confidence_below(0.8)).build()
+
+
+def test_bad_step_arguments_name_the_parameter(iris: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match="'policy' parameter of abstain"):
+        guard(iris["model"]).abstain(0.8)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"'threshold'.*Got 1.5 instead"):
+        confidence_below(1.5)
+    with pytest.raises(ConfigurationError, match="'name' parameter of guard"):
+        guard(iris["model"], name="")
+
+
+def test_an_unfitted_policy_raises_not_fitted_with_what_to_call(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"]).abstain(QuantileThreshold(0.2))
+    with pytest.raises(NotFittedError, match=r"Call fit\(X_cal, y_cal\)"):
+        g.decide(iris["X_test"])
+    g.fit(iris["X_cal"], iris["y_cal"])
+    rate = g.decide(iris["X_cal"]).abstention_rate
+    assert 0.1 <= rate <= 0.3
+
+
+def test_fit_fits_each_built_guard_separately(iris: dict[str, Any]) -> None:
+    policy = QuantileThreshold(0.2)
+    a = guard(iris["model"]).abstain(policy).fit(iris["X_cal"], iris["y_cal"])
+    b = guard(iris["model"]).abstain(policy)
+    assert not policy.is_fitted()  # the guard fitted its own copy
+    with pytest.raises(NotFittedError):
+        b.decide(iris["X_test"])
+    assert len(a.decide(iris["X_test"])) == len(iris["X_test"])
+
+
+def test_fit_checks_labels_line_up(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"])
+    with pytest.raises(InvalidInputError, match="one label per row"):
+        g.fit(iris["X_cal"], iris["y_cal"][:-1])
+    with pytest.raises(InvalidInputError, match="empty batch"):
+        g.fit(np.empty((0, 4)), np.empty(0))
+
+
+@pytest.mark.parametrize(
+    "bad", [None, 3.0, "text", b"bytes", {"a": 1}, np.float64(2.0), np.array(5.0), object()]
+)
+def test_non_batches_are_refused_with_invalid_input(iris: dict[str, Any], bad: Any) -> None:
+    with pytest.raises(InvalidInputError, match="decide"):
+        guard(iris["model"]).decide(bad)
+
+
+def test_malformed_batches_abstain_instead_of_crashing(iris: dict[str, Any]) -> None:
+    g = guard(iris["model"]).abstain(confidence_below(0.5))
+    for X in (np.ones((2, 3)), np.ones((2, 4, 1)), np.array([["a"] * 4] * 2, dtype=object), [[1]]):
+        d = g.decide(X)
+        assert len(d) == 2 or len(d) == len(X)
+        assert d.abstained.all()
+        assert {r for r in d.reasons()} <= {Reason.INVALID_INPUT, Reason.MODEL_ERROR}
+        assert all(row.detail for row in d)
+
+
+def test_guard_layers_can_be_nested_by_hand(iris: dict[str, Any]) -> None:
+    hand = Abstaining(iris["model"], policy=ConfidenceThreshold(0.9))
+    built = guard(iris["model"]).abstain(confidence_below(0.9))
+    assert hand.decide(iris["X_test"]) == built.decide(iris["X_test"])
+    assert isinstance(built, Guard) and built.task == "classification"
+    assert list(built.classes_) == [0, 1, 2]
+    assert built.layer(Abstaining).policy == ConfidenceThreshold(0.9)
+    with pytest.raises(KeyError):
+        guard(iris["model"]).layer(Abstaining)
+
+
+def test_policies_combine_with_or_and_and(iris: dict[str, Any]) -> None:
+    d = guard(iris["model"]).decide(iris["X_test"])
+    low, high = ConfidenceThreshold(0.6), ConfidenceThreshold(0.9)
+    either = (low | high).evaluate(d).abstain
+    both = (low & high).evaluate(d).abstain
+    np.testing.assert_array_equal(either, high.evaluate(d).abstain)
+    np.testing.assert_array_equal(both, low.evaluate(d).abstain)
+    assert (
+        repr(low | high)
+        == "(ConfidenceThreshold(threshold=0.6) | ConfidenceThreshold(threshold=0.9))"
+    )
+    assert (low | high | low).policies == (low, high, low)
+
+
+def test_timings_are_recorded_per_stage(iris: dict[str, Any]) -> None:
+    d = guard(iris["model"]).abstain(confidence_below(0.5)).decide(iris["X_test"])
+    assert set(d.timings) == {"primary", "abstain"}
+    assert all(t >= 0 for t in d.timings.values())

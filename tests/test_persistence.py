@@ -1,0 +1,137 @@
+"""Saving and loading fitted guards: plain data only, tampering refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from guardrails import ArtifactError, NotFittedError, confidence_below, guard, load
+from guardrails.persistence import FORMAT_VERSION
+
+
+@pytest.fixture
+def saved(tmp_path: Path, iris: dict[str, Any]) -> Path:
+    g = guard(iris["model"], name="iris", version="3").abstain(
+        confidence_below(0.7) | confidence_below(0.9)
+    )
+    return g.fit(iris["X_cal"], iris["y_cal"]).save(tmp_path / "iris.guard")
+
+
+def _rewrite(path: Path, edit: Any) -> None:
+    """Rewrite the artifact's members through ``edit(dict name -> bytes)``."""
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    edit(members)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _edit_manifest(path: Path, change: Any) -> None:
+    def edit(members: dict[str, bytes]) -> None:
+        manifest = json.loads(members["guard.json"])
+        change(manifest)
+        members["guard.json"] = json.dumps(manifest).encode()
+
+    _rewrite(path, edit)
+
+
+def test_save_then_load_gives_identical_decisions(saved: Path, iris: dict[str, Any]) -> None:
+    g = load(saved, model=iris["model"])
+    original = guard(iris["model"]).abstain(confidence_below(0.7) | confidence_below(0.9))
+    assert g.decide(iris["X_test"]) == original.decide(iris["X_test"])
+    assert (g.guard_name, g.version) == ("iris", "3")
+    assert repr(g) == repr(original)
+
+
+def test_the_artifact_holds_no_pickle(saved: Path) -> None:
+    with zipfile.ZipFile(saved) as zf:
+        assert set(zf.namelist()) == {"guard.json"} | {
+            n for n in zf.namelist() if n.startswith("arrays/")
+        }
+        manifest = json.loads(zf.read("guard.json"))
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["steps"][0]["layer"]["type"] == "Abstaining"
+
+
+def test_saving_is_atomic_and_overwrites(saved: Path, iris: dict[str, Any]) -> None:
+    g = load(saved, model=iris["model"])
+    g.save(saved)
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+
+
+def test_an_unfitted_guard_cannot_be_saved(tmp_path: Path, iris: dict[str, Any]) -> None:
+    from tests.test_guard import QuantileThreshold
+
+    with pytest.raises(NotFittedError):
+        guard(iris["model"]).abstain(QuantileThreshold(0.1)).save(tmp_path / "x.guard")
+
+
+def test_an_unknown_type_is_refused(saved: Path, iris: dict[str, Any]) -> None:
+    _edit_manifest(saved, lambda m: m["steps"][0]["layer"].update(type="os.system"))
+    with pytest.raises(ArtifactError, match=r"unknown type 'os\.system'"):
+        load(saved, model=iris["model"])
+
+
+def test_a_pickled_array_is_refused(saved: Path, iris: dict[str, Any]) -> None:
+    def edit(members: dict[str, bytes]) -> None:
+        buf = io.BytesIO()
+        np.save(buf, np.array([object()], dtype=object), allow_pickle=True)
+        members["arrays/a0.npy"] = buf.getvalue()
+        manifest = json.loads(members["guard.json"])
+        manifest["arrays"]["a0"] = {"dtype": "|O", "shape": [1]}
+        members["guard.json"] = json.dumps(manifest).encode()
+
+    _rewrite(saved, edit)
+    with pytest.raises(ArtifactError, match="not plain data"):
+        load(saved, model=iris["model"])
+
+
+def test_a_pickle_file_is_not_an_artifact(tmp_path: Path, iris: dict[str, Any]) -> None:
+    path = tmp_path / "evil.guard"
+    path.write_bytes(pickle.dumps({"x": 1}))
+    with pytest.raises(ArtifactError, match="not a zip"):
+        load(path, model=iris["model"])
+
+
+def test_foreign_and_future_artifacts_are_refused(saved: Path, iris: dict[str, Any]) -> None:
+    _edit_manifest(saved, lambda m: m.update(format_version=FORMAT_VERSION + 1))
+    with pytest.raises(ArtifactError, match="format version"):
+        load(saved, model=iris["model"])
+    _edit_manifest(saved, lambda m: m.update(format="something.else", format_version=1))
+    with pytest.raises(ArtifactError, match="wrong format tag"):
+        load(saved, model=iris["model"])
+
+
+def test_extra_members_and_bad_shapes_are_refused(saved: Path, iris: dict[str, Any]) -> None:
+    _rewrite(saved, lambda members: members.update({"../../etc/passwd": b"x"}))
+    with pytest.raises(ArtifactError, match="unexpected members"):
+        load(saved, model=iris["model"])
+
+
+def test_tampered_settings_are_refused(saved: Path, iris: dict[str, Any]) -> None:
+    def change(m: dict[str, Any]) -> None:
+        m["steps"][0]["layer"]["state"]["policy"]["state"]["policies"][0]["state"]["threshold"] = 7
+
+    _edit_manifest(saved, change)
+    with pytest.raises(ArtifactError, match="threshold"):
+        load(saved, model=iris["model"])
+
+
+def test_a_model_with_other_classes_is_refused(saved: Path, iris: dict[str, Any]) -> None:
+    other = LogisticRegression().fit(iris["X_train"], iris["y_train"] % 2)
+    with pytest.raises(ArtifactError, match="classes"):
+        load(saved, model=other)
+
+
+def test_missing_files_are_clear(tmp_path: Path, iris: dict[str, Any]) -> None:
+    with pytest.raises(ArtifactError, match="no saved guard"):
+        load(tmp_path / "nope.guard", model=iris["model"])
