@@ -27,12 +27,14 @@ from guardrails.errors import (
     NotFittedError,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.redaction import REDACTED, Redactor, fingerprint
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CANONICAL_ORDER",
     "PRIMARY",
+    "REDACTED",
     "Abstaining",
     "AllOf",
     "AnyOf",
@@ -55,10 +57,12 @@ __all__ = [
     "Policy",
     "PostLayer",
     "Reason",
+    "Redactor",
     "Verdict",
     "__version__",
     "as_layer",
     "confidence_below",
+    "fingerprint",
     "guard",
     "load",
 ]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from guardrails.persistence import Decoder, Encoder
 
-__all__ = ["Call", "Layer", "PostLayer", "as_batch", "one_row_batch"]
+__all__ = ["Call", "Layer", "PostLayer", "as_batch", "one_row_batch", "take_rows"]
 
 
 def _new_request_id() -> str:
@@ -60,6 +60,15 @@ class Call:
     model_input: Any = None
     valid: NDArray[np.bool_] | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, indices: NDArray[np.intp]) -> Any:
+        """The raw input rows at ``indices`` (what a rule or a fallback guard receives)."""
+        return take_rows(self.raw, indices)
+
+    def model_rows(self, indices: NDArray[np.intp]) -> Any:
+        """Model-ready rows at ``indices`` when a validating layer made them, else raw rows."""
+        source = self.raw if self.model_input is None else self.model_input
+        return take_rows(source, indices)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (never negative), or None without one."""
@@ -100,6 +109,21 @@ def as_batch(X: Any) -> int:
     raise InvalidInputError(
         f"decide() got {type(X).__name__}; expected an array, a data frame or a list of records."
     )
+
+
+def take_rows(X: Any, indices: NDArray[np.intp]) -> Any:
+    """The rows of batch ``X`` at ``indices``, in the same container kind.
+
+    Works for arrays, data frames (by position), lists and tuples of records, and any
+    array-like that supports integer-array indexing.
+    """
+    if isinstance(X, np.ndarray):
+        return X[indices]
+    if _is_frame(X):
+        return X.iloc[indices]
+    if isinstance(X, (list, tuple)):
+        return [X[int(i)] for i in indices]
+    return X[indices]
 
 
 def one_row_batch(x: Any) -> Any:
