@@ -211,10 +211,13 @@ class ModelAdapter(Layer):
                 f"expected {self._n_features} features, as the model was trained on; "
                 f"got {X.shape[1]}"
             )
-        if X.dtype.kind == "f" and not np.isfinite(X.sum()):  # fast path: one reduction
-            finite: NDArray[np.bool_] = np.asarray(np.isfinite(X).all(axis=1))
-            if not finite.all():
-                return finite, None
+        if X.dtype.kind == "f":
+            with np.errstate(over="ignore", invalid="ignore"):
+                total = X.sum()  # fast path: one reduction; huge values may overflow it
+            if not np.isfinite(total):
+                finite: NDArray[np.bool_] = np.asarray(np.isfinite(X).all(axis=1))
+                if not finite.all():
+                    return finite, None
         return None, None
 
     def _decide(self, X: Any, call: Call) -> Decisions:

@@ -1,0 +1,148 @@
+"""Load: the FastAPI example driven from a second process on loopback.
+
+Starts ``examples/fastapi_service.py`` with uvicorn on 127.0.0.1, then a separate client
+process sends single-record requests with a fixed concurrency for a bounded time and a
+bounded count, to the guarded endpoints and to the bare model behind the same app.
+Prints throughput, p50/p99 latency and errors per endpoint.
+
+Run: ``python benchmarks/load.py [--seconds 10] [--concurrency 8] [--max-requests 20000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import table  # noqa: E402
+
+CLIENT = r"""
+import json, sys, threading, time
+import httpx
+url, body = sys.argv[1], sys.argv[5]
+seconds, concurrency, limit = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+latencies, errors, lock = [], [0], threading.Lock()
+deadline = time.monotonic() + seconds
+count = [0]
+def worker():
+    with httpx.Client(timeout=10.0) as client:
+        while time.monotonic() < deadline:
+            with lock:
+                if count[0] >= limit:
+                    return
+                count[0] += 1
+            t0 = time.perf_counter()
+            try:
+                r = client.post(url, content=body, headers={"content-type": "application/json"})
+                ok = r.status_code == 200
+            except Exception:
+                ok = False
+            dt = time.perf_counter() - t0
+            with lock:
+                latencies.append(dt)
+                if not ok:
+                    errors[0] += 1
+start = time.monotonic()
+threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+for t in threads: t.start()
+for t in threads: t.join()
+elapsed = time.monotonic() - start
+print(json.dumps({"latencies": latencies, "errors": errors[0], "elapsed": elapsed}))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError("the service did not start")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-requests", type=int, default=20_000)
+    args = parser.parse_args()
+
+    from sklearn.datasets import load_breast_cancer
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    body = json.dumps({"rows": [X[0].tolist()]})
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "fastapi_service.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    rows = []
+    try:
+        wait_ready(port)
+        for path in ("/bare", "/decide-sync", "/decide"):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    CLIENT,
+                    f"http://127.0.0.1:{port}{path}",
+                    str(args.seconds),
+                    str(args.concurrency),
+                    str(args.max_requests),
+                    body,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=args.seconds + 60,
+            )
+            result = json.loads(out.stdout)
+            lat = result["latencies"]
+            rows.append(
+                [
+                    path,
+                    str(len(lat)),
+                    f"{len(lat) / result['elapsed']:8.0f}/s",
+                    f"{percentile(lat, 0.50) * 1e3:7.2f} ms",
+                    f"{percentile(lat, 0.99) * 1e3:7.2f} ms",
+                    str(result["errors"]),
+                ]
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print(
+        table(
+            f"Load on loopback: {args.concurrency} concurrent clients, single-record requests, "
+            f"{args.seconds:g} s or {args.max_requests} requests per endpoint",
+            ["endpoint", "requests", "throughput", "p50", "p99", "errors"],
+            rows,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

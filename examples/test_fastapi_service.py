@@ -1,0 +1,76 @@
+"""The FastAPI example answers good requests and refuses or withholds bad ones."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fastapi_service import build_app
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    with TestClient(build_app()) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def good_row() -> list[float]:
+    from sklearn.datasets import load_breast_cancer
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    return [float(v) for v in X[0]]
+
+
+@pytest.mark.parametrize("path", ["/decide", "/decide-sync"])
+def test_good_rows_get_decisions(client: Any, good_row: list[float], path: str) -> None:
+    r = client.post(path, json={"rows": [good_row, good_row], "request_id": "req-1"})
+    assert r.status_code == 200
+    rows = r.json()["decisions"]
+    assert len(rows) == 2
+    assert rows[0]["stage"] == "primary"
+    assert rows[0]["abstained"] or rows[0]["prediction"] in (0, 1)
+
+
+def test_a_missing_value_is_withheld_with_a_reason(client: Any, good_row: list[float]) -> None:
+    bad = list(good_row)
+    bad[3] = None
+    r = client.post("/decide", json={"rows": [good_row, bad]})
+    assert r.status_code == 200
+    second = r.json()["decisions"][1]
+    assert second["abstained"] is True
+    assert second["reason"] == "invalid_input"
+    assert second["prediction"] is None
+
+
+def test_the_bare_model_fails_where_the_guard_withholds(client: Any, good_row: list[float]) -> None:
+    bad = list(good_row)
+    bad[0] = None
+    assert client.post("/bare", json={"rows": [bad]}).status_code == 500
+    assert client.post("/decide", json={"rows": [bad]}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"rows": [[1.0, 2.0], [1.0]]},
+        {"rows": [["abc"]]},
+        {"rows": []},
+        {"nothing": 1},
+    ],
+)
+def test_malformed_requests_are_refused_with_422(client: Any, body: dict[str, Any]) -> None:
+    assert client.post("/decide", json=body).status_code == 422
+
+
+def test_wrong_width_rows_are_withheld_not_crashed(client: Any) -> None:
+    r = client.post("/decide", json={"rows": [list(np.ones(5))]})
+    assert r.status_code == 200
+    assert r.json()["decisions"][0]["reason"] == "invalid_input"
