@@ -16,6 +16,7 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.estimator import GuardedClassifier, GuardedRegressor
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -46,6 +47,8 @@ __all__ = [
     "Decisions",
     "FallbackExhaustedError",
     "Guard",
+    "GuardedClassifier",
+    "GuardedRegressor",
     "GuardrailsError",
     "GuardrailsWarning",
     "InvalidInputError",

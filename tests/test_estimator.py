@@ -1,0 +1,256 @@
+"""GuardedClassifier and GuardedRegressor: real scikit-learn estimators that fit the model
+and, on data the model did not train on, the guard's learning layers."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from guardrails import (
+    ConfigurationError,
+    Decisions,
+    GuardedClassifier,
+    GuardedRegressor,
+    NotFittedError,
+    Policy,
+    Reason,
+    Verdict,
+    confidence_below,
+)
+from guardrails.persistence import persistable
+
+if True:  # a learning policy, local to the tests, so held-out fitting is exercised
+
+    @persistable
+    class AnswerShare(Policy):
+        """Withhold the least confident rows so that ``share`` of held-out rows is answered."""
+
+        requires: ClassVar[frozenset[str]] = frozenset({"proba"})
+
+        def __init__(self, share: float) -> None:
+            self.share = share
+            self.threshold_: float | None = None
+            self.seen_: int | None = None
+
+        def fit(self, d: Decisions, y: NDArray[Any]) -> AnswerShare:
+            assert d.confidence is not None
+            share = self.share
+            self.threshold_ = 0.0 if share == 1 else float(np.quantile(d.confidence, 1 - share))
+            self.seen_ = len(d)
+            return self
+
+        def is_fitted(self) -> bool:
+            return self.threshold_ is not None
+
+        def evaluate(self, d: Decisions) -> Verdict:
+            assert d.confidence is not None and self.threshold_ is not None
+            return Verdict(~(d.confidence >= self.threshold_), Reason.LOW_CONFIDENCE)
+
+        def __repr__(self) -> str:
+            return f"AnswerShare(share={self.share!r})"
+
+        def _to_state(self, enc: Any) -> dict[str, Any]:
+            return {"share": self.share, "threshold": self.threshold_, "seen": self.seen_}
+
+        @classmethod
+        def _from_state(cls, state: dict[str, Any], dec: Any) -> AnswerShare:
+            out = cls(state["share"])
+            out.threshold_, out.seen_ = state["threshold"], state["seen"]
+            return out
+
+
+# A guard withholds rows with NaN/inf as "invalid input" instead of raising: that is the
+# point of a guard, and the one scikit-learn convention these estimators set aside.
+NAN_REASON = "a guard withholds rows with NaN or inf (reason invalid_input) instead of raising"
+EXPECTED_FAILURES = {"check_estimators_nan_inf": NAN_REASON}
+
+
+def _expected_failed(estimator: Any) -> dict[str, str]:
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks(
+    [
+        GuardedClassifier(LogisticRegression()),
+        GuardedClassifier(LogisticRegression(), policy=confidence_below(0.0), marker=-1),
+        GuardedClassifier(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            policy=AnswerShare(1.0),
+            random_state=0,
+        ),
+        GuardedClassifier(LogisticRegression(), policy=AnswerShare(1.0), cv=3),
+        GuardedRegressor(Ridge()),
+    ],
+    expected_failed_checks=_expected_failed,
+)
+def test_sklearn_compatible(estimator: Any, check: Any) -> None:
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[NDArray[Any], NDArray[Any]]:
+    return make_classification(n_samples=1200, n_features=6, random_state=3)
+
+
+def test_held_out_fitting_learns_the_policy_on_cal_size_rows(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.8), random_state=0)
+    clf.fit(X, y)
+    policy = clf.guard_.layers().__next__().policy
+    assert policy.seen_ == 300  # 25% of 1200 held out
+    assert clf.estimator_.n_features_in_ == 6
+    # the model was trained on the other 900 rows only
+    assert not np.allclose(clf.estimator_.coef_, LogisticRegression().fit(X, y).coef_)
+    # on the held-out rows 80% are answered, so on new data of the same kind about 80%:
+    # 1200 rows, binomial sd of the rate sqrt(.8*.2/1200)=0.012, plus the quantile's own
+    # error from 300 rows (~0.023): 0.1 is beyond 3 combined sd.
+    assert abs(1 - clf.decide(X).abstention_rate - 0.8) < 0.1
+
+
+def test_cross_fitting_uses_every_row_out_of_fold_and_refits_on_all(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.7), cv=4).fit(X, y)
+    policy = clf.guard_.layers().__next__().policy
+    assert policy.seen_ == 1200
+    assert np.allclose(clf.estimator_.coef_, LogisticRegression().fit(X, y).coef_)
+    # the threshold is the 30% quantile of out-of-fold confidences
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    oof = cross_val_predict(
+        LogisticRegression(), X, y, cv=StratifiedKFold(4), method="predict_proba"
+    )
+    assert policy.threshold_ == pytest.approx(np.quantile(oof.max(axis=1), 0.3))
+
+
+def test_prefit_fits_only_the_guard_and_keeps_the_model(data: Any) -> None:
+    X, y = data
+    model = LogisticRegression().fit(X[:600], y[:600])
+    clf = GuardedClassifier(model, policy=AnswerShare(0.9), prefit=True).fit(X[600:], y[600:])
+    assert clf.estimator_ is model
+    assert clf.guard_.layers().__next__().policy.seen_ == 600
+    with pytest.raises(NotFittedError, match="FrozenEstimator"):
+        GuardedClassifier(LogisticRegression(), prefit=True).fit(X, y)
+    frozen = GuardedClassifier(FrozenEstimator(model), policy=AnswerShare(0.9))
+    assert np.allclose(clone(frozen).fit(X, y).predict_proba(X), model.predict_proba(X))
+
+
+def test_predict_uses_the_marker_and_decide_says_why(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9), marker=-1)
+    clf.fit(X, y)
+    pred = clf.predict(X)
+    d = clf.decide(X)
+    assert pred.dtype.kind == "i"
+    assert np.array_equal(pred == -1, d.abstained)
+    assert set(d.reason_counts()) == {"low_confidence"}
+    assert np.allclose(clf.predict_proba(X), clf.estimator_.predict_proba(X))
+
+
+def test_rows_with_nan_are_withheld_not_raised(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression()).fit(X, y)
+    X_bad = X[:3].copy()
+    X_bad[1, 2] = np.nan
+    d = clf.decide(X_bad)
+    assert d.abstained.tolist() == [False, True, False]
+    assert d[1].reason is Reason.INVALID_INPUT
+    assert np.isnan(clf.predict_proba(X_bad)[1]).all()
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :4])
+
+
+def test_score_counts_withheld_answers_as_wrong(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9)).fit(X, y)
+    d = clf.decide(X)
+    assert clf.score(X, y) == pytest.approx(np.mean(d.answered & (d.prediction == y)))
+
+
+def test_it_works_in_grid_search_and_cross_val_score(data: Any) -> None:
+    X, y = data
+    pipe = make_pipeline(StandardScaler(), GuardedClassifier(LogisticRegression()))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,)
+    assert (scores > 0.8).all()
+    search = GridSearchCV(
+        GuardedClassifier(LogisticRegression(), marker=-1),
+        {"policy": [None, confidence_below(0.6), confidence_below(0.99)]},
+        cv=3,
+    ).fit(X, y)
+    # accuracy counting abstentions as errors prefers answering everything
+    assert search.best_params_["policy"] is None
+
+
+def test_pickled_estimators_decide_the_same(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.8), random_state=1)
+    clf.fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.decide(X) == clf.decide(X)
+
+
+def test_string_labels_and_object_marker() -> None:
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = GuardedClassifier(
+        LogisticRegression(max_iter=500), policy=confidence_below(0.95), marker="?"
+    ).fit(X, names)
+    pred = clf.predict(X)
+    assert set(pred.tolist()) <= {"setosa", "versicolor", "virginica", "?"}
+    assert "?" in pred.tolist()
+
+
+def test_regressor_predicts_nan_for_withheld_rows() -> None:
+    X, y = make_regression(n_samples=300, n_features=4, noise=1.0, random_state=0)
+    reg = GuardedRegressor(LinearRegression()).fit(X, y)
+    X_bad = X[:4].copy()
+    X_bad[2, 0] = np.inf
+    pred = reg.predict(X_bad)
+    assert np.isnan(pred[2]) and np.isfinite(pred[[0, 1, 3]]).all()
+    assert reg.score(X, y) > 0.99
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"cal_size": 1.5}, "'cal_size' parameter of GuardedClassifier must be a float in"),
+        ({"policy": 0.8}, "'policy' parameter of GuardedClassifier must be a Policy"),
+        ({"cv": 1}, "'cv' parameter of GuardedClassifier"),
+        ({"prefit": True, "cv": 3}, "prefit=True"),
+        ({"prefit": "yes"}, "'prefit' parameter"),
+    ],
+)
+def test_bad_settings_fail_in_fit_with_a_clear_message(
+    data: Any, settings: dict[str, Any], message: str
+) -> None:
+    X, y = data
+    est = GuardedClassifier(LogisticRegression(), **settings)  # scikit-learn: no error here
+    with pytest.raises(ConfigurationError, match=message):
+        est.fit(X, y)
+
+
+def test_a_class_missing_from_the_training_part_is_explained() -> None:
+    X = np.arange(40.0).reshape(-1, 1)
+    y = np.r_[[2, 2, 2], np.arange(37) % 2]  # class 2 only in the first fold of KFold(2)
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.9), cv=KFold(2))
+    with pytest.raises(ValueError, match="saw only the classes"):
+        clf.fit(X, y)
+
+
+def test_unfitted_estimators_raise_not_fitted(data: Any) -> None:
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+
+    with pytest.raises(SkNotFitted):
+        GuardedClassifier(LogisticRegression()).decide(data[0])
