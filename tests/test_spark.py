@@ -1,0 +1,152 @@
+"""Spark batch scoring: mapInPandas gives exactly the decisions of guard.decide, and
+per-partition states merge into the state of the whole table. Runs pyspark for real in
+local mode (one shared session: it takes about 10 s to start)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LinearRegression, LogisticRegression
+
+from guardrails import ConfigurationError, Reason, confidence_below, guard
+from guardrails.testing import FailingModel
+
+pyspark = pytest.importorskip(
+    "pyspark", reason="the spark extra is not installed (pip install '.[spark]')"
+)
+pd = pytest.importorskip("pandas")
+
+pytestmark = pytest.mark.slow
+
+N_ROWS = 200_000
+FEATURES = [f"x{i}" for i in range(5)]
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("guardrails-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def table(spark: Any) -> dict[str, Any]:
+    X, y = make_classification(
+        n_samples=N_ROWS, n_features=5, n_informative=3, n_redundant=0, random_state=7
+    )
+    labels = np.array(["cat", "dog"])[y]
+    X[::997, 2] = np.nan  # some invalid rows: withheld as invalid_input
+    frame = pd.DataFrame(X, columns=FEATURES)
+    frame.insert(0, "id", np.arange(N_ROWS, dtype=np.int64))
+    df = spark.createDataFrame(frame).repartition(6)
+    clean = ~np.isnan(X[:5000]).any(axis=1)
+    model = LogisticRegression().fit(X[:5000][clean], labels[:5000][clean])
+    return {"X": X, "frame": frame, "df": df, "model": model}
+
+
+def _collect(out: Any) -> Any:
+    return out.toPandas().sort_values("id").reset_index(drop=True)
+
+
+def test_spark_decisions_equal_guard_decide_on_200k_rows(table: dict[str, Any]) -> None:
+    from guardrails.spark import decide_frame
+
+    # a model that also fails on some rows, so three reasons show up
+    flaky = FailingModel(table["model"], when=lambda row: row[0] > 3.5, mode="nan")
+    g = guard(flaky).abstain(confidence_below(0.8))
+    out = _collect(decide_frame(table["df"], g, features=FEATURES, keep=["id"], proba=True))
+    d = g.decide(table["X"])
+
+    assert len(out) == N_ROWS
+    assert np.array_equal(out["id"].to_numpy(), np.arange(N_ROWS))
+    assert np.array_equal(out["abstained"].to_numpy(), d.abstained)
+    assert np.array_equal(out["reason_code"].to_numpy(), d.reason)
+    assert out["reason"].tolist() == [str(r) for r in d.reasons()]
+    assert set(d.reason_counts()) == {"low_confidence", "invalid_input", "model_error"}
+    assert (out["stage"] == "primary").all()
+    expected = d.predictions(None)
+    assert out["prediction"].where(out["prediction"].notna(), None).tolist() == expected.tolist()
+    conf = out["confidence"].to_numpy(dtype=float, na_value=np.nan)
+    assert np.array_equal(conf, d.confidence, equal_nan=True)
+    proba = out[["proba_cat", "proba_dog"]].to_numpy(dtype=float, na_value=np.nan)
+    assert np.array_equal(proba, d.proba, equal_nan=True)
+    detail = out["detail"].where(out["detail"].notna(), None).tolist()
+    assert detail == d.detail.tolist()
+
+
+def test_spark_regression_gives_nulls_for_withheld_rows(spark: Any) -> None:
+    from guardrails.spark import decide_frame
+
+    X = np.random.default_rng(0).normal(size=(1000, 2))
+    X[5, 1] = np.inf
+    model = LinearRegression().fit(X[X[:, 1] < 10], X[X[:, 1] < 10] @ [1.0, 2.0])
+    frame = pd.DataFrame(X, columns=["a", "b"]).assign(id=np.arange(1000))
+    g = guard(model)
+    out = _collect(decide_frame(spark.createDataFrame(frame), g, features=["a", "b"], keep=["id"]))
+    d = g.decide(X)
+    assert out["prediction"].isna().tolist() == d.abstained.tolist()
+    assert np.allclose(
+        out["prediction"].to_numpy(dtype=float, na_value=np.nan),
+        d.predictions(np.nan),
+        equal_nan=True,
+    )
+    assert out.loc[5, "reason"] == str(Reason.INVALID_INPUT)
+
+
+def test_partition_states_merge_into_the_whole_tables_state(table: dict[str, Any]) -> None:
+    from guardrails.spark import partition_state
+
+    edges = np.linspace(-5, 5, 21)
+
+    def state(X: np.ndarray) -> dict[str, Any]:  # a mergeable drift-style summary
+        ok = ~np.isnan(X).any(axis=1)
+        return {
+            "n": len(X),
+            "invalid": int((~ok).sum()),
+            "hist": np.stack([np.histogram(X[ok, j], edges)[0] for j in range(X.shape[1])]),
+        }
+
+    def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "n": a["n"] + b["n"],
+            "invalid": a["invalid"] + b["invalid"],
+            "hist": a["hist"] + b["hist"],
+        }
+
+    merged = partition_state(table["df"], features=FEATURES, state=state, merge=merge)
+    whole = state(table["X"])
+    assert merged["n"] == whole["n"] == N_ROWS
+    assert merged["invalid"] == whole["invalid"]
+    assert np.array_equal(merged["hist"], whole["hist"])
+
+
+def test_spark_settings_are_checked(table: dict[str, Any]) -> None:
+    from guardrails.spark import decide_frame, partition_state
+
+    g = guard(table["model"])
+    with pytest.raises(ConfigurationError, match=r"does not have: \['nope'\]"):
+        decide_frame(table["df"], g, features=["nope"])
+    with pytest.raises(ConfigurationError, match="'input' parameter"):
+        decide_frame(table["df"], g, features=FEATURES, input="json")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"made with guardrails\.guard"):
+        decide_frame(table["df"], table["model"], features=FEATURES)
+    with pytest.raises(ConfigurationError, match="empty table"):
+        partition_state(table["df"].limit(0), features=FEATURES, state=len, merge=max)
