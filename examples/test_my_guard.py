@@ -1,0 +1,131 @@
+"""Testing my own guard, the way an application team would.
+
+The application scores loan applications sent as JSON records. These tests pin down how
+its guard behaves: what it answers, what it withholds and why, how often, and what it
+logs, using the helpers in ``guardrails.testing`` (the ``captured_events`` fixture comes
+from the pytest plugin that installing guardrails registers).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+import structlog
+from hypothesis import given, settings
+from pydantic import BaseModel, Field
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from guardrails import Guard, Reason, confidence_below, guard
+from guardrails.testing import (
+    FailingModel,
+    OverconfidentModel,
+    assert_abstains,
+    assert_abstention_rate,
+    assert_answers,
+    valid_records,
+)
+
+
+class Application(BaseModel):
+    """What the loan service accepts."""
+
+    income: float = Field(ge=0, le=500_000, allow_inf_nan=False)
+    debt: float = Field(ge=0, le=500_000, allow_inf_nan=False)
+    years_employed: int = Field(ge=0, le=60)
+    housing: Literal["rent", "own", "mortgage"]
+
+
+# -- the application code under test --------------------------------------------------------
+
+
+def train_model(seed: int = 0) -> Any:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    records = [
+        {
+            "income": float(rng.uniform(10_000, 200_000)),
+            "debt": float(rng.uniform(0, 150_000)),
+            "years_employed": int(rng.integers(0, 40)),
+            "housing": str(rng.choice(["rent", "own", "mortgage"])),
+        }
+        for _ in range(n)
+    ]
+    ratio = np.array([r["debt"] / r["income"] for r in records])
+    approve = np.where(ratio + rng.normal(0, 0.3, n) < 0.8, "approve", "decline")
+    model = make_pipeline(DictVectorizer(sparse=False), LogisticRegression(max_iter=2000))
+    return model.fit(records, approve), records
+
+
+def build_guard(model: Any) -> Guard:
+    return guard(model, name="loans").abstain(confidence_below(0.75))
+
+
+log = structlog.get_logger("loans")
+
+
+def score(g: Guard, application: dict[str, Any]) -> str:
+    """What the service does per request: decide, log, and answer or hand over."""
+    d = g.decide_one(application)
+    log.info("loan.scored", outcome="answered" if d.answered else str(d.reason))
+    return str(d.prediction) if d.answered else "sent to an underwriter"
+
+
+# -- the tests ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Any, list[dict[str, Any]]]:
+    return train_model()
+
+
+@pytest.fixture(scope="module")
+def loan_guard(trained: Any) -> Guard:
+    return build_guard(trained[0])
+
+
+CLEAR_CASE = {"income": 150_000.0, "debt": 1_000.0, "years_employed": 10, "housing": "own"}
+BORDERLINE = {"income": 50_000.0, "debt": 32_000.0, "years_employed": 3, "housing": "rent"}
+
+
+def test_a_clear_case_is_answered(loan_guard: Guard) -> None:
+    assert_answers(loan_guard, CLEAR_CASE, prediction="approve")
+
+
+def test_a_borderline_case_goes_to_a_person(loan_guard: Guard) -> None:
+    assert_abstains(loan_guard, BORDERLINE, reason=Reason.LOW_CONFIDENCE)
+
+
+def test_we_withhold_a_modest_share_of_normal_traffic(loan_guard: Guard, trained: Any) -> None:
+    assert_abstention_rate(loan_guard, trained[1][:1000], between=(0.02, 0.35))
+
+
+def test_a_crashing_model_never_crashes_the_service(trained: Any) -> None:
+    broken = FailingModel(trained[0], when=lambda record: record["housing"] == "own")
+    g = build_guard(broken)
+    assert_abstains(g, CLEAR_CASE, reason="model_error")
+    assert score(g, CLEAR_CASE) == "sent to an underwriter"
+
+
+def test_an_overconfident_model_slips_past_a_confidence_threshold(trained: Any) -> None:
+    # why we plan to calibrate: sharpened probabilities answer the borderline case
+    g = build_guard(OverconfidentModel(trained[0], temperature=0.1))
+    assert_answers(g, BORDERLINE)
+
+
+def test_every_request_is_logged_with_its_outcome(
+    loan_guard: Guard, captured_events: list[Any]
+) -> None:
+    score(loan_guard, CLEAR_CASE)
+    score(loan_guard, BORDERLINE)
+    assert [e["outcome"] for e in captured_events] == ["answered", "low_confidence"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(valid_records(Application))
+def test_no_valid_application_ever_raises(loan_guard: Guard, application: dict[str, Any]) -> None:
+    d = loan_guard.decide_one(application)
+    assert d.answered or d.reason is Reason.LOW_CONFIDENCE
