@@ -30,4 +30,7 @@ def test_code_block_runs(
     name: str, index: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, f"{name}[block {index}]", "exec"), {"__name__": "__docs__"})
+    # dont_inherit: run each block as a user would, without this module's __future__ flags
+    exec(
+        compile(code, f"{name}[block {index}]", "exec", dont_inherit=True), {"__name__": "__docs__"}
+    )
