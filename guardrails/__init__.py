@@ -16,7 +16,6 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
-from guardrails.estimator import GuardedClassifier, GuardedRegressor
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -27,6 +26,7 @@ from guardrails.errors import (
     ModelOutputError,
     NotFittedError,
 )
+from guardrails.estimator import GuardedClassifier, GuardedRegressor
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 
