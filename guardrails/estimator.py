@@ -206,7 +206,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             self._check_model_classes(model)
             kind, raw = _outputs(model, _safe_indexing(X, test))
             if outputs is None:
-                outputs = np.full((len(y), *raw.shape[1:]), np.nan)
+                outputs = np.full((len(y), *raw.shape[1:]), np.nan, dtype=raw.dtype)
             outputs[test] = raw
             covered[test] = True
         if outputs is None or not covered.all():
@@ -299,7 +299,10 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 def _outputs(model: Any, X: Any) -> tuple[Any, NDArray[np.float64]]:
     """What the guard's adapter would read from ``model`` on ``X``, and its kind."""
     adapter = ModelAdapter(model)
-    return adapter.output, np.asarray(adapter._method(X), dtype=np.float64)
+    raw = np.asarray(adapter._method(X))
+    if adapter.output == "labels":  # labels keep their type (strings, ints...)
+        return adapter.output, raw.astype(object)
+    return adapter.output, raw.astype(np.float64)
 
 
 def _artifact_bytes(g: Guard) -> bytes:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -254,3 +254,60 @@ def test_unfitted_estimators_raise_not_fitted(data: Any) -> None:
 
     with pytest.raises(SkNotFitted):
         GuardedClassifier(LogisticRegression()).decide(data[0])
+
+
+@persistable
+class ClassPrecision(Policy):
+    """Withhold labels whose held-out precision is below ``minimum`` (reads labels only)."""
+
+    def __init__(self, minimum: float) -> None:
+        self.minimum = minimum
+        self.weak_: list[str] | None = None
+
+    def fit(self, d: Decisions, y: NDArray[Any]) -> ClassPrecision:
+        labels = np.unique(d.prediction.astype(str))
+        self.weak_ = [
+            c for c in labels if np.mean(y[d.prediction.astype(str) == c] == c) < self.minimum
+        ]
+        return self
+
+    def is_fitted(self) -> bool:
+        return self.weak_ is not None
+
+    def evaluate(self, d: Decisions) -> Verdict:
+        assert self.weak_ is not None
+        return Verdict(np.isin(d.prediction.astype(str), self.weak_), Reason.AMBIGUOUS)
+
+    def _to_state(self, enc: Any) -> dict[str, Any]:
+        return {"minimum": self.minimum, "weak": self.weak_}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Any) -> ClassPrecision:
+        out = cls(state["minimum"])
+        out.weak_ = state["weak"]
+        return out
+
+
+class LabelsOnly(ClassifierMixin, BaseEstimator):
+    """A classifier that gives labels only (no probabilities, no scores)."""
+
+    def fit(self, X: Any, y: Any) -> LabelsOnly:
+        self.model_ = LogisticRegression(max_iter=1000).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return self.model_.predict(X)
+
+
+@pytest.mark.parametrize("how", [{"random_state": 0}, {"cv": 3}])
+def test_label_only_models_with_string_labels_fit_label_policies(how: dict[str, Any]) -> None:
+    X, y = load_iris(return_X_y=True)
+    X = X[:, :2]  # sepals only: versicolor and virginica overlap, setosa stays apart
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = GuardedClassifier(LabelsOnly(), policy=ClassPrecision(0.9), **how).fit(X, names)
+    weak = clf.guard_.layers().__next__().policy.weak_
+    assert "setosa" not in weak  # setosa is separable: always precise
+    assert weak  # versicolor/virginica overlap: some held-out mistakes
+    d = clf.decide(X)
+    assert set(d.prediction[d.abstained].astype(str)) == set(weak)
