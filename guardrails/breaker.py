@@ -149,6 +149,9 @@ class CircuitBreaker:
         self.logger = logger
         self._listeners: list[StateListener] = []
         self._lock = threading.Lock()
+        # state changes wait here, in order, until one thread tells the log and listeners
+        self._changes: deque[tuple[BreakerState, BreakerState]] = deque()
+        self._announcing = threading.RLock()
         self._reset_state()
 
     def _reset_state(self) -> None:
@@ -201,8 +204,10 @@ class CircuitBreaker:
         with self._lock:
             old = self._state
             self._reset_state()
+            if old is not BreakerState.CLOSED:
+                self._changes.append((old, BreakerState.CLOSED))
         if old is not BreakerState.CLOSED:
-            self._announce(old, BreakerState.CLOSED)
+            self._announce()
 
     # -- the protocol a caller follows ---------------------------------------------------
 
@@ -233,7 +238,7 @@ class CircuitBreaker:
             self._counts["calls"] += 1
             token = self._generation
         if change is not None:
-            self._announce(*change)
+            self._announce()
         return token
 
     def success(self, token: int | None) -> None:
@@ -252,7 +257,7 @@ class CircuitBreaker:
                 self._consecutive = 0
                 self._push(False)
         if change is not None:
-            self._announce(*change)
+            self._announce()
 
     def failure(self, token: int | None) -> None:
         """Report that the call holding ``token`` failed (raised, timed out, gave nothing)."""
@@ -272,7 +277,7 @@ class CircuitBreaker:
                 if self._should_open():
                     change = self._move(BreakerState.OPEN)
         if change is not None:
-            self._announce(*change)
+            self._announce()
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Call ``fn(*args, **kwargs)`` through the breaker; any exception is a failure.
@@ -327,6 +332,7 @@ class CircuitBreaker:
 
     def _move(self, new: BreakerState) -> tuple[BreakerState, BreakerState]:
         old = self._state
+        self._changes.append((old, new))
         self._state = new
         self._generation += 1
         self._probes = 0
@@ -339,12 +345,26 @@ class CircuitBreaker:
             self._recent_failures = 0
         return old, new
 
-    def _announce(self, old: BreakerState, new: BreakerState) -> None:
-        """Tell the log and the listeners; runs outside the lock."""
-        logger = self.logger if self.logger is not None else structlog.get_logger("guardrails")
-        logger.info("circuit_breaker.state_change", breaker=self.name, old=str(old), new=str(new))
-        for listener in list(self._listeners):
-            listener(self, old, new)
+    def _announce(self) -> None:
+        """Tell the log and the listeners of pending changes, in the order they happened.
+
+        Runs outside the state lock (listeners may read the breaker); a separate lock keeps
+        the announcements of concurrent changes in order. No lock is held across an await.
+        """
+        with self._announcing:
+            while self._changes:
+                try:
+                    old, new = self._changes.popleft()
+                except IndexError:  # another thread emptied it
+                    return
+                logger = self.logger
+                if logger is None:
+                    logger = structlog.get_logger("guardrails")
+                logger.info(
+                    "circuit_breaker.state_change", breaker=self.name, old=str(old), new=str(new)
+                )
+                for listener in list(self._listeners):
+                    listener(self, old, new)
 
     # -- copies, display, persistence ----------------------------------------------------
 
@@ -365,6 +385,9 @@ class CircuitBreaker:
         new = CircuitBreaker(**self.settings(), clock=self.clock, logger=self.logger)
         new._listeners = list(self._listeners)
         return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError("a CircuitBreaker holds locks and cannot be pickled; save the guard")
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}", f"failure_threshold={self.failure_threshold}"]
