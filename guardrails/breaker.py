@@ -13,6 +13,7 @@ short thread lock that is never held across a call, an ``await`` or a listener.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
 import threading
@@ -169,6 +170,7 @@ class CircuitBreaker:
             "failures": 0,
             "rejected": 0,
             "stale": 0,
+            "released": 0,
             "opened": 0,
         }
 
@@ -181,9 +183,12 @@ class CircuitBreaker:
         return self._state
 
     def stats(self) -> dict[str, Any]:
-        """A consistent snapshot: state and counts of calls, successes, failures, rejected
-        calls (failed fast), stale outcomes (calls that ended after a state change) and
-        times opened."""
+        """A consistent snapshot: state and counts of calls let through, successes,
+        failures, rejected calls (failed fast), stale outcomes (calls that ended after a
+        state change), released tokens (no outcome) and times opened.
+
+        Every call let through ends as exactly one of success, failure, stale or released.
+        """
         with self._lock:
             return {"state": str(self._state), **self._counts}
 
@@ -279,6 +284,19 @@ class CircuitBreaker:
         if change is not None:
             self._announce()
 
+    def release(self, token: int | None) -> None:
+        """Give ``token`` back without an outcome (the call was abandoned by its caller for
+        reasons that say nothing about the stage, e.g. a cancelled request or bad input).
+
+        A half-open probe slot is freed for the next caller.
+        """
+        if token is None:
+            return
+        with self._lock:
+            self._counts["released"] += 1
+            if token == self._generation and self._state is BreakerState.HALF_OPEN:
+                self._probes = max(0, self._probes - 1)
+
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Call ``fn(*args, **kwargs)`` through the breaker; any exception is a failure.
 
@@ -307,6 +325,9 @@ class CircuitBreaker:
             raise CircuitOpenError(f"circuit {self.name!r} is open", self.name)
         try:
             result = await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            self.release(token)  # the caller gave up; says nothing about the stage
+            raise
         except BaseException:
             self.failure(token)
             raise
@@ -393,7 +414,7 @@ class CircuitBreaker:
         parts = [f"name={self.name!r}", f"failure_threshold={self.failure_threshold}"]
         if self.failure_rate is not None:
             parts += [f"failure_rate={self.failure_rate:g}", f"window={self.window}"]
-        parts += [f"cool_down={self.cool_down:g}", f"state={str(self._state)!r}"]
+        parts.append(f"cool_down={self.cool_down:g}")
         return f"CircuitBreaker({', '.join(parts)})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:

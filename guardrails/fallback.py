@@ -545,6 +545,7 @@ class _CodeStage(Stage):
     """A stage that calls user code: it may have a timeout, a breaker and retries."""
 
     runs_code = True
+    needs_thread = False  # True: run in a worker even without a timeout (async rules)
 
     def __init__(
         self,
@@ -767,6 +768,7 @@ class Rule(_CodeStage):
         super().__init__(name=name, when=when, timeout=timeout, breaker=breaker, retry=retry)
         self.fn = fn
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.needs_thread = self.is_async  # decide() runs it on a worker's own event loop
 
     def _finish(self, raw: Any, prev: Decisions) -> Decisions:
         m = len(prev)
@@ -1155,7 +1157,7 @@ class WithFallback(Layer):
                 d = self._primary_in_thread(X, call, limit)
         except InvalidInputError:
             if breaker is not None:
-                breaker.success(token)  # the caller's input, not the model, failed
+                breaker.release(token)  # the caller's input, not the model, failed
             raise
         except BaseException:
             if breaker is not None:
@@ -1276,17 +1278,19 @@ class WithFallback(Layer):
                 False,
             )
         try:
-            if limit is None:
+            if limit is None and not stage.needs_thread:
                 d = stage.compute(idx, call, prev)
             else:
-                ends = time.monotonic() + limit
+                ends = None if limit is None else time.monotonic() + limit
                 fut = self._workers.submit(lambda: stage.compute(idx, call, prev), limit)
                 if fut is None:
                     return _Outcome(
                         _stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), True
                     )
                 try:
-                    d = fut.result(timeout=max(0.0, ends - time.monotonic()))
+                    d = fut.result(
+                        timeout=None if ends is None else max(0.0, ends - time.monotonic())
+                    )
                 except (FutureTimeout, CancelledError):
                     fut.cancel()
                     return _Outcome(
@@ -1346,7 +1350,11 @@ class WithFallback(Layer):
             d = self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
         except InvalidInputError:
             if breaker is not None:
-                breaker.success(token)
+                breaker.release(token)
+            raise
+        except asyncio.CancelledError:
+            if breaker is not None:
+                breaker.release(token)  # the caller gave up; says nothing about the primary
             raise
         except BaseException:
             if breaker is not None:
@@ -1411,7 +1419,7 @@ class WithFallback(Layer):
             outcome = await self._aattempt_inner(stage, idx, call, prev, limit, n)
         except BaseException:
             if breaker is not None:
-                breaker.failure(token)  # cancelled from outside: the probe must not stay held
+                breaker.release(token)  # cancelled from outside: free the probe slot
             raise
         if breaker is not None:
             (breaker.failure if outcome.failed else breaker.success)(token)

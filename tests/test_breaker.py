@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import random
 import threading
 from typing import Any
@@ -98,6 +99,35 @@ def test_half_open_allows_one_probe_at_a_time() -> None:
     assert b.acquire() is None  # a second caller fails fast while the probe is out
     b.success(probe)
     assert b.acquire() is not None
+
+
+def test_a_released_probe_frees_the_slot_without_changing_state() -> None:
+    clock = Clock()
+    b = CircuitBreaker(failure_threshold=1, cool_down=5.0, clock=clock)
+    _fail(b)
+    clock.now = 5.0
+    b.release(b.acquire())
+    assert b.state is BreakerState.HALF_OPEN
+    assert b.acquire() is not None
+    assert b.stats()["released"] == 1
+
+
+def test_a_cancelled_async_call_releases_its_token() -> None:
+    clock = Clock()
+    b = CircuitBreaker(failure_threshold=1, cool_down=5.0, clock=clock)
+    _fail(b)
+    clock.now = 5.0
+
+    async def hang() -> None:
+        await asyncio.sleep(10)
+
+    async def main() -> None:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(b.acall(hang), 0.01)
+
+    asyncio.run(main())
+    assert b.state is BreakerState.HALF_OPEN and b.stats()["failures"] == 1
+    assert b.acquire() is not None  # the next caller gets the probe at once
 
 
 def test_a_probe_that_never_reports_is_given_up_after_a_cool_down() -> None:
@@ -212,8 +242,7 @@ def test_a_deep_copy_is_a_fresh_breaker_with_the_same_settings() -> None:
 def test_repr_shows_settings_and_state() -> None:
     b = CircuitBreaker(name="api", failure_threshold=4, failure_rate=0.5, window=10)
     assert repr(b) == (
-        "CircuitBreaker(name='api', failure_threshold=4, failure_rate=0.5, window=10, "
-        "cool_down=30, state='closed')"
+        "CircuitBreaker(name='api', failure_threshold=4, failure_rate=0.5, window=10, cool_down=30)"
     )
 
 
@@ -249,12 +278,13 @@ def _check_consistent(b: CircuitBreaker, attempts: int, transitions: list[tuple[
     # every attempt was either let through or refused, and every call let through reported
     # exactly one outcome, counted once (fresh) or as stale
     assert stats["calls"] + stats["rejected"] == attempts
-    assert stats["successes"] + stats["failures"] + stats["stale"] == stats["calls"]
+    ends = stats["successes"] + stats["failures"] + stats["stale"] + stats["released"]
+    assert ends == stats["calls"]
     # the listener saw a valid path through the state machine, ending in the current state
     allowed = {("closed", "open"), ("open", "half_open"), ("half_open", "open"),
                ("half_open", "closed")}  # fmt: skip
     assert set(transitions) <= allowed
-    for (_, new), (old, _) in zip(transitions, transitions[1:]):
+    for (_, new), (old, _) in itertools.pairwise(transitions):
         assert new == old
     assert (transitions[-1][1] if transitions else "closed") == stats["state"]
     assert stats["opened"] == sum(1 for _, new in transitions if new == "open")

@@ -86,8 +86,10 @@ class WithholdNegative(PostLayer):
 
 def test_only_withheld_rows_reach_the_fallback_and_row_order_is_kept() -> None:
     backup = Recorder()
-    chain = WithFallback(WithholdNegative(labels(primary_by_row)), [ModelStage(
-        labels(backup).model, name="backup", output="labels")])  # fmt: skip
+    chain = WithFallback(
+        WithholdNegative(labels(primary_by_row)),
+        [ModelStage(labels(backup).model, name="backup", output="labels")],
+    )
     X = np.array([[1.0], [-1.0], [2.0], [-2.0], [-3.0], [4.0]])
     d = chain.decide(X)
     assert len(backup.batches) == 1
@@ -347,8 +349,9 @@ def test_on_exhausted_raise_names_the_rows() -> None:
 
 
 def test_rows_sent_to_review_are_not_exhausted() -> None:
-    chain = WithFallback(WithholdNegative(labels(primary_by_row)), [SendToReview()],
-                         on_exhausted="raise")  # fmt: skip
+    chain = WithFallback(
+        WithholdNegative(labels(primary_by_row)), [SendToReview()], on_exhausted="raise"
+    )
     d = chain.decide(np.array([[-1.0]]))
     assert d[0].reason is Reason.REVIEW
 
@@ -425,8 +428,9 @@ def test_when_every_worker_is_hung_calls_wait_only_until_their_deadline() -> Non
         release.wait(5.0)
         return np.full(len(X), "late", dtype=object)
 
-    chain = WithFallback(labels(hung), [Default("d", when=on_error())], primary_timeout=0.02,
-                         max_workers=1)  # fmt: skip
+    chain = WithFallback(
+        labels(hung), [Default("d", when=on_error())], primary_timeout=0.02, max_workers=1
+    )
     try:
         first = chain.decide(np.zeros((1, 1)))  # abandons the only worker
         t0 = time.monotonic()
@@ -460,8 +464,9 @@ def test_the_primary_s_notes_survive_when_it_runs_under_a_timeout() -> None:
             self.notes = dict(call.notes)
             return d
 
-    outer = Reader(WithFallback(Noting(labels(primary_by_row)), [Default("d")],
-                                primary_timeout=1.0))  # fmt: skip
+    outer = Reader(
+        WithFallback(Noting(labels(primary_by_row)), [Default("d")], primary_timeout=1.0)
+    )
     outer.decide(np.ones((1, 1)))
     assert outer.notes == {"monitor": {"drift": False}}
 
@@ -519,8 +524,9 @@ def test_a_primary_breaker_fails_fast_with_circuit_open() -> None:
 
 def test_an_abstention_is_not_a_failure_of_the_primary() -> None:
     breaker = CircuitBreaker(failure_threshold=1)
-    chain = WithFallback(WithholdNegative(labels(primary_by_row)), [Default("d")],
-                         primary_breaker=breaker)  # fmt: skip
+    chain = WithFallback(
+        WithholdNegative(labels(primary_by_row)), [Default("d")], primary_breaker=breaker
+    )
     for _ in range(3):
         chain.decide(np.array([[-1.0]]))
     assert breaker.stats()["failures"] == 0 and breaker.stats()["successes"] == 3
@@ -548,7 +554,7 @@ def test_a_stage_declared_safe_is_retried_with_backoff() -> None:
     g = guard(lambda X: 1 / 0, output="labels").fallback(
         ModelStage(
             flaky, name="backup", output="labels", retry=Retry(retries=2, backoff=0.001, seed=0)
-        ),  # fmt: skip
+        ),
         Default("d"),
     )
     d = g.decide(np.zeros((2, 1)))
@@ -613,6 +619,19 @@ def test_adecide_awaits_async_rules_natively_and_runs_sync_stages_in_threads() -
     assert g.decide(np.zeros((2, 1))).prediction.tolist() == ["s", "a"]  # sync runs it too
 
 
+def test_sync_decide_inside_an_event_loop_still_runs_async_rules() -> None:
+    async def rule(rows: Any) -> list[str]:
+        await asyncio.sleep(0)
+        return ["r"] * len(rows)
+
+    g = guard(lambda X: 1 / 0, output="labels").fallback(Rule(rule, name="async_rule"))
+
+    async def handler() -> Decisions:
+        return g.decide(np.zeros((2, 1)))  # a sync call from async code: blocks, but works
+
+    assert asyncio.run(handler()).prediction.tolist() == ["r", "r"]
+
+
 def test_async_timeouts_cancel_the_coroutine() -> None:
     cancelled = []
 
@@ -664,21 +683,42 @@ def test_async_matches_sync_on_the_same_chain(iris: dict[str, Any]) -> None:
 
 
 class Unreliable:
-    """Raises on 30% of calls and sleeps far past the deadline on another 5%."""
+    """Raises on a share of calls and sleeps far past the deadline on another share."""
 
-    def __init__(self, seed: int, sleep: float) -> None:
+    def __init__(
+        self, seed: int, *, answer: int, raises: float, sleeps: float = 0.0, sleep: float = 0.0
+    ) -> None:
         self.rng = random.Random(seed)
-        self.sleep = sleep
+        self.answer, self.raises, self.sleeps, self.sleep = answer, raises, sleeps, sleep
         self.lock = threading.Lock()
 
     def __call__(self, X: Any) -> NDArray[Any]:
         with self.lock:
             u = self.rng.random()
-        if u < 0.30:
-            raise ConnectionError("primary failed")
-        if u < 0.35:
+        if u < self.raises:
+            raise ConnectionError("model failed")
+        if u < self.raises + self.sleeps:
             time.sleep(self.sleep)
-        return np.zeros(len(X), dtype=np.int64)
+        return np.full(len(X), self.answer, dtype=np.int64)
+
+
+def _unreliable_guard(seed: int, primary_timeout: float) -> Any:
+    """Primary: raises 30%, sleeps 0.3 s (far past any deadline here) 5%. Backup: raises
+    10%, with a breaker. Default: always answers."""
+    primary = Unreliable(seed, answer=0, raises=0.30, sleeps=0.05, sleep=0.3)
+    backup = Unreliable(seed + 1, answer=1, raises=0.10)
+    return guard(primary, output="labels", classes=[0, 1, 2]).fallback(
+        ModelStage(
+            backup,
+            name="backup",
+            output="labels",
+            classes=[0, 1, 2],
+            breaker=CircuitBreaker(name="backup", cool_down=0.01),
+        ),
+        Default(2),
+        primary_timeout=primary_timeout,
+        max_workers=128,
+    )
 
 
 def _check_reliable(decisions: list[Decisions], elapsed: list[float], deadline: float) -> None:
@@ -691,34 +731,26 @@ def _check_reliable(decisions: list[Decisions], elapsed: list[float], deadline: 
         if row.stage != "primary":
             assert row.stage in ("backup", "default")
             assert row.stages_tried[0] == "primary" and row.stages_tried[-1] == row.stage
+            assert row.prediction == {"backup": 1, "default": 2}[row.stage]
+            # the detail names each earlier stage and why it did not answer
             assert row.detail is not None and row.detail.startswith("after primary: ")
-            assert row.detail.split(";")[0].split(": ")[1] in ("model_error", "timeout")
+            steps = [s.split(": ") for s in row.detail.removeprefix("after ").split("; ")]
+            assert [name for name, _ in steps] == list(row.stages_tried[:-1])
+            assert {why for _, why in steps} <= {"model_error", "timeout", "circuit_open"}
         else:
             assert row.prediction == 0
     # a margin for thread scheduling on a loaded 2-core machine; a blocking call would
     # take the primary's full sleep (0.3 s), far above deadline + margin
     margin = 0.15
     assert max(elapsed) <= deadline + margin, max(elapsed)
-    assert counts.get("primary", 0) > 0 and counts.get("backup", 0) > 0
+    assert min(counts.get(s, 0) for s in ("primary", "backup", "default")) > 0
 
 
 @pytest.mark.slow
 def test_every_request_gets_a_timely_decision_under_primary_faults() -> None:
     """10,000 requests: primary raises 30%, hangs 5%; a backup model and a default."""
     n_requests, deadline = 10_000, 0.02
-    primary = Unreliable(seed=0, sleep=0.3)
-    g = guard(primary, output="labels", classes=[0, 1]).fallback(
-        ModelStage(
-            lambda X: np.ones(len(X), dtype=np.int64),
-            name="backup",
-            output="labels",
-            classes=[0, 1],
-            breaker=CircuitBreaker(name="backup"),
-        ),  # fmt: skip
-        Default(1),
-        primary_timeout=0.005,
-        max_workers=128,
-    )
+    g = _unreliable_guard(seed=0, primary_timeout=0.005)
     decisions, elapsed = [], []
     x = np.zeros((1, 3))
     for i in range(n_requests):
@@ -731,18 +763,7 @@ def test_every_request_gets_a_timely_decision_under_primary_faults() -> None:
 @pytest.mark.slow
 def test_every_async_request_gets_a_timely_decision_under_primary_faults() -> None:
     n_requests, deadline = 2_000, 0.05
-    primary = Unreliable(seed=1, sleep=0.3)
-    g = guard(primary, output="labels", classes=[0, 1]).fallback(
-        ModelStage(
-            lambda X: np.ones(len(X), dtype=np.int64),
-            name="backup",
-            output="labels",
-            classes=[0, 1],
-        ),  # fmt: skip
-        Default(1),
-        primary_timeout=0.01,
-        max_workers=128,
-    )
+    g = _unreliable_guard(seed=10, primary_timeout=0.01)
     x = np.zeros((1, 3))
 
     async def one(i: int) -> tuple[Decisions, float]:
@@ -803,7 +824,7 @@ def test_the_builder_places_the_chain_and_copies_breakers(iris: dict[str, Any]) 
     assert repr(g) == (
         "guard(LogisticRegression).abstain(ConfidenceThreshold(threshold=0.9)).fallback("
         "ModelStage(LogisticRegression, name='backup', breaker=CircuitBreaker(name='backup', "
-        "failure_threshold=5, cool_down=30, state='closed')), Default(0))"
+        "failure_threshold=5, cool_down=30)), Default(0))"
     )
     with pytest.raises(ConfigurationError, match=r"\.fallback\(\) was already called"):
         g.fallback(Default(1))
@@ -883,7 +904,7 @@ def test_save_and_load_round_trip(tmp_path: Path, iris: dict[str, Any]) -> None:
                 timeout=0.5,
                 breaker=CircuitBreaker(name="b", failure_rate=0.5),
                 retry=Retry(retries=1),
-            ),  # fmt: skip
+            ),
             Rule(rule, name="petal_rule"),
             Default(2),
             primary_timeout=1.0,
