@@ -1566,16 +1566,21 @@ class _Book:
         sub = sub.replace(stage=object_column(m, stage.name), timings={stage.name: seconds})
         detail = object_column(m) if sub.detail is None else sub.detail.copy()
         review = sub.abstained & (sub.reason == int(Reason.REVIEW))
+        declined = f"rule {stage.name!r} declined" if isinstance(stage, Rule) else None
         for j in range(m):
             i = int(idx[j])
-            step = f"{prev_stage[j]}: {Reason(int(prev_reason[j]))}"
-            seen = step if self.history[i] is None else f"{self.history[i]}; {step}"
-            self.history[i] = seen
+            seen = self.history[i]
+            if seen is None:
+                seen = f"{prev_stage[j]}: {Reason(int(prev_reason[j]))}"
             self.tried[i] = (*self.tried[i], stage.name)
             if not sub.abstained[j]:
                 detail[j] = f"after {seen}"
             elif review[j]:
                 detail[j] = f"sent to review after {seen}"
+            else:
+                what = "declined" if detail[j] == declined else str(Reason(int(sub.reason[j])))
+                seen = f"{seen}; {stage.name}: {what}"
+            self.history[i] = seen
         self.d = self.d.merge(idx, sub.replace(detail=detail))
 
     def result(self) -> Decisions:

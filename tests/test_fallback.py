@@ -152,7 +152,8 @@ def test_rules_get_raw_rows_and_may_decline_some() -> None:
     assert d.prediction.tolist() == [True, False, False]
     assert d.stage.tolist() == ["age_rule", "default", "age_rule"]
     assert d[1].stages_tried == ("primary", "age_rule", "default")
-    assert d[1].detail == "after primary: model_error; age_rule: model_error"
+    assert d[1].detail == "after primary: model_error; age_rule: declined"
+    assert d[1].reason is Reason.NONE
 
 
 def test_a_rule_that_breaks_its_contract_is_a_model_error_not_a_crash() -> None:
