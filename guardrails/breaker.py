@@ -95,9 +95,11 @@ class CircuitBreaker:
             ``structlog.get_logger("guardrails")``. Logging is never configured here.
 
     Example:
+        >>> from structlog.testing import CapturingLogger
         >>> from guardrails import CircuitBreaker
-        >>> now = [0.0]
-        >>> b = CircuitBreaker(failure_threshold=2, cool_down=10.0, clock=lambda: now[0])
+        >>> now, log = [0.0], CapturingLogger()
+        >>> b = CircuitBreaker(failure_threshold=2, cool_down=10.0, clock=lambda: now[0],
+        ...                    logger=log)
         >>> for _ in range(2):
         ...     b.failure(b.acquire())
         >>> b.state, b.acquire()
@@ -105,6 +107,8 @@ class CircuitBreaker:
         >>> now[0] = 10.0
         >>> token = b.acquire(); b.success(token); b.state
         <BreakerState.CLOSED: 'closed'>
+        >>> [call.kwargs["new"] for call in log.calls]
+        ['open', 'half_open', 'closed']
     """
 
     def __init__(

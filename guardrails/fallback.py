@@ -937,6 +937,12 @@ def normalise_stages(stages: Sequence[Any]) -> list[Stage]:
             "A fallback chain needs at least one stage, e.g. fallback(backup_model, Default(0))."
         )
     out = [as_stage(s) for s in stages]
+    for s in out:
+        if not isinstance(s, (_CodeStage, _InstantStage)):
+            raise ConfigurationError(
+                f"{type(s).__name__} subclasses Stage directly; subclass ModelStage, Rule, "
+                "Default or SendToReview instead."
+            )
     seen: dict[str, int] = {}
     for s in out:
         seen[s.name] = seen.get(s.name, 0) + 1
@@ -1142,7 +1148,7 @@ class WithFallback(Layer):
         for s in self.stages:
             if isinstance(s, ModelStage) and s.is_guard and not s.is_fitted():
                 s.layer.fit(X, y)
-        return self._chain(d, call)
+        return self._chain(d, call, fitting=True)
 
     def _primary(self, X: Any, call: Call) -> Decisions:
         breaker = self.primary_breaker
@@ -1198,7 +1204,7 @@ class WithFallback(Layer):
             "running, some possibly abandoned past their deadline)"
         )
 
-    def _chain(self, d: Decisions, call: Call) -> Decisions:
+    def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> Decisions:
         if not d.abstained.any():
             return d
         book = _Book(d)
@@ -1213,7 +1219,7 @@ class WithFallback(Layer):
             else:
                 sub = _instant(stage).answer(prev)
             book.record(stage, idx, sub, time.perf_counter() - t0)
-        return self._finish(book)
+        return book.result() if fitting else self._finish(book)
 
     def _selected(self, stage: Stage, d: Decisions, call: Call) -> NDArray[np.intp]:
         if not d.abstained.any():

@@ -955,3 +955,25 @@ def test_stage_decisions_keep_probabilities_aligned_by_label(iris: dict[str, Any
     np.testing.assert_allclose(d.proba[:, ::-1], reordered.predict_proba(X))
     np.testing.assert_array_equal(d.prediction, reordered.predict(X))
     assert len(y) == len(d)
+
+
+def test_fit_never_raises_for_rows_the_chain_cannot_answer(iris: dict[str, Any]) -> None:
+    g = (
+        guard(iris["model"])
+        .abstain(confidence_below(0.99))
+        .fallback(Rule(lambda rows: [None] * len(rows), name="nothing"), on_exhausted="raise")
+    )
+    g.fit(iris["X_cal"], iris["y_cal"])  # calibration data is not a request
+    with pytest.raises(FallbackExhaustedError):
+        g.decide(iris["X_test"])
+
+
+def test_a_stage_must_be_a_known_kind() -> None:
+    from guardrails import Stage
+
+    class Odd(Stage):
+        def __init__(self) -> None:
+            super().__init__(name="odd", when=None)
+
+    with pytest.raises(ConfigurationError, match="subclass ModelStage, Rule"):
+        WithFallback(labels(primary_by_row), [Odd()])
