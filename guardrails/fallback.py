@@ -581,7 +581,8 @@ class _CodeStage(Stage):
         """Decisions for rows ``idx`` of the request (may raise; the chain catches)."""
 
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        """Async :meth:`compute`; None means 'run compute in a worker thread'."""
+        """Async :meth:`compute`; raises ``_RunInThread`` when the chain should run
+        :meth:`compute` in a worker thread instead (no native async path)."""
         raise _RunInThread
 
 
@@ -687,14 +688,14 @@ class ModelStage(_CodeStage):
         state = self._common_state(enc)
         what = "guard" if self.is_guard else "model"
         state["model"] = enc.ref(self.name, f"the {what} of fallback stage {self.name!r}")
-        state["output"] = None if self.is_guard else self.layer_output()
+        state["output"] = None if self.is_guard else self._layer_output()
         classes = self.classes
         if classes is not None and classes.dtype == object:
             classes = classes.astype(str)
         state["classes"] = enc.array(classes)
         return state
 
-    def layer_output(self) -> str | None:
+    def _layer_output(self) -> str | None:
         return self.layer.output if isinstance(self.layer, ModelAdapter) else None
 
     @classmethod

@@ -811,6 +811,33 @@ def test_concurrent_threads_share_one_chain_and_its_breaker() -> None:
     assert (called, refused) == (stats["calls"], stats["rejected"])
 
 
+def test_two_hundred_asyncio_tasks_share_one_chain_and_its_breaker() -> None:
+    breaker = CircuitBreaker(name="backup", failure_threshold=3, cool_down=60)
+
+    async def failing(rows: Any) -> list[Any]:
+        await asyncio.sleep(0)
+        raise ConnectionError("backup down")
+
+    chain = WithFallback(
+        labels(lambda X: 1 / 0),
+        [Rule(failing, name="backup", breaker=breaker), Default("d")],
+    )
+
+    async def main() -> list[Decisions]:
+        return list(await asyncio.gather(*(chain.adecide(np.zeros((1, 1))) for _ in range(200))))
+
+    results = asyncio.run(main())
+    stats = breaker.stats()
+    assert all(d[0].prediction == "d" for d in results)
+    assert stats["state"] == "open" and stats["opened"] == 1
+    assert stats["calls"] + stats["rejected"] == 200
+    ends = stats["successes"] + stats["failures"] + stats["stale"] + stats["released"]
+    assert ends == stats["calls"]
+    called = sum(1 for d in results if "backup: model_error" in d[0].detail)
+    refused = sum(1 for d in results if "backup: circuit_open" in d[0].detail)
+    assert (called, refused) == (stats["calls"], stats["rejected"])
+
+
 # -- builder, settings, persistence ----------------------------------------------------------
 
 
