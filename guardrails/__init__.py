@@ -15,6 +15,7 @@ from guardrails.abstention import (
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
+from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.errors import (
     ArtifactError,
@@ -27,6 +28,22 @@ from guardrails.errors import (
     NotFittedError,
 )
 from guardrails.estimator import GuardedClassifier, GuardedRegressor
+from guardrails.fallback import (
+    Default,
+    ModelStage,
+    Retry,
+    Rule,
+    SendToReview,
+    Stage,
+    Trigger,
+    WithFallback,
+    on_abstain,
+    on_circuit_open,
+    on_error,
+    on_invalid_input,
+    on_timeout,
+    on_withheld,
+)
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 
@@ -40,11 +57,15 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "ArtifactError",
+    "BreakerState",
     "Call",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "ConfidenceThreshold",
     "ConfigurationError",
     "Decision",
     "Decisions",
+    "Default",
     "FallbackExhaustedError",
     "Guard",
     "GuardedClassifier",
@@ -55,17 +76,30 @@ __all__ = [
     "Layer",
     "ModelAdapter",
     "ModelOutputError",
+    "ModelStage",
     "NotFittedError",
     "OutputKind",
     "Policy",
     "PostLayer",
     "Reason",
     "Redactor",
+    "Retry",
+    "Rule",
+    "SendToReview",
+    "Stage",
+    "Trigger",
     "Verdict",
+    "WithFallback",
     "__version__",
     "as_layer",
     "confidence_below",
     "fingerprint",
     "guard",
     "load",
+    "on_abstain",
+    "on_circuit_open",
+    "on_error",
+    "on_invalid_input",
+    "on_timeout",
+    "on_withheld",
 ]

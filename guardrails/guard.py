@@ -24,8 +24,10 @@ from guardrails import persistence
 from guardrails.abstention import Abstaining, Policy
 from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
+from guardrails.breaker import CircuitBreaker
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, normalise_stages
 
 if TYPE_CHECKING:
     import os
@@ -125,6 +127,38 @@ class Guard(Layer):
                 "abstain",
                 lambda inner: Abstaining(inner, policy=copy.deepcopy(policy)),
                 repr(policy),
+            )
+        )
+
+    def fallback(
+        self,
+        *stages: Any,
+        primary_timeout: float | None = None,
+        primary_breaker: CircuitBreaker | None = None,
+        on_exhausted: ExhaustedPolicy = "abstain",
+        max_workers: int = 32,
+    ) -> Guard:
+        """Send rows the guard does not answer down ``stages`` (see :class:`WithFallback`).
+
+        Stages are :class:`~guardrails.ModelStage`, :class:`~guardrails.Rule`,
+        :class:`~guardrails.Default`, :class:`~guardrails.SendToReview` or shorthand (a
+        model or guard, a rule function). Each built guard gets its own copies of the
+        stages' breakers; models, guards and rule functions are shared.
+        """
+        chain = normalise_stages(stages)
+        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        return self._with(
+            _Step(
+                "fallback",
+                lambda inner: WithFallback(
+                    inner,
+                    [s.copy() for s in chain],
+                    primary_timeout=primary_timeout,
+                    primary_breaker=copy.deepcopy(primary_breaker),
+                    on_exhausted=on_exhausted,
+                    max_workers=max_workers,
+                ),
+                ", ".join(repr(s) for s in chain),
             )
         )
 
