@@ -19,10 +19,11 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from guardrails import Guard, Reason, confidence_below, guard
+from guardrails import Default, Guard, Reason, confidence_below, guard
 from guardrails.testing import (
     FailingModel,
     OverconfidentModel,
+    SlowModel,
     assert_abstains,
     assert_abstention_rate,
     assert_answers,
@@ -108,6 +109,14 @@ def test_a_crashing_model_never_crashes_the_service(trained: Any) -> None:
     g = build_guard(broken)
     assert_abstains(g, CLEAR_CASE, reason="model_error")
     assert score(g, CLEAR_CASE) == "sent to an underwriter"
+
+
+def test_a_slow_model_times_out_and_the_request_is_referred(trained: Any) -> None:
+    slow = SlowModel(trained[0], delay=1.0)  # 20x the timeout: no race on a busy machine
+    g = guard(slow).fallback(Default("refer"), primary_timeout=0.05)
+    d = assert_answers(g, CLEAR_CASE, prediction="refer")
+    assert d.stages_tried == ("primary", "default")
+    assert "timeout" in (d.detail or "")
 
 
 def test_an_overconfident_model_slips_past_a_confidence_threshold(trained: Any) -> None:
