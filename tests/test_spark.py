@@ -14,7 +14,7 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from guardrails import ConfigurationError, Reason, confidence_below, guard
+from guardrails import ConfigurationError, Default, Reason, confidence_below, guard, on_error
 from guardrails.testing import FailingModel
 
 pyspark = pytest.importorskip(
@@ -69,9 +69,10 @@ def _collect(out: Any) -> Any:
 def test_spark_decisions_equal_guard_decide_on_200k_rows(table: dict[str, Any]) -> None:
     from guardrails.spark import decide_frame
 
-    # a model that also fails on some rows, so three reasons show up
+    # a model that also fails on some rows, which a fallback default answers: three
+    # outcomes (answered by the model, by the default, withheld) and two reasons
     flaky = FailingModel(table["model"], when=lambda row: row[0] > 3.5, mode="nan")
-    g = guard(flaky).abstain(confidence_below(0.8))
+    g = guard(flaky).abstain(confidence_below(0.8)).fallback(Default("dog", when=on_error()))
     out = _collect(decide_frame(table["df"], g, features=FEATURES, keep=["id"], proba=True))
     d = g.decide(table["X"])
 
@@ -80,8 +81,9 @@ def test_spark_decisions_equal_guard_decide_on_200k_rows(table: dict[str, Any]) 
     assert np.array_equal(out["abstained"].to_numpy(), d.abstained)
     assert np.array_equal(out["reason_code"].to_numpy(), d.reason)
     assert out["reason"].tolist() == [str(r) for r in d.reasons()]
-    assert set(d.reason_counts()) == {"low_confidence", "invalid_input", "model_error"}
-    assert (out["stage"] == "primary").all()
+    assert set(d.reason_counts()) == {"low_confidence", "invalid_input"}
+    assert out["stage"].tolist() == d.stage.tolist()
+    assert set(d.stage_counts()) == {"primary", "default"}
     expected = d.predictions(None)
     assert out["prediction"].where(out["prediction"].notna(), None).tolist() == expected.tolist()
     conf = out["confidence"].to_numpy(dtype=float, na_value=np.nan)
