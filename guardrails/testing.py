@@ -644,6 +644,7 @@ def _schema_class(schema: Any) -> type[BaseModel]:
 
 def _field_specs(model: type[BaseModel]) -> list[_FieldSpec]:
     import annotated_types as at
+    from pydantic import SecretStr
 
     config_inf_nan = model.model_config.get("allow_inf_nan", True)
     specs = []
@@ -676,12 +677,13 @@ def _field_specs(model: type[BaseModel]) -> list[_FieldSpec]:
             spec.kind = "int"
         elif annotation is float:
             spec.kind = "float"
-        elif annotation is str:
-            spec.kind = "str"
+        elif annotation is str or annotation is SecretStr:
+            spec.kind = "str"  # a SecretStr field takes a plain str
         else:
             raise ConfigurationError(
                 f"field {name!r} of {model.__name__} has type {annotation!r}; the strategies "
-                "support int, float, bool, str, Literal and Enum fields (optional or not)."
+                "support int, float, bool, str, SecretStr, Literal and Enum fields "
+                "(optional or not)."
             )
         for m in metadata:
             if isinstance(m, at.Ge):
