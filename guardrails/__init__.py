@@ -28,6 +28,17 @@ from guardrails.errors import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.review import (
+    MemoryQueue,
+    ReviewCase,
+    Reviewed,
+    ReviewError,
+    ReviewQueue,
+    labelled_data,
+    open_queue,
+    realized_accuracy,
+)
+from guardrails.review_sqlite import SQLiteQueue
 
 __version__ = "0.1.0"
 
@@ -50,6 +61,7 @@ __all__ = [
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "MemoryQueue",
     "ModelAdapter",
     "ModelOutputError",
     "NotFittedError",
@@ -58,11 +70,19 @@ __all__ = [
     "PostLayer",
     "Reason",
     "Redactor",
+    "ReviewCase",
+    "ReviewError",
+    "ReviewQueue",
+    "Reviewed",
+    "SQLiteQueue",
     "Verdict",
     "__version__",
     "as_layer",
     "confidence_below",
     "fingerprint",
     "guard",
+    "labelled_data",
     "load",
+    "open_queue",
+    "realized_accuracy",
 ]

@@ -26,6 +26,8 @@ from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.redaction import Redactor
+from guardrails.review import PriorityFn, Reviewed, ReviewQueue
 
 if TYPE_CHECKING:
     import os
@@ -127,6 +129,52 @@ class Guard(Layer):
                 repr(policy),
             )
         )
+
+    def review(
+        self,
+        queue: ReviewQueue,
+        *,
+        audit_rate: float = 0.0,
+        priority: str | float | PriorityFn = "uncertainty",
+        provisional: bool = False,
+        redactor: Redactor | None = None,
+        deadline: float | None = None,
+        seed: int | None = None,
+    ) -> Guard:
+        """Queue rows still withheld (and an audit sample of answers) for human review.
+
+        See :class:`~guardrails.review.Reviewed` for the arguments. The queue is shared,
+        not copied: it stands for an external store.
+        """
+        settings: dict[str, Any] = {
+            "queue": queue,
+            "audit_rate": audit_rate,
+            "priority": priority,
+            "provisional": provisional,
+            "redactor": redactor,
+            "deadline": deadline,
+            "seed": seed,
+        }
+        Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
+        name, version = self.guard_name, self.version
+
+        def build(inner: Layer) -> Layer:
+            return Reviewed(
+                inner,
+                **{**settings, "redactor": copy.deepcopy(redactor)},
+                guard_name=name,
+                version=version,
+            )
+
+        text = ", ".join(
+            [repr(queue)]
+            + [
+                f"{k}={getattr(v, '__qualname__', v)!r}"
+                for k, v in settings.items()
+                if k != "queue" and v not in (None, 0.0, False, "uncertainty")
+            ]
+        )
+        return self._with(_Step("review", build, text))
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
