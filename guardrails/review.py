@@ -435,7 +435,7 @@ class BaseQueue(ABC):
                     "label": None,
                     "note": None,
                     "skips": 0,
-                    "context": json.dumps(case.context, allow_nan=False, default=_json_default),
+                    "context": json.dumps(_jsonable(case.context), allow_nan=False),
                 }
             )
         self._insert(rows)
