@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.base import Call, Layer, PostLayer
-from guardrails.decisions import Decision, Decisions, Reason, object_column
+from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, GuardrailsError
 from guardrails.persistence import persistable
 from guardrails.redaction import Redactor
@@ -435,7 +435,7 @@ class BaseQueue(ABC):
                     "label": None,
                     "note": None,
                     "skips": 0,
-                    "context": json.dumps(_jsonable(case.context), allow_nan=False),
+                    "context": _dumps(case.context),
                 }
             )
         self._insert(rows)
@@ -518,7 +518,7 @@ class BaseQueue(ABC):
             value = check_label(case, label)
             return {
                 "status": "resolved",
-                "label": json.dumps(value, default=_json_default),
+                "label": json.dumps(_jsonable(value)),
                 "note": note,
                 "reviewer": reviewer,
                 "resolved_at": now,
@@ -661,31 +661,40 @@ def case_from_row(row: Mapping[str, Any], now: float) -> ReviewCase:
     )
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    return str(value)
-
-
 def _jsonable(value: Any) -> Any:
     """``value`` made JSON-safe: numpy to Python, NaN/inf as strings numpy can parse back."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float):
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:
+        return value
+    if kind is float:
         return value if math.isfinite(value) else str(value)
+    if kind is list or kind is tuple:
+        return [_jsonable(v) for v in value]
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist())
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (str, int, bool)):
+    if isinstance(value, (str, int)):
         return value
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else str(value)
     if hasattr(value, "model_dump"):  # a pydantic record
         return _jsonable(value.model_dump())
     return str(value)
+
+
+def _dumps(context: Mapping[str, Any]) -> str:
+    """``context`` as JSON text; made JSON-safe first only when it is not already."""
+    try:
+        return json.dumps(context, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(_jsonable(context), allow_nan=False)
 
 
 # -- the in-memory queue ---------------------------------------------------------------------
@@ -878,6 +887,24 @@ def cost_priority(costs: Mapping[Any, float], *, default: float = 1.0) -> Priori
     return priority
 
 
+_NO_CANDIDATE = frozenset(
+    {Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN}
+)
+"""Reasons under which the model gave no candidate for the row (as in ``Decision``)."""
+
+
+def _column(column: NDArray[np.float64] | None, idx: NDArray[np.intp]) -> list[Any]:
+    """Rows of a float column as lists (or floats); all-NaN rows and no column give None."""
+    if column is None:
+        return [None] * len(idx)
+    values = column[idx]
+    missing = np.isnan(values) if values.ndim == 1 else np.isnan(values).all(axis=1)
+    out: list[Any] = _jsonable(values.tolist())
+    for j in np.flatnonzero(missing):
+        out[j] = None
+    return out
+
+
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -1021,16 +1048,18 @@ class Reviewed(PostLayer):
         idx = np.flatnonzero(withheld | audit)
         if idx.size == 0:
             return d
-        priorities = self._priorities(d, idx)
-        inputs = self._inputs(call, idx)
-        cases = []
-        for j, i in enumerate(idx):
-            row = d[int(i)]
-            kind: Kind = "audit" if audit[i] else "withheld"
-            context = self._context(row, inputs[j], call, int(i), kind)
-            cases.append(
-                NewCase(kind, row.reason, float(priorities[j]), context, deadline=self.deadline)
+        priorities = self._priorities(d, idx).tolist()
+        contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
+        cases = [
+            NewCase(
+                "audit" if audit[i] else "withheld",
+                Reason(int(d.reason[i])),
+                priorities[j],
+                contexts[j],
+                deadline=self.deadline,
             )
+            for j, i in enumerate(idx)
+        ]
         ids = self.queue.enqueue(cases)
         review_id = object_column(len(d)) if d.review_id is None else d.review_id.copy()
         review_id[idx] = ids
@@ -1079,40 +1108,58 @@ class Reviewed(PostLayer):
             out.append(value)
         return out
 
-    def _context(self, row: Decision, value: Any, call: Call, i: int, kind: Kind) -> dict[str, Any]:
-        context: dict[str, Any] = _jsonable(
-            {
-                "input": value,
-                "candidate": row.candidate,
-                "proba": row.proba,
-                "classes": row.classes,
-                "confidence": row.confidence,
-                "prediction_set": row.prediction_set,
-                "interval": row.interval,
-                "stage": row.stage,
-                "stages_tried": list(row.stages_tried),
-                "detail": row.detail,
-                "guard": self.guard_name,
-                "version": self.version,
-                "request_id": call.request_id,
-                "row": i,
-                "weight": 1.0 / self.audit_rate if kind == "audit" else 1.0,
-                "provisional": bool(
-                    self.provisional and kind == "withheld" and row.candidate is not None
-                ),
-            }
-        )
-        return context
+    def _contexts(
+        self,
+        d: Decisions,
+        idx: NDArray[np.intp],
+        audit: NDArray[np.bool_],
+        inputs: list[Any],
+        call: Call,
+    ) -> list[dict[str, Any]]:
+        """The JSON-safe context of every row at ``idx`` (columns read once, not per row)."""
+        m = len(idx)
+        candidates = _jsonable(d.prediction[idx].tolist())
+        reasons = d.reason[idx].tolist()
+        classes = None if d.classes is None else _jsonable(d.classes.tolist())
+        proba = _column(d.proba, idx)
+        confidence = _column(d.confidence, idx)
+        interval = _column(d.interval, idx)
+        pred_set: list[Any] = [None] * m
+        if d.pred_set is not None and classes is not None:
+            pred_set = [[c for c, inside in zip(classes, r) if inside] for r in d.pred_set[idx]]
+        stages = d.stage[idx].tolist()
+        tried = [[str(s)] for s in stages] if d.tried is None else _jsonable(d.tried[idx].tolist())
+        detail = [None] * m if d.detail is None else _jsonable(d.detail[idx].tolist())
+        weight = 1.0 / self.audit_rate if self.audit_rate else 1.0
+        out = []
+        for j in range(m):
+            has_candidate = Reason(reasons[j]) not in _NO_CANDIDATE
+            withheld = not audit[j]
+            out.append(
+                {
+                    "input": inputs[j],
+                    "candidate": candidates[j] if has_candidate else None,
+                    "proba": proba[j],
+                    "classes": classes,
+                    "confidence": confidence[j],
+                    "prediction_set": pred_set[j],
+                    "interval": interval[j],
+                    "stage": str(stages[j]),
+                    "stages_tried": tried[j] if tried[j] is not None else [str(stages[j])],
+                    "detail": detail[j],
+                    "guard": self.guard_name,
+                    "version": self.version,
+                    "request_id": call.request_id,
+                    "row": int(idx[j]),
+                    "weight": 1.0 if withheld else weight,
+                    "provisional": bool(self.provisional and withheld and has_candidate),
+                }
+            )
+        return out
 
     def _provisional(self, d: Decisions, idx: NDArray[np.intp]) -> dict[str, Any]:
         """Columns that mark withheld rows with a candidate as pending review."""
-        no_candidate = {
-            Reason.INVALID_INPUT,
-            Reason.MODEL_ERROR,
-            Reason.TIMEOUT,
-            Reason.CIRCUIT_OPEN,
-        }
-        rows = [int(i) for i in idx if Reason(int(d.reason[i])) not in no_candidate]
+        rows = [int(i) for i in idx if Reason(int(d.reason[i])) not in _NO_CANDIDATE]
         if not rows:
             return {}
         reason = d.reason.copy()
