@@ -72,8 +72,12 @@ def add_review_parser(sub: Any) -> None:
     )
 
 
-def run_review(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_review(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Run a parsed ``review`` command; returns the exit code."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     if not args.queue:
         err.write("review: give --queue URL or set GUARDRAILS_REVIEW_QUEUE\n")
         return EXIT_REFUSED
