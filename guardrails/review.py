@@ -955,7 +955,7 @@ class Reviewed(PostLayer):
         >>> from guardrails.review import MemoryQueue
         >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[np.zeros(20), np.ones(20)]
         >>> q = MemoryQueue()
-        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.9)).review(q)
+        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.8)).review(q)
         >>> d = g.decide(np.array([[0.0], [0.5]]))
         >>> d.review_id[0] is None, q.get(d.review_id[1]).status
         (True, 'pending')

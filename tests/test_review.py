@@ -345,3 +345,12 @@ def test_regression_cases_give_arrays_but_no_accuracy() -> None:
     assert data.proba is None and data.classes is None
     with pytest.raises(ConfigurationError, match="regression"):
         realized_accuracy(q)
+
+
+@pytest.mark.parametrize("module", ["review", "review_sqlite"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"guardrails.{module}"))
+    assert result.attempted > 0 and result.failed == 0
