@@ -25,6 +25,7 @@ guardrails_pg_start() {
     if [ -z "$initdb" ]; then
         echo "postgres.sh: installing PostgreSQL from Debian's packages" >&2
         apt-get update -qq >/dev/null && apt-get install -y -qq postgresql >/dev/null
+        service postgresql stop >/dev/null 2>&1 || true  # the package's own cluster: not ours
         initdb="$(ls /usr/lib/postgresql/*/bin/initdb | tail -1)"
     fi
     GUARDRAILS_PG_BIN="$(dirname "$(readlink -f "$initdb")")"
