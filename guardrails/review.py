@@ -1272,6 +1272,31 @@ class LabelledData:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def as_decisions(self) -> Decisions:
+        """The guard's original outputs on these cases as a :class:`~guardrails.Decisions`
+        batch (candidate, probabilities, confidence, classes), so that a layer's
+        ``_learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
+
+        ``abstained`` is True for withheld cases and ``reason`` is the original reason.
+        """
+        confidence = None
+        if self.proba is not None:
+            with np.errstate(invalid="ignore"):
+                confidence = np.where(
+                    np.isnan(self.proba).all(axis=1),
+                    np.nan,
+                    np.nanmax(np.where(np.isnan(self.proba), -np.inf, self.proba), axis=1),
+                )
+        return Decisions(
+            prediction=self.candidate.copy(),
+            abstained=~self.answered,
+            reason=self.reason.copy(),
+            proba=None if self.proba is None else self.proba.copy(),
+            confidence=confidence,
+            review_id=self.ids.copy(),
+            classes=self.classes,
+        )
+
     @property
     def correct(self) -> NDArray[np.bool_]:
         """``(n,)`` True where the model's candidate equals the reviewer's label."""

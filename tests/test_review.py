@@ -282,6 +282,12 @@ def test_labels_flow_back_as_arrays(iris: dict[str, Any]) -> None:
     assert np.array_equal(data.classes, [0, 1, 2])  # type: ignore[arg-type]
     assert np.array_equal(data.answered, ~d.abstained[rows])
     assert len(labelled_data(q, kind="audit")) == int(data.answered.sum())
+    back = data.as_decisions()  # what a calibrator or policy learns from: (d, y)
+    assert np.array_equal(back.abstained, d.abstained[rows])
+    assert np.allclose(back.proba, d.proba[rows])  # type: ignore[arg-type,index]
+    assert np.allclose(back.confidence, d.confidence[rows])  # type: ignore[arg-type,index]
+    assert list(back.prediction) == list(d.prediction[rows])
+    assert list(back.review_id) == list(data.ids)  # type: ignore[arg-type]
     assert len(labelled_data(q, since=math.inf)) == 0
 
 
