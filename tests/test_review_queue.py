@@ -227,3 +227,24 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     assert q._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert q._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     q.close()
+
+
+def test_an_unreachable_postgres_server_is_a_clear_error_without_the_password() -> None:
+    from guardrails.review import ReviewError
+    from guardrails.review_postgres import PostgresQueue
+
+    with pytest.raises(ReviewError, match="cannot connect") as info:
+        PostgresQueue("postgresql://ana:s3cret@127.0.0.1:1/review", connect_timeout=1)
+    assert "s3cret" not in str(info.value) and "ana:***@" in str(info.value)
+    with pytest.raises(ConfigurationError, match="'url' parameter"):
+        PostgresQueue("sqlite:///x.db")
+
+
+def test_sqlite_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="'synchronous' parameter"):
+        SQLiteQueue(tmp_path / "q.db", synchronous="off")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'timeout' parameter"):
+        SQLiteQueue(tmp_path / "q.db", timeout=0)
+    fast = SQLiteQueue(tmp_path / "q.db", synchronous="normal")
+    assert fast._conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    fast.close()
