@@ -166,12 +166,15 @@ class Guard(Layer):
                 version=version,
             )
 
+        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
         text = ", ".join(
             [repr(queue)]
             + [
                 f"{k}={getattr(v, '__qualname__', v)!r}"
                 for k, v in settings.items()
-                if k != "queue" and v not in (None, 0.0, False, "uncertainty")
+                if k != "queue"
+                and v is not None
+                and (type(v) is not type(defaults.get(k)) or v != defaults.get(k))
             ]
         )
         return self._with(_Step("review", build, text))
