@@ -45,6 +45,17 @@ from guardrails.fallback import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.review import (
+    MemoryQueue,
+    ReviewCase,
+    Reviewed,
+    ReviewError,
+    ReviewQueue,
+    labelled_data,
+    open_queue,
+    realized_accuracy,
+)
+from guardrails.review_sqlite import SQLiteQueue
 
 __version__ = "0.1.0"
 
@@ -71,6 +82,7 @@ __all__ = [
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "MemoryQueue",
     "ModelAdapter",
     "ModelOutputError",
     "ModelStage",
@@ -81,7 +93,12 @@ __all__ = [
     "Reason",
     "Redactor",
     "Retry",
+    "ReviewCase",
+    "ReviewError",
+    "ReviewQueue",
+    "Reviewed",
     "Rule",
+    "SQLiteQueue",
     "SendToReview",
     "Stage",
     "Trigger",
@@ -92,6 +109,7 @@ __all__ = [
     "confidence_below",
     "fingerprint",
     "guard",
+    "labelled_data",
     "load",
     "on_abstain",
     "on_circuit_open",
@@ -99,4 +117,6 @@ __all__ = [
     "on_invalid_input",
     "on_timeout",
     "on_withheld",
+    "open_queue",
+    "realized_accuracy",
 ]

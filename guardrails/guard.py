@@ -28,6 +28,8 @@ from guardrails.breaker import CircuitBreaker
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
 from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, normalise_stages
+from guardrails.redaction import Redactor
+from guardrails.review import PriorityFn, Reviewed, ReviewQueue
 
 if TYPE_CHECKING:
     import os
@@ -161,6 +163,55 @@ class Guard(Layer):
                 ", ".join(repr(s) for s in chain),
             )
         )
+
+    def review(
+        self,
+        queue: ReviewQueue,
+        *,
+        audit_rate: float = 0.0,
+        priority: str | float | PriorityFn = "uncertainty",
+        provisional: bool = False,
+        redactor: Redactor | None = None,
+        deadline: float | None = None,
+        seed: int | None = None,
+    ) -> Guard:
+        """Queue rows still withheld (and an audit sample of answers) for human review.
+
+        See :class:`~guardrails.review.Reviewed` for the arguments. The queue is shared,
+        not copied: it stands for an external store.
+        """
+        settings: dict[str, Any] = {
+            "queue": queue,
+            "audit_rate": audit_rate,
+            "priority": priority,
+            "provisional": provisional,
+            "redactor": redactor,
+            "deadline": deadline,
+            "seed": seed,
+        }
+        Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
+        name, version = self.guard_name, self.version
+
+        def build(inner: Layer) -> Layer:
+            return Reviewed(
+                inner,
+                **{**settings, "redactor": copy.deepcopy(redactor)},
+                guard_name=name,
+                version=version,
+            )
+
+        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
+        text = ", ".join(
+            [repr(queue)]
+            + [
+                f"{k}={getattr(v, '__qualname__', v)!r}"
+                for k, v in settings.items()
+                if k != "queue"
+                and v is not None
+                and (type(v) is not type(defaults.get(k)) or v != defaults.get(k))
+            ]
+        )
+        return self._with(_Step("review", build, text))
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
