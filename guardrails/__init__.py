@@ -15,7 +15,9 @@ from guardrails.abstention import (
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
+from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -27,6 +29,7 @@ from guardrails.errors import (
     NotFittedError,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 
 __version__ = "0.1.0"
@@ -36,6 +39,7 @@ __all__ = [
     "PRIMARY",
     "REDACTED",
     "Abstaining",
+    "Alert",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -44,21 +48,32 @@ __all__ = [
     "ConfigurationError",
     "Decision",
     "Decisions",
+    "DriftAction",
+    "DriftProfile",
+    "DriftReport",
     "FallbackExhaustedError",
+    "FeatureDrift",
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "MarkDrift",
     "ModelAdapter",
     "ModelOutputError",
+    "Monitored",
     "NotFittedError",
     "OutputKind",
+    "PageHinkley",
     "Policy",
     "PostLayer",
     "Reason",
     "Redactor",
+    "RouteToReview",
+    "TestResult",
+    "Tighten",
     "Verdict",
+    "WindowState",
     "__version__",
     "as_layer",
     "confidence_below",
