@@ -82,6 +82,11 @@ def _columns(X: Any, names: Sequence[str] | None) -> tuple[list[str], list[NDArr
         raise InvalidInputError(
             f"drift monitoring needs a 2-D batch (n_samples, n_features). Got shape {arr.shape}."
         )
+    if names is not None and len(names) != arr.shape[1]:
+        raise InvalidInputError(
+            f"the batch has {arr.shape[1]} columns; the drift profile has {len(names)} "
+            f"features ({list(names)[:5]}...)."
+        )
     cols_out = [arr[:, j] for j in range(arr.shape[1])]
     given = [f"x{j}" for j in range(arr.shape[1])] if names is None else list(names)
     return given, cols_out
@@ -664,6 +669,43 @@ class DriftProfile:
     def output_names(self) -> list[str]:
         """Profiled outputs: some of "prediction", "confidence", "abstention"."""
         return [f.name for f in self.outputs]
+
+    def _feature(self, name: str) -> _Feature:
+        for f in self._all_features():
+            if f.name == name:
+                return f
+        raise KeyError(f"the profile has no feature {name!r}; it has {self.feature_names}")
+
+    def reference_sample(self, feature: str) -> NDArray[np.float64]:
+        """The sorted reference sample of numeric ``feature``: what KS compares with.
+
+        Returns:
+            ``(sample_size,)`` sorted values (all reference rows when there were fewer).
+        """
+        f = self._feature(feature)
+        if not isinstance(f, _Numeric):
+            raise KeyError(f"feature {feature!r} is categorical; it has no reference sample")
+        return np.repeat(f.grid, np.diff(np.concatenate(([0], f.cum))))
+
+    def bin_edges(self, feature: str) -> NDArray[np.float64]:
+        """Inner edges of numeric ``feature``'s quantile bins (bins are ``[e_i, e_i+1)``)."""
+        f = self._feature(feature)
+        if not isinstance(f, _Numeric):
+            raise KeyError(f"feature {feature!r} is categorical; it has categories, not bins")
+        edges: NDArray[np.float64] = f.grid[f.edge_idx]
+        return edges
+
+    def reference_proportions(self, feature: str) -> NDArray[np.float64]:
+        """Training-data proportions per bin (numeric) or per category plus unseen."""
+        props: NDArray[np.float64] = self._feature(feature).ref_bins.copy()
+        return props
+
+    def categories(self, feature: str) -> list[str]:
+        """The reference categories of categorical ``feature`` (unseen values go last)."""
+        f = self._feature(feature)
+        if not isinstance(f, _Categorical):
+            raise KeyError(f"feature {feature!r} is numeric; it has no categories")
+        return [str(c) for c in f.categories]
 
     def _all_features(self) -> tuple[_Feature, ...]:
         return self.features + self.outputs
