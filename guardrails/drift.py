@@ -765,14 +765,22 @@ class DriftProfile:
         rng = np.random.default_rng(random_state)
         features: list[_Feature] = []
         if X is not None:
-            names, cols = _columns(X, feature_names)
+            names, cols = _columns(X, None)
             if not cols or len(cols[0]) == 0:
                 raise InvalidInputError(f"{owner} got an empty batch; it needs reference rows.")
-            if feature_names is not None and len(feature_names) != len(cols):
-                raise ConfigurationError(
-                    f"The 'feature_names' parameter of {owner} has {len(feature_names)} names "
-                    f"for {len(cols)} columns."
+            if feature_names is not None:
+                named = (
+                    isinstance(X, Mapping)
+                    or hasattr(X, "columns")
+                    or (isinstance(X, (list, tuple)) and isinstance(X[0], Mapping))
                 )
+                if named or len(feature_names) != len(cols):
+                    raise ConfigurationError(
+                        f"The 'feature_names' parameter of {owner} names the columns of an "
+                        f"array: one str per column ({len(cols)}). Got {list(feature_names)!r} "
+                        f"for a {type(X).__name__}."
+                    )
+                names = [str(n) for n in feature_names]
             cat = set() if categorical is None else set(categorical)
             unknown = {c for c in cat if c not in names and not isinstance(c, int)} | {
                 c for c in cat if isinstance(c, int) and not 0 <= c < len(names)

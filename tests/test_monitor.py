@@ -362,7 +362,7 @@ def test_unreadable_inputs_are_logged_once_and_outputs_still_watched(
     assert [f.feature for f in mon.report.features] == ["prediction"]
 
 
-def test_fitting_does_not_feed_the_windows(setup: dict[str, Any], iris: dict[str, Any]) -> None:
+def test_fitting_does_not_feed_the_windows(setup: dict[str, Any]) -> None:
     g = guard(setup["model"]).abstain(confidence_below(0.7)).monitor(setup["profile"])
     g.fit(setup["X"][:300], (setup["X"][:300, 0] > 0).astype(int))
     mon = g.layer(Monitored)
@@ -493,3 +493,22 @@ def test_a_saved_guard_keeps_its_monitor_settings(tmp_path: Path, setup: dict[st
         loaded.decide(X)
     assert mon.status == "drift"
     assert sent
+
+
+def test_concurrent_batches_are_all_counted(setup: dict[str, Any]) -> None:
+    import threading
+
+    mon = Monitored(setup["model"], profile=setup["profile"], window=300, step=100)
+    data = list(batches(32, 40, size=37))
+
+    def work(part: list[NDArray[Any]]) -> None:
+        for X in part:
+            mon.decide(X)
+
+    threads = [threading.Thread(target=work, args=(data[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mon.rows_observed == 40 * 37
+    assert mon.windows_evaluated == (40 * 37 - 300) // 100 + 1
