@@ -351,7 +351,7 @@ class Monitored(PostLayer):
         window: rows per tested window.
         mode: "sliding" or "tumbling".
         step: rows between tests of a sliding window (must divide ``window``; default
-            ``window // 4``).
+            ``window // 4`` when 4 divides ``window``, else ``window``).
         tests, alpha, correction, thresholds: the tests, as in :meth:`DriftProfile.evaluate`.
         action: None (log only), a :class:`DriftAction` or a sequence of them.
         recovery: clean windows in a row that end a drift episode.
@@ -503,7 +503,7 @@ class Monitored(PostLayer):
 
     @property
     def status(self) -> str:
-        """ "warming_up" before the first full window, then "ok" or "drift"."""
+        """The drift status: "warming_up" before the first full window, then "ok" or "drift"."""
         return self._status
 
     @property
