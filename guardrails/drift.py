@@ -369,6 +369,19 @@ class WindowState:
         out.rows = self.rows + other.rows
         return out
 
+    def to_arrays(self) -> dict[str, NDArray[Any]]:
+        """The state as plain arrays (e.g. for ``np.savez``), to ship from a worker.
+
+        Rebuild it with :meth:`DriftProfile.window_state` ``(arrays=...)`` on a profile
+        loaded from the same file.
+        """
+        out: dict[str, NDArray[Any]] = {"rows": np.array([self.rows], dtype=np.int64)}
+        for i, (c, s) in enumerate(zip(self.counts, self.sums)):
+            out[f"counts_{i}"] = c.copy()
+            if s is not None:
+                out[f"sums_{i}"] = s.copy()
+        return out
+
     def clear(self) -> None:
         """Forget everything observed (in place)."""
         for c in self.counts:
@@ -828,9 +841,37 @@ class DriftProfile:
 
     # -- comparing -----------------------------------------------------------------------
 
-    def window_state(self) -> WindowState:
-        """An empty :class:`WindowState` on this profile's grid."""
-        return WindowState(self)
+    def window_state(self, arrays: Mapping[str, Any] | None = None) -> WindowState:
+        """A :class:`WindowState` on this profile's grid: empty, or rebuilt from ``arrays``.
+
+        Args:
+            arrays: what :meth:`WindowState.to_arrays` gave (on any copy of this profile).
+
+        Raises:
+            InvalidInputError: ``arrays`` do not fit this profile.
+        """
+        state = WindowState(self)
+        if arrays is None:
+            return state
+        try:
+            rows = np.asarray(arrays["rows"]).reshape(-1)
+            state.rows = int(rows[0])
+            for i, f in enumerate(self._all_features()):
+                counts = np.asarray(arrays[f"counts_{i}"])
+                if counts.shape != (f.size,) or counts.dtype.kind not in "iu" or counts.min() < 0:
+                    raise ValueError(f"counts of {f.name!r} do not fit the profile")
+                state.counts[i][:] = counts
+                sums = state.sums[i]
+                if sums is not None:
+                    given = np.asarray(arrays[f"sums_{i}"], dtype=np.float64)
+                    if given.shape != sums.shape:
+                        raise ValueError(f"sums of {f.name!r} do not fit the profile")
+                    sums[:] = given
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise InvalidInputError(
+                f"these arrays are not a window state of this profile: {exc}"
+            ) from None
+        return state
 
     def compare(
         self,

@@ -423,3 +423,24 @@ def test_data_frames_are_read_by_column_name() -> None:
         "numeric",
         "categorical",
     ]
+
+
+def test_a_state_shipped_as_arrays_from_a_worker_merges_on_a_loaded_profile(
+    tmp_path: Path, mixed: dict[str, Any]
+) -> None:
+    import io
+
+    profile = mixed["profile"]
+    central = DriftProfile.load(profile.save(tmp_path / "p.guard"))
+    cur = mixed["cur"]
+    worker = profile.window_state().update({k: v[:700] for k, v in cur.items()})
+    buf = io.BytesIO()
+    np.savez(buf, **worker.to_arrays())
+    buf.seek(0)
+    with np.load(buf, allow_pickle=False) as shipped:
+        received = central.window_state(arrays=dict(shipped))
+    local = central.window_state().update({k: v[700:] for k, v in cur.items()})
+    whole = central.window_state().update(cur)
+    assert received.merge(local) == whole
+    with pytest.raises(InvalidInputError, match="not a window state"):
+        central.window_state(arrays={"rows": np.array([1])})
