@@ -50,6 +50,8 @@ PSI and Jensen-Shannon (both kinds)."""
 CORRECTIONS: tuple[str, ...] = ("bonferroni", "bh", "none")
 """Multiple-testing corrections across the p-value tests of a report."""
 _PVALUE_TESTS = frozenset({"ks", "chi2"})
+KS_METHODS: tuple[str, ...] = ("auto", "exact", "asymp")
+_KS_EXACT_MAX = 10_000  # scipy's switch from exact to asymptotic p-values under "auto"
 _NUMERIC_TESTS = ("ks", "psi", "wasserstein", "js")
 _CATEGORICAL_TESTS = ("chi2", "psi", "js")
 DEFAULT_THRESHOLDS: dict[str, float | None] = {"psi": 0.2, "wasserstein": None, "js": None}
@@ -428,8 +430,13 @@ def _js(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
     return math.sqrt(max(0.0, 0.5 * kl(p_ref) + 0.5 * kl(p_cur)))
 
 
-def _ks(f: _Numeric, counts: NDArray[np.int64], n: int) -> tuple[float, float]:
-    """Exact two-sample KS statistic of the window vs the reference sample, asymptotic p."""
+def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[float, float]:
+    """Exact two-sample KS statistic of the window vs the reference sample, and its p-value.
+
+    ``method`` chooses the p-value as :func:`scipy.stats.ks_2samp` does: "asymp" (Smirnov's
+    asymptotic distribution), "exact", or "auto" (exact when both samples have at most
+    10,000 values).
+    """
     csum = np.concatenate(([0], np.cumsum(counts))) / n
     q = f.grid.size
     ref_at = f.cum / f.m
@@ -437,10 +444,20 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int) -> tuple[float, float]:
     before = np.abs(csum[1 : 2 * q : 2] - ref_before)  # just below each grid value
     at = np.abs(csum[2 : 2 * q + 1 : 2] - ref_at)  # at each grid value
     d = float(max(before.max(), at.max()))
-    big, small = max(n, f.m), min(n, f.m)
-    en = big * small / (big + small)
-    p = float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
-    return d, p
+    if method == "asymp" or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX):
+        big, small = max(n, f.m), min(n, f.m)
+        en = big * small / (big + small)
+        return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    # The exact null distribution depends only on the sizes and on D; scipy computes it
+    # from samples, so hand it a window with the same ranks against the reference: grid
+    # values where the window had them, interval midpoints elsewhere.
+    pos = np.empty(2 * q + 1)
+    pos[1::2] = f.grid
+    pos[2 : 2 * q : 2] = 0.5 * (f.grid[:-1] + f.grid[1:])
+    pos[0], pos[-1] = f.grid[0] - 1.0, f.grid[-1] + 1.0
+    sample = np.repeat(f.grid, np.diff(np.concatenate(([0], f.cum))))
+    res = stats.ks_2samp(np.repeat(pos, counts), sample, method="exact")
+    return d, float(res.pvalue)
 
 
 def _wasserstein(
@@ -884,13 +901,14 @@ class DriftProfile:
         alpha: float = 0.05,
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
+        ks_method: str = "auto",
     ) -> DriftReport:
         """Test a current batch against the reference.
 
         Args:
             X: ``(n_samples, n_features)`` current inputs, or None.
             predictions, confidence, abstained: current outputs, ``(n_samples,)`` each.
-            tests, alpha, correction, thresholds: see :meth:`evaluate`.
+            tests, alpha, correction, thresholds, ks_method: see :meth:`evaluate`.
 
         Returns:
             The :class:`DriftReport`.
@@ -899,7 +917,12 @@ class DriftProfile:
             X, predictions=predictions, confidence=confidence, abstained=abstained
         )
         return self.evaluate(
-            state, tests=tests, alpha=alpha, correction=correction, thresholds=thresholds
+            state,
+            tests=tests,
+            alpha=alpha,
+            correction=correction,
+            thresholds=thresholds,
+            ks_method=ks_method,
         )
 
     def evaluate(
@@ -910,6 +933,7 @@ class DriftProfile:
         alpha: float = 0.05,
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
+        ks_method: str = "auto",
     ) -> DriftReport:
         """Test a filled :class:`WindowState` against the reference.
 
@@ -925,10 +949,18 @@ class DriftProfile:
             thresholds: distance thresholds by test; default ``{"psi": 0.2}`` (Wasserstein,
                 in reference standard deviations, and Jensen-Shannon report without a
                 verdict unless given a threshold).
+            ks_method: how KS p-values are computed, as in :func:`scipy.stats.ks_2samp`:
+                "auto" (exact when window and reference sample both have at most 10,000
+                values, else asymptotic), "exact" or "asymp" (fastest).
 
         Returns:
             The :class:`DriftReport`; features without current values are left out.
         """
+        if ks_method not in KS_METHODS:
+            raise ConfigurationError(
+                f"The 'ks_method' parameter of DriftProfile.evaluate must be one of "
+                f"{list(KS_METHODS)}. Got {ks_method!r} instead."
+            )
         alpha, correction, limits = check_test_settings(
             "DriftProfile", tests, alpha, correction, thresholds
         )
@@ -946,7 +978,7 @@ class DriftProfile:
             if isinstance(f, _Numeric):
                 bins = f.bin_counts(counts) / n
                 if "ks" in tests:
-                    res["ks"] = _ks(f, counts, n)
+                    res["ks"] = _ks(f, counts, n, ks_method)
                 if "wasserstein" in tests:
                     sums = state.sums[i]
                     if sums is not None:

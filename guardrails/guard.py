@@ -142,6 +142,7 @@ class Guard(Layer):
         alpha: float = 0.05,
         correction: str = "bonferroni",
         thresholds: dict[str, float | None] | None = None,
+        ks_method: str = "asymp",
         action: DriftAction | Sequence[DriftAction] | None = None,
         recovery: int = 1,
         detector: PageHinkley | None = None,
@@ -161,6 +162,7 @@ class Guard(Layer):
             alpha=alpha,
             correction=correction,
             thresholds=thresholds,
+            ks_method=ks_method,
             recovery=recovery,
             logger=logger,
         )

@@ -80,20 +80,22 @@ def mixed() -> dict[str, Any]:
 # -- statistics equal independent computations -----------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["auto", "exact", "asymp"])
 @pytest.mark.parametrize("feature", ["x0", "x1", "age"])
 def test_ks_statistic_and_pvalue_equal_scipy_on_the_stored_sample(
-    mixed: dict[str, Any], feature: str
+    mixed: dict[str, Any], feature: str, method: str
 ) -> None:
     profile = mixed["profile"]
     window = mixed["cur"][feature]
-    ours = profile.compare(mixed["cur"], correction="none")[feature].tests["ks"]
-    ref = scipy_ks = stats.ks_2samp(window, profile.reference_sample(feature), method="asymp")
-    assert ref.statistic == pytest.approx(ours.statistic, abs=1e-12)
-    assert scipy_ks.pvalue == pytest.approx(ours.p_value, rel=1e-9, abs=1e-300)
+    report = profile.compare(mixed["cur"], correction="none", ks_method=method)
+    ours = report[feature].tests["ks"]
+    theirs = stats.ks_2samp(window, profile.reference_sample(feature), method=method)
+    assert ours.statistic == pytest.approx(theirs.statistic, abs=1e-12)
+    assert ours.p_value == pytest.approx(theirs.pvalue, rel=1e-9, abs=1e-300)
 
 
 def test_ks_matches_scipys_default_when_either_sample_exceeds_ten_thousand() -> None:
-    # above 10,000 rows scipy's method="auto" is the asymptotic one we use
+    # above 10,000 rows both switch to the asymptotic p-value
     rng = np.random.default_rng(3)
     profile = DriftProfile.from_data(rng.normal(size=(20_000, 1)), sample_size=20_000)
     window = rng.normal(0.03, 1.0, size=(12_000, 1))
@@ -387,6 +389,8 @@ def test_bad_test_settings_name_the_parameter(mixed: dict[str, Any]) -> None:
         profile.compare(mixed["cur"], tests=("anderson",))
     with pytest.raises(ConfigurationError, match="'thresholds'"):
         profile.compare(mixed["cur"], thresholds={"psi": -1})
+    with pytest.raises(ConfigurationError, match="'ks_method'"):
+        profile.compare(mixed["cur"], ks_method="approx")
 
 
 def test_bad_current_data_is_an_input_error_not_a_numpy_crash(mixed: dict[str, Any]) -> None:

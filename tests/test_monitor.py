@@ -124,7 +124,9 @@ def test_a_sliding_window_report_equals_a_batch_compare_of_its_rows(
         g.decide(X)
     rows = np.vstack(seen)[:-90][-300:]  # 490 rows observed: the last window ended at 400
     proba = model.predict_proba(rows)
-    expected = profile.compare(rows, predictions=model.predict(rows), confidence=proba.max(axis=1))
+    expected = profile.compare(
+        rows, predictions=model.predict(rows), confidence=proba.max(axis=1), ks_method="asymp"
+    )
     assert mon.report is not None
     assert_same_report(mon.report, expected)
 
@@ -432,6 +434,7 @@ def test_regression_errors_are_absolute_and_bad_labels_are_refused() -> None:
         ({"window": 100, "step": 30}, "'step'"),
         ({"recovery": 0}, "'recovery'"),
         ({"alpha": 0}, "'alpha'"),
+        ({"ks_method": "fast"}, "'ks_method'"),
         ({"action": "alert"}, "'action'"),
         ({"detector": "adwin"}, "'detector'"),
     ],
