@@ -177,6 +177,10 @@ class _Numeric:
 
     kind = "numeric"
 
+    def __post_init__(self) -> None:  # shared by every guard: never written to
+        for arr in (self.grid, self.cum, self.edge_idx, self.ref_bins):
+            arr.flags.writeable = False
+
     @property
     def m(self) -> int:
         return int(self.cum[-1]) if self.cum.size else 0
@@ -201,6 +205,10 @@ class _Categorical:
     ref_counts: NDArray[np.int64]  # (K + 1,), unseen last (0 in the reference)
 
     kind = "categorical"
+
+    def __post_init__(self) -> None:  # shared by every guard: never written to
+        for arr in (self.categories, self.ref_counts):
+            arr.flags.writeable = False
 
     @property
     def size(self) -> int:

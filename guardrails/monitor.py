@@ -367,11 +367,15 @@ class Monitored(PostLayer):
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import DriftProfile, Monitored
         >>> rng = np.random.default_rng(0)
+        >>> from structlog.testing import CapturingLogger
         >>> X = rng.normal(size=(2000, 2)); y = (X[:, 0] > 0).astype(int)
+        >>> log = CapturingLogger()
         >>> monitored = Monitored(LogisticRegression().fit(X, y),
         ...                       profile=DriftProfile.from_data(X), window=500,
-        ...                       mode="tumbling")
+        ...                       mode="tumbling", logger=log)
         >>> _ = monitored.decide(rng.normal(size=(500, 2)) + [2.0, 0.0])
+        >>> [call.args[0] for call in log.calls]
+        ['drift_window', 'drift_detected']
         >>> monitored.status, monitored.report.drifted_features
         ('drift', ['x0'])
     """
