@@ -16,7 +16,9 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -44,6 +46,7 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.review import (
     MemoryQueue,
@@ -64,6 +67,7 @@ __all__ = [
     "PRIMARY",
     "REDACTED",
     "Abstaining",
+    "Alert",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -76,18 +80,25 @@ __all__ = [
     "Decision",
     "Decisions",
     "Default",
+    "DriftAction",
+    "DriftProfile",
+    "DriftReport",
     "FallbackExhaustedError",
+    "FeatureDrift",
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "MarkDrift",
     "MemoryQueue",
     "ModelAdapter",
     "ModelOutputError",
     "ModelStage",
+    "Monitored",
     "NotFittedError",
     "OutputKind",
+    "PageHinkley",
     "Policy",
     "PostLayer",
     "Reason",
@@ -97,12 +108,16 @@ __all__ = [
     "ReviewError",
     "ReviewQueue",
     "Reviewed",
+    "RouteToReview",
     "Rule",
     "SQLiteQueue",
     "SendToReview",
     "Stage",
+    "TestResult",
+    "Tighten",
     "Trigger",
     "Verdict",
+    "WindowState",
     "WithFallback",
     "__version__",
     "as_layer",
