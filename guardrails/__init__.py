@@ -16,7 +16,9 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -45,7 +47,19 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.review import (
+    MemoryQueue,
+    ReviewCase,
+    Reviewed,
+    ReviewError,
+    ReviewQueue,
+    labelled_data,
+    open_queue,
+    realized_accuracy,
+)
+from guardrails.review_sqlite import SQLiteQueue
 
 __version__ = "0.1.0"
 
@@ -54,6 +68,7 @@ __all__ = [
     "PRIMARY",
     "REDACTED",
     "Abstaining",
+    "Alert",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -66,7 +81,11 @@ __all__ = [
     "Decision",
     "Decisions",
     "Default",
+    "DriftAction",
+    "DriftProfile",
+    "DriftReport",
     "FallbackExhaustedError",
+    "FeatureDrift",
     "Guard",
     "GuardedClassifier",
     "GuardedRegressor",
@@ -74,27 +93,41 @@ __all__ = [
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "MarkDrift",
+    "MemoryQueue",
     "ModelAdapter",
     "ModelOutputError",
     "ModelStage",
+    "Monitored",
     "NotFittedError",
     "OutputKind",
+    "PageHinkley",
     "Policy",
     "PostLayer",
     "Reason",
     "Redactor",
     "Retry",
+    "ReviewCase",
+    "ReviewError",
+    "ReviewQueue",
+    "Reviewed",
+    "RouteToReview",
     "Rule",
+    "SQLiteQueue",
     "SendToReview",
     "Stage",
+    "TestResult",
+    "Tighten",
     "Trigger",
     "Verdict",
+    "WindowState",
     "WithFallback",
     "__version__",
     "as_layer",
     "confidence_below",
     "fingerprint",
     "guard",
+    "labelled_data",
     "load",
     "on_abstain",
     "on_circuit_open",
@@ -102,4 +135,6 @@ __all__ = [
     "on_invalid_input",
     "on_timeout",
     "on_withheld",
+    "open_queue",
+    "realized_accuracy",
 ]

@@ -1,10 +1,12 @@
-"""Command line: ``python -m guardrails demo``."""
+"""Command line: ``python -m guardrails demo`` and ``python -m guardrails review ...``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+
+from guardrails.review_cli import add_review_parser, run_review
 
 __all__ = ["main"]
 
@@ -17,6 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the end-to-end demo on data that ships with sklearn")
     demo.add_argument("--seed", type=int, default=0, help="random seed for the traffic")
+    add_review_parser(sub)
     return parser
 
 
@@ -27,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from guardrails.demo import run_demo
 
         run_demo(sys.stdout, seed=args.seed)
+    if args.command == "review":
+        return run_review(args)
     return 0
 
 

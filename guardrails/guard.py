@@ -25,9 +25,14 @@ from guardrails.abstention import Abstaining, Policy
 from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.breaker import CircuitBreaker
+from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
+from guardrails.drift import TESTS, DriftProfile
 from guardrails.errors import ArtifactError, ConfigurationError
 from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, normalise_stages
+from guardrails.monitor import DriftAction, Monitored
+from guardrails.redaction import Redactor
+from guardrails.review import PriorityFn, Reviewed, ReviewQueue
 
 if TYPE_CHECKING:
     import os
@@ -161,6 +166,98 @@ class Guard(Layer):
                 ", ".join(repr(s) for s in chain),
             )
         )
+
+    def review(
+        self,
+        queue: ReviewQueue,
+        *,
+        audit_rate: float = 0.0,
+        priority: str | float | PriorityFn = "uncertainty",
+        provisional: bool = False,
+        redactor: Redactor | None = None,
+        deadline: float | None = None,
+        seed: int | None = None,
+    ) -> Guard:
+        """Queue rows still withheld (and an audit sample of answers) for human review.
+
+        See :class:`~guardrails.review.Reviewed` for the arguments. The queue is shared,
+        not copied: it stands for an external store.
+        """
+        settings: dict[str, Any] = {
+            "queue": queue,
+            "audit_rate": audit_rate,
+            "priority": priority,
+            "provisional": provisional,
+            "redactor": redactor,
+            "deadline": deadline,
+            "seed": seed,
+        }
+        Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
+        name, version = self.guard_name, self.version
+
+        def build(inner: Layer) -> Layer:
+            return Reviewed(
+                inner,
+                **{**settings, "redactor": copy.deepcopy(redactor)},
+                guard_name=name,
+                version=version,
+            )
+
+        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
+        text = ", ".join(
+            [repr(queue)]
+            + [
+                f"{k}={getattr(v, '__qualname__', v)!r}"
+                for k, v in settings.items()
+                if k != "queue"
+                and v is not None
+                and (type(v) is not type(defaults.get(k)) or v != defaults.get(k))
+            ]
+        )
+        return self._with(_Step("review", build, text))
+
+    def monitor(
+        self,
+        profile: DriftProfile,
+        *,
+        window: int = 1000,
+        mode: str = "sliding",
+        step: int | None = None,
+        tests: Sequence[str] = TESTS,
+        alpha: float = 0.05,
+        correction: str = "bonferroni",
+        thresholds: dict[str, float | None] | None = None,
+        ks_method: str = "asymp",
+        action: DriftAction | Sequence[DriftAction] | None = None,
+        recovery: int = 1,
+        detector: PageHinkley | None = None,
+        logger: Any = None,
+    ) -> Guard:
+        """Watch inputs and outputs for drift against ``profile``; act while it lasts.
+
+        See :class:`~guardrails.monitor.Monitored` for the settings. The profile is shared
+        (it is never changed); actions and the detector are copied per built guard.
+        """
+        settings: dict[str, Any] = dict(
+            profile=profile,
+            window=window,
+            mode=mode,
+            step=step,
+            tests=tests,
+            alpha=alpha,
+            correction=correction,
+            thresholds=thresholds,
+            ks_method=ks_method,
+            recovery=recovery,
+            logger=logger,
+        )
+        checked = Monitored._check(action=action, detector=detector, **settings)
+
+        def build(inner: Layer) -> Layer:
+            actions = [a.fresh() for a in checked["actions"]]
+            return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
+
+        return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
