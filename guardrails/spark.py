@@ -30,13 +30,19 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import DataType, StructType
 
-__all__ = ["decide_frame", "decisions_schema", "partition_state"]
+    from guardrails.drift import DriftProfile, DriftReport, WindowState
+
+__all__ = ["decide_frame", "decisions_schema", "drift_report", "partition_state"]
 
 InputKind = Literal["array", "frame", "records"]
 S = TypeVar("S")
 
 # reason code -> stable name, for the flat "reason" column
 _REASON_NAMES = {int(r): str(r) for r in Reason}
+# rows the model produced no output for: not observed by drift statistics (as Monitored)
+_NO_OUTPUT = [
+    int(r) for r in (Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
+]
 
 
 def _spark_types() -> Any:
@@ -340,3 +346,93 @@ def partition_state(
     for s in states[1:]:
         out = merge(out, s)
     return out  # type: ignore[no-any-return]
+
+
+def drift_report(
+    df: DataFrame,
+    profile: DriftProfile,
+    *,
+    features: Sequence[str] | None = None,
+    guard: Guard | None = None,
+    input: InputKind = "array",
+    objects: Mapping[str, Any] | None = None,
+    **evaluate: Any,
+) -> DriftReport:
+    """Compare a whole Spark table with a drift profile: one report, merged from partitions.
+
+    Each Arrow batch fills a :class:`~guardrails.WindowState` of ``profile`` on the
+    executor; batch and partition states add up (:meth:`~guardrails.WindowState.merge`)
+    to the state of the whole table, and the driver evaluates it once. The report equals
+    ``profile.compare`` on all the rows collected in one place.
+
+    With ``guard``, each batch is also decided and the profile's outputs (predictions,
+    confidence, abstention) are observed the way the ``Monitored`` layer observes them:
+    only rows the model produced an output for. This is a second pass over the table
+    (``decide_frame`` is the first); cache the table if it is expensive to read.
+
+    Args:
+        df: the table.
+        profile: the reference profile (e.g. ``DriftProfile.from_data(X_train)``).
+        features: the table's columns in the profile's feature order; by default the
+            profile's feature names.
+        guard: a fitted guard whose outputs to profile too, or None for inputs only.
+        input: what the guard receives per batch, as in :func:`decide_frame`.
+        objects: what :func:`guardrails.load` needs besides the model.
+        **evaluate: ``tests``, ``alpha``, ``correction``, ``thresholds`` of
+            :meth:`~guardrails.DriftProfile.evaluate`.
+
+    Returns:
+        The :class:`~guardrails.DriftReport` of the whole table.
+    """
+    from guardrails.drift import DriftProfile
+
+    if not isinstance(profile, DriftProfile):
+        raise ConfigurationError(
+            "The 'profile' parameter of drift_report must be a DriftProfile. "
+            f"Got {type(profile).__name__} instead."
+        )
+    if not profile.feature_names:
+        raise ConfigurationError(
+            "drift_report needs a profile of input features; this one profiles outputs only."
+        )
+    feats = list(profile.feature_names if features is None else features)
+    if len(feats) != len(profile.feature_names):
+        raise ConfigurationError(
+            f"The 'features' parameter of drift_report must name {len(profile.feature_names)} "
+            f"columns, one per profiled feature {profile.feature_names}. Got {feats!r}."
+        )
+    names = list(profile.feature_names)
+    blob = None if guard is None else _artifact(guard)
+    model = None if guard is None else guard.model
+    extra = dict(objects or {})
+    kind: InputKind = input
+    loaded: dict[str, Guard] = {}  # one guard per task: the closure is unpickled per task
+
+    def state(batch: pd.DataFrame) -> WindowState:
+        frame = batch[feats].set_axis(names, axis=1).reset_index(drop=True)
+        window = profile.window_state()
+        if blob is None:
+            return window.update(frame)
+        g = loaded.get("guard")
+        if g is None:
+            g = loaded.setdefault("guard", _load(blob, model, extra))
+        d = g.decide(_input(batch, feats, kind))
+        rows = np.flatnonzero(~np.isin(d.reason, _NO_OUTPUT))
+        outputs = profile.output_names
+        return window.update(
+            frame.iloc[rows],
+            predictions=d.prediction[rows] if "prediction" in outputs else None,
+            confidence=(
+                d.confidence[rows] if "confidence" in outputs and d.confidence is not None else None
+            ),
+            abstained=d.abstained[rows] if "abstention" in outputs else None,
+        )
+
+    merged: WindowState = partition_state(
+        df,
+        features=feats,
+        state=state,
+        merge=lambda a, b: a.merge(b),
+        input="frame",
+    )
+    return profile.evaluate(merged, **evaluate)

@@ -152,3 +152,69 @@ def test_spark_settings_are_checked(table: dict[str, Any]) -> None:
         decide_frame(table["df"], table["model"], features=FEATURES)
     with pytest.raises(ConfigurationError, match="empty table"):
         partition_state(table["df"].limit(0), features=FEATURES, state=len, merge=max)
+
+
+def _assert_same_report(got: Any, want: Any) -> None:
+    """Equal reports: counts and verdicts exactly; statistics up to float summation order
+    (partitions add the per-bin sums of values in another order than one pass does)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and got.keys() == want.keys()
+        for key in want:
+            _assert_same_report(got[key], want[key])
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want)
+        for a, b in zip(got, want):
+            _assert_same_report(a, b)
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12, nan_ok=True)
+    else:
+        assert got == want
+
+
+def test_drift_report_over_partitions_equals_compare_on_all_rows(
+    spark: Any, table: dict[str, Any]
+) -> None:
+    from guardrails import DriftProfile
+    from guardrails.spark import drift_report
+
+    rng = np.random.default_rng(3)
+    X_ref = rng.normal(size=(20_000, 5))
+    profile = DriftProfile.from_data(X_ref, feature_names=FEATURES, sample_size=2000)
+    X = rng.normal(size=(30_000, 5))
+    X[:, 1] += 0.3  # one shifted feature
+    frame = pd.DataFrame(X, columns=FEATURES)
+    df = spark.createDataFrame(frame).repartition(5)
+
+    report = drift_report(df, profile)
+    _assert_same_report(report.to_dict(), profile.compare(frame).to_dict())
+    assert report.drifted_features == ["x1"]
+
+
+def test_drift_report_with_a_guard_observes_its_outputs_like_the_monitor(
+    table: dict[str, Any],
+) -> None:
+    from guardrails import DriftProfile
+    from guardrails.spark import drift_report
+
+    g = guard(table["model"]).abstain(confidence_below(0.8))
+    X = table["X"]
+    reference = g.decide(X[:20_000])
+    profile = DriftProfile.from_data(
+        X[:20_000],
+        feature_names=FEATURES,
+        predictions=reference.prediction,
+        confidence=reference.confidence,
+        abstained=reference.abstained,
+        sample_size=2000,
+    )
+    report = drift_report(table["df"], profile, guard=g)
+    d = g.decide(X)
+    rows = np.flatnonzero(d.reason != int(Reason.INVALID_INPUT))  # the model never saw these
+    expected = profile.compare(
+        pd.DataFrame(X[rows], columns=FEATURES),
+        predictions=d.prediction[rows],
+        confidence=d.confidence[rows],
+        abstained=d.abstained[rows],
+    )
+    _assert_same_report(report.to_dict(), expected.to_dict())
+    assert {"prediction", "confidence", "abstention"} <= set(report.to_dict()["features"])
