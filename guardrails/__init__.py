@@ -15,6 +15,18 @@ from guardrails.abstention import (
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
+from guardrails.calibration import (
+    Calibrated,
+    CalibrationReport,
+    CalibrationScores,
+    Calibrator,
+    HistogramBinning,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+    calibration_report,
+    logits_from_proba,
+)
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.errors import (
     ArtifactError,
@@ -28,6 +40,15 @@ from guardrails.errors import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.reliability import (
+    ReliabilityCurve,
+    brier_score,
+    classwise_calibration_error,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_curve,
+)
 
 __version__ = "0.1.0"
 
@@ -39,6 +60,10 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "ArtifactError",
+    "Calibrated",
+    "CalibrationReport",
+    "CalibrationScores",
+    "Calibrator",
     "Call",
     "ConfidenceThreshold",
     "ConfigurationError",
@@ -48,21 +73,34 @@ __all__ = [
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
+    "HistogramBinning",
     "InvalidInputError",
+    "IsotonicCalibration",
     "Layer",
     "ModelAdapter",
     "ModelOutputError",
     "NotFittedError",
     "OutputKind",
+    "PlattScaling",
     "Policy",
     "PostLayer",
     "Reason",
     "Redactor",
+    "ReliabilityCurve",
+    "TemperatureScaling",
     "Verdict",
     "__version__",
     "as_layer",
+    "brier_score",
+    "calibration_report",
+    "classwise_calibration_error",
     "confidence_below",
+    "expected_calibration_error",
     "fingerprint",
     "guard",
     "load",
+    "logits_from_proba",
+    "maximum_calibration_error",
+    "negative_log_likelihood",
+    "reliability_curve",
 ]

@@ -24,6 +24,7 @@ from guardrails import persistence
 from guardrails.abstention import Abstaining, Policy
 from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
+from guardrails.calibration import Calibrated, Calibrator, make_calibrator, row_fingerprints
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
 
@@ -127,6 +128,28 @@ class Guard(Layer):
                 repr(policy),
             )
         )
+
+    def calibrate(
+        self, method: str | Calibrator = "temperature", *, training_data: Any = None
+    ) -> Guard:
+        """Calibrate the model's probabilities or scores on held-out data at ``fit``.
+
+        Args:
+            method: "temperature", "sigmoid", "isotonic", "histogram", or a
+                :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
+            training_data: optionally the model's training data; ``fit`` then warns when
+                the calibration rows are mostly training rows (only row fingerprints are
+                kept).
+        """
+        calibrator = make_calibrator(method, owner="calibrate()")
+        fingerprints = None if training_data is None else row_fingerprints(training_data)
+
+        def build(inner: Layer) -> Layer:
+            layer = Calibrated(inner, method=copy.deepcopy(calibrator))
+            layer._training_rows = fingerprints
+            return layer
+
+        return self._with(_Step("calibrate", build, repr(calibrator)))
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
