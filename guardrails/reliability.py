@@ -189,15 +189,23 @@ def _check_bins(bins: Any, strategy: Any, owner: str) -> None:
 def bin_edges(scores: NDArray[np.float64], bins: int, strategy: Strategy) -> NDArray[np.float64]:
     """``(m + 1,)`` edges for ``scores``: ``bins`` equal-width or equal-mass intervals.
 
-    Equal-mass edges are quantiles of ``scores``; duplicate edges (from tied scores) are
-    merged, so fewer than ``bins`` bins may come back.
+    Equal-mass edges are quantiles of ``scores``. Duplicate quantiles (tied scores) are
+    merged, and a value that holds at least a bin's share of the rows gets a bin of its own,
+    so the number of bins may differ a little from ``bins``.
     """
     if strategy == "uniform":
         return np.linspace(0.0, 1.0, bins + 1)
-    edges = np.quantile(scores, np.linspace(0.0, 1.0, bins + 1))
-    edges = np.unique(edges)
+    if scores.size == 0:
+        return np.array([0.0, 1.0])
+    values, repeats = np.unique(
+        np.quantile(scores, np.linspace(0.0, 1.0, bins + 1)), return_counts=True
+    )
+    # a value repeated among the quantiles holds at least a bin's share of the rows (a point
+    # mass, such as the 0s and 1s of a deep tree): give it a bin of its own, (just below, v]
+    heavy = values[repeats > 1]
+    edges = np.union1d(values, np.nextafter(heavy, -np.inf))
     if edges.size == 1:
-        edges = np.array([edges[0], edges[0]])
+        edges = np.array([np.nextafter(edges[0], -np.inf), edges[0]])
     return np.asarray(edges, dtype=np.float64)
 
 
