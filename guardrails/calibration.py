@@ -22,13 +22,13 @@ from __future__ import annotations
 import itertools
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import expit, softmax
 
 from guardrails.base import Call, Layer, PostLayer, _is_frame
 from guardrails.decisions import Decisions
@@ -82,6 +82,7 @@ ISOTONIC_MIN_SAMPLES = 1000
 """Below this many calibration rows isotonic regression overfits; a warning says so."""
 _TRAINING_OVERLAP = 0.5
 _CERTAIN = 0.99
+_MAX_INVERSE_TEMPERATURE = 1e8
 
 
 def logits_from_proba(proba: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -102,11 +103,13 @@ def _as_scores(scores: Any, owner: str) -> tuple[NDArray[np.float64], bool]:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim == 1:
-        looks = bool(arr.size) and bool(((arr >= 0) & (arr <= 1)).all())
+        looks = bool(arr.size) and bool(arr.min() >= 0 and arr.max() <= 1)
         arr = np.column_stack([np.zeros_like(arr), arr])
     elif arr.ndim == 2 and arr.shape[1] >= 2:
-        looks = bool(arr.size) and bool(
-            ((arr >= 0) & (arr <= 1)).all() and np.allclose(arr.sum(axis=1), 1.0, atol=1e-6)
+        looks = (
+            bool(arr.size)
+            and bool(arr.min() >= 0 and arr.max() <= 1)
+            and bool(np.allclose(arr.sum(axis=1), 1.0, atol=1e-6))
         )
     else:
         raise InvalidInputError(
@@ -124,17 +127,27 @@ def _as_scores(scores: Any, owner: str) -> tuple[NDArray[np.float64], bool]:
 def _ovr_logits(Z: NDArray[np.float64]) -> NDArray[np.float64]:
     """One-vs-rest logit of each class, ``log(p_j / (1 - p_j))`` with ``p = softmax(Z)``.
 
-    Equals ``z_j - logsumexp(z without j)``, computed without cancellation. For two classes
-    the single column ``z_1 - z_0`` is returned (the margin of the positive class).
+    Equals ``z_j - logsumexp(z without j)``. For two classes the single column
+    ``z_1 - z_0`` is returned (the margin of the positive class).
     """
-    k = Z.shape[1]
+    n, k = Z.shape
     if k == 2:
         return Z[:, 1:] - Z[:, :1]
-    out = np.empty_like(Z)
-    for j in range(k):
-        others = np.delete(Z, j, axis=1)
-        out[:, j] = Z[:, j] - logsumexp(others, axis=1)
-    return out
+    rows = np.arange(n)
+    first = np.argmax(Z, axis=1)
+    m1 = Z[rows, first]
+    masked = Z.copy()
+    masked[rows, first] = -np.inf
+    m2 = masked.max(axis=1)
+    # without the top class: every term is at most 1 after shifting by the second largest
+    lse_without_top = m2 + np.log(np.exp(masked - m2[:, None]).sum(axis=1))
+    # without any other class j: the top class's term exp(0) = 1 keeps the sum >= 1, so
+    # subtracting class j's own term loses no precision
+    E = np.exp(Z - m1[:, None])
+    with np.errstate(divide="ignore"):  # the top column may give log(0); replaced below
+        others = m1[:, None] + np.log(E.sum(axis=1, keepdims=True) - E)
+    others[rows, first] = lse_without_top
+    return np.asarray(Z - others)
 
 
 def _ovr_proba(Z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -268,18 +281,62 @@ class Calibrator(ABC):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _temperature_derivatives(
-    beta: float, Z: NDArray[np.float64], z_true: NDArray[np.float64]
-) -> tuple[float, float, float]:
-    """NLL of ``softmax(beta * Z)`` and its first and second derivatives in ``beta``."""
-    S = beta * Z
-    lse = logsumexp(S, axis=1)
-    P = np.exp(S - lse[:, None])
-    mean_z = np.einsum("ij,ij->i", P, Z)
-    centred = Z - mean_z[:, None]
-    var_z = np.einsum("ij,ij->i", P, centred * centred)
-    nll = float(np.mean(lse - beta * z_true))
-    return nll, float(np.mean(mean_z - z_true)), float(np.mean(var_z))
+Derivatives = Callable[[float], tuple[float, float]]
+
+
+def _temperature_derivatives(Z: NDArray[np.float64], idx: NDArray[np.intp]) -> Derivatives:
+    """First and second derivative in ``beta`` of the NLL of ``softmax(beta * Z)``."""
+    if Z.shape[1] == 2:  # binary: one margin per row towards the true class
+        m = (Z[:, 1] - Z[:, 0]) * np.where(idx == 1, 1.0, -1.0)
+        m2 = m * m
+
+        def binary(beta: float) -> tuple[float, float]:
+            q = expit(-beta * m)  # probability given to the wrong class
+            return float(np.mean(-m * q)), float(np.mean(m2 * q * (1.0 - q)))
+
+        return binary
+    z_true = Z[np.arange(Z.shape[0]), idx]
+
+    def multiclass(beta: float) -> tuple[float, float]:
+        S = beta * Z
+        E = np.exp(S - S.max(axis=1, keepdims=True))
+        total = E.sum(axis=1)
+        mean_z = np.einsum("ij,ij->i", E, Z) / total
+        centred = Z - mean_z[:, None]
+        var_z = np.einsum("ij,ij->i", E, centred * centred) / total
+        return float(np.mean(mean_z - z_true)), float(np.mean(var_z))
+
+    return multiclass
+
+
+def _fit_inverse_temperature(derivatives: Derivatives) -> float:
+    """The root of the NLL's slope in ``beta >= 0`` by safeguarded Newton steps.
+
+    The NLL is convex in ``beta``, so its slope is increasing: a sign change brackets the
+    minimum and Newton steps that leave the bracket are replaced by bisection.
+    """
+    slope, _ = derivatives(0.0)
+    if slope >= 0:  # scores no better than uniform: the minimum is at beta <= 0
+        return 0.0
+    lo, hi, beta = 0.0, np.inf, 1.0
+    for _ in range(200):
+        slope, curvature = derivatives(beta)
+        if slope == 0:
+            break
+        if slope > 0:
+            hi = beta
+        else:
+            lo = beta
+        candidate = beta - slope / curvature if curvature > 0 else np.inf
+        if not (lo < candidate < hi):
+            candidate = 0.5 * (lo + hi) if np.isfinite(hi) else 4.0 * beta
+        if candidate > _MAX_INVERSE_TEMPERATURE:  # NLL falls forever: separable data
+            return _MAX_INVERSE_TEMPERATURE
+        done = abs(candidate - beta) <= 1e-10 * max(1.0, beta)
+        beta = candidate
+        if done:
+            break
+    return float(beta)
 
 
 @persistable
@@ -319,36 +376,7 @@ class TemperatureScaling(Calibrator):
         return float("inf") if beta == 0 else 1.0 / beta
 
     def _fit(self, Z: NDArray[np.float64], idx: NDArray[np.intp]) -> None:
-        z_true = Z[np.arange(Z.shape[0]), idx]
-        _, slope0, _ = _temperature_derivatives(0.0, Z, z_true)
-        if slope0 >= 0:  # scores no better than uniform: the minimum is at beta <= 0
-            self.inverse_temperature_ = 0.0
-            return
-        lo, hi = 0.0, 1.0
-        _, slope, curvature = _temperature_derivatives(hi, Z, z_true)
-        while slope < 0 and hi < 1e8:  # find a bracket [lo, hi] around the root of the slope
-            lo, hi = hi, hi * 4.0
-            _, slope, curvature = _temperature_derivatives(hi, Z, z_true)
-        if slope < 0:  # the NLL keeps falling: separable data, no error to learn from
-            self.inverse_temperature_ = hi
-            return
-        beta = hi if lo == 0.0 else 0.5 * (lo + hi)
-        _, slope, curvature = _temperature_derivatives(beta, Z, z_true)
-        for _ in range(100):
-            if slope > 0:
-                hi = beta
-            else:
-                lo = beta
-            step = slope / curvature if curvature > 0 else np.inf
-            candidate = beta - step
-            if not (lo < candidate < hi):
-                candidate = 0.5 * (lo + hi)
-            if abs(candidate - beta) <= 1e-12 * max(1.0, beta) or hi - lo <= 1e-14 * hi:
-                beta = candidate
-                break
-            beta = candidate
-            _, slope, curvature = _temperature_derivatives(beta, Z, z_true)
-        self.inverse_temperature_ = float(beta)
+        self.inverse_temperature_ = _fit_inverse_temperature(_temperature_derivatives(Z, idx))
 
     def _transform(self, Z: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(softmax(self.inverse_temperature_ * Z, axis=1))
@@ -786,10 +814,9 @@ class Calibrated(PostLayer):
             )
         idx = label_indices(y[ok], d.classes, Z.shape[1])
         Z = Z[ok]
-        if Z.shape[0] >= 20:
-            top = np.argmax(Z, axis=1)
+        if Z.shape[0] >= 20 and (np.argmax(Z, axis=1) == idx).all():
             confidence = np.max(softmax(Z, axis=1), axis=1)
-            if (top == idx).all() and float(confidence.mean()) >= _CERTAIN:
+            if float(confidence.mean()) >= _CERTAIN:
                 warnings.warn(
                     f"The model is right and near-certain on every one of the {Z.shape[0]} "
                     "calibration rows: there is no error to calibrate against. If these "
