@@ -118,7 +118,7 @@ def run(n: int, k: int) -> list[list[str]]:
             ]
         )
 
-    for method in ("temperature", "sigmoid", "isotonic", "histogram"):
+    for method in ("temperature", "sigmoid", "isotonic", "histogram", "vector"):
         add(
             method,
             "guardrails",
@@ -132,7 +132,7 @@ def run(n: int, k: int) -> list[list[str]]:
             lambda m=method, z=z_cal: make_calibrator(m).fit(z, y_cal),  # type: ignore[misc]
             lambda c, z=z_test: c.transform(z),  # type: ignore[misc]
         )
-        if method == "histogram":
+        if method in ("histogram", "vector"):  # scikit-learn has neither
             continue
         add(
             method,

@@ -24,6 +24,7 @@ from guardrails.calibration import (
     IsotonicCalibration,
     PlattScaling,
     TemperatureScaling,
+    VectorScaling,
     calibration_report,
     logits_from_proba,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "Redactor",
     "ReliabilityCurve",
     "TemperatureScaling",
+    "VectorScaling",
     "Verdict",
     "__version__",
     "as_layer",

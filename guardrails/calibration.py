@@ -15,6 +15,7 @@ logits ``[0, s]``). To calibrate probabilities ``p``, pass ``np.log(p)``; the
   one-vs-rest, renormalised.
 - :class:`HistogramBinning`: the observed frequency in equal-mass (or equal-width) bins
   of each class's probability, one-vs-rest, renormalised.
+- :class:`VectorScaling`: ``softmax(w * z + b)``, a scale and a bias per class.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,6 +34,7 @@ from scipy.special import expit, softmax
 from guardrails.base import Call, Layer, PostLayer, _is_frame
 from guardrails.decisions import Decisions
 from guardrails.errors import (
+    ArtifactError,
     ConfigurationError,
     GuardrailsWarning,
     InvalidInputError,
@@ -67,12 +69,13 @@ __all__ = [
     "IsotonicCalibration",
     "PlattScaling",
     "TemperatureScaling",
+    "VectorScaling",
     "calibration_report",
     "logits_from_proba",
 ]
 
-Method = Literal["temperature", "sigmoid", "isotonic", "histogram"]
-METHODS: tuple[str, ...] = ("temperature", "sigmoid", "isotonic", "histogram")
+Method = Literal["temperature", "sigmoid", "isotonic", "histogram", "vector"]
+METHODS: tuple[str, ...] = ("temperature", "sigmoid", "isotonic", "histogram", "vector")
 """Calibration methods that :class:`Calibrated` and ``.calibrate()`` accept by name."""
 
 LOG_EPS = 1e-12
@@ -192,10 +195,8 @@ class Calibrator(ABC):
     """Maps a trained model's scores to calibrated probabilities.
 
     Subclasses implement ``_fit(Z, idx)`` and ``_transform(Z)`` on ``(n, k)`` logits and
-    integer targets. ``expects`` is what the method works on internally, for the docs.
+    integer targets.
     """
-
-    expects: ClassVar[str] = "logits"
 
     n_classes_: int
 
@@ -529,7 +530,6 @@ class IsotonicCalibration(Calibrator):
         n_classes_: number of classes.
     """
 
-    expects = "probabilities"
     thresholds_: list[NDArray[np.float64]]
     values_: list[NDArray[np.float64]]
 
@@ -600,7 +600,6 @@ class HistogramBinning(Calibrator):
         n_classes_: number of classes.
     """
 
-    expects = "probabilities"
     edges_: list[NDArray[np.float64]]
     values_: list[NDArray[np.float64]]
 
@@ -663,11 +662,92 @@ class HistogramBinning(Calibrator):
         return out
 
 
+@persistable
+class VectorScaling(Calibrator):
+    """``softmax(w * z + b)``: a scale and a bias per class, fitted by minimising the NLL.
+
+    It contains temperature scaling (``w = 1 / T``, ``b = 0``) and can also correct a bias
+    towards some classes, at the cost of ``2 * n_classes`` parameters; it may change the
+    top class. The loss is convex; L-BFGS with the exact gradient minimises it, with a
+    tiny ridge towards the identity (``l2``) that makes the minimum unique.
+
+    Args:
+        l2: weight of ``sum((w - 1) ** 2 + b ** 2)`` added to the mean NLL.
+
+    Fitted attributes:
+        coef_: ``(n_classes,)`` scales ``w``.
+        intercept_: ``(n_classes,)`` biases ``b``.
+        n_classes_: number of classes.
+    """
+
+    coef_: NDArray[np.float64]
+    intercept_: NDArray[np.float64]
+
+    def __init__(self, *, l2: float = 1e-6) -> None:
+        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0:
+            raise ConfigurationError(
+                f"The 'l2' parameter of VectorScaling must be a float >= 0. Got {l2!r} instead."
+            )
+        self.l2 = float(l2)
+
+    def _fit(self, Z: NDArray[np.float64], idx: NDArray[np.intp]) -> None:
+        from scipy.optimize import minimize
+
+        n, k = Z.shape
+        onehot = np.zeros_like(Z)
+        onehot[np.arange(n), idx] = 1.0
+        z_true = Z[np.arange(n), idx]
+
+        def loss(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+            w, b = theta[:k], theta[k:]
+            S = Z * w + b
+            top = S.max(axis=1, keepdims=True)
+            E = np.exp(S - top)
+            total = E.sum(axis=1, keepdims=True)
+            value = float(np.mean(top[:, 0] + np.log(total[:, 0]) - (z_true * w[idx] + b[idx])))
+            R = E / total - onehot
+            grad = np.concatenate([np.einsum("ij,ij->j", R, Z) / n, R.mean(axis=0)])
+            value += self.l2 * float(np.sum((w - 1.0) ** 2) + np.sum(b**2))
+            grad += 2.0 * self.l2 * np.concatenate([w - 1.0, b])
+            return value, grad
+
+        start = np.concatenate([np.ones(k), np.zeros(k)])
+        result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        self.coef_ = np.asarray(result.x[:k], dtype=np.float64)
+        self.intercept_ = np.asarray(result.x[k:], dtype=np.float64)
+
+    def _transform(self, Z: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(softmax(Z * self.coef_ + self.intercept_, axis=1))
+
+    def __repr__(self) -> str:
+        return f"VectorScaling(l2={self.l2!r})"
+
+    def _to_state(self, enc: Encoder) -> dict[str, Any]:
+        state: dict[str, Any] = {"l2": self.l2}
+        if self.is_fitted():
+            state.update(
+                coef=enc.array(self.coef_),
+                intercept=enc.array(self.intercept_),
+                n_classes=self.n_classes_,
+            )
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> VectorScaling:
+        out = cls(l2=float(state["l2"]))
+        if "coef" in state:
+            out.coef_ = dec.required_array(state["coef"]).astype(np.float64)
+            out.intercept_ = dec.required_array(state["intercept"]).astype(np.float64)
+            out.n_classes_ = int(state["n_classes"])
+        return out
+
+
 _BY_NAME: dict[str, type[Calibrator]] = {
     "temperature": TemperatureScaling,
     "sigmoid": PlattScaling,
     "isotonic": IsotonicCalibration,
     "histogram": HistogramBinning,
+    "vector": VectorScaling,
 }
 
 
@@ -725,7 +805,7 @@ class Calibrated(PostLayer):
     Args:
         inner: the model or guard layer to wrap (a classifier giving proba or scores).
         method: ``"temperature"`` (default), ``"sigmoid"``, ``"isotonic"``,
-            ``"histogram"``, or a :class:`Calibrator` object.
+            ``"histogram"``, ``"vector"``, or a :class:`Calibrator` object.
         training_data: optionally, the data the model was trained on. Only 64-bit row
             fingerprints are kept; ``fit`` warns when most calibration rows are among them.
 
@@ -830,9 +910,6 @@ class Calibrated(PostLayer):
     # -- serving -------------------------------------------------------------------------
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
-        return self.calibrate(d)
-
-    def calibrate(self, d: Decisions) -> Decisions:
         """The decisions with calibrated ``proba``, ``confidence`` and ``prediction``."""
         Z = _logits(d)
         if Z is None:
@@ -873,7 +950,7 @@ class Calibrated(PostLayer):
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Calibrated:
         calibrator = dec.component(state["calibrator"])
         if not isinstance(calibrator, Calibrator):
-            raise InvalidInputError("the saved calibrate step does not hold a calibrator")
+            raise ArtifactError("the saved calibrate step does not hold a calibrator")
         return cls(inner, method=calibrator)
 
 

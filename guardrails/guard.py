@@ -135,7 +135,7 @@ class Guard(Layer):
         """Calibrate the model's probabilities or scores on held-out data at ``fit``.
 
         Args:
-            method: "temperature", "sigmoid", "isotonic", "histogram", or a
+            method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
                 :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
             training_data: optionally the model's training data; ``fit`` then warns when
                 the calibration rows are mostly training rows (only row fingerprints are

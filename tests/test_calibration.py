@@ -36,6 +36,7 @@ from guardrails import (
     PlattScaling,
     Reason,
     TemperatureScaling,
+    VectorScaling,
     calibration_report,
     confidence_below,
     expected_calibration_error,
@@ -45,7 +46,13 @@ from guardrails import (
 )
 from guardrails.calibration import METHODS, Calibrator
 
-CALIBRATORS = [TemperatureScaling, PlattScaling, IsotonicCalibration, HistogramBinning]
+CALIBRATORS = [
+    TemperatureScaling,
+    PlattScaling,
+    IsotonicCalibration,
+    HistogramBinning,
+    VectorScaling,
+]
 
 
 def _split(seed: int, k: int, n: int = 9000) -> dict[str, NDArray[Any]]:
@@ -199,6 +206,22 @@ def test_temperature_is_the_minimum_of_a_brute_force_grid(k: int) -> None:
     assert grid[best - 1] <= ts.temperature_ <= grid[best + 1]
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_vector_scaling_fits_at_least_as_well_as_temperature_it_contains(k: int) -> None:
+    # softmax(w * z + b) with w = 1 / T and b = 0 is temperature scaling, so the fitted
+    # vector scaling must reach an NLL no higher on the same rows (up to its 1e-6 ridge).
+    data = _split(5, k)
+    model = GaussianNB().fit(data["X_train"], data["y_train"])
+    z = logits_from_proba(model.predict_proba(data["X_cal"]))
+    y = data["y_cal"]
+    vs = VectorScaling().fit(z, y)
+    ts = TemperatureScaling().fit(z, y)
+    nll_vs = negative_log_likelihood(y, vs.transform(z))
+    nll_ts = negative_log_likelihood(y, ts.transform(z))
+    assert nll_vs <= nll_ts + 1e-5
+    assert vs.coef_.shape == vs.intercept_.shape == (k,)
+
+
 def test_temperature_matches_scikit_learn(tree_data: dict[str, Any]) -> None:
     model = GaussianNB().fit(tree_data["X_train"], tree_data["y_train"])
     ours = guard(model).calibrate("temperature").fit(tree_data["X_cal"], tree_data["y_cal"])
@@ -350,6 +373,8 @@ def test_bad_methods_and_models_are_refused_with_the_parameter_named(
         HistogramBinning(bins=0)
     with pytest.raises(ConfigurationError, match="'smoothing' parameter of PlattScaling"):
         PlattScaling(smoothing="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="'l2' parameter of VectorScaling"):
+        VectorScaling(l2=-1.0)
 
 
 def test_model_errors_pass_through_calibration(iris: dict[str, Any]) -> None:
