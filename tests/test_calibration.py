@@ -466,6 +466,25 @@ def test_probabilities_passed_as_logits_warn() -> None:
         TemperatureScaling().fit(logits_from_proba(p), y)
 
 
+def test_a_callable_declaring_scores_but_returning_probabilities_warns_at_fit(
+    iris: dict[str, Any],
+) -> None:
+    model = iris["model"]
+    g = guard(model.predict_proba, output="scores", classes=[0, 1, 2]).calibrate()
+    with pytest.warns(GuardrailsWarning, match="look like probabilities"):
+        g.fit(iris["X_cal"], iris["y_cal"])
+
+
+def test_multiclass_scores_are_calibrated_as_logits(iris: dict[str, Any]) -> None:
+    svm = LinearSVC().fit(iris["X_train"], iris["y_train"])
+    g = guard(svm).calibrate("vector").fit(iris["X_cal"], iris["y_cal"])
+    d = g.decide(iris["X_test"])
+    assert d.scores is not None and d.scores.shape == (len(iris["X_test"]), 3)
+    assert d.proba is not None
+    np.testing.assert_allclose(d.proba.sum(axis=1), 1.0)
+    assert (d.prediction == iris["y_test"]).mean() > 0.8
+
+
 def test_isotonic_warns_under_1000_samples() -> None:
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, 1000)
@@ -488,6 +507,9 @@ def test_calibrating_on_training_data_warns(tree_data: dict[str, Any]) -> None:
         guard(model).calibrate("temperature", training_data=X_train).fit(
             tree_data["X_cal"], tree_data["y_cal"]
         )
+    by_hand = Calibrated(model, method="sigmoid", training_data=X_train)
+    with pytest.warns(GuardrailsWarning, match="rows of the training data"):
+        by_hand.fit(X_train, y_train)
     # without a hint: a memorising model is right and certain on its own training rows
     with pytest.warns(GuardrailsWarning, match="right and near-certain on every one"):
         guard(tree_data["model"]).calibrate("sigmoid").fit(X_train, y_train)
