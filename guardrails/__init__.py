@@ -16,6 +16,19 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from guardrails.calibration import (
+    Calibrated,
+    CalibrationReport,
+    CalibrationScores,
+    Calibrator,
+    HistogramBinning,
+    IsotonicCalibration,
+    PlattScaling,
+    TemperatureScaling,
+    VectorScaling,
+    calibration_report,
+    logits_from_proba,
+)
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
@@ -49,6 +62,15 @@ from guardrails.fallback import (
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.reliability import (
+    ReliabilityCurve,
+    brier_score,
+    classwise_calibration_error,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_curve,
+)
 from guardrails.review import (
     MemoryQueue,
     ReviewCase,
@@ -73,6 +95,10 @@ __all__ = [
     "AnyOf",
     "ArtifactError",
     "BreakerState",
+    "Calibrated",
+    "CalibrationReport",
+    "CalibrationScores",
+    "Calibrator",
     "Call",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -91,7 +117,9 @@ __all__ = [
     "GuardedRegressor",
     "GuardrailsError",
     "GuardrailsWarning",
+    "HistogramBinning",
     "InvalidInputError",
+    "IsotonicCalibration",
     "Layer",
     "MarkDrift",
     "MemoryQueue",
@@ -102,10 +130,12 @@ __all__ = [
     "NotFittedError",
     "OutputKind",
     "PageHinkley",
+    "PlattScaling",
     "Policy",
     "PostLayer",
     "Reason",
     "Redactor",
+    "ReliabilityCurve",
     "Retry",
     "ReviewCase",
     "ReviewError",
@@ -116,19 +146,28 @@ __all__ = [
     "SQLiteQueue",
     "SendToReview",
     "Stage",
+    "TemperatureScaling",
     "TestResult",
     "Tighten",
     "Trigger",
+    "VectorScaling",
     "Verdict",
     "WindowState",
     "WithFallback",
     "__version__",
     "as_layer",
+    "brier_score",
+    "calibration_report",
+    "classwise_calibration_error",
     "confidence_below",
+    "expected_calibration_error",
     "fingerprint",
     "guard",
     "labelled_data",
     "load",
+    "logits_from_proba",
+    "maximum_calibration_error",
+    "negative_log_likelihood",
     "on_abstain",
     "on_circuit_open",
     "on_error",
@@ -137,4 +176,5 @@ __all__ = [
     "on_withheld",
     "open_queue",
     "realized_accuracy",
+    "reliability_curve",
 ]

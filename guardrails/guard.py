@@ -25,6 +25,7 @@ from guardrails.abstention import Abstaining, Policy
 from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.breaker import CircuitBreaker
+from guardrails.calibration import Calibrated, Calibrator, make_calibrator, row_fingerprints
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
 from guardrails.drift import TESTS, DriftProfile
@@ -258,6 +259,28 @@ class Guard(Layer):
             return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
+
+    def calibrate(
+        self, method: str | Calibrator = "temperature", *, training_data: Any = None
+    ) -> Guard:
+        """Calibrate the model's probabilities or scores on held-out data at ``fit``.
+
+        Args:
+            method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
+                :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
+            training_data: optionally the model's training data; ``fit`` then warns when
+                the calibration rows are mostly training rows (only row fingerprints are
+                kept).
+        """
+        calibrator = make_calibrator(method, owner="calibrate()")
+        fingerprints = None if training_data is None else row_fingerprints(training_data)
+
+        def build(inner: Layer) -> Layer:
+            layer = Calibrated(inner, method=copy.deepcopy(calibrator))
+            layer._training_rows = fingerprints
+            return layer
+
+        return self._with(_Step("calibrate", build, repr(calibrator)))
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
