@@ -86,6 +86,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     _owner = "GuardedEstimator"
 
     estimator: Any
+    calibration: Any = None  # the regressor has no calibration
     policy: Policy | None
     cal_size: float
     cv: Any
@@ -107,6 +108,18 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 f"The 'policy' parameter of {owner} must be a Policy such as "
                 f"confidence_below(0.8), or None. Got {self.policy!r} instead."
             )
+        if self.calibration is not None:
+            from guardrails.calibration import METHODS, Calibrator
+
+            if not (
+                isinstance(self.calibration, Calibrator)
+                or (isinstance(self.calibration, str) and self.calibration in METHODS)
+            ):
+                raise ConfigurationError(
+                    f"The 'calibration' parameter of {owner} must be None, one of "
+                    f"{list(METHODS)} or a Calibrator such as TemperatureScaling(). "
+                    f"Got {self.calibration!r} instead."
+                )
         size = self.cal_size
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
             raise ConfigurationError(
@@ -141,6 +154,8 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         return self._steps(g)
 
     def _steps(self, g: Guard) -> Guard:
+        if self.calibration is not None:
+            g = g.calibrate(self.calibration)
         if self.policy is not None:
             g = g.abstain(self.policy)
         return g
@@ -184,6 +199,8 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
         The model is not trained yet, so this is read off the settings themselves.
         """
+        if self.calibration is not None:
+            return True
         return self.policy is not None and not copy.deepcopy(self.policy).is_fitted()
 
     def _fit_held_out(self, X: Any, y: NDArray[Any], stratify: NDArray[Any] | None) -> None:
@@ -330,6 +347,11 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
     Args:
         estimator: an unfitted scikit-learn classifier or Pipeline (fitted, with
             ``prefit=True``).
+        calibration: None, a method name ("temperature", "sigmoid", "isotonic",
+            "histogram", "vector") or a :class:`~guardrails.calibration.Calibrator`,
+            fitted on held-out outputs; the policy then decides on calibrated
+            probabilities. A model with scores only (``decision_function``) gets
+            ``predict_proba`` this way.
         policy: the abstention policy, e.g. ``confidence_below(0.8)``; None answers
             every valid row. Policies that learn thresholds are fitted on held-out data.
         cal_size: share of ``(X, y)`` held out to fit the learning layers when ``cv`` is
@@ -365,6 +387,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         self,
         estimator: Any,
         *,
+        calibration: Any = None,
         policy: Policy | None = None,
         cal_size: float = 0.25,
         cv: Any = None,
@@ -373,6 +396,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
+        self.calibration = calibration
         self.policy = policy
         self.cal_size = cal_size
         self.cv = cv
@@ -415,6 +439,8 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
             )
 
     def _has_proba(self) -> bool:
+        if self.calibration is not None:
+            return True
         model = getattr(self, "estimator_", self.estimator)
         return callable(getattr(model, "predict_proba", None))
 

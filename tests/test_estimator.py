@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.frozen import FrozenEstimator
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -28,6 +28,7 @@ from guardrails import (
     Reason,
     Verdict,
     confidence_below,
+    expected_calibration_error,
 )
 from guardrails.persistence import persistable
 
@@ -91,6 +92,8 @@ def _expected_failed(estimator: Any) -> dict[str, str]:
             random_state=0,
         ),
         GuardedClassifier(LogisticRegression(), policy=AnswerShare(1.0), cv=3),
+        GuardedClassifier(LogisticRegression(), calibration="temperature", random_state=0),
+        GuardedClassifier(RidgeClassifier(), calibration="sigmoid", cv=3),
         GuardedRegressor(Ridge()),
     ],
     expected_failed_checks=_expected_failed,
@@ -230,6 +233,7 @@ def test_regressor_predicts_nan_for_withheld_rows() -> None:
         ({"cv": 1}, "'cv' parameter of GuardedClassifier"),
         ({"prefit": True, "cv": 3}, "prefit=True"),
         ({"prefit": "yes"}, "'prefit' parameter"),
+        ({"calibration": "platt"}, "'calibration' parameter of GuardedClassifier must be"),
     ],
 )
 def test_bad_settings_fail_in_fit_with_a_clear_message(
@@ -311,3 +315,59 @@ def test_label_only_models_with_string_labels_fit_label_policies(how: dict[str, 
     assert weak  # versicolor/virginica overlap: some held-out mistakes
     d = clf.decide(X)
     assert set(d.prediction[d.abstained].astype(str)) == set(weak)
+
+
+class SharpLogistic(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose logits are multiplied by ``sharpness``: overconfident
+    by construction, and exactly what temperature scaling undoes (T = sharpness)."""
+
+    def __init__(self, sharpness: float = 4.0) -> None:
+        self.sharpness = sharpness
+
+    def fit(self, X: Any, y: Any) -> SharpLogistic:
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        z = self.model_.decision_function(X) * self.sharpness
+        p = 1 / (1 + np.exp(-z))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Any) -> Any:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_calibration_on_held_out_rows_lowers_the_ece_of_an_overconfident_model(
+    seed: int,
+) -> None:
+    # Labels drawn from a true logistic model, so plain logistic regression is calibrated
+    # up to sampling noise: the ECE of 2,000 test rows in 15 bins has a floor of about
+    # sqrt(15 * 0.2 / 2000) / 2 ~ 0.02. Logits 4x too large push the raw ECE to ~0.18.
+    # Temperature scaling on the 1,000 held-out rows recovers T close to 4, so the
+    # calibrated ECE returns to the floor; 0.06 allows three times the floor.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(6000, 5))
+    y = (rng.uniform(size=6000) < 1 / (1 + np.exp(-X @ [1.0, -0.8, 0.5, 0.3, 0.0]))).astype(int)
+    X_fit, y_fit, X_test, y_test = X[:4000], y[:4000], X[4000:], y[4000:]
+    clf = GuardedClassifier(SharpLogistic(), calibration="temperature", random_state=seed)
+    clf.fit(X_fit, y_fit)
+    raw = expected_calibration_error(y_test, clf.estimator_.predict_proba(X_test))
+    calibrated = expected_calibration_error(y_test, clf.predict_proba(X_test))
+    assert raw > 0.12
+    assert calibrated < 0.06
+    # the argmax is unchanged by temperature scaling
+    assert np.array_equal(clf.predict(X_test), clf.estimator_.predict(X_test))
+
+
+def test_a_scores_only_model_gets_calibrated_probabilities(data: Any) -> None:
+    X, y = data
+    assert not hasattr(GuardedClassifier(RidgeClassifier()), "predict_proba")
+    clf = GuardedClassifier(
+        RidgeClassifier(), calibration="sigmoid", policy=confidence_below(0.9), cv=3
+    ).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert 0 < clf.decide(X).abstention_rate < 1
