@@ -24,10 +24,12 @@ from guardrails.calibration import (
     HistogramBinning,
     IsotonicCalibration,
     PlattScaling,
+    RecalibrationReport,
     TemperatureScaling,
     VectorScaling,
     calibration_report,
     logits_from_proba,
+    recalibrate,
 )
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
@@ -131,6 +133,7 @@ __all__ = [
     "Policy",
     "PostLayer",
     "Reason",
+    "RecalibrationReport",
     "Redactor",
     "ReliabilityCurve",
     "Retry",
@@ -173,5 +176,6 @@ __all__ = [
     "on_withheld",
     "open_queue",
     "realized_accuracy",
+    "recalibrate",
     "reliability_curve",
 ]
