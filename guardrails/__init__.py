@@ -45,6 +45,7 @@ from guardrails.fallback import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.report import Report
 
 __version__ = "0.1.0"
 
@@ -80,6 +81,7 @@ __all__ = [
     "PostLayer",
     "Reason",
     "Redactor",
+    "Report",
     "Retry",
     "Rule",
     "SendToReview",
