@@ -851,7 +851,7 @@ _CSS = (
     "figcaption{margin-top:8px;color:#333}.how{font-weight:600}"
     "table{border-collapse:collapse;width:100%;font-size:14px}"
     "th,td{border-bottom:1px solid #e2e2e2;padding:6px 10px;text-align:left}"
-    "td.num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".num{text-align:right;font-variant-numeric:tabular-nums}"
     "th{background:#f0f0ee}.note{color:#555;font-size:13px;margin:8px 0 0}"
     "footer{color:#888;font-size:12px;text-align:center}"
 )
@@ -873,7 +873,10 @@ def _render(i: int, section: _Section) -> str:
         )
     if isinstance(section, _Table):
         numeric = [_is_numeric_column(section.rows, j) for j in range(len(section.header))]
-        head = "".join(f"<th>{_esc(h)}</th>" for h in section.header)
+        head = "".join(
+            f'<th class="num">{_esc(h)}</th>' if numeric[j] else f"<th>{_esc(h)}</th>"
+            for j, h in enumerate(section.header)
+        )
         body = "".join(
             "<tr>"
             + "".join(
