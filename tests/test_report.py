@@ -199,6 +199,16 @@ def test_drift_over_datetimes_places_tightening_on_the_date_axis() -> None:
     assert vertical[0].get_xdata()[0] == pytest.approx(date2num(moment))
 
 
+def test_rates_over_numpy_datetimes_use_a_date_axis() -> None:
+    from matplotlib.dates import num2date
+
+    t = np.arange("2026-03-01", "2026-03-08", dtype="datetime64[D]")
+    fig = Report().add_rates_over_time(t, {"review": np.linspace(0, 0.2, 7)}).figures()[0]
+    (line,) = fig.axes[0].get_lines()
+    first = num2date(line.get_xdata()[0])
+    assert (first.year, first.month, first.day) == (2026, 3, 1)
+
+
 def test_add_figure_takes_a_figure_drawn_elsewhere() -> None:
     from matplotlib.figure import Figure
 
