@@ -72,6 +72,7 @@ from guardrails.reliability import (
     negative_log_likelihood,
     reliability_curve,
 )
+from guardrails.report import Report
 from guardrails.review import (
     MemoryQueue,
     ReviewCase,
@@ -136,6 +137,7 @@ __all__ = [
     "RecalibrationReport",
     "Redactor",
     "ReliabilityCurve",
+    "Report",
     "Retry",
     "ReviewCase",
     "ReviewError",
