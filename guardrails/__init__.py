@@ -28,6 +28,8 @@ from guardrails.errors import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
 
@@ -45,6 +47,7 @@ __all__ = [
     "Decision",
     "Decisions",
     "FallbackExhaustedError",
+    "FieldSpec",
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
@@ -58,11 +61,15 @@ __all__ = [
     "PostLayer",
     "Reason",
     "Redactor",
+    "Schema",
+    "ValidationResult",
+    "Validated",
     "Verdict",
     "__version__",
     "as_layer",
     "confidence_below",
     "fingerprint",
     "guard",
+    "infer_schema",
     "load",
 ]

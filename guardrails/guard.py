@@ -26,6 +26,7 @@ from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
     import os
@@ -125,6 +126,46 @@ class Guard(Layer):
                 "abstain",
                 lambda inner: Abstaining(inner, policy=copy.deepcopy(policy)),
                 repr(policy),
+            )
+        )
+
+    def validate(
+        self,
+        schema: Any,
+        *,
+        on_invalid: OnInvalid = "abstain",
+        extra: ExtraPolicy = "forbid",
+        repair: Repair = (),
+        redactor: Any = None,
+        as_frame: bool = False,
+    ) -> Guard:
+        """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
+
+        See :class:`~guardrails.validation.Validated` for the settings.
+        """
+        settings = Validated.check_settings(
+            schema=schema,
+            on_invalid=on_invalid,
+            extra=extra,
+            repair=repair,
+            redactor=redactor,
+            as_frame=as_frame,
+        )
+        compiled = settings["schema"]
+        text = f"{compiled.model.__name__}, on_invalid={on_invalid!r}"
+        return self._with(
+            _Step(
+                "validate",
+                lambda inner: Validated(
+                    inner,
+                    schema=compiled,
+                    on_invalid=on_invalid,
+                    extra=extra,
+                    repair=copy.deepcopy(repair),
+                    redactor=copy.deepcopy(redactor),
+                    as_frame=as_frame,
+                ),
+                text,
             )
         )
 
