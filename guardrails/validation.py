@@ -108,6 +108,50 @@ class ValidationResult:
 # -- the checker ---------------------------------------------------------------------------
 
 
+@dataclass
+class _Checked:
+    """Checked values in one of three layouts, whichever the input made cheapest."""
+
+    matrix: NDArray[np.float64] | None = None  # every field, schema order (arrays, frames)
+    columns: dict[str, NDArray[Any]] | None = None  # per field (mixed-type frames, objects)
+    rows: list[list[Any] | None] | None = None  # per record, schema order (records)
+
+    def column(self, j: int, name: str, n: int) -> NDArray[Any]:
+        if self.matrix is not None:
+            return self.matrix[:, j]
+        if self.columns is not None:
+            return self.columns[name]
+        out = object_column(n)
+        assert self.rows is not None
+        for i, row in enumerate(self.rows):
+            if row is not None:
+                out[i] = row[j]
+        return out
+
+
+def _block_min_max(
+    M: NDArray[np.float64], block: int = 64
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-column min and max of ``M`` ``(n, k)``; NaN anywhere in a column gives NaN.
+
+    ``M.min(axis=0)`` runs an inner loop of only ``k`` values per row; viewing blocks of
+    ``block`` rows as one long row lets numpy vectorize (about 5x faster here).
+    """
+    n, k = M.shape
+    top = n - n % block
+    with np.errstate(invalid="ignore"):
+        if top:
+            flat = M[:top].reshape(-1, block * k)
+            lo = flat.min(axis=0).reshape(block, k).min(axis=0)
+            hi = flat.max(axis=0).reshape(block, k).max(axis=0)
+        else:
+            lo, hi = np.full(k, np.inf), np.full(k, -np.inf)
+        if top < n:
+            lo = np.minimum(lo, M[top:].min(axis=0))
+            hi = np.maximum(hi, M[top:].max(axis=0))
+    return lo, hi
+
+
 class _Checker:
     """Checks batches against a schema; knows the extra-field and repair settings."""
 
@@ -127,6 +171,7 @@ class _Checker:
         self.index = {name: j for j, name in enumerate(schema.names)}
         self.feature_idx = [self.index[name] for name in schema.features]
         self.identity = len(schema.features) == len(schema.names)
+        self.encoders = [(j, _encoder(self.specs[j])) for j in self.feature_idx]
         encoded = set(schema.encodings)
         # frames keep raw categories unless the user declared an encoding
         self.raw_categories = frozenset(
@@ -141,15 +186,17 @@ class _Checker:
 
     # -- entry point ---------------------------------------------------------------------
 
-    def check(self, X: Any, n: int) -> tuple[Any, NDArray[np.bool_], NDArray[np.bool_], _Errors]:
+    def check(
+        self, X: Any, n: int
+    ) -> tuple[_Checked | None, NDArray[np.bool_], NDArray[np.bool_], _Errors]:
         errs = _Errors()
-        columns: dict[str, NDArray[Any]] | None
+        checked: _Checked | None
         if isinstance(X, (list, tuple)):
-            columns, repaired = self._records(X, errs)
+            checked, repaired = self._records(X, errs)
         elif isinstance(X, np.ndarray):
-            columns, repaired = self._array(X, n, errs)
+            checked, repaired = self._array(X, n, errs)
         elif _is_frame(X):
-            columns, repaired = self._frame(X, n, errs)
+            checked, repaired = self._frame(X, n, errs)
         else:
             errs.add_batch(
                 (),
@@ -158,24 +205,23 @@ class _Checker:
                 f"{type(X).__name__}",
                 X,
             )
-            columns, repaired = None, np.zeros(n, dtype=bool)
+            checked, repaired = None, np.zeros(n, dtype=bool)
         valid = np.ones(n, dtype=bool)
         if errs.batch:
             valid[:] = False
+            checked = None
         elif errs.rows:
             valid[list(errs.rows)] = False
-        records = isinstance(X, (list, tuple))  # pydantic already ran their validators
-        if columns is not None and not records and self.schema.has_custom_validators:
-            self._custom(columns, valid, errs)
-        return columns, valid, repaired & valid, errs
+        # records went through pydantic, which ran the schema's own validators already
+        if checked is not None and checked.rows is None and self.schema.has_custom_validators:
+            self._custom(checked, valid, errs, n)
+        return checked, valid, repaired & valid, errs
 
     # -- records -------------------------------------------------------------------------
 
-    def _records(
-        self, rows: Sequence[Any], errs: _Errors
-    ) -> tuple[dict[str, NDArray[Any]], NDArray[np.bool_]]:
+    def _records(self, rows: Sequence[Any], errs: _Errors) -> tuple[_Checked, NDArray[np.bool_]]:
         n = len(rows)
-        values: dict[str, NDArray[Any]] = {name: object_column(n) for name in self.schema.names}
+        values: list[list[Any] | None] = [None] * n
         repaired = np.zeros(n, dtype=bool)
         model = self.schema.model
         sensitive = self.schema.sensitive
@@ -228,14 +274,19 @@ class _Checker:
                 for entry in found:
                     errs.add(i, tuple(entry["loc"]), entry["type"], entry["msg"], entry["input"])
                 continue
+            out = []
+            finite = True
             for spec in self.specs:
                 v = getattr(instance, spec.name)
                 if isinstance(v, enum.Enum):
                     v = v.value
                 elif isinstance(v, float) and not math.isfinite(v):
                     errs.add(i, (spec.name,), "finite_number", "Input should be a finite number", v)
-                values[spec.name][i] = v
-        return values, repaired
+                    finite = False
+                out.append(v)
+            if finite:
+                values[i] = out
+        return _Checked(rows=values), repaired
 
     def _repair_record(
         self, record: dict[str, Any], found: list[dict[str, Any]]
@@ -268,7 +319,7 @@ class _Checker:
 
     def _array(
         self, X: NDArray[Any], n: int, errs: _Errors
-    ) -> tuple[dict[str, NDArray[Any]] | None, NDArray[np.bool_]]:
+    ) -> tuple[_Checked | None, NDArray[np.bool_]]:
         repaired = np.zeros(n, dtype=bool)
         k = len(self.specs)
         if X.ndim != 2:
@@ -288,23 +339,42 @@ class _Checker:
                 None,
             )
             return None, repaired
-        columns: dict[str, NDArray[Any]] = {}
         if X.dtype.kind in "biuf":
-            M = X.astype(np.float64, copy=False)
-            if n:
-                with np.errstate(invalid="ignore"):
-                    lows, highs = M.min(axis=0), M.max(axis=0)
-            for j, spec in enumerate(self.specs):
-                col = M[:, j]
-                if n and self._column_clean(spec, col, float(lows[j]), float(highs[j])):
-                    columns[spec.name] = col
-                    continue
-                columns[spec.name] = self._numbers(spec, col, errs, repaired)
-            return columns, repaired
+            return self._matrix(X.astype(np.float64, copy=False), errs, repaired), repaired
         obj = X.astype(object) if X.dtype != object else X
+        columns = {
+            spec.name: self._objects(spec, obj[:, j], errs, repaired)
+            for j, spec in enumerate(self.specs)
+        }
+        return _Checked(columns=columns), repaired
+
+    def _matrix(
+        self, M: NDArray[np.float64], errs: _Errors, repaired: NDArray[np.bool_]
+    ) -> _Checked:
+        """Check a float matrix holding every field; columns change only when repaired."""
+        n = M.shape[0]
+        if n == 0:
+            return _Checked(matrix=M)
+        lows, highs = _block_min_max(M)
+        changed: NDArray[np.float64] | None = None
+        decoded: dict[str, NDArray[Any]] = {}
         for j, spec in enumerate(self.specs):
-            columns[spec.name] = self._objects(spec, obj[:, j], errs, repaired)
-        return columns, repaired
+            col = M[:, j]
+            if self._column_clean(spec, col, float(lows[j]), float(highs[j])):
+                continue
+            out = self._numbers(spec, col, errs, repaired)
+            if out.dtype == object:
+                decoded[spec.name] = out
+            elif not np.array_equal(out, col, equal_nan=True):
+                if changed is None:
+                    changed = M.copy()
+                changed[:, j] = out
+        if decoded:
+            source = M if changed is None else changed
+            columns = {s.name: source[:, j] for j, s in enumerate(self.specs)}
+            columns.update(decoded)
+            return _Checked(columns=columns)
+        return _Checked(matrix=M if changed is None else changed)
 
     def _column_clean(
         self, spec: FieldSpec, col: NDArray[np.float64], lo: float, hi: float
@@ -313,7 +383,10 @@ class _Checker:
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return False
         if spec.kind == "category":
-            return False
+            if spec.name in self.raw_categories:
+                return False  # the frame the model takes holds the categories, not codes
+            allowed = np.fromiter(_codes(spec).values(), dtype=np.float64)
+            return bool(np.isin(col, allowed).all())
         if spec.kind == "bool" and (lo < 0 or hi > 1):
             return False
         if (spec.ge is not None and lo < spec.ge) or (spec.gt is not None and lo <= spec.gt):
@@ -326,9 +399,7 @@ class _Checker:
 
     # -- frames --------------------------------------------------------------------------
 
-    def _frame(
-        self, df: Any, n: int, errs: _Errors
-    ) -> tuple[dict[str, NDArray[Any]] | None, NDArray[np.bool_]]:
+    def _frame(self, df: Any, n: int, errs: _Errors) -> tuple[_Checked | None, NDArray[np.bool_]]:
         repaired = np.zeros(n, dtype=bool)
         names = [str(c) for c in df.columns]
         if len(set(names)) != len(names):
@@ -344,12 +415,21 @@ class _Checker:
                     "Extra column is not permitted",
                     None,
                 )
+        for spec in self.specs:
+            if spec.name not in present and spec.required:
+                errs.add_batch((spec.name,), "missing", "Column is missing", None)
+        if errs.batch:
+            return None, repaired
+        if all(s.name in present for s in self.specs):
+            series = [df[present[s.name]] for s in self.specs]
+            if all(getattr(c, "ndim", 1) == 1 and _is_numeric_series(c) for c in series):
+                M = df[[present[s.name] for s in self.specs]].to_numpy(
+                    dtype=np.float64, na_value=np.nan
+                )
+                return self._matrix(M, errs, repaired), repaired
         columns: dict[str, NDArray[Any]] = {}
         for spec in self.specs:
             if spec.name not in present:
-                if spec.required:
-                    errs.add_batch((spec.name,), "missing", "Column is missing", None)
-                    continue
                 columns[spec.name] = self._objects(
                     spec, object_column(n, spec.default), errs, repaired
                 )
@@ -365,7 +445,7 @@ class _Checker:
                 columns[spec.name] = self._objects(spec, s.to_numpy(dtype=object), errs, repaired)
         if errs.batch:
             return None, repaired
-        return columns, repaired
+        return _Checked(columns=columns), repaired
 
     # -- column checks -------------------------------------------------------------------
 
@@ -540,14 +620,12 @@ class _Checker:
 
     # -- custom validators ---------------------------------------------------------------
 
-    def _custom(
-        self, columns: dict[str, NDArray[Any]], valid: NDArray[np.bool_], errs: _Errors
-    ) -> None:
+    def _custom(self, checked: _Checked, valid: NDArray[np.bool_], errs: _Errors, n: int) -> None:
         """Run the schema's own validators on rows the vectorized checks passed."""
         model = self.schema.model
-        lists = {name: columns[name].tolist() for name in self.schema.names}
+        lists = [checked.column(j, s.name, n).tolist() for j, s in enumerate(self.specs)]
         for i in np.flatnonzero(valid).tolist():
-            record = {s.name: _python_value(s, lists[s.name][i], self) for s in self.specs}
+            record = {s.name: _python_value(s, lists[j][i], self) for j, s in enumerate(self.specs)}
             if self.schema.sensitive:
                 errs.secrets[i] = [
                     str(record[key]) for key in self.schema.sensitive if record[key] is not None
@@ -560,47 +638,55 @@ class _Checker:
 
     # -- model input ---------------------------------------------------------------------
 
-    def model_input(
-        self, X: Any, columns: dict[str, NDArray[Any]] | None, valid: NDArray[np.bool_], n: int
-    ) -> Any:
+    def model_input(self, checked: _Checked | None, valid: NDArray[np.bool_], n: int) -> Any:
         """The batch as the model takes it; invalid rows hold NaN (None in text columns)."""
-        features = self.schema.feature_specs
+        m = len(self.feature_idx)
         if self.as_frame:
-            import pandas as pd
-
-            data: dict[str, Any] = {}
-            for spec in features:
-                if columns is None:
-                    data[spec.name] = object_column(n) if not spec.numeric else np.full(n, np.nan)
-                    continue
-                col = columns[spec.name]
-                if spec.numeric or (
-                    spec.kind == "category" and spec.name not in self.raw_categories
-                ):
-                    col = _to_float(spec, col)
-                    if not valid.all():
-                        col = np.where(valid, col, np.nan)
-                else:
-                    col = col.copy()
-                    col[~valid] = None
-                data[spec.name] = col
-            return pd.DataFrame(data, columns=list(self.schema.features))
-        if columns is None:
-            return np.full((n, len(features)), np.nan)
-        if (
-            isinstance(X, np.ndarray)
-            and X.dtype == np.float64
-            and self.identity
-            and all(columns[s.name].base is X or columns[s.name].base is X.base for s in features)
-            and valid.all()
-        ):
-            return X  # nothing changed: hand the caller's array through without a copy
-        out = np.empty((n, len(features)))
-        for j, spec in enumerate(features):
-            out[:, j] = _to_float(spec, columns[spec.name])
+            return self._frame_input(checked, valid, n)
+        if checked is None:
+            return np.full((n, m), np.nan)
+        if checked.matrix is not None:
+            M = checked.matrix
+            if valid.all():
+                # nothing changed: the caller's float array goes through without a copy
+                return M if self.identity else M[:, self.feature_idx]
+            out = M.copy() if self.identity else M[:, self.feature_idx]
+            out[~valid] = np.nan
+            return out
+        if checked.rows is not None:
+            out = np.full((n, m), np.nan)
+            encoders = self.encoders
+            for i, row in enumerate(checked.rows):
+                if row is not None and valid[i]:
+                    out[i] = [encode(row[j]) for j, encode in encoders]
+            return out
+        out = np.empty((n, m))
+        for c, j in enumerate(self.feature_idx):
+            spec = self.specs[j]
+            out[:, c] = _to_float(spec, checked.column(j, spec.name, n))
         if not valid.all():
             out[~valid] = np.nan
         return out
+
+    def _frame_input(self, checked: _Checked | None, valid: NDArray[np.bool_], n: int) -> Any:
+        import pandas as pd
+
+        data: dict[str, Any] = {}
+        for j in self.feature_idx:
+            spec = self.specs[j]
+            if checked is None:
+                data[spec.name] = np.full(n, np.nan) if spec.numeric else object_column(n)
+                continue
+            col = checked.column(j, spec.name, n)
+            if spec.numeric or (spec.kind == "category" and spec.name not in self.raw_categories):
+                col = _to_float(spec, col)
+                if not valid.all():
+                    col = np.where(valid, col, np.nan)
+            else:
+                col = np.array(col, dtype=object)
+                col[~valid] = None
+            data[spec.name] = col
+        return pd.DataFrame(data, columns=list(self.schema.features))
 
 
 # -- small helpers -------------------------------------------------------------------------
@@ -698,6 +784,14 @@ def _to_float(spec: FieldSpec, col: NDArray[Any]) -> NDArray[np.float64]:
         dtype=np.float64,
         count=col.shape[0],
     )
+
+
+def _encoder(spec: FieldSpec) -> Any:
+    """A function turning one validated value of ``spec`` into the float the model takes."""
+    if spec.kind == "category":
+        codes = _codes(spec)
+        return lambda v: math.nan if v is None else codes.get(v, math.nan)
+    return lambda v: math.nan if v is None else float(v)
 
 
 def _finite_or_nan(v: Any) -> float:
@@ -948,9 +1042,9 @@ class Validated(Layer):
             errors (truncated and redacted).
         """
         n = _rows(X)
-        columns, valid, repaired, errs = self._checker.check(X, n)
+        checked, valid, repaired, errs = self._checker.check(X, n)
         return ValidationResult(
-            model_input=self._checker.model_input(X, columns, valid, n),
+            model_input=self._checker.model_input(checked, valid, n),
             valid=valid,
             repaired=repaired,
             errors=self._entries(errs, valid),
