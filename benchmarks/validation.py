@@ -67,6 +67,7 @@ def main() -> None:
             f"{t_pyd / t_frame:.0f}x",
         ],
         ["pydantic model_validate loop", fmt_seconds(t_pyd), f"{t_pyd / t_model:.2f}x", "1x"],
+        ["guard(model).decide, no layers", fmt_seconds(t_bare), f"{t_bare / t_model:.2f}x", ""],
         ["guard(model).validate().decide", fmt_seconds(t_guard), f"{t_guard / t_model:.2f}x", ""],
     ]
     print(
