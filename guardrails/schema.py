@@ -122,6 +122,12 @@ class Schema:
             raise ConfigurationError(
                 "The 'exclude' parameter of Schema takes a list of field names, not a str."
             )
+        if not model.__pydantic_complete__:
+            raise ConfigurationError(
+                f"{model.__name__} is not fully defined (pydantic could not resolve some "
+                f"annotations); call {model.__name__}.model_rebuild() with the missing names "
+                "in scope first."
+            )
         self.model = model
         encodings = dict(encodings or {})
         self.exclude = tuple(str(e) for e in exclude)
