@@ -26,6 +26,7 @@ from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.redaction import Redactor
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class Guard(Layer):
         on_invalid: OnInvalid = "abstain",
         extra: ExtraPolicy = "forbid",
         repair: Repair = (),
-        redactor: Any = None,
+        redactor: Redactor | None = None,
         as_frame: bool = False,
     ) -> Guard:
         """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.

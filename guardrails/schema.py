@@ -166,11 +166,58 @@ class Schema:
                 props[name]["writeOnly"] = True
         return schema
 
+    def to_source(self, name: str | None = None) -> str:
+        """Python source of a pydantic model with this schema's fields, to review and edit.
+
+        Enum categories are written as ``Literal`` of their values; custom validators are
+        not reproduced.
+
+        Args:
+            name: the class name; the model's own name by default.
+
+        Returns:
+            Source text defining the class (imports included).
+        """
+        lines = [
+            "from typing import Literal",
+            "",
+            "import pydantic",
+            "",
+            "",
+            f"class {name or self.model.__name__}(pydantic.BaseModel):",
+        ]
+        for spec in self.fields:
+            lines.append(f"    {spec.name}: {_annotation_source(spec)}{_field_source(spec)}")
+        return "\n".join(lines) + "\n"
+
     def __repr__(self) -> str:
         extra = f", exclude={list(self.exclude)!r}" if self.exclude else ""
         if self.encodings:
             extra += f", encodings={sorted(self.encodings)!r}"
         return f"Schema({self.model.__name__}{extra})"
+
+
+def _annotation_source(spec: FieldSpec) -> str:
+    if spec.kind == "category":
+        text = f"Literal[{', '.join(repr(c) for c in spec.categories or ())}]"
+    elif spec.kind == "str" and spec.sensitive:
+        text = "pydantic.SecretStr"
+    else:
+        text = spec.kind
+    return f"{text} | None" if spec.nullable else text
+
+
+def _field_source(spec: FieldSpec) -> str:
+    args = [] if spec.required else [f"default={spec.default!r}"]
+    for key in ("ge", "gt", "le", "lt", "min_length", "max_length"):
+        value = getattr(spec, key)
+        if value is not None:
+            if spec.kind in ("int", "bool") and float(value).is_integer():
+                value = int(value)
+            args.append(f"{key}={value!r}")
+    if spec.sensitive and spec.kind != "str":
+        args.append('json_schema_extra={"sensitive": True}')
+    return f" = pydantic.Field({', '.join(args)})" if args else ""
 
 
 def _encoding_map(name: str, value: Any) -> dict[Any, float]:
@@ -355,7 +402,8 @@ def infer_schema(
         model_name: the name of the generated pydantic model.
 
     Returns:
-        A :class:`Schema` over a generated pydantic model; ``schema.json_schema()`` shows it.
+        A :class:`Schema` over a generated pydantic model; ``schema.to_source()`` gives its
+        Python source to edit and keep, ``schema.json_schema()`` its JSON Schema.
 
     Raises:
         ConfigurationError: bad settings, or a column that is neither numeric nor a

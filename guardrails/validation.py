@@ -935,10 +935,12 @@ class Validated(Layer):
         >>> from guardrails import Validated
         >>> class Row(pydantic.BaseModel):
         ...     x: float = pydantic.Field(ge=0, le=1)
-        >>> layer = Validated(lambda X: X[:, 0] * 2, schema=Row)
-        Traceback (most recent call last):
-        ...
-        guardrails.errors.ConfigurationError: A plain callable needs output= declared: ...
+        >>> model = lambda X: np.column_stack([1 - X[:, 0], X[:, 0]])
+        >>> from guardrails import ModelAdapter
+        >>> layer = Validated(ModelAdapter(model, output="proba", classes=[0, 1]), schema=Row)
+        >>> d = layer.decide([{"x": 0.9}, {"x": 7.0}])
+        >>> d.abstained.tolist(), d[1].errors[0]["type"]
+        ([False, True], 'less_than_equal')
     """
 
     name = _STAGE

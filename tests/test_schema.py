@@ -151,3 +151,20 @@ def test_literal_none_makes_a_category_nullable() -> None:
 
     (choice,) = Schema(Pick).fields
     assert choice.nullable and choice.categories == ("a", "b")
+
+
+def test_to_source_round_trips_to_the_same_fields() -> None:
+    source = Schema(Item).to_source("ItemCopy")
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<schema>", "exec", dont_inherit=True), namespace)
+    copy = Schema(namespace["ItemCopy"])
+    assert copy.fields == Schema(Item).fields
+    assert "class ItemCopy(pydantic.BaseModel):" in source
+
+
+def test_an_inferred_schema_can_be_written_out_and_edited() -> None:
+    X = np.c_[np.arange(10.0), np.arange(10.0) / 10]
+    draft = infer_schema(X, names=["n", "share"], margin=0.0)
+    source = draft.to_source()
+    assert "n: int = pydantic.Field(ge=0, le=9)" in source
+    assert "share: float = pydantic.Field(ge=0.0, le=0.9)" in source
