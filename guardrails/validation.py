@@ -210,7 +210,7 @@ class _Checker:
                 "batch_type",
                 f"Input should be an array, a data frame or a list of records, not "
                 f"{type(X).__name__}",
-                X,
+                None,
             )
             checked, repaired = None, np.zeros(n, dtype=bool)
         valid = np.ones(n, dtype=bool)
@@ -254,7 +254,7 @@ class _Checker:
                 continue
             if sensitive:
                 errs.secrets[i] = [
-                    str(record[key]) for key in sensitive if record.get(key) is not None
+                    _safe_str(record[key]) for key in sensitive if record.get(key) is not None
                 ]
             extras = [key for key in record if key not in self.index]
             if extras:
@@ -597,7 +597,7 @@ class _Checker:
                     continue  # allowed, filled, or already reported as missing
                 try:
                     ok = v in allowed and (isinstance(v, bool) == flags.get(v, False))
-                except TypeError:  # unhashable garbage
+                except Exception:  # unhashable or hostile garbage
                     ok = False
                 if not ok:
                     errs.add(
@@ -641,7 +641,9 @@ class _Checker:
             record = {s.name: _python_value(s, lists[j][i], self) for j, s in enumerate(self.specs)}
             if self.schema.sensitive:
                 errs.secrets[i] = [
-                    str(record[key]) for key in self.schema.sensitive if record[key] is not None
+                    _safe_str(record[key])
+                    for key in self.schema.sensitive
+                    if record[key] is not None
                 ]
             instance, found = _validate(model, record)
             if instance is None:
@@ -738,6 +740,13 @@ def _validate(
         ]
 
 
+def _safe_str(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # a hostile __str__ cannot be quoted anywhere, so nothing to scrub
+        return ""
+
+
 def _loc_part(key: Any) -> Any:
     return key if isinstance(key, (str, int)) and len(str(key)) <= 80 else truncate(key)
 
@@ -788,7 +797,7 @@ def _to_float(spec: FieldSpec, col: NDArray[Any]) -> NDArray[np.float64]:
     if spec.kind == "category":
         codes = _codes(spec)
         return np.fromiter(
-            (np.nan if v is None else codes.get(v, np.nan) for v in col.tolist()),
+            (_code_or_nan(codes, v) for v in col.tolist()),
             dtype=np.float64,
             count=col.shape[0],
         )
@@ -810,7 +819,16 @@ def _encoder(spec: FieldSpec) -> Any:
 def _finite_or_nan(v: Any) -> float:
     try:
         return float(v)
-    except (TypeError, ValueError, OverflowError):
+    except Exception:  # garbage in an invalid row: it is masked to NaN anyway
+        return math.nan
+
+
+def _code_or_nan(codes: Mapping[Any, float], v: Any) -> float:
+    if v is None:
+        return math.nan
+    try:
+        return codes.get(v, math.nan)
+    except Exception:  # unhashable or hostile garbage in an invalid row
         return math.nan
 
 
@@ -1097,7 +1115,8 @@ class Validated(Layer):
             "msg": _cut(msg),
             "input": None if value is None else truncate(value),
         }
-        out = self.redactor.error(out)
+        if out["input"] is not None:
+            out = self.redactor.error(out)
         text = out["input"]
         if isinstance(text, str) and not self.redactor.reveal:
             for secret in secrets:

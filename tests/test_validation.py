@@ -636,3 +636,35 @@ def test_arbitrary_arrays_give_only_answers_or_invalid_input(X: NDArray[Any]) ->
     if d.abstained.any():
         with pytest.raises(InvalidInputError):
             guarded(on_invalid="raise")[0].decide(X)
+
+
+class Hostile:
+    """A value whose every dunder raises: the error path must still not crash."""
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr")
+
+    def __str__(self) -> str:
+        raise RuntimeError("str")
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("eq")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hash")
+
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        pytest.param([{**GOOD, "income": Hostile()}], id="record, sensitive field"),
+        pytest.param([{**GOOD, "plan": Hostile()}], id="record, category"),
+        pytest.param(np.array([[40, 1.0, Hostile(), 0.2]], dtype=object), id="object array"),
+        pytest.param(frame([{**GOOD, "plan": Hostile()}]), id="data frame"),
+    ],
+)
+def test_a_hostile_value_is_withheld_not_crashed(X: Any) -> None:
+    g, model = guarded()
+    d = g.decide(X)
+    assert_withheld_for_invalid_input(d, [0], None)
+    assert model.seen == []
