@@ -668,3 +668,46 @@ def test_a_hostile_value_is_withheld_not_crashed(X: Any) -> None:
     d = g.decide(X)
     assert_withheld_for_invalid_input(d, [0], None)
     assert model.seen == []
+
+
+class Strict(pydantic.BaseModel):
+    share: float = pydantic.Field(gt=0, lt=1)
+    flag: bool
+    level: int = pydantic.Field(gt=0, lt=10)
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ([0.0, 1, 5], "share"),  # equal to an exclusive bound
+        ([1.0, 1, 5], "share"),
+        ([0.5, 2, 5], "flag"),
+        ([0.5, 0.5, 5], "flag"),
+        ([0.5, 1, 10], "level"),
+        ([0.5, 1, 0], "level"),
+    ],
+)
+def test_exclusive_bounds_and_bools_are_exact_in_arrays(row: list[float], field: str) -> None:
+    g = guard(Recorder()).validate(Strict)
+    d = g.decide(np.array([[0.5, 1, 5], row], dtype=float))
+    assert not d.abstained[0]
+    assert_withheld_for_invalid_input(d, [1], field)
+
+
+def test_clip_respects_exclusive_bounds_and_integers() -> None:
+    model = Recorder()
+    g = guard(model).validate(Strict, repair=["clip"])
+    d = g.decide(np.array([[-3.0, 1, 50], [7.0, 0, -4]]))
+    assert d.repaired is not None and d.repaired.all()
+    fed = model.seen[0]
+    assert (fed[:, 0] > 0).all() and (fed[:, 0] < 1).all()
+    assert fed[:, 2].tolist() == [9.0, 1.0]
+
+
+def test_invalid_rows_keep_their_reason_through_an_abstaining_layer() -> None:
+    from guardrails import confidence_below
+
+    g = guard(Recorder()).validate(Applicant).abstain(confidence_below(0.99))
+    d = g.decide([GOOD, {**GOOD, "plan": "gold"}])
+    assert d[0].reason is Reason.LOW_CONFIDENCE
+    assert d[1].reason is Reason.INVALID_INPUT and d[1].errors
