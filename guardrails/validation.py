@@ -42,6 +42,7 @@ _EXTRA: tuple[str, ...] = get_args(ExtraPolicy)
 _REPAIRS: tuple[str, ...] = get_args(RepairStep)
 _DETAIL_LIMIT = 300
 _STAGE = "validate"
+_SCALARS = (float, int, str, bytes, type(None))
 _BOUND_TYPES = frozenset({"greater_than_equal", "greater_than", "less_than_equal", "less_than"})
 # pydantic error types whose message is written by user code and may quote the value
 _USER_MESSAGES = frozenset({"value_error", "assertion_error"})
@@ -1101,10 +1102,28 @@ class Validated(Layer):
         if errs.batch:
             shared = tuple(self._clean(e, ()) for e in errs.batch)
             return {i: shared for i in range(valid.shape[0])}
-        return {
-            i: tuple(self._clean(e, errs.secrets.get(i, ())) for e in entries)
-            for i, entries in errs.rows.items()
-        }
+        # many rows often share an error (a bad column): clean each rule once, then fill in
+        # the value; a sensitive field's entry is the same object for every row
+        templates: dict[tuple[Any, ...], tuple[dict[str, Any], bool]] = {}
+        out: dict[int, tuple[dict[str, Any], ...]] = {}
+        for i, entries in errs.rows.items():
+            secrets = errs.secrets.get(i, ())
+            cleaned = []
+            for e in entries:
+                value = e["input"]
+                if secrets or not isinstance(value, _SCALARS):
+                    cleaned.append(self._clean(e, secrets))
+                    continue
+                key = (e["loc"], e["type"], e["msg"], value is None)
+                found = templates.get(key)
+                if found is None:
+                    template = self._clean(e, ())
+                    hidden = template["input"] == REDACTED or value is None
+                    found = templates[key] = (template, hidden)
+                template, hidden = found
+                cleaned.append(template if hidden else {**template, "input": truncate(value)})
+            out[i] = tuple(cleaned)
+        return out
 
     def _clean(self, entry: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
         loc = tuple(_loc_part(p) for p in entry["loc"])
@@ -1159,9 +1178,13 @@ class Validated(Layer):
         else:
             details = object_column(n)
             errors = object_column(n)
+            texts: dict[tuple[int, ...], str] = {}  # rows sharing cleaned errors share a text
             for i, entries in result.errors.items():
                 errors[i] = entries
-                details[i] = _detail(entries)
+                key = tuple(id(e) for e in entries)
+                if key not in texts:
+                    texts[key] = _detail(entries)
+                details[i] = texts[key]
             out = Decisions.withheld(
                 n,
                 Reason.INVALID_INPUT,
