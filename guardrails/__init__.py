@@ -84,6 +84,8 @@ from guardrails.review import (
     realized_accuracy,
 )
 from guardrails.review_sqlite import SQLiteQueue
+from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
 
@@ -114,6 +116,7 @@ __all__ = [
     "DriftReport",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FieldSpec",
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
@@ -146,12 +149,15 @@ __all__ = [
     "RouteToReview",
     "Rule",
     "SQLiteQueue",
+    "Schema",
     "SendToReview",
     "Stage",
     "TemperatureScaling",
     "TestResult",
     "Tighten",
     "Trigger",
+    "Validated",
+    "ValidationResult",
     "VectorScaling",
     "Verdict",
     "WindowState",
@@ -165,6 +171,7 @@ __all__ = [
     "expected_calibration_error",
     "fingerprint",
     "guard",
+    "infer_schema",
     "labelled_data",
     "load",
     "logits_from_proba",

@@ -41,6 +41,7 @@ from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, n
 from guardrails.monitor import DriftAction, Monitored
 from guardrails.redaction import Redactor
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
     import os
@@ -310,6 +311,46 @@ class Guard(Layer):
         if len(data) == 0:
             raise InvalidInputError("recalibrate_from: the queue holds no labelled case yet.")
         return recalibrate(self, data.X, data.y, holdout=holdout)
+
+    def validate(
+        self,
+        schema: Any,
+        *,
+        on_invalid: OnInvalid = "abstain",
+        extra: ExtraPolicy = "forbid",
+        repair: Repair = (),
+        redactor: Redactor | None = None,
+        as_frame: bool = False,
+    ) -> Guard:
+        """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
+
+        See :class:`~guardrails.validation.Validated` for the settings.
+        """
+        settings = Validated.check_settings(
+            schema=schema,
+            on_invalid=on_invalid,
+            extra=extra,
+            repair=repair,
+            redactor=redactor,
+            as_frame=as_frame,
+        )
+        compiled = settings["schema"]
+        text = f"{compiled.model.__name__}, on_invalid={on_invalid!r}"
+        return self._with(
+            _Step(
+                "validate",
+                lambda inner: Validated(
+                    inner,
+                    schema=compiled,
+                    on_invalid=on_invalid,
+                    extra=extra,
+                    repair=copy.deepcopy(repair),
+                    redactor=copy.deepcopy(redactor),
+                    as_frame=as_frame,
+                ),
+                text,
+            )
+        )
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
