@@ -24,10 +24,12 @@ from guardrails.calibration import (
     HistogramBinning,
     IsotonicCalibration,
     PlattScaling,
+    RecalibrationReport,
     TemperatureScaling,
     VectorScaling,
     calibration_report,
     logits_from_proba,
+    recalibrate,
 )
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
@@ -71,6 +73,7 @@ from guardrails.reliability import (
     negative_log_likelihood,
     reliability_curve,
 )
+from guardrails.report import Report
 from guardrails.review import (
     MemoryQueue,
     ReviewCase,
@@ -82,6 +85,8 @@ from guardrails.review import (
     realized_accuracy,
 )
 from guardrails.review_sqlite import SQLiteQueue
+from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
 
@@ -112,6 +117,7 @@ __all__ = [
     "DriftReport",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FieldSpec",
     "Guard",
     "GuardedClassifier",
     "GuardedRegressor",
@@ -134,8 +140,10 @@ __all__ = [
     "Policy",
     "PostLayer",
     "Reason",
+    "RecalibrationReport",
     "Redactor",
     "ReliabilityCurve",
+    "Report",
     "Retry",
     "ReviewCase",
     "ReviewError",
@@ -144,12 +152,15 @@ __all__ = [
     "RouteToReview",
     "Rule",
     "SQLiteQueue",
+    "Schema",
     "SendToReview",
     "Stage",
     "TemperatureScaling",
     "TestResult",
     "Tighten",
     "Trigger",
+    "Validated",
+    "ValidationResult",
     "VectorScaling",
     "Verdict",
     "WindowState",
@@ -163,6 +174,7 @@ __all__ = [
     "expected_calibration_error",
     "fingerprint",
     "guard",
+    "infer_schema",
     "labelled_data",
     "load",
     "logits_from_proba",
@@ -176,5 +188,6 @@ __all__ = [
     "on_withheld",
     "open_queue",
     "realized_accuracy",
+    "recalibrate",
     "reliability_curve",
 ]

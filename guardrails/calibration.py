@@ -20,6 +20,7 @@ logits ``[0, s]``). To calibrate probabilities ``p``, pass ``np.log(p)``; the
 
 from __future__ import annotations
 
+import copy
 import itertools
 import warnings
 from abc import ABC, abstractmethod
@@ -1108,6 +1109,118 @@ def calibration_report(
         bins=bins,
         strategy=strategy,
         method=method,
+        before=before,
+        after=after,
+    )
+
+
+@dataclass(frozen=True)
+class RecalibrationReport:
+    """What refitting a guard's calibrator on fresh labelled data did.
+
+    ``before`` and ``after`` are measured on the same held-out share of the fresh rows:
+    the old calibrator against one fitted on the other rows. The layer then keeps a
+    calibrator refitted on all usable rows.
+
+    Attributes:
+        n_cases: labelled rows offered.
+        n_used: rows the model answered with finite output (redacted or invalid inputs
+            cannot be replayed and are left out).
+        n_evaluated: held-out rows ``before`` and ``after`` are measured on.
+        before: scores of the calibrator in use before the refit.
+        after: scores of the refitted calibrator.
+    """
+
+    n_cases: int
+    n_used: int
+    n_evaluated: int
+    before: CalibrationScores
+    after: CalibrationScores
+
+    def __str__(self) -> str:
+        lines = [
+            f"recalibration on {self.n_used} of {self.n_cases} labelled rows "
+            f"(measured on {self.n_evaluated} held out)",
+            f"{'metric':<14}{'before':>10}{'after':>10}",
+        ]
+        for key in ("ece", "brier", "nll", "accuracy"):
+            before, after = getattr(self.before, key), getattr(self.after, key)
+            lines.append(f"{key:<14}{before:>10.4f}{after:>10.4f}")
+        return "\n".join(lines)
+
+
+def recalibrate(
+    layer: Layer,
+    X: Any,
+    y: Any,
+    *,
+    holdout: float = 0.3,
+    bins: int = 15,
+    seed: int = 0,
+) -> RecalibrationReport:
+    """Refit the calibrator of ``layer`` on fresh labelled data; report ECE before/after.
+
+    The model is replayed on ``X`` (the layers below the calibrator), a new calibrator of
+    the same kind is fitted on ``1 - holdout`` of the usable rows and compared with the
+    current one on the rest, then refitted on every usable row and swapped in atomically
+    (decisions in flight keep the calibrator they started with).
+
+    Args:
+        layer: a guard (or layer) with a :class:`Calibrated` layer, already fitted.
+        X: ``(n_samples, n_features)`` inputs with known labels.
+        y: ``(n_samples,)`` true labels.
+        holdout: share of rows kept aside to measure before and after, in (0, 1).
+        bins: bins for ECE.
+        seed: seed of the held-out split.
+
+    Raises:
+        ConfigurationError: no calibrate step, or a bad ``holdout``.
+        InvalidInputError: fewer than 20 usable rows, or labels outside the classes.
+    """
+    if not isinstance(holdout, float) or not 0.0 < holdout < 1.0:
+        raise ConfigurationError(
+            f"The 'holdout' parameter of recalibrate must be a float in (0, 1). Got {holdout!r}."
+        )
+    calibrated = next((x for x in layer.layers() if isinstance(x, Calibrated)), None)
+    if calibrated is None:
+        raise ConfigurationError(
+            "recalibrate needs a guard with a calibrate step (.calibrate(...))."
+        )
+    calibrated.check_fitted()
+    y_arr = np.asarray(y)
+    d_in = calibrated.inner.decide(X)
+    if y_arr.ndim != 1 or y_arr.shape[0] != len(d_in):
+        raise InvalidInputError(
+            f"recalibrate needs one label per row: {len(d_in)} rows, labels of shape {y_arr.shape}."
+        )
+    Z = _logits(d_in)
+    ok = np.zeros(len(d_in), dtype=bool) if Z is None else np.isfinite(Z).all(axis=1)
+    if Z is None or ok.sum() < 20:
+        raise InvalidInputError(
+            f"recalibrate needs at least 20 rows the model can answer; got {int(ok.sum())} "
+            f"of {len(d_in)} ({d_in.reason_counts()})."
+        )
+    idx = label_indices(y_arr[ok], d_in.classes, Z.shape[1])
+    Z = Z[ok]
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(Z.shape[0])
+    n_eval = max(1, round(holdout * Z.shape[0]))
+    evaluate, train = order[:n_eval], order[n_eval:]
+    candidate = copy.deepcopy(calibrated.calibrator)
+    candidate.fit(Z[train], idx[train])
+    before = CalibrationScores.measure(
+        idx[evaluate], calibrated.calibrator.transform(Z[evaluate]), bins, "uniform"
+    )
+    after = CalibrationScores.measure(
+        idx[evaluate], candidate.transform(Z[evaluate]), bins, "uniform"
+    )
+    final = copy.deepcopy(calibrated.calibrator)
+    final.fit(Z, idx)
+    calibrated.calibrator = final  # one reference swap: readers see old or new, never half
+    return RecalibrationReport(
+        n_cases=len(d_in),
+        n_used=int(Z.shape[0]),
+        n_evaluated=int(n_eval),
         before=before,
         after=after,
     )
