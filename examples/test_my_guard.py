@@ -15,11 +15,11 @@ import pytest
 import structlog
 from hypothesis import given, settings
 from pydantic import BaseModel, Field
-from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from guardrails import Default, Guard, Reason, confidence_below, guard
+from guardrails import Default, Guard, Reason, Schema, confidence_below, guard
 from guardrails.testing import (
     FailingModel,
     OverconfidentModel,
@@ -27,6 +27,7 @@ from guardrails.testing import (
     assert_abstains,
     assert_abstention_rate,
     assert_answers,
+    invalid_records,
     valid_records,
 )
 
@@ -42,27 +43,40 @@ class Application(BaseModel):
 
 # -- the application code under test --------------------------------------------------------
 
+HOUSING = ["rent", "own", "mortgage"]  # the model sees housing as 0, 1, 2
+SCHEMA = Schema(Application, encodings={"housing": HOUSING})
+
 
 def train_model(seed: int = 0) -> Any:
+    """The model is trained on arrays in the schema's column order."""
     rng = np.random.default_rng(seed)
     n = 3000
+    X = np.column_stack(
+        [
+            rng.uniform(10_000, 200_000, n),  # income
+            rng.uniform(0, 150_000, n),  # debt
+            rng.integers(0, 40, n),  # years_employed
+            rng.integers(0, 3, n),  # housing code
+        ]
+    )
+    ratio = X[:, 1] / X[:, 0]
+    approve = np.where(ratio + rng.normal(0, 0.3, n) < 0.8, "approve", "decline")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     records = [
         {
-            "income": float(rng.uniform(10_000, 200_000)),
-            "debt": float(rng.uniform(0, 150_000)),
-            "years_employed": int(rng.integers(0, 40)),
-            "housing": str(rng.choice(["rent", "own", "mortgage"])),
+            "income": float(row[0]),
+            "debt": float(row[1]),
+            "years_employed": int(row[2]),
+            "housing": HOUSING[int(row[3])],
         }
-        for _ in range(n)
+        for row in X
     ]
-    ratio = np.array([r["debt"] / r["income"] for r in records])
-    approve = np.where(ratio + rng.normal(0, 0.3, n) < 0.8, "approve", "decline")
-    model = make_pipeline(DictVectorizer(sparse=False), LogisticRegression(max_iter=2000))
-    return model.fit(records, approve), records
+    return model.fit(X, approve), records
 
 
 def build_guard(model: Any) -> Guard:
-    return guard(model, name="loans").abstain(confidence_below(0.75))
+    """JSON records in, validated into arrays, withheld below 75% confidence."""
+    return guard(model, name="loans").validate(SCHEMA).abstain(confidence_below(0.75))
 
 
 log = structlog.get_logger("loans")
@@ -105,7 +119,7 @@ def test_we_withhold_a_modest_share_of_normal_traffic(loan_guard: Guard, trained
 
 
 def test_a_crashing_model_never_crashes_the_service(trained: Any) -> None:
-    broken = FailingModel(trained[0], when=lambda record: record["housing"] == "own")
+    broken = FailingModel(trained[0], when=lambda row: row[3] == HOUSING.index("own"))
     g = build_guard(broken)
     assert_abstains(g, CLEAR_CASE, reason="model_error")
     assert score(g, CLEAR_CASE) == "sent to an underwriter"
@@ -138,3 +152,11 @@ def test_every_request_is_logged_with_its_outcome(
 def test_no_valid_application_ever_raises(loan_guard: Guard, application: dict[str, Any]) -> None:
     d = loan_guard.decide_one(application)
     assert d.answered or d.reason is Reason.LOW_CONFIDENCE
+
+
+@settings(max_examples=60, deadline=None)
+@given(invalid_records(Application))
+def test_every_invalid_application_is_withheld_as_invalid_input(
+    loan_guard: Guard, application: dict[str, Any]
+) -> None:
+    assert_abstains(loan_guard, application, reason=Reason.INVALID_INPUT)

@@ -46,7 +46,7 @@ from sklearn.utils.validation import (
 from guardrails.abstention import Policy
 from guardrails.adapter import ModelAdapter
 from guardrails.decisions import Decisions
-from guardrails.errors import ConfigurationError, NotFittedError
+from guardrails.errors import ConfigurationError, InvalidInputError, NotFittedError
 from guardrails.guard import Guard, guard, load
 
 __all__ = ["GuardedClassifier", "GuardedRegressor"]
@@ -80,12 +80,18 @@ class _OutOfFold:
         return out
 
 
+def _no_model(X: Any) -> NDArray[np.float64]:
+    """A stand-in model for checking training rows against a schema (never scores)."""
+    return np.zeros(len(X))
+
+
 class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     """What the classifier and the regressor share: fitting the model, then the guard."""
 
     _owner = "GuardedEstimator"
 
     estimator: Any
+    schema: Any
     calibration: Any = None  # the regressor has no calibration
     policy: Policy | None
     cal_size: float
@@ -148,9 +154,17 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- the guard -----------------------------------------------------------------------
 
-    def _build(self, model: Any, *, output: Any = None, classes: Any = None) -> Guard:
-        """The configured guard around ``model`` (unfitted)."""
+    def _build(
+        self, model: Any, *, output: Any = None, classes: Any = None, validate: bool = True
+    ) -> Guard:
+        """The configured guard around ``model`` (unfitted).
+
+        ``validate=False`` leaves out the schema: a guard fitted on held-out model outputs
+        sees row numbers, not records; validation learns nothing and is added afterwards.
+        """
         g = guard(model, output=output, classes=classes)
+        if validate and self.schema is not None:
+            g = g.validate(self.schema)
         return self._steps(g)
 
     def _steps(self, g: Guard) -> Guard:
@@ -162,7 +176,26 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     def _load_objects(self) -> dict[str, Any]:
         """Objects that a saved guard of this estimator needs back (code, never stored)."""
-        return {}
+        return {} if self.schema is None else {"schema": self.schema}
+
+    def _schema_rows(self, X: Any) -> Any:
+        """Training rows as the model will see them through the schema; all must be valid."""
+        from guardrails.validation import Validated
+
+        checker = Validated(ModelAdapter(_no_model, output="values"), schema=self.schema)
+        result = checker.validate(X)
+        if not result.valid.all():
+            bad = np.flatnonzero(~result.valid)
+            first = result.errors.get(int(bad[0]), ())
+            raise InvalidInputError(
+                f"{self._owner}.fit() needs training rows that satisfy the schema; "
+                f"{bad.size} do not. Row {int(bad[0])}: "
+                + "; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in first),
+                errors=[
+                    {"row": int(i), "errors": list(result.errors.get(int(i), ()))} for i in bad
+                ],
+            )
+        return result.model_input
 
     @staticmethod
     def _learns(g: Guard) -> bool:
@@ -186,6 +219,8 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             self.estimator_ = model
             self.guard_ = g
             return
+        if self.schema is not None:
+            X = self._schema_rows(X)
         if not self._configured_learns():
             self.estimator_ = clone(self.estimator).fit(X, y)
             self.guard_ = self._build(self.estimator_)
@@ -242,10 +277,11 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         does): a guard fitted on rows the model could not score would be fitted on nothing.
         """
         classes = getattr(self, "classes_", None)
-        held_out = self._build(_OutOfFold(outputs), output=kind, classes=classes)
+        held_out = self._build(_OutOfFold(outputs), output=kind, classes=classes, validate=False)
         held_out.fit(np.arange(len(y))[:, None], y)
         self.estimator_ = model
-        self.guard_ = _transplant(held_out, model, self._load_objects())
+        fitted = _transplant(held_out, model, self._load_objects())
+        self.guard_ = fitted if self.schema is None else fitted.validate(self.schema)
 
     def _check_model_classes(self, model: Any) -> None:
         """The trained model must know every class (only classifiers check)."""
@@ -253,7 +289,12 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     # -- input ---------------------------------------------------------------------------
 
     def _input(self, X: Any, *, reset: bool) -> Any:
-        """``X`` checked for shape and feature names; values are left to the guard."""
+        """``X`` checked for shape and feature names; values are left to the guard.
+
+        With a schema, the guard's validation checks everything (records, frames, arrays).
+        """
+        if self.schema is not None:
+            return X
         if not (_is_frame(X) or _is_records(X)):
             X = check_array(
                 X, dtype=None, ensure_all_finite=False, accept_sparse=("csr", "csc"), ensure_2d=True
@@ -347,6 +388,10 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
     Args:
         estimator: an unfitted scikit-learn classifier or Pipeline (fitted, with
             ``prefit=True``).
+        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+            training rows must satisfy it (and are turned into the model's input by
+            it), and at predict time invalid rows are withheld with reason
+            ``invalid_input``. With a schema, ``X`` may be a list of records.
         calibration: None, a method name ("temperature", "sigmoid", "isotonic",
             "histogram", "vector") or a :class:`~guardrails.calibration.Calibrator`,
             fitted on held-out outputs; the policy then decides on calibrated
@@ -387,6 +432,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         self,
         estimator: Any,
         *,
+        schema: Any = None,
         calibration: Any = None,
         policy: Policy | None = None,
         cal_size: float = 0.25,
@@ -396,6 +442,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
+        self.schema = schema
         self.calibration = calibration
         self.policy = policy
         self.cal_size = cal_size
@@ -471,6 +518,10 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
     Args:
         estimator: an unfitted scikit-learn regressor or Pipeline (fitted, with
             ``prefit=True``).
+        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+            training rows must satisfy it (and are turned into the model's input by
+            it), and at predict time invalid rows are withheld with reason
+            ``invalid_input``. With a schema, ``X`` may be a list of records.
         policy: the abstention policy (e.g. one that withholds wide conformal
             intervals); None answers every valid row.
         cal_size: share held out to fit the learning layers when ``cv`` is None.
@@ -499,6 +550,7 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         self,
         estimator: Any,
         *,
+        schema: Any = None,
         policy: Policy | None = None,
         cal_size: float = 0.25,
         cv: Any = None,
@@ -507,6 +559,7 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
+        self.schema = schema
         self.policy = policy
         self.cal_size = cal_size
         self.cv = cv

@@ -4,9 +4,10 @@ and, on data the model did not train on, the guard's learning layers."""
 from __future__ import annotations
 
 import pickle
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+import pydantic
 import pytest
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -23,6 +24,7 @@ from guardrails import (
     Decisions,
     GuardedClassifier,
     GuardedRegressor,
+    InvalidInputError,
     NotFittedError,
     Policy,
     Reason,
@@ -371,3 +373,51 @@ def test_a_scores_only_model_gets_calibrated_probabilities(data: Any) -> None:
     assert proba.shape == (len(X), 2)
     assert np.allclose(proba.sum(axis=1), 1.0)
     assert 0 < clf.decide(X).abstention_rate < 1
+
+
+class Loan(pydantic.BaseModel):
+    income: float = pydantic.Field(ge=0, le=1e6)
+    debt: float = pydantic.Field(ge=0, le=1e6)
+    housing: Literal["rent", "own"]
+
+
+def _loans(n: int, seed: int) -> tuple[list[dict[str, Any]], NDArray[Any]]:
+    rng = np.random.default_rng(seed)
+    income = rng.uniform(1e4, 2e5, n)
+    debt = rng.uniform(0, 1.5e5, n)
+    housing = rng.choice(["rent", "own"], n)
+    ratio = debt / income + np.where(housing == "own", -0.2, 0.0)
+    y = np.where(ratio + rng.normal(0, 0.3, n) < 0.8, "approve", "decline")
+    records = [
+        {"income": float(a), "debt": float(b), "housing": str(h)}
+        for a, b, h in zip(income, debt, housing)
+    ]
+    return records, y
+
+
+@pytest.mark.parametrize("how", [{}, {"random_state": 0}, {"cv": 3}])
+def test_a_schema_validates_records_in_fit_and_predict(how: dict[str, Any]) -> None:
+    records, y = _loans(1500, 0)
+    calibration = None if not how else "temperature"
+    clf = GuardedClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        schema=Loan,
+        calibration=calibration,
+        policy=confidence_below(0.6),
+        **how,
+    ).fit(records, y)
+    bad = {"income": -5.0, "debt": 1.0, "housing": "castle"}
+    d = clf.decide([records[0], bad])
+    assert d[1].reason is Reason.INVALID_INPUT
+    assert {e["loc"][0] for e in d[1].errors} == {"income", "housing"}
+    assert d[0].reason is not Reason.INVALID_INPUT
+    assert clf.predict([bad]).tolist() == [None]
+    again = pickle.loads(pickle.dumps(clf))  # the schema travels by reference, as in load()
+    assert again.decide(records[:50]) == clf.decide(records[:50])
+
+
+def test_training_rows_that_break_the_schema_are_an_error() -> None:
+    records, y = _loans(100, 1)
+    records[7] = {"income": 1.0, "debt": 1.0, "housing": "boat"}
+    with pytest.raises(InvalidInputError, match=r"1 do not\. Row 7: .*housing"):
+        GuardedClassifier(LogisticRegression(), schema=Loan).fit(records, y)
