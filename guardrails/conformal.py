@@ -102,7 +102,12 @@ _SET_SCORES = ("lac", "aps", "raps")
 
 
 def set_scores(
-    proba: NDArray[np.float64], score: str = "lac", *, penalty: float = 0.0, k_reg: int = 1
+    proba: NDArray[np.float64],
+    score: str = "lac",
+    *,
+    penalty: float = 0.0,
+    k_reg: int = 1,
+    u: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Nonconformity score of every label of every row, ``(n_samples, n_classes)``.
 
@@ -111,6 +116,11 @@ def set_scores(
       (Romano et al. 2020), not randomized: sets adapt to how hard the row is.
     - ``"raps"``: APS plus ``penalty * max(0, rank(y) - k_reg)`` (Angelopoulos et al.
       2021), which discourages long tails of unlikely labels.
+
+    With ``u`` ``(n_samples,)`` uniform draws, APS and RAPS are randomized: the label's
+    own probability counts only for the share ``u`` (``cumsum - (1 - u) * p[y]``). That
+    breaks the ties that make non-randomized APS conservative (the last-ranked label
+    always scores exactly 1).
     """
     if score == "lac":
         return 1.0 - proba
@@ -121,6 +131,8 @@ def set_scores(
         cum = cum + penalty * np.maximum(0.0, ranks - k_reg)
     out = np.empty_like(cum)
     np.put_along_axis(out, order, cum, axis=1)
+    if u is not None:
+        out -= (1.0 - u)[:, np.newaxis] * proba
     return out
 
 
@@ -182,6 +194,12 @@ class ConformalSets(Policy):
         max_set_size: answer only when the set holds at most this many labels; ``None``
             never withholds for size.
         penalty, k_reg: the RAPS regularisation (ignored by other scores).
+        randomized: for "aps" and "raps", draw one uniform number per row to break ties
+            (Romano et al. 2020). Then coverage is also at most ``1 - alpha + 1/(n + 1)``
+            and sets are smaller, but the same row can get a different set on another
+            call. Without it (the default) decisions are reproducible and coverage is at
+            least ``1 - alpha``, typically more.
+        random_state: seed of the draws when ``randomized``.
 
     Raises:
         InvalidInputError: at fit, when there are too few calibration rows for ``alpha``
@@ -212,6 +230,8 @@ class ConformalSets(Policy):
         max_set_size: int | None = 1,
         penalty: float = 0.01,
         k_reg: int = 1,
+        randomized: bool = False,
+        random_state: int | None = None,
     ) -> None:
         owner = "ConformalSets"
         self.alpha = _check_alpha(owner, alpha)
@@ -235,6 +255,21 @@ class ConformalSets(Policy):
         self.max_set_size = _check_size(owner, "max_set_size", max_set_size)
         self.penalty = _check_number(owner, "penalty", penalty)
         self.k_reg = _check_size(owner, "k_reg", k_reg) or 1
+        if not isinstance(randomized, bool) or (randomized and score == "lac"):
+            raise ConfigurationError(
+                f"The 'randomized' parameter of {owner} must be a bool, and True only with "
+                f"score 'aps' or 'raps'. Got {randomized!r} with score={score!r}."
+            )
+        if random_state is not None and (
+            not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool)
+        ):
+            raise ConfigurationError(
+                f"The 'random_state' parameter of {owner} must be an int or None. "
+                f"Got {random_state!r} instead."
+            )
+        self.randomized = randomized
+        self.random_state = None if random_state is None else int(random_state)
+        self._rng = np.random.default_rng(self.random_state)
 
     # -- scores --------------------------------------------------------------------------
 
@@ -244,7 +279,8 @@ class ConformalSets(Policy):
             raise ConfigurationError(
                 "ConformalSets needs class probabilities; the decisions have none."
             )
-        return set_scores(d.proba, self.score, penalty=self.penalty, k_reg=self.k_reg)
+        u = self._rng.random(len(d)) if self.randomized else None
+        return set_scores(d.proba, self.score, penalty=self.penalty, k_reg=self.k_reg, u=u)
 
     def _group_of(self, d: Decisions) -> NDArray[Any]:
         assert self.groups is not None
@@ -380,6 +416,8 @@ class ConformalSets(Policy):
         parts.append(f"max_set_size={self.max_set_size!r}")
         if self.score == "raps":
             parts += [f"penalty={self.penalty!r}", f"k_reg={self.k_reg!r}"]
+        if self.randomized:
+            parts += ["randomized=True", f"random_state={self.random_state!r}"]
         return f"ConformalSets({', '.join(parts)})"
 
     # -- persistence ----------------------------------------------------------------------
@@ -395,6 +433,8 @@ class ConformalSets(Policy):
             "max_set_size": self.max_set_size,
             "penalty": self.penalty,
             "k_reg": self.k_reg,
+            "randomized": self.randomized,
+            "random_state": self.random_state,
         }
         if self.is_fitted():
             classes = self.classes_.astype(str) if self.classes_.dtype == object else self.classes_
@@ -416,6 +456,8 @@ class ConformalSets(Policy):
             max_set_size=state["max_set_size"],
             penalty=state["penalty"],
             k_reg=state["k_reg"],
+            randomized=state["randomized"],
+            random_state=state["random_state"],
         )
         fitted = state.get("fitted")
         if fitted is not None:
