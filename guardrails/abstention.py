@@ -724,14 +724,17 @@ class RiskControlledThreshold(Policy):
 
     The guarantee: with probability at least ``1 - delta`` over the calibration draw, the
     error rate of the answered rows (on new rows from the same distribution) is at most
-    ``target_risk``. How: a fixed grid of ``n_thresholds + 1`` thresholds in [0, 1], chosen
-    before seeing data; for each threshold ``t`` the null hypothesis "risk at t exceeds
+    ``target_risk``. How: a fixed grid of ``n_thresholds + 1`` thresholds from the lowest
+    possible score (``1 / n_classes`` for confidence, 0 for margin) to 1, chosen before
+    seeing data; for each threshold ``t`` the null hypothesis "risk at t exceeds
     the target" is tested with the exact binomial tail of the errors among the ``m_t``
-    calibration rows answered at ``t``; thresholds are rejected at level
-    ``delta / (n_thresholds + 1)`` (Bonferroni, as in learn-then-test) and the lowest
-    rejected threshold, i.e. the largest coverage, is kept. This is the selection with
-    guaranteed risk of Geifman and El-Yaniv (2017) with a union bound over a fixed grid
-    instead of their binary search. When no threshold passes, the policy withholds every
+    calibration rows answered at ``t``. The family of tests is controlled at ``delta``
+    with Wiens' fallback procedure (as in learn-then-test): each threshold has
+    ``delta / (n_thresholds + 1)`` of the level, thresholds are tested from the strictest
+    down, and a rejected one hands its level to the next. The lowest rejected threshold,
+    i.e. the largest coverage, is kept. This is the selection with guaranteed risk of
+    Geifman and El-Yaniv (2017) with a multiple-testing bound over a fixed grid instead
+    of their binary search. When no threshold passes, the policy withholds every
     row and warns at fit.
 
     Args:
@@ -744,7 +747,8 @@ class RiskControlledThreshold(Policy):
         threshold_: answer rows whose score is at least this.
         coverage_: share of calibration rows answered at ``threshold_``.
         risk_: error rate of those calibration rows.
-        risk_bound_: Clopper-Pearson upper bound on the risk at the corrected level.
+        risk_bound_: Clopper-Pearson upper bound on the risk at the level the chosen
+            threshold was tested at.
     """
 
     requires = frozenset({"proba"})
@@ -755,7 +759,7 @@ class RiskControlledThreshold(Policy):
         *,
         delta: float = 0.1,
         score: str = "confidence",
-        n_thresholds: int = 100,
+        n_thresholds: int = 50,
     ) -> None:
         owner = "RiskControlledThreshold"
         self.target_risk = _check_unit(owner, "target_risk", target_risk, closed=False)
@@ -772,9 +776,14 @@ class RiskControlledThreshold(Policy):
             )
         self.n_thresholds = int(n_thresholds)
 
-    def grid(self) -> NDArray[np.float64]:
-        """The candidate thresholds, fixed before any data is seen."""
-        return np.linspace(0.0, 1.0, self.n_thresholds + 1)
+    def grid(self, n_classes: int = 0) -> NDArray[np.float64]:
+        """The candidate thresholds, fixed before any data is seen.
+
+        Confidence is never below ``1 / n_classes``, so thresholds start there (lower ones
+        would all answer every row and only dilute the test level).
+        """
+        low = 1.0 / n_classes if self.score == "confidence" and n_classes > 0 else 0.0
+        return np.linspace(low, 1.0, self.n_thresholds + 1)
 
     def fit(self, d: Decisions, y: NDArray[Any]) -> Self:
         from scipy.stats import beta, binom
@@ -788,14 +797,22 @@ class RiskControlledThreshold(Policy):
         wrong = (d.prediction[keep] != y[keep]).astype(np.int64)
         order = np.argsort(-s, kind="stable")
         s_desc, cum_wrong = s[order], np.r_[0, np.cumsum(wrong[order])]
-        grid = self.grid()
+        grid = self.grid(0 if d.proba is None else d.proba.shape[1])
         # rows answered at t: score >= t, i.e. the first m_t rows in descending order
         m = np.searchsorted(-s_desc, -grid, side="right")
         e = cum_wrong[m]
-        level = self.delta / grid.shape[0]
         pvalue = binom.cdf(e, m, self.target_risk)
         pvalue[m == 0] = 1.0
-        passed = np.flatnonzero(pvalue <= level)
+        # Wiens' fallback procedure: each threshold gets delta / len(grid) of the level,
+        # tested from the strictest down; a rejected threshold passes its level on to the
+        # next one. Controls the chance of any wrong rejection at delta.
+        share = self.delta / grid.shape[0]
+        levels = np.empty(grid.shape[0])
+        carried = 0.0
+        for i in range(grid.shape[0] - 1, -1, -1):
+            levels[i] = share + carried
+            carried = levels[i] if pvalue[i] <= levels[i] else 0.0
+        passed = np.flatnonzero(pvalue <= levels)
         n = s.shape[0]
         if passed.shape[0] == 0:
             import warnings
@@ -818,6 +835,7 @@ class RiskControlledThreshold(Policy):
             mi, ei = int(m[i]), int(e[i])
             self.coverage_ = mi / n
             self.risk_ = ei / mi
+            level = float(levels[i])
             self.risk_bound_ = float(beta.ppf(1.0 - level, ei + 1, mi - ei)) if ei < mi else 1.0
         return self
 

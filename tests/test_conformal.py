@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LinearRegression
 
 import guardrails
 from guardrails import (
@@ -349,7 +349,7 @@ def test_conformal_sets_refuse_bad_settings_and_models_without_probabilities(
         guard(iris["model"].predict, output="labels", classes=[0, 1, 2]).abstain(
             ConformalSets()
         ).build()
-    d, y = _class_pool(100, seed=0)
+    d, _ = _class_pool(100, seed=0)
     with pytest.raises(InvalidInputError, match="not among the model's classes"):
         ConformalSets().fit(d, np.full(100, 7))
     with pytest.raises(NotFittedError):
