@@ -326,7 +326,7 @@ class Abstaining(PostLayer):
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import Abstaining, ConfidenceThreshold
         >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[np.zeros(20), np.ones(20)]
-        >>> guarded = Abstaining(LogisticRegression().fit(X, y), policy=ConfidenceThreshold(0.9))
+        >>> guarded = Abstaining(LogisticRegression().fit(X, y), policy=ConfidenceThreshold(0.8))
         >>> guarded.decide(np.array([[0.0], [0.5]])).abstained.tolist()
         [False, True]
     """
@@ -661,8 +661,8 @@ class CoverageThreshold(Policy):
         >>> import numpy as np
         >>> from guardrails import CoverageThreshold, Decisions
         >>> d = Decisions(prediction=np.zeros(9), confidence=np.linspace(0.5, 0.9, 9))
-        >>> CoverageThreshold(0.7).fit(d, np.zeros(9)).threshold_
-        0.55
+        >>> CoverageThreshold(0.7).fit(d, np.zeros(9)).threshold_  # 3rd smallest of 9
+        0.6
     """
 
     requires = frozenset({"proba"})
