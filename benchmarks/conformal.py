@@ -63,8 +63,8 @@ def main() -> None:
         return guard(model).abstain(ConformalSets(ALPHA, max_set_size=None)).fit(X_cal, y_cal)
 
     g = ours_fit()
-    t_cal = median_seconds(ours_fit, repeats=3)
-    t_set = median_seconds(lambda: g.decide(X_test), repeats=3)
+    t_cal = median_seconds(ours_fit, repeats=7)
+    t_set = median_seconds(lambda: g.decide(X_test), repeats=7)
     d = g.decide(X_test)
     ours = d.pred_set
     assert ours is not None
@@ -97,8 +97,8 @@ def main() -> None:
             return m.conformalize(X_cal, y_cal)
 
         mapie = mapie_fit()
-        m_cal = median_seconds(mapie_fit, repeats=3)
-        m_set = median_seconds(lambda: mapie.predict_set(X_test), repeats=3)
+        m_cal = median_seconds(mapie_fit, repeats=7)
+        m_set = median_seconds(lambda: mapie.predict_set(X_test), repeats=7)
         theirs = mapie.predict_set(X_test)[1][:, :, 0]
         identical = (
             "yes"
@@ -141,7 +141,7 @@ def main() -> None:
         sets = np.asarray(sets, dtype=bool)
         same = int((sets == ours[:CREPES_ROWS]).all(axis=1).sum())
         crepes_same = f"{same} of {CREPES_ROWS} rows"
-        t_ours_sub = median_seconds(lambda: g.decide(Xc), repeats=3)
+        t_ours_sub = median_seconds(lambda: g.decide(Xc), repeats=7)
         rows.append(
             [
                 f"crepes WrapClassifier (first {CREPES_ROWS:,} test rows)",

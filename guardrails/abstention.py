@@ -407,6 +407,17 @@ def label_index(labels: NDArray[Any], classes: NDArray[Any]) -> NDArray[np.intp]
     out = np.full(labels.shape[0], -1, dtype=np.intp)
     if labels.shape[0] == 0 or classes.shape[0] == 0:
         return out
+    k = classes.shape[0]
+    if (
+        labels.dtype.kind in "iu"
+        and classes.dtype.kind in "iu"
+        and classes[0] == 0
+        and classes[-1] == k - 1
+        and np.array_equal(classes, np.arange(k))
+    ):  # the common case: classes 0..k-1, labels are their own columns
+        inside = (labels >= 0) & (labels < k)
+        out[inside] = labels[inside]
+        return out
     try:
         sorter = np.argsort(classes, kind="stable")
         pos = np.searchsorted(classes, labels, sorter=sorter)
