@@ -33,7 +33,7 @@ from guardrails.abstention import (
     label_index,
 )
 from guardrails.base import take_rows
-from guardrails.decisions import Decisions, Reason, object_column
+from guardrails.decisions import PRIMARY, Decisions, Reason, object_column
 from guardrails.errors import (
     ConfigurationError,
     GuardrailsWarning,
@@ -823,7 +823,9 @@ class AdaptiveConformal(Policy):
 
         Args:
             d: the decisions as returned (they carry the sets or intervals that were
-                given); rows without a set or interval (the model never ran) are skipped.
+                given). Rows without one are skipped: where the model never ran, and rows
+                answered by a fallback stage (their columns are that stage's, not this
+                policy's; their stage is not "primary").
             y_true: ``(n_samples,)`` the true labels or values of those rows, in order.
 
         Returns:
@@ -847,7 +849,7 @@ class AdaptiveConformal(Policy):
                     "AdaptiveConformal.update got labels that are not among the classes "
                     f"{d.classes.tolist()!r}."
                 )
-            seen = ~_no_candidate(d)
+            seen = ~_no_candidate(d) & (d.stage == PRIMARY)
             covered = d.pred_set[np.arange(len(d)), j]
         else:
             if d.interval is None:
@@ -857,7 +859,7 @@ class AdaptiveConformal(Policy):
                 )
             yv = y.astype(np.float64)
             lo, hi = d.interval[:, 0], d.interval[:, 1]
-            seen = ~_no_candidate(d) & ~np.isnan(lo)
+            seen = ~_no_candidate(d) & ~np.isnan(lo) & (d.stage == PRIMARY)
             covered = (lo <= yv) & (yv <= hi)
         misses = int((~covered & seen).sum())
         count = int(seen.sum())

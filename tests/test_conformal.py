@@ -474,6 +474,10 @@ def test_adaptive_conformal_sets_update_from_late_labels_through_a_guard(
     assert loaded.layer(guardrails.Abstaining).policy.alpha_t_ == after  # type: ignore[attr-defined]
     with pytest.raises(InvalidInputError, match="not among the classes"):
         policy.update(d, np.full(len(d), 9))
+    # rows a fallback answered carry its columns, not this policy's sets: not counted
+    fell_back = d.replace(stage=guardrails.decisions.object_column(len(d), "fallback"))
+    assert policy.update(fell_back, wrong) == after
+    assert policy.n_updates_ == len(d)
     with pytest.raises(ConfigurationError, match="without class_conditional"):
         AdaptiveConformal(ConformalSets(class_conditional=True))
 
