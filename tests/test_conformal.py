@@ -490,3 +490,16 @@ def test_string_labels_work_end_to_end(binary: dict[str, Any]) -> None:
     by_class = outcomes.coverage(d, y[400:], groups=y[400:])
     assert isinstance(by_class, dict) and set(by_class) == {"no", "yes"}
     assert d[0].prediction_set is not None and set(d[0].prediction_set) <= {"no", "yes"}
+
+
+def test_interval_width_policy_reads_the_interval_made_before_it(tmp_path: Path) -> None:
+    model, X, y = _regressor()
+    policy = ConformalIntervals(0.1) | guardrails.interval_wider_than(0.5)
+    g = guard(model).abstain(policy).fit(X[300:600], y[300:600])
+    d = g.decide(X[600:])
+    assert d.interval is not None and d.abstained.all()  # absolute intervals here are wider
+    assert set(d.reasons()) == {Reason.AMBIGUOUS}
+    loaded = guardrails.load(g.save(tmp_path / "w.zip"), model=model)
+    assert loaded.decide(X[600:]) == d
+    with pytest.raises(ConfigurationError, match="interval"):
+        guard(model).abstain(guardrails.interval_wider_than(0.5)).build()
