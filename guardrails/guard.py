@@ -26,9 +26,14 @@ from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.decisions import Decisions
 from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.observe import Logged, check_settings
 
 if TYPE_CHECKING:
     import os
+
+    from guardrails.alerts import Alerts
+    from guardrails.redaction import Redactor
+    from guardrails.telemetry import Metrics
 
 __all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
 
@@ -125,6 +130,68 @@ class Guard(Layer):
                 "abstain",
                 lambda inner: Abstaining(inner, policy=copy.deepcopy(policy)),
                 repr(policy),
+            )
+        )
+
+    def log(
+        self,
+        logger: Any = None,
+        *,
+        redactor: Redactor | None = None,
+        sample: float = 0.0,
+        details: bool = False,
+        metrics: Metrics | None = None,
+        alerts: Alerts | None = None,
+    ) -> Guard:
+        """Emit one structlog event per decision, record metrics and evaluate alert rules.
+
+        Events carry the guard's name and version and never the raw input (see
+        :class:`~guardrails.observe.Logged` and ``docs/observability.md``).
+
+        Args:
+            logger: a structlog logger; ``structlog.get_logger("guardrails")`` if None.
+            redactor: sensitive fields, hidden from fingerprints and error details.
+            sample: share of a batch's primary-answered rows that also get a row event.
+            details: also emit error details, scrubbed by ``redactor`` (off: type only).
+            metrics: a :class:`~guardrails.telemetry.Metrics` registry (shared, not copied).
+            alerts: :class:`~guardrails.alerts.Alerts` rules and sinks (shared, not copied).
+        """
+        check_settings(
+            logger=logger,
+            redactor=redactor,
+            sample=sample,
+            details=details,
+            metrics=metrics,
+            alerts=alerts,
+            owner="log()",
+        )
+        name, version = self.guard_name, self.version
+        text = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("redactor", redactor),
+                ("sample", sample),
+                ("details", details),
+                ("metrics", metrics),
+                ("alerts", alerts),
+            )
+            if v not in (None, 0.0, False)
+        )
+        return self._with(
+            _Step(
+                "log",
+                lambda inner: Logged(
+                    inner,
+                    logger=logger,
+                    redactor=copy.deepcopy(redactor),
+                    guard_name=name,
+                    version=version,
+                    sample=sample,
+                    details=details,
+                    metrics=metrics,
+                    alerts=alerts,
+                ),
+                text,
             )
         )
 
