@@ -14,6 +14,16 @@ from guardrails.abstention import (
     confidence_below,
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
+from guardrails.alerts import (
+    Alert,
+    AlertRule,
+    Alerts,
+    abstention_rate_above,
+    circuit_opened,
+    drift_detected,
+    error_rate_above,
+    fallback_rate_above,
+)
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.errors import (
@@ -27,7 +37,9 @@ from guardrails.errors import (
     NotFittedError,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.observe import Logged
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.telemetry import Metrics
 
 __version__ = "0.1.0"
 
@@ -36,6 +48,9 @@ __all__ = [
     "PRIMARY",
     "REDACTED",
     "Abstaining",
+    "Alert",
+    "AlertRule",
+    "Alerts",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -50,6 +65,8 @@ __all__ = [
     "GuardrailsWarning",
     "InvalidInputError",
     "Layer",
+    "Logged",
+    "Metrics",
     "ModelAdapter",
     "ModelOutputError",
     "NotFittedError",
@@ -60,8 +77,13 @@ __all__ = [
     "Redactor",
     "Verdict",
     "__version__",
+    "abstention_rate_above",
     "as_layer",
+    "circuit_opened",
     "confidence_below",
+    "drift_detected",
+    "error_rate_above",
+    "fallback_rate_above",
     "fingerprint",
     "guard",
     "load",
