@@ -356,7 +356,7 @@ class Logged(Layer):
             with self._rng_lock:
                 draw = self._rng.random(n)
             sampled = ~notable & (draw < self.sample)
-        errors = int((d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))).sum())
+        failed = int((d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))).sum())
         rows = np.flatnonzero(notable | sampled)
         log.info(
             BATCH_EVENT,
@@ -367,7 +367,7 @@ class Logged(Layer):
             answered=int((outcomes == 0).sum()),
             fallback=int((outcomes == 1).sum()),
             abstained=int((outcomes == 2).sum()),
-            errors=errors,
+            failed=failed,
             reasons=d.reason_counts(),
             stages=d.stage_counts(),
             latency_ms=total_ms,
