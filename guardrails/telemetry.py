@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -130,8 +130,7 @@ class HistogramSnapshot:
         return out
 
 
-@dataclass(frozen=True)
-class Rates:
+class Rates(NamedTuple):
     """Rolling rates over the last ``rows`` rows a guard decided."""
 
     rows: int
@@ -240,23 +239,20 @@ class _Series:
         self.drift_status: str | None = None
         self.drift_scores: dict[str, float] = {}
 
-    def _latency(self, stage: str, seconds: float) -> None:
-        hist = self.latency.get(stage)
-        if hist is None:
-            hist = self.latency[stage] = _Histogram(self.metrics.latency_buckets)
-        hist.add(seconds)
-
     def _roll(self, rows: int, abstained: int, fallback: int, errors: int) -> Rates:
-        entry = (rows, abstained, fallback, errors)
-        self.window.append(entry)
-        sums = self.sums
-        for i in range(4):
-            sums[i] += entry[i]
+        window, sums = self.window, self.sums
+        window.append((rows, abstained, fallback, errors))
+        sums[0] += rows
+        sums[1] += abstained
+        sums[2] += fallback
+        sums[3] += errors
         limit = self.metrics.window
-        while len(self.window) > 1 and sums[0] - self.window[0][0] >= limit:
-            old = self.window.popleft()
-            for i in range(4):
-                sums[i] -= old[i]
+        while len(window) > 1 and sums[0] - window[0][0] >= limit:
+            r, a, f, e = window.popleft()
+            sums[0] -= r
+            sums[1] -= a
+            sums[2] -= f
+            sums[3] -= e
         return self.rates()
 
     def rates(self) -> Rates:
@@ -386,14 +382,18 @@ class Metrics:
             confidences = ()
             if d.confidence is not None:
                 conf_arr = d.confidence[~np.isnan(d.confidence)]
-        series = self._get(guard, version)
+        series = self._series.get((guard, version)) or self._get(guard, version)
         with series.lock:
             series.calls += 1
+            decisions = series.decisions
             for key, k in counts.items():
-                series.decisions[key] = series.decisions.get(key, 0) + k
-            series._latency("total", seconds)
-            for stage_name, secs in d.timings.items():
-                series._latency(stage_name, secs)
+                decisions[key] = decisions.get(key, 0) + k
+            latency = series.latency
+            for stage_name, secs in (("total", seconds), *d.timings.items()):
+                hist = latency.get(stage_name)
+                if hist is None:
+                    hist = latency[stage_name] = _Histogram(self.latency_buckets)
+                hist.add(secs)
             if conf_arr is not None:
                 if conf_arr.size:
                     series.confidence.add_many(conf_arr)
@@ -420,7 +420,10 @@ class Metrics:
             series.calls += 1
             key = ("error", "exception", "none")
             series.decisions[key] = series.decisions.get(key, 0) + n
-            series._latency("total", seconds)
+            hist = series.latency.get("total")
+            if hist is None:
+                hist = series.latency["total"] = _Histogram(self.latency_buckets)
+            hist.add(seconds)
             rates = series._roll(n, 0, 0, n)
         if self._hooks:
             for hook in self._hooks:
