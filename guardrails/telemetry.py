@@ -401,7 +401,7 @@ class Metrics:
                 series.confidence.add(confidences[0])
             if drift is not None:
                 _drift(series, drift)
-            rates = series._roll(n, n_abst, n_fb, n_err)
+            rates = series._roll(n, n_abst, n_fb, n_err) if n else series.rates()
         if self._hooks:
             values: Sequence[float] = confidences if conf_arr is None else conf_arr.tolist()
             stages = {"total": seconds, **d.timings}

@@ -34,7 +34,7 @@ def batch(
     st[:] = stages
     return Decisions(
         prediction=np.zeros(n),
-        abstained=np.array(abstained),
+        abstained=np.array(abstained, dtype=bool),
         reason=np.array(reasons, dtype=np.int8),
         stage=st,
         confidence=None if conf is None else np.array(conf, dtype=float),
@@ -363,3 +363,13 @@ def test_opentelemetry_reads_the_same_counts() -> None:
     assert latency["total"] == 5
     (conf,) = found["guardrails.confidence"].data_points
     assert conf.count == 9
+
+
+def test_an_empty_batch_counts_a_call_and_leaves_the_rates_alone() -> None:
+    m = Metrics(window=5)
+    m.observe("g", "1", batch([True], [1], ["primary"]), seconds=0)
+    for _ in range(100):
+        m.observe("g", "1", batch([], [], []), seconds=0)
+    snap = m.snapshot().guard("g")
+    assert snap.calls == 101
+    assert (snap.rates.rows, snap.rates.abstention) == (1, 1.0)
