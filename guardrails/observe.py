@@ -15,7 +15,8 @@ inputs (a model's exception message, a validation error's input), are reduced to
 exception type unless ``details=True``, and then pass through the redactor.
 
 The library never configures logging: events go to the logger given, or to
-``structlog.get_logger("guardrails")``.
+``structlog.get_logger("guardrails")``. A logger that raises never costs the caller its
+decision: the layer warns with :class:`~guardrails.errors.GuardrailsWarning` instead.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ import structlog
 from guardrails.alerts import Alerts, Health, circuits_open
 from guardrails.base import Call, Layer, _is_frame
 from guardrails.decisions import PRIMARY, Decisions, Reason
-from guardrails.errors import ConfigurationError
+from guardrails.errors import ConfigurationError, GuardrailsWarning
 from guardrails.persistence import persistable
 from guardrails.redaction import REDACTED, Redactor, fingerprint, truncate
 from guardrails.telemetry import ERROR_REASONS, Metrics, Rates, row_outcomes
@@ -219,9 +221,9 @@ class Logged(Layer):
         try:
             d = self.inner._decide(X, call)
         except Exception as exc:
-            self._failed(exc, call, time.perf_counter() - t0)
+            self._safely(self._failed, exc, call, time.perf_counter() - t0)
             raise
-        self._record(d, call, time.perf_counter() - t0)
+        self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
@@ -230,10 +232,22 @@ class Logged(Layer):
         try:
             d = await self.inner._adecide(X, call)
         except Exception as exc:
-            self._failed(exc, call, time.perf_counter() - t0)
+            self._safely(self._failed, exc, call, time.perf_counter() - t0)
             raise
-        self._record(d, call, time.perf_counter() - t0)
+        self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
+
+    def _safely(self, record: Any, *args: Any) -> None:
+        """Run ``record``; a broken logger or sink must never cost the caller its decision."""
+        try:
+            record(*args)
+        except Exception as exc:
+            warnings.warn(
+                f"guardrails: the log step of guard {self.guard_name!r} failed with "
+                f"{type(exc).__name__}; the decision is returned without its events.",
+                GuardrailsWarning,
+                stacklevel=2,
+            )
 
     def _fit(self, X: Any, y: Any, call: Call) -> Decisions:
         return self.inner._fit(X, y, call)  # calibration data is not traffic: not logged
@@ -248,7 +262,7 @@ class Logged(Layer):
         total_ms = seconds * 1e3
         stage_ms = {k: v * 1e3 for k, v in d.timings.items()}
         if n == 1:
-            self._row_event(log, d, 0, call, drift, total_ms, stage_ms, batch=False)
+            self._row_event(log, d, 0, call, drift, total_ms, stage_ms)
         elif n > 1:
             self._batch_events(log, d, call, drift, total_ms, stage_ms)
         registry = self._rates_registry
@@ -283,7 +297,6 @@ class Logged(Layer):
         total_ms: float,
         stage_ms: dict[str, float],
         *,
-        batch: bool,
         sampled: bool = False,
     ) -> None:
         abstained = bool(d.abstained[i])
@@ -377,9 +390,7 @@ class Logged(Layer):
             row_events=int(rows.size),
         )
         for i in rows.tolist():
-            self._row_event(
-                log, d, i, call, drift, total_ms, stage_ms, batch=True, sampled=bool(sampled[i])
-            )
+            self._row_event(log, d, i, call, drift, total_ms, stage_ms, sampled=bool(sampled[i]))
 
     # -- never the raw input -------------------------------------------------------------
 

@@ -328,6 +328,17 @@ def test_a_raising_call_logs_an_error_event_counts_it_and_reraises() -> None:
     assert snap.rates.error == 1.0
 
 
+def test_a_broken_logger_costs_a_warning_not_the_decision() -> None:
+    def explode(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        raise OSError("disk full")
+
+    broken = structlog.wrap_logger(structlog.ReturnLogger(), processors=[explode])
+    g = yes_no_guard(logger=broken)
+    with pytest.warns(guardrails.GuardrailsWarning, match="OSError"):
+        d = g.decide_one(np.array([0.95, 0.0]))
+    assert d.prediction == "yes"
+
+
 # -- settings ---------------------------------------------------------------------------
 
 
