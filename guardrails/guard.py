@@ -142,6 +142,7 @@ class Guard(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
+        max_row_events: int | None = None,
     ) -> Guard:
         """Emit one structlog event per decision, record metrics and evaluate alert rules.
 
@@ -155,6 +156,7 @@ class Guard(Layer):
             details: also emit error details, scrubbed by ``redactor`` (off: type only).
             metrics: a :class:`~guardrails.telemetry.Metrics` registry (shared, not copied).
             alerts: :class:`~guardrails.alerts.Alerts` rules and sinks (shared, not copied).
+            max_row_events: at most this many row events per batch (None: no limit).
         """
         check_settings(
             logger=logger,
@@ -163,6 +165,7 @@ class Guard(Layer):
             details=details,
             metrics=metrics,
             alerts=alerts,
+            max_row_events=max_row_events,
             owner="log()",
         )
         name, version = self.guard_name, self.version
@@ -174,8 +177,9 @@ class Guard(Layer):
                 ("details", details),
                 ("metrics", metrics),
                 ("alerts", alerts),
+                ("max_row_events", max_row_events),
             )
-            if v not in (None, 0.0, False)
+            if v is not None and v is not False and not (k == "sample" and v == 0.0)
         )
         return self._with(
             _Step(
@@ -190,6 +194,7 @@ class Guard(Layer):
                     details=details,
                     metrics=metrics,
                     alerts=alerts,
+                    max_row_events=max_row_events,
                 ),
                 text,
             )

@@ -130,6 +130,9 @@ class Logged(Layer):
         metrics: a :class:`~guardrails.telemetry.Metrics` registry to record into.
         alerts: :class:`~guardrails.alerts.Alerts` to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
+        max_row_events: at most this many row events per batch (None: no limit); failed
+            rows come first, then fallback, withheld and sampled rows, each in row order.
+            The summary's ``row_events_dropped`` says how many were left out.
         seed: seed of the sampling generator (for reproducible tests).
 
     Raises:
@@ -161,6 +164,7 @@ class Logged(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
+        max_row_events: int | None = None,
         seed: int | None = None,
     ) -> None:
         from guardrails.adapter import as_layer
@@ -172,6 +176,7 @@ class Logged(Layer):
             details=details,
             metrics=metrics,
             alerts=alerts,
+            max_row_events=max_row_events,
             owner="Logged",
         )
         if not isinstance(guard_name, str) or not guard_name:
@@ -191,6 +196,7 @@ class Logged(Layer):
         self.details = bool(details)
         self.metrics = metrics
         self.alerts = alerts
+        self.max_row_events = max_row_events
         self._rates_registry = (
             metrics if metrics is not None else (Metrics() if alerts is not None else None)
         )
@@ -371,6 +377,14 @@ class Logged(Layer):
             sampled = ~notable & (draw < self.sample)
         failed = int((d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))).sum())
         rows = np.flatnonzero(notable | sampled)
+        dropped = 0
+        if self.max_row_events is not None and rows.size > self.max_row_events:
+            failed_rows = d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))
+            # failed first, then fallback, then withheld, then sampled; row order within each
+            rank = np.where(failed_rows, 0, np.where(outcomes == 1, 1, np.where(notable, 2, 3)))
+            keep = rows[np.argsort(rank[rows], kind="stable")[: self.max_row_events]]
+            dropped = int(rows.size - keep.size)
+            rows = np.sort(keep)
         log.info(
             BATCH_EVENT,
             request_id=call.request_id,
@@ -386,8 +400,8 @@ class Logged(Layer):
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
             drift=drift,
-            input_fingerprint=self._batch_fingerprint(call.raw),
             row_events=int(rows.size),
+            row_events_dropped=dropped,
         )
         for i in rows.tolist():
             self._row_event(log, d, i, call, drift, total_ms, stage_ms, sampled=bool(sampled[i]))
@@ -414,11 +428,6 @@ class Logged(Layer):
             return fingerprint(raw[i])
         except Exception:  # an exotic container must not break the decision path
             return None
-
-    def _batch_fingerprint(self, raw: Any) -> str | None:
-        if isinstance(raw, np.ndarray) and raw.dtype.kind != "O":
-            return fingerprint(np.ascontiguousarray(raw))
-        return None
 
     def _hide(self, record: Mapping[str, Any]) -> Mapping[str, Any]:
         return self.redactor.record(record) if self.redactor is not None else record
@@ -476,6 +485,7 @@ class Logged(Layer):
             "version": self.version,
             "sample": self.sample,
             "details": self.details,
+            "max_row_events": self.max_row_events,
             "redactor": None if self.redactor is None else enc.component(self.redactor),
             "logger": None
             if self.logger is None
@@ -504,6 +514,7 @@ class Logged(Layer):
             details=bool(state["details"]),
             metrics=maybe_ref("metrics"),
             alerts=maybe_ref("alerts"),
+            max_row_events=state.get("max_row_events"),
         )
 
 
@@ -515,6 +526,7 @@ def check_settings(
     details: Any,
     metrics: Any,
     alerts: Any,
+    max_row_events: Any = None,
     owner: str,
 ) -> None:
     """Validate the settings of the log step (shared by :class:`Logged` and the builder).
@@ -546,6 +558,12 @@ def check_settings(
         raise bad("metrics", "a guardrails.telemetry.Metrics or None", metrics)
     if alerts is not None and not isinstance(alerts, Alerts):
         raise bad("alerts", "a guardrails.alerts.Alerts or None", alerts)
+    if max_row_events is not None and (
+        isinstance(max_row_events, bool)
+        or not isinstance(max_row_events, int)
+        or max_row_events < 0
+    ):
+        raise bad("max_row_events", "an int >= 0 or None", max_row_events)
 
 
 def _drift_status(note: Any) -> str | None:

@@ -307,6 +307,32 @@ def test_a_partial_sample_logs_about_that_share_of_answered_rows() -> None:
     assert 120 <= len(rows) <= 280
 
 
+def test_max_row_events_keeps_failed_rows_first_and_counts_the_rest() -> None:
+    class FailSome(PostLayer):
+        name: ClassVar[str] = "abstain"
+
+        def _post(self, d: Decisions, call: Call) -> Decisions:
+            mask = np.zeros(len(d), dtype=bool)
+            mask[[7, 9]] = True
+            return d.withhold(mask, guardrails.Reason.MODEL_ERROR)
+
+    logger, buf = json_logger()
+    stack = Logged(
+        FailSome(guard(proba_model, output="proba", classes=[0, 1]).abstain(confidence_below(0.8))),
+        logger=logger,
+        max_row_events=3,
+    )
+    X = np.c_[np.r_[np.full(6, 0.6), np.full(6, 0.99)]]  # rows 0-5 unsure, 6-11 confident
+    stack.decide(X)
+    summary, *rows = lines(buf)
+    assert (summary["row_events"], summary["row_events_dropped"]) == (3, 5)
+    assert [(r["row"], r["reason"]) for r in rows] == [
+        (0, "low_confidence"),
+        (7, "model_error"),
+        (9, "model_error"),
+    ]
+
+
 # -- calls that raise -------------------------------------------------------------------
 
 
@@ -352,6 +378,7 @@ def test_a_broken_logger_costs_a_warning_not_the_decision() -> None:
         ({"alerts": [1]}, "'alerts'"),
         ({"redactor": ["ssn"]}, "'redactor'"),
         ({"logger": object()}, "'logger'"),
+        ({"max_row_events": -1}, "'max_row_events'"),
     ],
 )
 def test_bad_settings_fail_when_the_step_is_added(kwargs: dict[str, Any], match: str) -> None:
@@ -389,7 +416,11 @@ def test_a_saved_guard_loads_with_its_log_settings_and_the_objects_it_names(
     model = LogisticRegression().fit(X, np.r_[np.zeros(10), np.ones(10)])
     metrics = Metrics()
     g = guard(model, name="s", version="2").log(
-        redactor=Redactor(fields=["ssn"]), sample=0.25, details=True, metrics=metrics
+        redactor=Redactor(fields=["ssn"]),
+        sample=0.25,
+        details=True,
+        metrics=metrics,
+        max_row_events=50,
     )
     path = g.save(tmp_path / "g.zip")
     with pytest.raises(guardrails.ArtifactError, match="metrics"):
@@ -399,6 +430,7 @@ def test_a_saved_guard_loads_with_its_log_settings_and_the_objects_it_names(
     assert isinstance(layer, Logged)
     assert (layer.guard_name, layer.version, layer.sample, layer.details) == ("s", "2", 0.25, True)
     assert layer.redactor == Redactor(fields=["ssn"]) and layer.metrics is metrics
+    assert layer.max_row_events == 50
     loaded.decide_one(np.array([0.9]))
     assert metrics.snapshot().guard("s").calls == 1
 
