@@ -106,18 +106,22 @@ class AlertRule:
 
     def value(self, health: Health) -> float | None:
         """The observed value when the rule fires, else None."""
-        rate = {
-            "abstention_rate": health.rates.abstention,
-            "fallback_rate": health.rates.fallback,
-            "error_rate": health.rates.error,
-        }.get(self.name)
+        name = self.name
+        if name == "abstention_rate":
+            rate = health.rates.abstention
+        elif name == "fallback_rate":
+            rate = health.rates.fallback
+        elif name == "error_rate":
+            rate = health.rates.error
+        else:
+            rate = None
         if rate is not None:
             if health.rates.rows < self.min_rows or rate <= self.threshold:
                 return None
             return rate
-        if self.name == "drift":
+        if name == "drift":
             return 1.0 if health.drift_status == "drift" else None
-        if self.name == "circuit_open":
+        if name == "circuit_open":
             return 1.0 if health.circuit_open else None
         return None  # pragma: no cover - the factories make only the names above
 

@@ -71,6 +71,7 @@ DECISION_KEYS: tuple[str, ...] = (
 
 _REASONS = tuple(str(r) for r in Reason)
 _ERROR_INTS = frozenset(int(r) for r in ERROR_REASONS)
+_CIRCUIT_OPEN = int(Reason.CIRCUIT_OPEN)
 _DETAIL_LIMIT = 200
 # An exception type at the start of a detail, as the model adapter writes it ("Type: msg").
 _ERROR_TYPE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
@@ -282,7 +283,11 @@ class Logged(Layer):
             )
             if self.alerts is not None:
                 circuits = circuits_open(call.notes.get("circuit"))
-                if not circuits and bool(np.any(d.reason == Reason.CIRCUIT_OPEN)):
+                if not circuits and (
+                    int(d.reason[0]) == _CIRCUIT_OPEN
+                    if n == 1
+                    else bool((d.reason == _CIRCUIT_OPEN).any())
+                ):
                     circuits = (PRIMARY,)
                 self._alert(log, rates, drift, circuits)
 
