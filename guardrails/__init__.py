@@ -25,6 +25,16 @@ from guardrails.abstention import (
     set_size_above,
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
+from guardrails.alerts import (
+    Alert,
+    AlertRule,
+    Alerts,
+    abstention_rate_above,
+    circuit_opened,
+    drift_detected,
+    error_rate_above,
+    fallback_rate_above,
+)
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
@@ -73,7 +83,8 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
-from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.observe import Logged
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.reliability import (
     ReliabilityCurve,
@@ -97,6 +108,7 @@ from guardrails.review import (
 )
 from guardrails.review_sqlite import SQLiteQueue
 from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
@@ -108,6 +120,8 @@ __all__ = [
     "Abstaining",
     "AdaptiveConformal",
     "Alert",
+    "AlertRule",
+    "Alerts",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -129,6 +143,7 @@ __all__ = [
     "Decisions",
     "Default",
     "DriftAction",
+    "DriftAlert",
     "DriftProfile",
     "DriftReport",
     "EntropyThreshold",
@@ -143,9 +158,11 @@ __all__ = [
     "InvalidInputError",
     "IsotonicCalibration",
     "Layer",
+    "Logged",
     "MarginThreshold",
     "MarkDrift",
     "MemoryQueue",
+    "Metrics",
     "ModelAdapter",
     "ModelOutputError",
     "ModelStage",
@@ -185,13 +202,18 @@ __all__ = [
     "WindowState",
     "WithFallback",
     "__version__",
+    "abstention_rate_above",
     "as_layer",
     "brier_score",
     "calibration_report",
+    "circuit_opened",
     "classwise_calibration_error",
     "confidence_below",
+    "drift_detected",
     "entropy_above",
+    "error_rate_above",
     "expected_calibration_error",
+    "fallback_rate_above",
     "fingerprint",
     "guard",
     "infer_schema",
