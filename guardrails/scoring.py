@@ -14,7 +14,9 @@ Two kinds of question:
   :class:`AccuracyAtCoverage` and :class:`AURC` (area under the risk-coverage curve).
   Compare models or calibrators with these.
 
-Classification only: a regression answer is not simply right or wrong.
+The numbers come from :mod:`guardrails.outcomes` (risk-coverage curve, AURC, selective
+accuracy, expected cost); this module only turns them into scorers. Classification only:
+a regression answer is not simply right or wrong.
 """
 
 from __future__ import annotations
@@ -24,19 +26,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from guardrails import outcomes
 from guardrails.decisions import Decisions, Reason
 from guardrails.errors import ConfigurationError
 
-__all__ = [
-    "AURC",
-    "AccuracyAtCoverage",
-    "ExpectedCost",
-    "SelectiveAccuracy",
-    "aurc",
-    "decisions_of",
-    "expected_cost",
-    "risk_coverage",
-]
+__all__ = ["AURC", "AccuracyAtCoverage", "ExpectedCost", "SelectiveAccuracy", "decisions_of"]
 
 _NO_CANDIDATE = (Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
 
@@ -108,70 +102,14 @@ def _candidate_correct(d: Decisions, y: NDArray[Any]) -> NDArray[np.bool_]:
 
 
 def _ranking_confidence(d: Decisions) -> NDArray[np.float64]:
+    """Confidence for ranking; rows never scored (or without one) rank last, at -1."""
     if d.confidence is None:
         raise ConfigurationError(
             "this score ranks rows by confidence, but the decisions carry none: use a model "
             "with predict_proba, or calibrate its scores."
         )
-    scored = ~np.isin(d.reason, [int(r) for r in _NO_CANDIDATE])
-    conf = np.where(np.isnan(d.confidence), -np.inf, d.confidence)
-    return np.where(scored, conf, -np.inf)
-
-
-def risk_coverage(
-    confidence: NDArray[Any], correct: NDArray[Any]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The risk-coverage curve: answer the ``k`` most confident rows, for every ``k``.
-
-    Tied confidences are answered together in expectation (as if ties were broken at
-    random), so the curve does not depend on the order of the rows.
-
-    Args:
-        confidence: ``(n,)`` confidence of each row (higher is answered first).
-        correct: ``(n,)`` bool, whether each row's answer is right.
-
-    Returns:
-        ``(coverage, risk)``, both ``(n,)``: coverage ``k/n`` and the error rate among the
-        ``k`` answered rows, for ``k = 1..n``.
-    """
-    conf = np.asarray(confidence, dtype=np.float64)
-    wrong = ~np.asarray(correct, dtype=bool)
-    n = conf.shape[0]
-    if n == 0 or wrong.shape != conf.shape:
-        raise ConfigurationError(
-            f"risk_coverage needs two non-empty arrays of equal length; got {conf.shape} "
-            f"and {wrong.shape}."
-        )
-    order = np.argsort(-conf, kind="stable")
-    conf, wrong = conf[order], wrong[order].astype(np.float64)
-    # expected errors among the first k rows when ties are answered in random order:
-    # inside a tie group each answered row is wrong at the group's error rate
-    starts = np.flatnonzero(np.r_[True, conf[1:] != conf[:-1]])
-    sizes = np.diff(np.r_[starts, n])
-    group_errors = np.add.reduceat(wrong, starts)
-    rate = np.repeat(group_errors / sizes, sizes)
-    errors = np.cumsum(rate)
-    k = np.arange(1, n + 1, dtype=np.float64)
-    return k / n, errors / k
-
-
-def aurc(confidence: NDArray[Any], correct: NDArray[Any]) -> float:
-    """Area under the risk-coverage curve: mean risk over coverages ``1/n .. 1``.
-
-    Lower is better; a perfect ranking of ``e`` errors among ``n`` rows reaches the
-    minimum, a random ranking about the overall error rate.
-    """
-    _, risk = risk_coverage(confidence, correct)
-    return float(risk.mean())
-
-
-def expected_cost(
-    d: Decisions, y: Any, *, error_cost: float = 1.0, review_cost: float = 0.0
-) -> float:
-    """Mean cost per row: ``error_cost`` per wrong answer, ``review_cost`` per withheld row."""
-    y_arr = _truth(d, y)
-    wrong = d.answered & (d.prediction != y_arr)
-    return float((error_cost * wrong + review_cost * d.abstained).mean()) if len(d) else 0.0
+    scored = ~np.isin(d.reason, [int(r) for r in _NO_CANDIDATE]) & np.isfinite(d.confidence)
+    return np.where(scored, d.confidence, -1.0)
 
 
 class _Scorer:
@@ -214,7 +152,7 @@ class SelectiveAccuracy(_Scorer):
             return cover - self.min_coverage
         if not answered.any():  # min_coverage 0 and nothing answered: nothing right
             return 0.0
-        return float((d.prediction[answered] == y[answered]).mean())
+        return 1.0 - outcomes.selective_risk(d, y)
 
     def __repr__(self) -> str:
         return f"SelectiveAccuracy(min_coverage={self.min_coverage!r})"
@@ -234,9 +172,9 @@ class AccuracyAtCoverage(_Scorer):
         self.coverage = _check_unit("AccuracyAtCoverage", "coverage", coverage, low_open=True)
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
-        _, risk = risk_coverage(_ranking_confidence(d), _candidate_correct(d, y))
-        k = max(1, int(np.ceil(self.coverage * len(d) - 1e-9)))
-        return float(1.0 - risk[k - 1])
+        return outcomes.selective_accuracy(
+            _ranking_confidence(d), _candidate_correct(d, y), coverage=self.coverage
+        )
 
     def __repr__(self) -> str:
         return f"AccuracyAtCoverage(coverage={self.coverage!r})"
@@ -249,7 +187,7 @@ class AURC(_Scorer):
     """
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
-        return -aurc(_ranking_confidence(d), _candidate_correct(d, y))
+        return -outcomes.aurc(_ranking_confidence(d), _candidate_correct(d, y))
 
     def __repr__(self) -> str:
         return "AURC()"
@@ -271,7 +209,9 @@ class ExpectedCost(_Scorer):
         self.review_cost = _check_cost("ExpectedCost", "review_cost", review_cost)
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
-        return -expected_cost(d, y, error_cost=self.error_cost, review_cost=self.review_cost)
+        return -outcomes.expected_cost(
+            d, y, cost_error=self.error_cost, cost_review=self.review_cost
+        )
 
     def __repr__(self) -> str:
         return f"ExpectedCost(error_cost={self.error_cost!r}, review_cost={self.review_cost!r})"

@@ -44,7 +44,6 @@ __all__ = [
     "assert_answers",
     "assert_coverage",
     "captured_events",
-    "coverage",
     "invalid_records",
     "valid_records",
 ]
@@ -213,62 +212,6 @@ def assert_abstention_rate(guard: Any, X: Any, *, between: tuple[float, float]) 
     return d
 
 
-def coverage(d: Decisions, y: Any) -> tuple[float, int]:
-    """Share of rows whose true value lies in their prediction set or interval.
-
-    Rows with no set or interval (for instance invalid inputs, which never reached the
-    model) are left out; the second value is how many rows were counted.
-
-    Args:
-        d: decisions with a ``pred_set`` ``(n, n_classes)`` or ``interval`` ``(n, 2)``.
-        y: ``(n,)`` true labels or values.
-
-    Returns:
-        ``(coverage, n_counted)``.
-
-    Raises:
-        ConfigurationError: ``d`` has neither column, or ``y`` has the wrong length.
-    """
-    y_arr = np.asarray(y)
-    if y_arr.ndim != 1 or y_arr.shape[0] != len(d):
-        raise ConfigurationError(
-            f"coverage needs one true value per decision: {len(d)} decisions, y has shape "
-            f"{y_arr.shape}."
-        )
-    if d.pred_set is not None:
-        if d.classes is None:
-            raise ConfigurationError("decisions with pred_set must carry their classes.")
-        col = _class_index(d.classes, y_arr)
-        known = col >= 0
-        has_set = d.pred_set.any(axis=1) | (d.reason == int(Reason.NONE))
-        counted = known & has_set
-        if d.proba is not None:  # rows the model never scored have no set at all
-            counted &= ~np.isnan(d.proba).all(axis=1)
-        rows = np.flatnonzero(counted)
-        hit = d.pred_set[rows, col[rows]]
-        return (float(hit.mean()) if rows.size else float("nan")), int(rows.size)
-    if d.interval is not None:
-        counted = ~np.isnan(d.interval).any(axis=1)
-        y_float = y_arr.astype(np.float64)
-        lo, hi = d.interval[counted, 0], d.interval[counted, 1]
-        hit = (lo <= y_float[counted]) & (y_float[counted] <= hi)
-        n = int(counted.sum())
-        return (float(hit.mean()) if n else float("nan")), n
-    raise ConfigurationError(
-        "coverage needs decisions with prediction sets (pred_set) or intervals (interval); "
-        "add a conformal abstention policy to the guard."
-    )
-
-
-def _class_index(classes: NDArray[Any], y: NDArray[Any]) -> NDArray[np.intp]:
-    """Column of each label of ``y`` in ``classes``; -1 for labels the model never saw."""
-    order = np.argsort(classes)
-    sorted_classes = classes[order]
-    pos = np.clip(np.searchsorted(sorted_classes, y), 0, len(classes) - 1)
-    found = sorted_classes[pos] == y
-    return np.where(found, order[pos], -1).astype(np.intp)
-
-
 def assert_coverage(
     guard: Any,
     X: Any,
@@ -278,6 +221,9 @@ def assert_coverage(
     between: tuple[float, float] | None = None,
 ) -> float:
     """Assert that prediction sets (or intervals) contain the truth often enough.
+
+    Coverage is :func:`guardrails.outcomes.coverage`: rows the model never scored
+    (invalid input, model error) are left out; an empty set counts as a miss.
 
     Args:
         guard: a guard whose policy makes sets or intervals (conformal), or an object
@@ -303,12 +249,16 @@ def assert_coverage(
         low, high = _check_between("assert_coverage", between)
     else:
         low, high = _check_between("assert_coverage", (at_least, 1.0))
+    from guardrails.outcomes import coverage
+
     d = _decide_batch(guard, X)
-    value, n = coverage(d, y)
-    if n == 0:
+    value = coverage(d, y)
+    if not isinstance(value, float) or math.isnan(value):
         raise AssertionError("no row had a prediction set or interval to check")
     if not low <= value <= high:
-        raise AssertionError(f"coverage {value:.4f} over {n} rows is outside [{low:g}, {high:g}]")
+        raise AssertionError(
+            f"coverage {value:.4f} of {len(d)} decisions is outside [{low:g}, {high:g}]"
+        )
     return value
 
 

@@ -421,3 +421,19 @@ def test_training_rows_that_break_the_schema_are_an_error() -> None:
     records[7] = {"income": 1.0, "debt": 1.0, "housing": "boat"}
     with pytest.raises(InvalidInputError, match=r"1 do not\. Row 7: .*housing"):
         GuardedClassifier(LogisticRegression(), schema=Loan).fit(records, y)
+
+
+@pytest.mark.parametrize("how", [{"random_state": 0}, {"cv": 4}])
+def test_regressor_with_conformal_intervals_covers_new_rows(how: dict[str, Any]) -> None:
+    from guardrails import ConformalIntervals
+    from guardrails.testing import assert_coverage
+
+    # 8,000 training rows: 2,000 held out (or all 8,000 out of fold) calibrate the
+    # interval; 8,000 fresh rows then have coverage >= 0.9 on average with sd about
+    # sqrt(0.09 / 8000) + sqrt(0.09 / 2000) ~ 0.01: 0.87 is three sd below.
+    X, y = make_regression(n_samples=16_000, n_features=5, noise=10.0, random_state=2)
+    reg = GuardedRegressor(LinearRegression(), policy=ConformalIntervals(alpha=0.1), **how)
+    reg.fit(X[:8000], y[:8000])
+    d = reg.decide(X[8000:])
+    assert d.interval is not None
+    assert_coverage(reg, X[8000:], y[8000:], between=(0.87, 0.93))

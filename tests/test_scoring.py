@@ -11,15 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 
 from guardrails import ConfigurationError, Decisions, GuardedClassifier, Reason, confidence_below
-from guardrails.scoring import (
-    AURC,
-    AccuracyAtCoverage,
-    ExpectedCost,
-    SelectiveAccuracy,
-    aurc,
-    expected_cost,
-    risk_coverage,
-)
+from guardrails.scoring import AURC, AccuracyAtCoverage, ExpectedCost, SelectiveAccuracy
 
 THRESHOLDS = np.round(np.linspace(0.5, 0.98, 25), 3)
 
@@ -84,32 +76,34 @@ def test_grid_search_over_thresholds_picks_the_brute_force_threshold(
     assert search.best_params_["policy"].threshold == THRESHOLDS[best]
 
 
-def test_aurc_matches_a_direct_loop_without_ties() -> None:
+def _decisions(conf: np.ndarray, correct: np.ndarray) -> tuple[Decisions, np.ndarray]:
+    """Decisions that answer every row with the given confidence; labels making
+    ``correct`` true where it says so."""
+    pred = np.ones(len(conf), dtype=int)
+    d = Decisions(prediction=pred, confidence=conf, classes=np.array([0, 1]))
+    return d, np.where(correct, 1, 0)
+
+
+def test_the_aurc_scorer_matches_a_direct_loop_without_ties() -> None:
     rng = np.random.default_rng(0)
-    conf = rng.uniform(size=200)
+    conf = rng.uniform(0.5, 1.0, size=200)
     correct = rng.uniform(size=200) < conf  # confident rows are more often right
     order = np.argsort(-conf)
     risks = [np.mean(~correct[order[:k]]) for k in range(1, 201)]
-    assert aurc(conf, correct) == pytest.approx(np.mean(risks))
-    cover, risk = risk_coverage(conf, correct)
-    assert cover[-1] == 1.0 and risk[-1] == pytest.approx(np.mean(~correct))
+    d, y = _decisions(conf, correct)
+    assert AURC().score(d, y) == pytest.approx(-np.mean(risks))
 
 
-def test_aurc_treats_ties_as_answered_together() -> None:
-    correct = np.array([True, False, True, True, False, True, True, True])
-    # one confidence for all: every coverage has the overall error rate
-    assert aurc(np.full(8, 0.7), correct) == pytest.approx(2 / 8)
-    # the order of tied rows never matters
-    conf = np.array([0.9, 0.9, 0.5, 0.5, 0.5, 0.2, 0.2, 0.2])
-    perm = np.random.default_rng(1).permutation(8)
-    assert aurc(conf, correct) == pytest.approx(aurc(conf[perm], correct[perm]))
-
-
-def test_a_perfect_ranking_has_the_smallest_aurc() -> None:
+def test_a_perfect_ranking_scores_best_and_ties_do_not_depend_on_row_order() -> None:
     correct = np.r_[np.ones(80, bool), np.zeros(20, bool)]
-    perfect = np.linspace(1, 0, 100)
-    reversed_ = perfect[::-1]
-    assert aurc(perfect, correct) < aurc(np.full(100, 0.5), correct) < aurc(reversed_, correct)
+    perfect = np.linspace(1, 0.5, 100)
+    scores = [AURC().score(*_decisions(c, correct)) for c in (perfect, np.full(100, 0.7))]
+    assert scores[0] > scores[1] == pytest.approx(-0.2)  # all tied: the overall error rate
+    conf = np.repeat([0.9, 0.7, 0.6, 0.55], 25)
+    perm = np.random.default_rng(1).permutation(100)
+    assert AURC().score(*_decisions(conf, correct)) == pytest.approx(
+        AURC().score(*_decisions(conf[perm], correct[perm]))
+    )
 
 
 def test_accuracy_at_coverage_answers_the_most_confident_share(binary: Any) -> None:
@@ -137,7 +131,8 @@ def test_rows_the_model_never_scored_rank_last_as_errors() -> None:
 def test_expected_cost_prices_errors_and_reviews() -> None:
     d = Decisions(prediction=np.array([1, 0, 1, 1]), abstained=np.array([False, False, True, True]))
     y = np.array([1, 1, 0, 1])
-    assert expected_cost(d, y, error_cost=2.0, review_cost=0.5) == pytest.approx((2 + 1) / 4)
+    scorer = ExpectedCost(error_cost=2.0, review_cost=0.5)
+    assert scorer.score(d, y) == pytest.approx(-(2 + 0.5 + 0.5) / 4)
 
 
 def test_scorers_work_in_cross_val_score_on_plain_and_guarded_models(binary: Any) -> None:
@@ -173,5 +168,5 @@ def test_ranking_scores_need_confidence_and_matching_labels() -> None:
     with pytest.raises(ConfigurationError, match="carry none"):
         AURC().score(d, np.array([1, 0]))
     with pytest.raises(ConfigurationError, match="one label per decision"):
-        expected_cost(d, [1])
+        ExpectedCost(review_cost=0.1)(LogisticRegression().fit([[0], [1]], [0, 1]), [[0]], [1, 0])
     assert repr(ExpectedCost(review_cost=0.2)) == "ExpectedCost(error_cost=1.0, review_cost=0.2)"

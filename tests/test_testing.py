@@ -12,9 +12,17 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from guardrails import ConfigurationError, Decisions, Reason, confidence_below, guard
+from guardrails import (
+    ConfigurationError,
+    ConformalSets,
+    Decisions,
+    Reason,
+    confidence_below,
+    guard,
+)
 from guardrails.testing import (
     BrokenRule,
     DriftingInputs,
@@ -25,7 +33,6 @@ from guardrails.testing import (
     assert_abstention_rate,
     assert_answers,
     assert_coverage,
-    coverage,
     invalid_records,
     valid_records,
 )
@@ -100,43 +107,44 @@ def test_assert_abstention_rate_bounds_are_inclusive_and_checked(fitted: Any) ->
         assert_abstention_rate(g, X, between=(0.5, 0.1))
 
 
-def _with_sets(proba: np.ndarray, alpha_threshold: float) -> Decisions:
+def _with_sets(proba: np.ndarray, threshold: float) -> Decisions:
     return Decisions(
         prediction=proba.argmax(axis=1),
         proba=proba,
-        pred_set=proba >= alpha_threshold,
+        confidence=proba.max(axis=1),
+        pred_set=proba >= threshold,
         classes=np.array([0, 1, 2]),
     )
 
 
-def test_coverage_counts_rows_whose_label_is_in_the_set() -> None:
+def test_assert_coverage_checks_sets_and_says_by_how_much_it_missed() -> None:
     proba = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
     d = _with_sets(proba, 0.3)  # sets {0}, {0,1}, {2}, {0,1,2}
-    value, n = coverage(d, np.array([1, 1, 0, 2]))
-    assert (value, n) == (0.5, 4)
     assert assert_coverage(d, d, [0, 1, 2, 2], at_least=1.0) == 1.0
-    with pytest.raises(AssertionError, match=r"coverage 0.5000 over 4 rows"):
+    assert assert_coverage(d, d, [1, 1, 0, 2], between=(0.5, 0.5)) == 0.5
+    with pytest.raises(AssertionError, match=r"coverage 0.5000 of 4 decisions"):
         assert_coverage(d, d, [1, 1, 0, 2], at_least=0.9)
 
 
-def test_coverage_leaves_out_rows_the_model_never_scored() -> None:
-    proba = np.array([[0.7, 0.2, 0.1], [np.nan, np.nan, np.nan]])
-    d = _with_sets(proba, 0.3).withhold(np.array([False, True]), Reason.INVALID_INPUT)
-    assert coverage(d, [0, 1]) == (1.0, 1)
-
-
-def test_coverage_of_intervals_and_its_errors() -> None:
-    d = Decisions(
-        prediction=np.array([1.0, 2.0, 3.0]),
-        interval=np.array([[0.0, 2.0], [1.5, 2.5], [np.nan, np.nan]]),
-    )
-    assert coverage(d, [1.0, 3.0, 0.0]) == (0.5, 2)
-    with pytest.raises(ConfigurationError, match="one true value per decision"):
-        coverage(d, [1.0])
+def test_assert_coverage_needs_sets_and_one_bound() -> None:
+    d = Decisions(prediction=np.array([1.0]))
     with pytest.raises(ConfigurationError, match="prediction sets"):
-        coverage(Decisions(prediction=np.array([1.0])), [1.0])
+        assert_coverage(d, d, [1.0], at_least=0.9)
     with pytest.raises(ConfigurationError, match="exactly one of"):
-        assert_coverage(d, d, [1.0, 3.0, 0.0])
+        assert_coverage(d, d, [1.0])
+
+
+def test_assert_coverage_on_a_conformal_guard() -> None:
+    # 3,000 calibration rows, alpha 0.1: split conformal coverage on 6,000 fresh rows has
+    # mean >= 0.9 and sd about sqrt(0.09 / 6000) + sqrt(0.09 / 3000) ~ 0.01, so 0.87 is
+    # three sd below the guarantee.
+    X, y = make_classification(
+        n_samples=12_000, n_features=6, n_informative=4, n_classes=3, random_state=0
+    )
+    model = LogisticRegression(max_iter=1000).fit(X[:3000], y[:3000])
+    g = guard(model).abstain(ConformalSets(alpha=0.1)).fit(X[3000:6000], y[3000:6000])
+    value = assert_coverage(g, X[6000:], y[6000:], at_least=0.87)
+    assert value < 0.95  # sets are not trivially everything
 
 
 # -- fakes ----------------------------------------------------------------------------------
