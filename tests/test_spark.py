@@ -218,3 +218,40 @@ def test_drift_report_with_a_guard_observes_its_outputs_like_the_monitor(
     )
     _assert_same_report(report.to_dict(), expected.to_dict())
     assert {"prediction", "confidence", "abstention"} <= set(report.to_dict()["features"])
+
+
+def _row_schema() -> Any:
+    """A schema class made in a function with no other locals: pydantic keeps the defining
+    frame's namespace on the class, and Spark must not find the session in it."""
+    import pydantic
+
+    class Row(pydantic.BaseModel):
+        a: float = pydantic.Field(ge=-10, le=10)
+        b: float = pydantic.Field(ge=-10, le=10)
+
+    return Row
+
+
+def test_spark_records_through_a_validating_guard(spark: Any) -> None:
+    from guardrails.spark import decide_frame
+
+    Row = _row_schema()
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(2000, 2)) * 4
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    g = guard(LogisticRegression().fit(X, y)).validate(Row)
+    frame = pd.DataFrame(X, columns=["a", "b"]).assign(id=np.arange(2000))
+    out = _collect(
+        decide_frame(
+            spark.createDataFrame(frame),
+            g,
+            features=["a", "b"],
+            keep=["id"],
+            input="records",
+            objects={"schema": Row},
+        )
+    )
+    d = g.decide(frame[["a", "b"]].to_dict(orient="records"))
+    assert d.reason_counts().get("invalid_input", 0) > 0  # |x| > 10 happens at 4 sd * 2.5
+    assert out["reason"].tolist() == [str(r) for r in d.reasons()]
+    assert out["prediction"].isna().tolist() == d.abstained.tolist()
