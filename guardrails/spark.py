@@ -361,8 +361,9 @@ def drift_report(
     """Compare a whole Spark table with a drift profile: one report, merged from partitions.
 
     Each Arrow batch fills a :class:`~guardrails.WindowState` of ``profile`` on the
-    executor; batch and partition states add up (:meth:`~guardrails.WindowState.merge`)
-    to the state of the whole table, and the driver evaluates it once. The report equals
+    executor; its counts and sums (:meth:`~guardrails.WindowState.to_arrays`) add up
+    across batches and partitions to the state of the whole table, and the driver
+    evaluates it once. The report equals
     ``profile.compare`` on all the rows collected in one place.
 
     With ``guard``, each batch is also decided and the profile's outputs (predictions,
@@ -408,7 +409,7 @@ def drift_report(
     kind: InputKind = input
     loaded: dict[str, Guard] = {}  # one guard per task: the closure is unpickled per task
 
-    def state(batch: pd.DataFrame) -> WindowState:
+    def observe(batch: pd.DataFrame) -> WindowState:
         frame = batch[feats].set_axis(names, axis=1).reset_index(drop=True)
         window = profile.window_state()
         if blob is None:
@@ -428,11 +429,12 @@ def drift_report(
             abstained=d.abstained[rows] if "abstention" in outputs else None,
         )
 
-    merged: WindowState = partition_state(
+    # States travel as their plain arrays (counts and sums, which add), not with the profile.
+    merged: dict[str, NDArray[Any]] = partition_state(
         df,
         features=feats,
-        state=state,
-        merge=lambda a, b: a.merge(b),
+        state=lambda batch: observe(batch).to_arrays(),
+        merge=lambda a, b: {key: a[key] + b[key] for key in a},
         input="frame",
     )
-    return profile.evaluate(merged, **evaluate)
+    return profile.evaluate(profile.window_state(arrays=merged), **evaluate)
