@@ -311,3 +311,20 @@ def test_strategies_explain_unsupported_schemas() -> None:
         valid_records(Odd)
     with pytest.raises(ConfigurationError, match="pydantic model class"):
         valid_records(dict)
+
+
+def test_strategies_read_the_schema_of_a_validating_guard(fitted: Any) -> None:
+    from hypothesis import Phase, find
+
+    from guardrails import Schema
+
+    class Point(BaseModel):
+        x0: float = Field(ge=-3, le=3)
+        x1: float = Field(ge=-3, le=3)
+
+    g = guard(fitted[0]).validate(Schema(Point))
+    search = settings(phases=[Phase.generate], max_examples=500, database=None)
+    record = find(valid_records(g), lambda r: r["x0"] > 1, settings=search)
+    assert_answers(g, record)
+    bad = find(invalid_records(g), lambda r: "x1" in r and r["x1"] is None, settings=search)
+    assert_abstains(g, bad, reason=Reason.INVALID_INPUT)
