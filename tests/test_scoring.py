@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_sco
 from guardrails import ConfigurationError, Decisions, GuardedClassifier, Reason, confidence_below
 from guardrails.scoring import AURC, AccuracyAtCoverage, ExpectedCost, SelectiveAccuracy
 
-THRESHOLDS = np.round(np.linspace(0.5, 0.98, 25), 3)
+THRESHOLDS = np.round(np.linspace(0.5, 0.95, 16), 3)
 
 
 def _fold_outcomes(X: Any, y: Any, cv: Any) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -45,7 +45,7 @@ def _brute_selective(folds: Any, t: float, min_coverage: float) -> float:
     return float(np.mean(scores))
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize(
     ("scorer", "brute"),
     [
