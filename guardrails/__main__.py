@@ -1,4 +1,4 @@
-"""Command line: ``python -m guardrails demo`` and ``python -m guardrails review ...``."""
+"""Command line: ``python -m guardrails demo``, ``review ...`` and ``audit ...``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from guardrails.audit import add_audit_parser, run_audit
 from guardrails.review_cli import add_review_parser, run_review
 
 __all__ = ["main"]
@@ -20,6 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the end-to-end demo on data that ships with sklearn")
     demo.add_argument("--seed", type=int, default=0, help="random seed for the traffic")
     add_review_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 
@@ -32,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_demo(sys.stdout, seed=args.seed)
     if args.command == "review":
         return run_review(args)
+    if args.command == "audit":
+        return run_audit(args)
     return 0
 
 
