@@ -671,6 +671,8 @@ def _audit_classifier(
     seed: int,
 ) -> AuditResult:
     classes = adapter.classes_
+    if len(d) and d.abstained.all():
+        raise AuditError(f"the model could not score the features: {_unscored(d)}")
     if classes is None or (d.proba is None and d.scores is None):
         raise AuditError(
             f"{name} gives labels only; an audit needs probabilities (predict_proba) or "
