@@ -711,8 +711,8 @@ def _audit_classifier(
     for method in METHODS:
         if method == "isotonic" and len(cal) < ISOTONIC_MIN_SAMPLES:
             note = (
-                f"{len(cal)} calibration rows, under the {ISOTONIC_MIN_SAMPLES} isotonic "
-                "regression needs not to overfit"
+                f"only {len(cal)} calibration rows; isotonic regression overfits under "
+                f"{ISOTONIC_MIN_SAMPLES}"
             )
             scores.append(MethodScore(method, None, None, None, None, note))
             continue
@@ -803,7 +803,7 @@ def _audit_classifier(
     calibrate = "" if best == "none" else f'.calibrate("{best}")'
     first = next((p for p in points if p.n_answered), None)
     code = f"guard(model){calibrate}" + (f".abstain({first.policy})" if first else "")
-    code += ".build().fit(X_cal, y_cal)"
+    code += ".fit(X_cal, y_cal)"
     return AuditResult(
         task="classification",
         model=name,

@@ -184,7 +184,7 @@ def test_isotonic_is_skipped_under_1000_calibration_rows_with_a_note(
     code, out, err = _run(argv, capsys)
     assert code == 0, err
     iso = next(m for m in json.loads(out)["calibration"] if m["method"] == "isotonic")
-    assert iso["nll"] is None and "under the 1000" in iso["note"]
+    assert iso["nll"] is None and "overfits under 1000" in iso["note"]
 
 
 def test_a_regressor_gets_conformal_interval_widths(
