@@ -291,6 +291,7 @@ class OperatingPoint:
         selective_risk: error rate among them (None when none answered).
         n_answered: rows answered.
         expected_cost: realized cost per evaluation row (cost rules only).
+        target_risk: the risk asked for (risk thresholds only).
         note: a warning raised while fitting, if any.
     """
 
@@ -302,6 +303,7 @@ class OperatingPoint:
     selective_risk: float | None
     n_answered: int
     expected_cost: float | None = None
+    target_risk: float | None = None
     note: str | None = None
 
 
@@ -752,6 +754,7 @@ def _audit_classifier(
                 float(policy.threshold_),
                 answered,
                 wrong_ev,
+                target_risk=r,
                 note="; ".join(str(w.message) for w in caught) or None,
             )
         )
@@ -833,6 +836,7 @@ def _point(
     wrong: NDArray[np.bool_],
     *,
     expected_cost: float | None = None,
+    target_risk: float | None = None,
     note: str | None = None,
 ) -> OperatingPoint:
     m = int(answered.sum())
@@ -845,6 +849,7 @@ def _point(
         selective_risk=float((answered & wrong).sum()) / m if m else None,
         n_answered=m,
         expected_cost=expected_cost,
+        target_risk=target_risk,
         note=note,
     )
 
@@ -948,7 +953,7 @@ def build_report(result: AuditResult, *, subtitle: str | None = None) -> Any:
                     else (first.coverage, first.selective_risk)
                 ),
                 compare=compare or None,
-                target_risk=_target_of(risk_targets[0]) if risk_targets else None,
+                target_risk=risk_targets[0].target_risk if risk_targets else None,
                 title="Risk-coverage on the evaluation part",
             )
         if result.operating_points:
@@ -981,14 +986,6 @@ def build_report(result: AuditResult, *, subtitle: str | None = None) -> Any:
     if result.notes:
         report.add_text("\n\n".join(result.notes), title="Notes")
     return report
-
-
-def _target_of(point: OperatingPoint) -> float | None:
-    text = point.target.split("<=", 1)[-1].split("(", 1)[0].strip()
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _summary(result: AuditResult) -> str:
@@ -1029,7 +1026,7 @@ def add_audit_parser(sub: Any) -> None:
         help=text,
         description=f"{text[0].upper()}{text[1:]}. {_SECURITY}",
     )
-    p.add_argument("--model", required=True, help="the fitted model file")
+    p.add_argument("--model", required=True, metavar="PATH", help="the fitted model file")
     p.add_argument(
         "--loader",
         choices=LOADERS,
@@ -1043,24 +1040,50 @@ def add_audit_parser(sub: Any) -> None:
         metavar="TYPE",
         help="with --loader skops, a type to trust beyond skops' defaults (repeatable)",
     )
-    p.add_argument("--data", required=True, help="labelled hold-out set, a CSV with a header")
-    p.add_argument("--target", required=True, help="the label column of --data")
-    p.add_argument("--features", help="comma-separated feature columns (default: all others)")
     p.add_argument(
-        "--cal-size", type=float, default=0.5, help="share of rows to calibrate on (0.5)"
+        "--data", required=True, metavar="CSV", help="labelled hold-out set, a CSV with a header"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the split (0)")
-    p.add_argument("--risk", type=float, action="append", default=[], help="target selective risk")
-    p.add_argument("--delta", type=float, default=0.1, help="risk guarantee's failure prob.")
-    p.add_argument("--cost-error", type=float, help="cost of a wrong answer (default 1)")
-    p.add_argument("--cost-review", type=float, help="cost of a human review")
+    p.add_argument("--target", required=True, metavar="COL", help="the label column of --data")
+    p.add_argument(
+        "--features",
+        metavar="A,B,...",
+        help="feature columns in the model's order (default: the model's feature names, "
+        "else every column but the target)",
+    )
+    p.add_argument(
+        "--cal-size", type=float, default=0.5, metavar="F", help="share of rows to calibrate on"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the split")
+    p.add_argument(
+        "--risk",
+        type=float,
+        action="append",
+        default=[],
+        metavar="R",
+        help="a target selective risk in (0, 1), one threshold each (repeatable)",
+    )
+    p.add_argument(
+        "--delta",
+        type=float,
+        default=0.1,
+        metavar="D",
+        help="allowed chance that a risk threshold misses its target (0.1)",
+    )
+    p.add_argument("--cost-error", type=float, metavar="X", help="cost of a wrong answer (1)")
+    p.add_argument("--cost-review", type=float, metavar="Y", help="cost of a human review")
     p.add_argument(
         "--alpha",
         type=float,
         action="append",
+        metavar="A",
         help="conformal miscoverage level (repeatable; default 0.1)",
     )
-    p.add_argument("--out", default="guardrails-audit.html", help="the HTML report to write")
+    p.add_argument(
+        "--out",
+        default="guardrails-audit.html",
+        metavar="HTML",
+        help="the report to write (guardrails-audit.html)",
+    )
     p.add_argument("--json", action="store_true", help="print the recommendation as JSON")
 
 
