@@ -342,9 +342,7 @@ def test_a_non_model_object_is_refused(
     assert code == 2 and "cannot use the loaded object as a model" in err
 
 
-def test_the_command_runs_as_a_subprocess_and_its_help_warns_about_code(
-    files: dict[str, Path], tmp_path: Path
-) -> None:
+def test_the_command_runs_as_a_subprocess(files: dict[str, Path], tmp_path: Path) -> None:
     argv = _audit_args(files, "--risk", "0.1", "--json")
     argv[argv.index("--out") + 1] = str(tmp_path / "sub.html")
     done = subprocess.run(
@@ -357,14 +355,11 @@ def test_the_command_runs_as_a_subprocess_and_its_help_warns_about_code(
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["report"] == str((tmp_path / "sub.html").resolve())
-    helped = subprocess.run(
-        [sys.executable, "-m", "guardrails", "audit", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
-    text = " ".join(helped.stdout.split())
-    assert helped.returncode == 0
+
+
+def test_the_help_says_loading_can_run_code(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["audit", "--help"], capsys)
+    text = " ".join(out.split())
+    assert code == 0
     assert "CAN RUN ARBITRARY CODE" in text and "--trust TYPE" in text
+    assert "runs whatever code it carries" in text
