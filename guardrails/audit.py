@@ -435,7 +435,9 @@ class AuditResult:
             lines.append(f"  {'alpha':<8}{'coverage':>10}{'width':>12}")
             for c in self.conformal:
                 lines.append(f"  {c.alpha:<8g}{_pct(c.coverage):>10}{c.mean_width:>12.4g}")
-        base = ", ".join(f"{k} {v:.4g}" for k, v in self.baseline.items())
+        base = ", ".join(
+            f"{k} {_pct(v) if k == 'accuracy' else f'{v:.4g}'}" for k, v in self.baseline.items()
+        )
         lines += ["", f"model alone on the evaluation part: {base}"]
         if self.guard_code:
             lines += ["", "to deploy it:", f"  {self.guard_code}"]
