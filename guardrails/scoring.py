@@ -138,8 +138,8 @@ class SelectiveAccuracy(_Scorer):
         >>> from guardrails.scoring import SelectiveAccuracy
         >>> d = Decisions(prediction=np.array([1, 0, 1, 1]),
         ...               abstained=np.array([False, False, False, True]))
-        >>> SelectiveAccuracy(min_coverage=0.5).score(d, np.array([1, 1, 1, 0]))
-        0.6666666666666666
+        >>> round(SelectiveAccuracy(min_coverage=0.5).score(d, np.array([1, 1, 1, 0])), 4)
+        0.6667
     """
 
     def __init__(self, *, min_coverage: float = 0.0) -> None:
