@@ -151,9 +151,11 @@ def test_threads_and_processes_enqueue_and_reviewers_claim_without_loss_or_dupli
     assert len({c.id for c in cases}) == 10_000
 
     claimed: list[list[str]] = [[] for _ in range(4)]
+    start = threading.Barrier(4)
 
     def review(k: int) -> None:
         try:
+            start.wait(timeout=60)  # all four ask at once, so they really contend
             while True:
                 got = q.claim(f"reviewer-{k}", n=50)
                 if not got:
@@ -170,7 +172,10 @@ def test_threads_and_processes_enqueue_and_reviewers_claim_without_loss_or_dupli
     assert not errors, errors
     every = [cid for ids in claimed for cid in ids]
     assert len(every) == len(set(every)) == 10_000  # no case claimed twice, none missed
-    assert sum(1 for ids in claimed if ids) >= 2  # the reviewers really ran side by side
+    if backend != "sqlite":
+        # the reviewers really ran side by side (SQLite's busy handler is not fair: one
+        # writer can win every lock, so there the check would test SQLite, not us)
+        assert sum(1 for ids in claimed if ids) >= 2
     by_reviewer = {c.id: c.claimed_by for c in q.list(status="claimed", limit=1_000_000)}
     for k, ids in enumerate(claimed):
         assert all(by_reviewer[cid] == f"reviewer-{k}" for cid in ids)
