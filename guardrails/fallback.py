@@ -1028,6 +1028,8 @@ class _Workers:
                     except BaseException as exc:
                         fut.set_exception(exc)
             finally:
+                # an idle worker must not keep the last call's input and result alive
+                del fut, fn
                 with self._lock:
                     self._busy -= 1
                 self._slots.release()
