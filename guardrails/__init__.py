@@ -16,6 +16,21 @@ from guardrails.abstention import (
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from guardrails.calibration import (
+    Calibrated,
+    CalibrationReport,
+    CalibrationScores,
+    Calibrator,
+    HistogramBinning,
+    IsotonicCalibration,
+    PlattScaling,
+    RecalibrationReport,
+    TemperatureScaling,
+    VectorScaling,
+    calibration_report,
+    logits_from_proba,
+    recalibrate,
+)
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
@@ -48,6 +63,16 @@ from guardrails.fallback import (
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.redaction import REDACTED, Redactor, fingerprint
+from guardrails.reliability import (
+    ReliabilityCurve,
+    brier_score,
+    classwise_calibration_error,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_curve,
+)
+from guardrails.report import Report
 from guardrails.review import (
     MemoryQueue,
     ReviewCase,
@@ -59,6 +84,8 @@ from guardrails.review import (
     realized_accuracy,
 )
 from guardrails.review_sqlite import SQLiteQueue
+from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
 
@@ -72,6 +99,10 @@ __all__ = [
     "AnyOf",
     "ArtifactError",
     "BreakerState",
+    "Calibrated",
+    "CalibrationReport",
+    "CalibrationScores",
+    "Calibrator",
     "Call",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -85,10 +116,13 @@ __all__ = [
     "DriftReport",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FieldSpec",
     "Guard",
     "GuardrailsError",
     "GuardrailsWarning",
+    "HistogramBinning",
     "InvalidInputError",
+    "IsotonicCalibration",
     "Layer",
     "MarkDrift",
     "MemoryQueue",
@@ -99,10 +133,14 @@ __all__ = [
     "NotFittedError",
     "OutputKind",
     "PageHinkley",
+    "PlattScaling",
     "Policy",
     "PostLayer",
     "Reason",
+    "RecalibrationReport",
     "Redactor",
+    "ReliabilityCurve",
+    "Report",
     "Retry",
     "ReviewCase",
     "ReviewError",
@@ -111,21 +149,34 @@ __all__ = [
     "RouteToReview",
     "Rule",
     "SQLiteQueue",
+    "Schema",
     "SendToReview",
     "Stage",
+    "TemperatureScaling",
     "TestResult",
     "Tighten",
     "Trigger",
+    "Validated",
+    "ValidationResult",
+    "VectorScaling",
     "Verdict",
     "WindowState",
     "WithFallback",
     "__version__",
     "as_layer",
+    "brier_score",
+    "calibration_report",
+    "classwise_calibration_error",
     "confidence_below",
+    "expected_calibration_error",
     "fingerprint",
     "guard",
+    "infer_schema",
     "labelled_data",
     "load",
+    "logits_from_proba",
+    "maximum_calibration_error",
+    "negative_log_likelihood",
     "on_abstain",
     "on_circuit_open",
     "on_error",
@@ -134,4 +185,6 @@ __all__ = [
     "on_withheld",
     "open_queue",
     "realized_accuracy",
+    "recalibrate",
+    "reliability_curve",
 ]

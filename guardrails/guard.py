@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,14 +25,23 @@ from guardrails.abstention import Abstaining, Policy
 from guardrails.adapter import ModelAdapter, OutputKind
 from guardrails.base import Call, Layer
 from guardrails.breaker import CircuitBreaker
+from guardrails.calibration import (
+    Calibrated,
+    Calibrator,
+    RecalibrationReport,
+    make_calibrator,
+    recalibrate,
+    row_fingerprints,
+)
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
 from guardrails.drift import TESTS, DriftProfile
-from guardrails.errors import ArtifactError, ConfigurationError
+from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, normalise_stages
 from guardrails.monitor import DriftAction, Monitored
 from guardrails.redaction import Redactor
-from guardrails.review import PriorityFn, Reviewed, ReviewQueue
+from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
     import os
@@ -258,6 +267,90 @@ class Guard(Layer):
             return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
+
+    def calibrate(
+        self, method: str | Calibrator = "temperature", *, training_data: Any = None
+    ) -> Guard:
+        """Calibrate the model's probabilities or scores on held-out data at ``fit``.
+
+        Args:
+            method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
+                :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
+            training_data: optionally the model's training data; ``fit`` then warns when
+                the calibration rows are mostly training rows (only row fingerprints are
+                kept).
+        """
+        calibrator = make_calibrator(method, owner="calibrate()")
+        fingerprints = None if training_data is None else row_fingerprints(training_data)
+
+        def build(inner: Layer) -> Layer:
+            layer = Calibrated(inner, method=copy.deepcopy(calibrator))
+            layer._training_rows = fingerprints
+            return layer
+
+        return self._with(_Step("calibrate", build, repr(calibrator)))
+
+    def recalibrate_from(
+        self,
+        queue: ReviewQueue,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        kind: Literal["withheld", "audit"] | None = None,
+        holdout: float = 0.3,
+    ) -> RecalibrationReport:
+        """Refit the calibrator on cases people labelled in ``queue``; report before/after.
+
+        Uses :func:`~guardrails.review.labelled_data` and
+        :func:`~guardrails.calibration.recalibrate`. Withheld cases are the hard ones, so a
+        calibrator refitted on them alone learns the low-confidence region best; an audit
+        sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
+        Inputs the queue stored redacted cannot be replayed and are left out.
+        """
+        data = labelled_data(queue, since=since, until=until, kind=kind)
+        if len(data) == 0:
+            raise InvalidInputError("recalibrate_from: the queue holds no labelled case yet.")
+        return recalibrate(self, data.X, data.y, holdout=holdout)
+
+    def validate(
+        self,
+        schema: Any,
+        *,
+        on_invalid: OnInvalid = "abstain",
+        extra: ExtraPolicy = "forbid",
+        repair: Repair = (),
+        redactor: Redactor | None = None,
+        as_frame: bool = False,
+    ) -> Guard:
+        """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
+
+        See :class:`~guardrails.validation.Validated` for the settings.
+        """
+        settings = Validated.check_settings(
+            schema=schema,
+            on_invalid=on_invalid,
+            extra=extra,
+            repair=repair,
+            redactor=redactor,
+            as_frame=as_frame,
+        )
+        compiled = settings["schema"]
+        text = f"{compiled.model.__name__}, on_invalid={on_invalid!r}"
+        return self._with(
+            _Step(
+                "validate",
+                lambda inner: Validated(
+                    inner,
+                    schema=compiled,
+                    on_invalid=on_invalid,
+                    extra=extra,
+                    repair=copy.deepcopy(repair),
+                    redactor=copy.deepcopy(redactor),
+                    as_frame=as_frame,
+                ),
+                text,
+            )
+        )
 
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).

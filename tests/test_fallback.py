@@ -369,11 +369,11 @@ def sleeper(seconds: float, answer: str = "slow") -> Any:
 
 
 def test_a_primary_past_its_timeout_times_out_and_the_rows_go_on() -> None:
-    g = guard(sleeper(1.0), output="labels").fallback(Default("fast"), primary_timeout=0.02)
+    g = guard(sleeper(3.0), output="labels").fallback(Default("fast"), primary_timeout=0.02)
     t0 = time.monotonic()
     d = g.decide(np.zeros((3, 1)))
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.5  # the caller was not blocked by the 1 s call
+    assert elapsed < 1.5  # the caller was not blocked by the 3 s call
     assert d.prediction.tolist() == ["fast"] * 3
     assert d[0].detail == "after primary: timeout"
 
@@ -383,16 +383,16 @@ def test_the_request_deadline_is_shared_by_the_stages() -> None:
 
     def slow_rule(rows: Any) -> list[str]:
         stage_calls.append(None)
-        time.sleep(1.0)
+        time.sleep(3.0)
         return ["late"] * len(rows)
 
-    g = guard(sleeper(1.0), output="labels").fallback(
+    g = guard(sleeper(3.0), output="labels").fallback(
         Rule(slow_rule, name="slow_rule", timeout=5.0), Default("fast")
     )
     t0 = time.monotonic()
     d = g.decide(np.zeros((2, 1)), timeout=0.05)
     elapsed = time.monotonic() - t0
-    assert elapsed < 0.5
+    assert elapsed < 1.5
     assert d.prediction.tolist() == ["fast", "fast"]
     assert d[0].stages_tried in (("primary", "slow_rule", "default"), ("primary", "default"))
     assert "primary: timeout" in d[0].detail
@@ -400,7 +400,7 @@ def test_the_request_deadline_is_shared_by_the_stages() -> None:
 
 def test_a_stage_timeout_moves_rows_to_the_next_stage() -> None:
     g = guard(lambda X: 1 / 0, output="labels").fallback(
-        ModelStage(sleeper(1.0), name="backup", output="labels", timeout=0.02), Default("d")
+        ModelStage(sleeper(3.0), name="backup", output="labels", timeout=0.02), Default("d")
     )
     d = g.decide(np.zeros((1, 1)))
     assert d[0].prediction == "d"
@@ -418,7 +418,7 @@ def test_an_abandoned_call_finishes_in_the_background_and_its_result_is_discarde
     chain = WithFallback(labels(slow), [Default("d")], primary_timeout=0.01)
     d = chain.decide(np.zeros((1, 1)))
     assert d[0].prediction == "d" and not finished.is_set()
-    assert finished.wait(2.0)  # it ran to completion in its worker thread
+    assert finished.wait(10.0)  # it ran to completion in its worker thread
     assert d[0].prediction == "d"  # and nothing changed the decision already returned
 
 
@@ -426,7 +426,7 @@ def test_when_every_worker_is_hung_calls_wait_only_until_their_deadline() -> Non
     release = threading.Event()
 
     def hung(X: Any) -> NDArray[Any]:
-        release.wait(5.0)
+        release.wait(10.0)
         return np.full(len(X), "late", dtype=object)
 
     chain = WithFallback(
@@ -436,7 +436,9 @@ def test_when_every_worker_is_hung_calls_wait_only_until_their_deadline() -> Non
         first = chain.decide(np.zeros((1, 1)))  # abandons the only worker
         t0 = time.monotonic()
         second = chain.decide(np.zeros((1, 1)))
-        assert time.monotonic() - t0 < 0.5
+        # a call that waited for the hung worker would take 10 s; scheduling on a loaded
+        # machine takes far less than the margin
+        assert time.monotonic() - t0 < 2.0
         assert first[0].reason is second[0].reason is Reason.TIMEOUT
         assert first[0].detail == "timed out after 0.02 s"
         assert second[0].detail.startswith("no free worker thread before the deadline")
@@ -578,7 +580,7 @@ def test_retries_stop_at_the_deadline() -> None:
     )
     t0 = time.monotonic()
     d = g.decide(np.zeros((1, 1)), timeout=0.1)
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 1.5
     assert d[0].prediction == "d" and 2 <= flaky.calls <= 4  # waits 20, 40 ms: then no time
 
 
@@ -653,8 +655,8 @@ def test_async_timeouts_cancel_the_coroutine() -> None:
 
 
 def test_async_primary_timeout_and_deadline() -> None:
-    g = guard(sleeper(1.0), output="labels").fallback(
-        ModelStage(sleeper(1.0, "b"), name="backup", output="labels"), Default("d")
+    g = guard(sleeper(3.0), output="labels").fallback(
+        ModelStage(sleeper(3.0, "b"), name="backup", output="labels"), Default("d")
     )
 
     async def main() -> tuple[Decisions, float]:
@@ -663,7 +665,7 @@ def test_async_primary_timeout_and_deadline() -> None:
         return d, time.monotonic() - t0
 
     d, elapsed = asyncio.run(main())
-    assert elapsed < 0.5 and d[0].prediction == "d"
+    assert elapsed < 1.5 and d[0].prediction == "d"
     assert d[0].detail.startswith("after primary: timeout")
 
 

@@ -30,4 +30,9 @@ def test_code_block_runs(
     name: str, index: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, f"{name}[block {index}]", "exec"), {"__name__": "__docs__"})
+    # dont_inherit: blocks run as a user runs them, without this file's __future__ imports
+    # (which would turn annotations into strings pydantic cannot resolve in exec)
+    exec(
+        compile(code, f"{name}[block {index}]", "exec", dont_inherit=True),
+        {"__name__": "__docs__"},
+    )
