@@ -9,11 +9,32 @@ from guardrails.abstention import (
     AllOf,
     AnyOf,
     ConfidenceThreshold,
+    CostRule,
+    CoverageThreshold,
+    EntropyThreshold,
+    IntervalWiderThan,
+    MarginThreshold,
     Policy,
+    RiskControlledThreshold,
+    SetSizeAbove,
     Verdict,
     confidence_below,
+    entropy_above,
+    interval_wider_than,
+    margin_below,
+    set_size_above,
 )
 from guardrails.adapter import ModelAdapter, OutputKind, as_layer
+from guardrails.alerts import (
+    Alert,
+    AlertRule,
+    Alerts,
+    abstention_rate_above,
+    circuit_opened,
+    drift_detected,
+    error_rate_above,
+    fallback_rate_above,
+)
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
@@ -32,6 +53,7 @@ from guardrails.calibration import (
     recalibrate,
 )
 from guardrails.changepoint import PageHinkley
+from guardrails.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
 from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
 from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
 from guardrails.errors import (
@@ -61,7 +83,8 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
-from guardrails.monitor import Alert, DriftAction, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.observe import Logged
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.reliability import (
     ReliabilityCurve,
@@ -85,6 +108,7 @@ from guardrails.review import (
 )
 from guardrails.review_sqlite import SQLiteQueue
 from guardrails.schema import FieldSpec, Schema, infer_schema
+from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
 
 __version__ = "0.1.0"
@@ -94,7 +118,10 @@ __all__ = [
     "PRIMARY",
     "REDACTED",
     "Abstaining",
+    "AdaptiveConformal",
     "Alert",
+    "AlertRule",
+    "Alerts",
     "AllOf",
     "AnyOf",
     "ArtifactError",
@@ -108,12 +135,18 @@ __all__ = [
     "CircuitOpenError",
     "ConfidenceThreshold",
     "ConfigurationError",
+    "ConformalIntervals",
+    "ConformalSets",
+    "CostRule",
+    "CoverageThreshold",
     "Decision",
     "Decisions",
     "Default",
     "DriftAction",
+    "DriftAlert",
     "DriftProfile",
     "DriftReport",
+    "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
     "FieldSpec",
@@ -121,11 +154,15 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
     "Layer",
+    "Logged",
+    "MarginThreshold",
     "MarkDrift",
     "MemoryQueue",
+    "Metrics",
     "ModelAdapter",
     "ModelOutputError",
     "ModelStage",
@@ -146,11 +183,13 @@ __all__ = [
     "ReviewError",
     "ReviewQueue",
     "Reviewed",
+    "RiskControlledThreshold",
     "RouteToReview",
     "Rule",
     "SQLiteQueue",
     "Schema",
     "SendToReview",
+    "SetSizeAbove",
     "Stage",
     "TemperatureScaling",
     "TestResult",
@@ -163,18 +202,26 @@ __all__ = [
     "WindowState",
     "WithFallback",
     "__version__",
+    "abstention_rate_above",
     "as_layer",
     "brier_score",
     "calibration_report",
+    "circuit_opened",
     "classwise_calibration_error",
     "confidence_below",
+    "drift_detected",
+    "entropy_above",
+    "error_rate_above",
     "expected_calibration_error",
+    "fallback_rate_above",
     "fingerprint",
     "guard",
     "infer_schema",
+    "interval_wider_than",
     "labelled_data",
     "load",
     "logits_from_proba",
+    "margin_below",
     "maximum_calibration_error",
     "negative_log_likelihood",
     "on_abstain",
@@ -187,4 +234,5 @@ __all__ = [
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
+    "set_size_above",
 ]

@@ -37,14 +37,21 @@ from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
 from guardrails.drift import TESTS, DriftProfile
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
-from guardrails.fallback import ExhaustedPolicy, WithFallback, check_settings, normalise_stages
+from guardrails.fallback import ExhaustedPolicy, WithFallback, normalise_stages
+from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
+from guardrails.observe import Logged
+from guardrails.observe import check_settings as check_log_settings
 from guardrails.redaction import Redactor
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
     import os
+
+    from guardrails.alerts import Alerts
+    from guardrails.redaction import Redactor
+    from guardrails.telemetry import Metrics
 
 __all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
 
@@ -160,7 +167,7 @@ class Guard(Layer):
         stages' breakers; models, guards and rule functions are shared.
         """
         chain = normalise_stages(stages)
-        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        check_fallback_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
         return self._with(
             _Step(
                 "fallback",
@@ -347,6 +354,73 @@ class Guard(Layer):
                     repair=copy.deepcopy(repair),
                     redactor=copy.deepcopy(redactor),
                     as_frame=as_frame,
+                ),
+                text,
+            )
+        )
+
+    def log(
+        self,
+        logger: Any = None,
+        *,
+        redactor: Redactor | None = None,
+        sample: float = 0.0,
+        details: bool = False,
+        metrics: Metrics | None = None,
+        alerts: Alerts | None = None,
+        max_row_events: int | None = None,
+    ) -> Guard:
+        """Emit one structlog event per decision, record metrics and evaluate alert rules.
+
+        Events carry the guard's name and version and never the raw input (see
+        :class:`~guardrails.observe.Logged` and ``docs/observability.md``).
+
+        Args:
+            logger: a structlog logger; ``structlog.get_logger("guardrails")`` if None.
+            redactor: sensitive fields, hidden from fingerprints and error details.
+            sample: share of a batch's primary-answered rows that also get a row event.
+            details: also emit error details, scrubbed by ``redactor`` (off: type only).
+            metrics: a :class:`~guardrails.telemetry.Metrics` registry (shared, not copied).
+            alerts: :class:`~guardrails.alerts.Alerts` rules and sinks (shared, not copied).
+            max_row_events: at most this many row events per batch (None: no limit).
+        """
+        check_log_settings(
+            logger=logger,
+            redactor=redactor,
+            sample=sample,
+            details=details,
+            metrics=metrics,
+            alerts=alerts,
+            max_row_events=max_row_events,
+            owner="log()",
+        )
+        name, version = self.guard_name, self.version
+        text = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("redactor", redactor),
+                ("sample", sample),
+                ("details", details),
+                ("metrics", metrics),
+                ("alerts", alerts),
+                ("max_row_events", max_row_events),
+            )
+            if v is not None and v is not False and not (k == "sample" and v == 0.0)
+        )
+        return self._with(
+            _Step(
+                "log",
+                lambda inner: Logged(
+                    inner,
+                    logger=logger,
+                    redactor=copy.deepcopy(redactor),
+                    guard_name=name,
+                    version=version,
+                    sample=sample,
+                    details=details,
+                    metrics=metrics,
+                    alerts=alerts,
+                    max_row_events=max_row_events,
                 ),
                 text,
             )

@@ -3,7 +3,7 @@
 :class:`Monitored` observes every decided batch (model-ready inputs, predictions,
 confidence, abstentions) into bounded-memory windows on a :class:`DriftProfile`'s grid,
 tests each full window, and acts as the user chose while drift lasts: log only, alert
-through plain-callable sinks (:class:`Alert`), withhold low-confidence answers
+through plain-callable sinks (:class:`DriftAlert`), withhold low-confidence answers
 (:class:`Tighten`), send rows to review (:class:`RouteToReview`) or mark answers
 (:class:`MarkDrift`). Labels that arrive later feed a change detector on the error stream
 (:meth:`Monitored.observe_labels`) for concept drift.
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
 
 __all__ = [
-    "Alert",
+    "DriftAlert",
     "DriftAction",
     "MarkDrift",
     "Monitored",
@@ -84,7 +84,7 @@ class DriftAction:
 
 
 @persistable
-class Alert(DriftAction):
+class DriftAlert(DriftAction):
     """Call plain-callable sinks with the event when drift starts or ends.
 
     A sink is any ``callable(event: dict)``: a pager client, a webhook poster, a queue's
@@ -107,12 +107,12 @@ class Alert(DriftAction):
     ) -> None:
         if not sinks or not all(callable(s) for s in sinks):
             raise ConfigurationError(
-                "Alert needs one or more callables receiving an event dict, e.g. "
-                f"Alert(alerts.append). Got {sinks!r}."
+                "DriftAlert needs one or more callables receiving an event dict, e.g. "
+                f"DriftAlert(alerts.append). Got {sinks!r}."
             )
         if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown < 0:
             raise ConfigurationError(
-                f"The 'cooldown' parameter of Alert must be a float >= 0. Got {cooldown!r}."
+                f"The 'cooldown' parameter of DriftAlert must be a float >= 0. Got {cooldown!r}."
             )
         self.sinks = sinks
         self.cooldown = float(cooldown)
@@ -135,11 +135,11 @@ class Alert(DriftAction):
             else:
                 log.info("drift_alert_sent", alert_of=kind, sink=getattr(sink, "__name__", "?"))
 
-    def fresh(self) -> Alert:
-        return Alert(*self.sinks, cooldown=self.cooldown, clock=self.clock)
+    def fresh(self) -> DriftAlert:
+        return DriftAlert(*self.sinks, cooldown=self.cooldown, clock=self.clock)
 
     def __repr__(self) -> str:
-        return f"Alert(<{len(self.sinks)} sink(s)>, cooldown={self.cooldown!r})"
+        return f"DriftAlert(<{len(self.sinks)} sink(s)>, cooldown={self.cooldown!r})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
         return {
@@ -148,7 +148,7 @@ class Alert(DriftAction):
         }
 
     @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Alert:
+    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> DriftAlert:
         sinks = dec.ref(state["sinks"])
         return cls(
             *(sinks if isinstance(sinks, (list, tuple)) else (sinks,)), cooldown=state["cooldown"]
@@ -290,7 +290,7 @@ def _actions(owner: str, action: Any) -> tuple[DriftAction, ...]:
     if not all(isinstance(a, DriftAction) for a in items):
         raise ConfigurationError(
             f"The 'action' parameter of {owner} must be None, a DriftAction such as "
-            f"Tighten(threshold=0.8) or Alert(sink), or a sequence of them. Got {action!r}."
+            f"Tighten(threshold=0.8) or DriftAlert(sink), or a sequence of them. Got {action!r}."
         )
     return items
 

@@ -724,7 +724,9 @@ def _unreliable_guard(seed: int, primary_timeout: float) -> Any:
     )
 
 
-def _check_reliable(decisions: list[Decisions], elapsed: list[float], deadline: float) -> None:
+def _check_reliable(
+    decisions: list[Decisions], elapsed: list[float], deadline: float, margin: float = 0.35
+) -> None:
     counts: dict[str, int] = {}
     for d in decisions:
         assert len(d) == 1
@@ -742,10 +744,9 @@ def _check_reliable(decisions: list[Decisions], elapsed: list[float], deadline: 
             assert {why for _, why in steps} <= {"model_error", "timeout", "circuit_open"}
         else:
             assert row.prediction == 0
-    # a margin for thread scheduling on a loaded 2-core machine (CI shares it with the
-    # whole suite); a blocking call would take the primary's full sleep (0.8 s), far
+    # the margin is for thread scheduling on a loaded 2-core machine (CI shares it with
+    # the whole suite); a blocking call would take the primary's full sleep (0.8 s),
     # above deadline + margin
-    margin = 0.35
     assert max(elapsed) <= deadline + margin, max(elapsed)
     assert min(counts.get(s, 0) for s in ("primary", "backup", "default")) > 0
 
@@ -782,7 +783,9 @@ def test_every_async_request_gets_a_timely_decision_under_primary_faults() -> No
         return out
 
     results = asyncio.run(main())
-    _check_reliable([d for d, _ in results], [t for _, t in results], deadline)
+    # 50 tasks share one event loop: a task's clock also runs while the loop serves the
+    # other 49, so the scheduling margin is wider than for one thread
+    _check_reliable([d for d, _ in results], [t for _, t in results], deadline, margin=0.6)
 
 
 def test_concurrent_threads_share_one_chain_and_its_breaker() -> None:

@@ -13,11 +13,11 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from structlog.testing import capture_logs
 
 from guardrails import (
-    Alert,
     ArtifactError,
     Call,
     ConfigurationError,
     Decisions,
+    DriftAlert,
     DriftProfile,
     Layer,
     MarkDrift,
@@ -245,7 +245,7 @@ def test_every_action_and_transition_is_an_event(setup: dict[str, Any]) -> None:
         setup["profile"],
         window=200,
         mode="tumbling",
-        action=[Alert(sent.append, cooldown=0), RouteToReview()],
+        action=[DriftAlert(sent.append, cooldown=0), RouteToReview()],
     )
     with capture_logs() as logs:
         for X in batches(19, 2):
@@ -282,7 +282,7 @@ def test_alerts_respect_the_cool_down_and_a_failing_sink_never_breaks_serving(
     def broken(event: dict[str, Any]) -> None:
         raise RuntimeError("pager down")
 
-    alert = Alert(sent.append, broken, cooldown=60, clock=lambda: now[0])
+    alert = DriftAlert(sent.append, broken, cooldown=60, clock=lambda: now[0])
     mon = Monitored(
         setup["model"], profile=setup["profile"], window=100, mode="tumbling", action=alert
     )
@@ -390,7 +390,7 @@ def test_concept_drift_is_detected_on_the_error_stream_and_reported(
         profile=setup["profile"],
         window=200,
         mode="tumbling",
-        action=Alert(sent.append),
+        action=DriftAlert(sent.append),
         detector=PageHinkley(threshold=20),
     )
     rng = np.random.default_rng(28)
@@ -458,7 +458,7 @@ def test_bad_actions_and_profiles_are_refused(setup: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError, match="'delta'"):
         Tighten(threshold=0.8, delta=2)
     with pytest.raises(ConfigurationError, match="callables"):
-        Alert()
+        DriftAlert()
     reg = LinearRegression().fit(setup["X"], setup["X"][:, 0])
     with pytest.raises(ConfigurationError, match="Tighten needs confidence"):
         guard(reg).monitor(setup["profile"], action=Tighten(threshold=0.5)).build()
@@ -481,7 +481,7 @@ def test_a_saved_guard_keeps_its_monitor_settings(tmp_path: Path, setup: dict[st
         mode="tumbling",
         correction="bh",
         thresholds={"wasserstein": 0.3},
-        action=[Tighten(threshold=0.7, delta=0.05), Alert(sent.append), MarkDrift()],
+        action=[Tighten(threshold=0.7, delta=0.05), DriftAlert(sent.append), MarkDrift()],
         detector=PageHinkley(threshold=12),
     )
     path = g.save(tmp_path / "monitored.guard")
