@@ -1,9 +1,11 @@
-"""One full guard (abstain, drift monitor, fallback with breaker, SQLite review queue) shared
-by 16 threads and by 500 asyncio tasks: no exception, no deadlock, and every count adds up.
+"""One full guard (abstain, drift monitor, fallback with breaker, SQLite review queue, logging
+with metrics) shared by 16 threads and by 500 asyncio tasks: no exception, no deadlock, and
+every count adds up.
 
 Each row's outcome does not depend on what else runs (the monitor only logs here), so a
 serial pass over the same rows gives the exact counts the concurrent run must reproduce:
-decisions per stage, withheld rows == review cases stored, breaker calls == primary calls.
+decisions per stage, withheld rows == review cases stored, breaker calls == primary calls,
+metrics' rows and calls == what the callers received.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from guardrails import (
     CircuitBreaker,
     Decisions,
     DriftProfile,
+    Metrics,
     Rule,
     SQLiteQueue,
     WithFallback,
@@ -29,6 +32,7 @@ from guardrails import (
     guard,
     on_abstain,
 )
+from guardrails.observe import Logged
 
 THREADS, CALLS, BATCH = 16, 25, 4
 TASKS = 500
@@ -39,10 +43,24 @@ def _wide_petals(rows: NDArray[Any]) -> list[Any]:
     return [2 if r[3] > 1.7 else None for r in rows]
 
 
+class _CountingLogger:
+    """A structlog-style logger that counts events (thread-safe), standing in for a sink."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.events: dict[str, int] = {}
+
+    def _count(self, event: str, **kw: Any) -> None:
+        with self.lock:
+            self.events[event] = self.events.get(event, 0) + 1
+
+    debug = info = warning = error = critical = _count
+
+
 def _build(iris: dict[str, Any], path: Path) -> tuple[Any, SQLiteQueue]:
     queue = SQLiteQueue(path, synchronous="normal")
     g = (
-        guard(iris["model"])
+        guard(iris["model"], name="shared")
         .abstain(confidence_below(0.9))
         .monitor(DriftProfile.from_data(iris["X_train"]), window=64)
         .fallback(
@@ -50,6 +68,7 @@ def _build(iris: dict[str, Any], path: Path) -> tuple[Any, SQLiteQueue]:
             primary_breaker=CircuitBreaker(failure_threshold=1000),
         )
         .review(queue)
+        .log(_CountingLogger(), metrics=Metrics(window=100))
         .fit(iris["X_cal"], iris["y_cal"])
     )
     return g, queue
@@ -96,6 +115,12 @@ def _check(results: list[Decisions], g: Any, path: Path, calls: int, want: Any) 
     assert stats["calls"] == calls  # one primary attempt per call, none lost or doubled
     assert stats["successes"] + stats["failures"] + stats["stale"] + stats["released"] == calls
     assert stats["state"] == "closed"
+    logged = g.layer(Logged)
+    snap = logged.metrics.snapshot().guard("shared")
+    assert snap.calls == calls
+    assert snap.count() == want["rows"]
+    assert snap.count(outcome="abstained") == want["withheld"]
+    assert logged.logger.events.get("guardrails.batch", 0) == calls
 
 
 @pytest.mark.timeout(120)

@@ -411,3 +411,24 @@ def test_a_raising_breaker_logger_warns_and_the_breaker_still_opens() -> None:
     assert (d.prediction == 1).all()
     d = g.decide(np.zeros((2, 2)))
     assert d.detail is not None and "circuit_open" in d.detail[0]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("entry", ["decide", "adecide"])
+def test_a_raising_decision_logger_warns_and_the_decision_is_returned(
+    tmp_path: Path, entry: str
+) -> None:
+    import asyncio
+
+    from guardrails import Metrics
+
+    metrics = Metrics()
+    queue = SQLiteQueue(tmp_path / "q.db")
+    g = _reviewed(queue).log(_RaisingLogger(), metrics=metrics)
+    X = np.zeros((3, 2))
+    with pytest.warns(GuardrailsWarning):
+        d = g.decide(X) if entry == "decide" else asyncio.run(g.adecide(X))
+    assert d.abstained.all() and d.review_id is not None and all(d.review_id)
+    assert _count(tmp_path / "q.db") == 3  # the cases were committed all the same
+    assert metrics.snapshot().guard("guard").count() == 3  # and counted
+    queue.close()

@@ -24,6 +24,7 @@ from guardrails import (
     CircuitBreaker,
     DriftProfile,
     GuardrailsError,
+    Metrics,
     ModelStage,
     Redactor,
     Schema,
@@ -81,7 +82,11 @@ def _stack(queue: Any, *, with_fallback: bool, profile: DriftProfile) -> Any:
             ModelStage(_backup, name="backup", output="proba", classes=[0, 1]),
             primary_breaker=CircuitBreaker(failure_threshold=100),
         )
-    return g.review(queue, redactor=REDACTOR)
+    g = g.review(queue, redactor=REDACTOR)
+    return g.log(redactor=REDACTOR, details=True, sample=1.0, metrics=METRICS)
+
+
+METRICS = Metrics()
 
 
 @pytest.fixture
@@ -106,6 +111,7 @@ def test_no_secret_reaches_logs_decisions_or_the_queue_file(
             d = g.decide(ROWS) if entry == "decide" else asyncio.run(g.adecide(ROWS))
     assert d.abstained.all() and d.review_id is not None and all(d.review_id)
     assert d.detail is not None and "[REDACTED]" in d.detail[2]  # the message was kept
+    assert {"guardrails.batch", "guardrails.decision"} <= {e["event"] for e in logs}
     _assert_clean("log events", json.dumps(logs, default=repr))
     _assert_clean("decisions", json.dumps(d.to_records(), default=repr))
     cases = [queue.get(i) for i in d.review_id]
@@ -180,6 +186,21 @@ def test_no_secret_reaches_the_report(tmp_path: Path, profile: DriftProfile) -> 
     html = report.to_html(tmp_path / "r.html").read_text()
     assert "[REDACTED]" in html
     _assert_clean("the HTML report", html)
+    queue.close()
+
+
+@pytest.mark.timeout(60)
+def test_no_secret_reaches_the_metrics_exposition(profile: DriftProfile, tmp_path: Path) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client", reason="needs prometheus")
+    from guardrails.exporters.prometheus import register
+
+    queue = SQLiteQueue(tmp_path / "q.db")
+    _stack(queue, with_fallback=True, profile=profile).decide(ROWS)
+    registry = prometheus_client.CollectorRegistry()
+    register(METRICS, registry=registry)
+    text = prometheus_client.generate_latest(registry).decode()
+    assert "guardrails" in text
+    _assert_clean("the Prometheus exposition", text)
     queue.close()
 
 
