@@ -24,11 +24,13 @@ import guardrails
 from guardrails import (
     ArtifactError,
     CircuitBreaker,
+    ConformalSets,
     Default,
     DriftProfile,
     MarkDrift,
     MemoryQueue,
     ModelStage,
+    Redactor,
     Rule,
     Tighten,
     confidence_below,
@@ -51,7 +53,8 @@ def full(tmp_path_factory: pytest.TempPathFactory, iris: dict[str, Any]) -> dict
     profile = DriftProfile.from_data(iris["X_train"])
     g = (
         guard(iris["model"], name="iris", version="1")
-        .abstain(confidence_below(0.7))
+        .calibrate("temperature")
+        .abstain(ConformalSets(alpha=0.1) | confidence_below(0.7))
         .monitor(profile, window=50, action=[Tighten(threshold=0.9), MarkDrift()])
         .fallback(
             ModelStage(iris["model"], name="backup", when=on_abstain()),
@@ -60,6 +63,7 @@ def full(tmp_path_factory: pytest.TempPathFactory, iris: dict[str, Any]) -> dict
             primary_breaker=CircuitBreaker(failure_threshold=3),
         )
         .review(MemoryQueue(), audit_rate=0.1, seed=0)
+        .log(redactor=Redactor(fields=["ssn"]))
         .fit(iris["X_cal"], iris["y_cal"])
     )
     path = g.save(folder / "full.guard")
@@ -139,6 +143,7 @@ def test_the_artifact_names_every_layer_type(full: dict[str, Any]) -> None:
     names = {name for _, name in _typed_paths(manifest)}
     want = {"Abstaining", "Monitored", "DriftProfile", "WithFallback", "Reviewed"}
     want |= {"CircuitBreaker", "Default", "PageHinkley", "Tighten", "MarkDrift"}
+    want |= {"Calibrated", "TemperatureScaling", "ConformalSets", "Logged", "Redactor"}
     assert want <= names
 
 
