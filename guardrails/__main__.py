@@ -19,6 +19,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the end-to-end demo on data that ships with sklearn")
     demo.add_argument("--seed", type=int, default=0, help="random seed for the traffic")
+    demo.add_argument(
+        "--out",
+        default="guardrails-demo",
+        help="folder for the HTML report, the JSON log and the review queue "
+        "(default: ./guardrails-demo)",
+    )
+    demo.add_argument(
+        "--no-report", action="store_true", help="skip the HTML report (needs matplotlib)"
+    )
     add_review_parser(sub)
     return parser
 
@@ -29,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from guardrails.demo import run_demo
 
-        run_demo(sys.stdout, seed=args.seed)
+        run_demo(sys.stdout, seed=args.seed, out_dir=args.out, report=not args.no_report)
     if args.command == "review":
         return run_review(args)
     return 0

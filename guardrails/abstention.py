@@ -365,6 +365,10 @@ class Abstaining(PostLayer):
         return self._post(d, call)
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
+        if d.abstained.all():
+            # nothing left to decide (e.g. every row invalid, or the model failed): the
+            # model gave no output a policy could read, and the rows keep their reasons
+            return d
         verdict = self.policy.evaluate_with_inputs(d, _model_input(call))
         if verdict.columns:
             d = d.replace(**verdict.columns)

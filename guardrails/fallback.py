@@ -1054,6 +1054,10 @@ def _limit(timeout: float | None, call: Call) -> float | None:
     return timeout if remaining is None else min(timeout, remaining)
 
 
+_SKIPPED = (int(Reason.CIRCUIT_OPEN), int(Reason.TIMEOUT))
+"""Reasons under which the primary stack, validation included, did not run."""
+
+
 def _all_failed(d: Decisions) -> bool:
     return len(d) > 0 and bool(np.isin(d.reason, list(_FAILED)).all() and d.abstained.all())
 
@@ -1167,7 +1171,8 @@ class WithFallback(Layer):
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
-            return self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
+            d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
+            return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
         try:
             if limit is None:
@@ -1184,7 +1189,28 @@ class WithFallback(Layer):
             raise
         if breaker is not None:
             (breaker.failure if _all_failed(d) else breaker.success)(token)
-        return d
+        return self._screen_skipped(X, call, d)
+
+    def _screen_skipped(self, X: Any, call: Call, d: Decisions) -> Decisions:
+        """Validate the rows a skipped primary never validated (circuit open, timeout).
+
+        The validating layer sits inside the primary stack; when that stack does not run,
+        bare-model stages would otherwise receive rows nobody checked. Invalid rows become
+        ``INVALID_INPUT`` non-answers with their errors, exactly as if the primary had run.
+        """
+        if call.valid is not None or not len(d) or not d.abstained.all():
+            return d
+        if not np.isin(d.reason, _SKIPPED).all():
+            return d
+        validator = next((x for x in self.inner.layers() if hasattr(x, "screen")), None)
+        if validator is None:
+            return d
+        screened: Decisions = validator.screen(X, call)
+        valid: NDArray[np.bool_] | None = getattr(call, "valid", None)  # set by screen()
+        if valid is None:
+            return d
+        invalid = np.flatnonzero(~valid)
+        return d.merge(invalid, screened.take(invalid)) if invalid.size else d
 
     def _primary_in_thread(self, X: Any, call: Call, limit: float) -> Decisions:
         if limit <= 0:
@@ -1347,7 +1373,8 @@ class WithFallback(Layer):
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
-            return self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
+            d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
+            return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
         sub = dataclasses.replace(call, notes=dict(call.notes))
         try:
@@ -1381,7 +1408,7 @@ class WithFallback(Layer):
             raise
         if breaker is not None:
             (breaker.failure if _all_failed(d) else breaker.success)(token)
-        return d
+        return self._screen_skipped(X, call, d)
 
     async def _achain(self, d: Decisions, call: Call) -> Decisions:
         if not d.abstained.any():

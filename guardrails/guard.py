@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from guardrails.telemetry import Metrics
 
 __all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+
+L = TypeVar("L", bound=Layer)
 
 CANONICAL_ORDER: tuple[str, ...] = (
     "validate",
@@ -472,7 +474,7 @@ class Guard(Layer):
     def is_fitted(self) -> bool:
         return True  # the layers of the stack answer for themselves
 
-    def layer(self, cls: type[Layer]) -> Layer:
+    def layer(self, cls: type[L]) -> L:
         """The first layer of type ``cls`` in the stack."""
         for layer in self.layers():
             if isinstance(layer, cls):

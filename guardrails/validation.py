@@ -1213,6 +1213,18 @@ class Validated(Layer):
         classes = self.classes_
         return object if classes is None else classes.dtype
 
+    def screen(self, X: Any, call: Call) -> Decisions:
+        """Validate ``X`` for ``call`` without calling the layers inside.
+
+        For a fallback chain whose primary was skipped (circuit open, deadline passed):
+        ``call.model_input`` and ``call.valid`` are set as in a normal call, invalid rows
+        come back withheld with ``INVALID_INPUT`` and their errors (raised under policy
+        "raise"), and the valid rows come back withheld too, with no detail, for the
+        caller to mark with its own reason.
+        """
+        result, seconds = self._prepare(X, call)
+        return self._assemble(result, None, seconds, result.valid.shape[0])
+
     def _decide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
         inner = self._inner_call(result, lambda rows: self.inner._decide(rows, call))

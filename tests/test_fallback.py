@@ -1010,3 +1010,37 @@ def test_a_stage_must_be_a_known_kind() -> None:
 
     with pytest.raises(ConfigurationError, match="subclass ModelStage, Rule"):
         WithFallback(labels(primary_by_row), [Odd()])
+
+
+def test_an_open_circuit_still_keeps_invalid_rows_away_from_a_bare_backup() -> None:
+    """The validating layer sits inside the primary stack; skipping the stack must not
+    skip validation: the backup never sees a row the schema refuses."""
+    import pydantic
+
+    from guardrails import CircuitBreaker
+
+    class Reading(pydantic.BaseModel):
+        x: float = pydantic.Field(ge=0.0, le=1.0)
+
+    seen: list[NDArray[Any]] = []
+
+    def backup(X: NDArray[Any]) -> NDArray[Any]:
+        seen.append(np.asarray(X))
+        return np.full(len(X), "b", dtype=object)
+
+    def primary(X: NDArray[Any]) -> NDArray[Any]:
+        raise ConnectionError("down")
+
+    breaker = CircuitBreaker(name="p", failure_threshold=1, cool_down=60.0)
+    g = (
+        guard(primary, output="labels")
+        .validate(Reading, on_invalid="fallback")
+        .fallback(ModelStage(backup, name="backup", output="labels"), primary_breaker=breaker)
+    )
+    g.decide(np.array([[0.5]]))  # opens the circuit
+    seen.clear()
+    d = g.decide(np.array([[0.2], [7.0], [0.9]]))
+    assert d.reasons() == [Reason.NONE, Reason.INVALID_INPUT, Reason.NONE]
+    assert d.stage.tolist() == ["backup", "validate", "backup"]
+    assert np.concatenate(seen).ravel().tolist() == [0.2, 0.9]
+    assert d[1].errors is not None

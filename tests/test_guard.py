@@ -211,3 +211,24 @@ def test_timings_are_recorded_per_stage(iris: dict[str, Any]) -> None:
     d = guard(iris["model"]).abstain(confidence_below(0.5)).decide(iris["X_test"])
     assert set(d.timings) == {"primary", "abstain"}
     assert all(t >= 0 for t in d.timings.values())
+
+
+def test_a_batch_the_model_failed_on_entirely_keeps_its_reasons_under_any_policy() -> None:
+    from guardrails import ConformalSets
+
+    def broken(X: Any) -> Any:
+        raise ConnectionError("model server down")
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 2)), rng.integers(0, 2, size=200)
+    model = guard(
+        lambda X: np.c_[1 - 1 / (1 + np.exp(-X[:, 0])), 1 / (1 + np.exp(-X[:, 0]))],
+        output="proba",
+        classes=[0, 1],
+    )
+    g = model.abstain(ConformalSets(alpha=0.1)).fit(X, y)
+    stack = g.stack
+    assert isinstance(stack, Abstaining)
+    failing = Abstaining(ModelAdapter(broken, output="proba", classes=[0, 1]), policy=stack.policy)
+    d = failing.decide(X[:5])
+    assert d.reasons() == [Reason.MODEL_ERROR] * 5
