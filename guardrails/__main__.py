@@ -1,4 +1,4 @@
-"""Command line: ``python -m guardrails demo`` and ``python -m guardrails review ...``."""
+"""Command line: ``python -m guardrails demo``, ``review ...`` and ``audit ...``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from guardrails.audit import add_audit_parser, run_audit
 from guardrails.review_cli import add_review_parser, run_review
 
 __all__ = ["main"]
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-report", action="store_true", help="skip the HTML report (needs matplotlib)"
     )
     add_review_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_demo(sys.stdout, seed=args.seed, out_dir=args.out, report=not args.no_report)
     if args.command == "review":
         return run_review(args)
+    if args.command == "audit":
+        return run_audit(args)
     return 0
 
 
