@@ -98,16 +98,14 @@ def build_app(review_queue: str | None = None) -> FastAPI:
     """The demo guard (breast-cancer classifier) behind the service.
 
     Args:
-        review_queue: a queue URL such as ``sqlite:///review.db``; withheld rows are then
-            enqueued for a person (committed before the response is sent).
+        review_queue: path of a SQLite file for the review queue (created if missing);
+            None keeps the cases in memory. Cases are committed before the response.
     """
+    from pathlib import Path
+
     from guardrails.demo import build_demo_guard
 
-    g, data = build_demo_guard()
-    if review_queue is not None:
-        from guardrails import open_queue
-
-        g = g.review(open_queue(review_queue))
+    g, data = build_demo_guard(out=None if review_queue is None else Path(review_queue))
     return create_app(g, data["model"])
 
 
@@ -117,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--review-queue", help="queue URL for withheld rows, e.g. sqlite:///r.db")
+    parser.add_argument("--review-queue", help="SQLite file for the review queue (else memory)")
     args = parser.parse_args()
     app = build_app(review_queue=args.review_queue)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
