@@ -177,7 +177,7 @@ def main() -> None:
     print(
         table(
             f"Load on loopback: {args.concurrency} concurrent clients, two-row requests "
-            "(one withheld), "
+            "(rows the guard withholds), "
             f"{args.seconds:g} s or {args.max_requests} requests per endpoint",
             ["endpoint", "requests", "throughput", "p50", "p99", "errors", "withheld"],
             rows,
