@@ -66,6 +66,7 @@ from guardrails.errors import (
     ModelOutputError,
     NotFittedError,
 )
+from guardrails.estimator import GuardedClassifier, GuardedRegressor
 from guardrails.fallback import (
     Default,
     ModelStage,
@@ -151,6 +152,8 @@ __all__ = [
     "FeatureDrift",
     "FieldSpec",
     "Guard",
+    "GuardedClassifier",
+    "GuardedRegressor",
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",

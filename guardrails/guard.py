@@ -544,7 +544,7 @@ def guard(
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import confidence_below, guard
         >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[np.zeros(20), np.ones(20)]
-        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.9))
+        >>> g = guard(LogisticRegression(C=100.0).fit(X, y)).abstain(confidence_below(0.9))
         >>> g.predict(np.array([[0.0], [0.5]]), marker=-1).tolist()
         [0.0, -1.0]
     """

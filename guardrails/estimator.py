@@ -1,0 +1,605 @@
+"""scikit-learn estimators that train a model and fit its guard in one ``fit``.
+
+``fit(X, y)`` trains the wrapped estimator and fits the guard's learning layers (those
+that choose thresholds or quantiles from data) on data the model did not train on: a
+held-out share (``cal_size``) or out-of-fold predictions (``cv``, cross-fitting). The
+guard is built with :func:`guardrails.guard`, so the estimator gets every builder step.
+
+scikit-learn conventions apply: ``__init__`` only stores settings (they are checked in
+``fit``), fitted attributes end in ``_``, and the estimators clone, pickle, and work in
+``Pipeline``, ``GridSearchCV`` and ``cross_val_score``. One deliberate difference: rows
+with NaN or infinite values are not an error at predict time; they come back withheld
+with reason ``invalid_input`` (the marker in ``predict``), as in every guard.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    RegressorMixin,
+    clone,
+)
+from sklearn.metrics import r2_score
+from sklearn.model_selection import check_cv, train_test_split
+from sklearn.utils import _safe_indexing
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from guardrails.abstention import Policy
+from guardrails.adapter import ModelAdapter
+from guardrails.decisions import Decisions
+from guardrails.errors import ConfigurationError, InvalidInputError, NotFittedError
+from guardrails.guard import Guard, guard, load
+
+__all__ = ["GuardedClassifier", "GuardedRegressor"]
+
+
+def _is_records(X: Any) -> bool:
+    """A list of dicts (or pydantic models): records that a schema validates."""
+    return isinstance(X, (list, tuple)) and len(X) > 0 and not _is_sequence(X[0])
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray)) or hasattr(value, "__array__")
+
+
+def _is_frame(X: Any) -> bool:
+    return hasattr(X, "iloc") and hasattr(X, "columns")
+
+
+class _OutOfFold:
+    """A 'model' that returns precomputed out-of-fold outputs for row indices.
+
+    Cross-fitting feeds it ``(n, 1)`` integer arrays of row numbers, so a guard can be
+    fitted on the outputs of models that never saw those rows.
+    """
+
+    def __init__(self, outputs: NDArray[Any]) -> None:
+        self.outputs = outputs
+
+    def __call__(self, index: NDArray[Any]) -> NDArray[Any]:
+        out: NDArray[Any] = self.outputs[np.asarray(index)[:, 0]]
+        return out
+
+
+def _no_model(X: Any) -> NDArray[np.float64]:
+    """A stand-in model for checking training rows against a schema (never scores)."""
+    return np.zeros(len(X))
+
+
+class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
+    """What the classifier and the regressor share: fitting the model, then the guard."""
+
+    _owner = "GuardedEstimator"
+
+    estimator: Any
+    schema: Any
+    calibration: Any = None  # the regressor has no calibration
+    policy: Policy | None
+    cal_size: float
+    cv: Any
+    prefit: bool
+    marker: Any
+    random_state: Any
+
+    # -- settings, checked in fit as scikit-learn requires -------------------------------
+
+    def _check_settings(self) -> None:
+        owner = self._owner
+        if self.estimator is None or not callable(getattr(self.estimator, "predict", None)):
+            raise ConfigurationError(
+                f"The 'estimator' parameter of {owner} must be a scikit-learn estimator with "
+                f"predict(). Got {self.estimator!r} instead."
+            )
+        if self.policy is not None and not isinstance(self.policy, Policy):
+            raise ConfigurationError(
+                f"The 'policy' parameter of {owner} must be a Policy such as "
+                f"confidence_below(0.8), or None. Got {self.policy!r} instead."
+            )
+        if self.calibration is not None:
+            from guardrails.calibration import METHODS, Calibrator
+
+            if not (
+                isinstance(self.calibration, Calibrator)
+                or (isinstance(self.calibration, str) and self.calibration in METHODS)
+            ):
+                raise ConfigurationError(
+                    f"The 'calibration' parameter of {owner} must be None, one of "
+                    f"{list(METHODS)} or a Calibrator such as TemperatureScaling(). "
+                    f"Got {self.calibration!r} instead."
+                )
+        size = self.cal_size
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
+            raise ConfigurationError(
+                f"The 'cal_size' parameter of {owner} must be a float in (0, 1). "
+                f"Got {size!r} instead."
+            )
+        if not isinstance(self.prefit, bool):
+            raise ConfigurationError(
+                f"The 'prefit' parameter of {owner} must be a bool. Got {self.prefit!r}."
+            )
+        if self.prefit and self.cv is not None:
+            raise ConfigurationError(
+                f"{owner}(prefit=True) uses the fitted estimator as is; cross-fitting "
+                f"(cv={self.cv!r}) would refit it. Pass one of them."
+            )
+        cv = self.cv
+        if cv is not None and not (
+            (isinstance(cv, int) and not isinstance(cv, bool) and cv >= 2)
+            or callable(getattr(cv, "split", None))
+            or hasattr(cv, "__iter__")
+        ):
+            raise ConfigurationError(
+                f"The 'cv' parameter of {owner} must be None (hold out cal_size), an int >= 2 "
+                f"or a cross-validation splitter. Got {cv!r} instead."
+            )
+
+    # -- the guard -----------------------------------------------------------------------
+
+    def _build(
+        self, model: Any, *, output: Any = None, classes: Any = None, validate: bool = True
+    ) -> Guard:
+        """The configured guard around ``model`` (unfitted).
+
+        ``validate=False`` leaves out the schema: a guard fitted on held-out model outputs
+        sees row numbers, not records; validation learns nothing and is added afterwards.
+        """
+        g = guard(model, output=output, classes=classes)
+        if validate and self.schema is not None:
+            g = g.validate(self.schema)
+        return self._steps(g)
+
+    def _steps(self, g: Guard) -> Guard:
+        if self.calibration is not None:
+            g = g.calibrate(self.calibration)
+        if self.policy is not None:
+            g = g.abstain(self.policy)
+        return g
+
+    def _load_objects(self) -> dict[str, Any]:
+        """Objects that a saved guard of this estimator needs back (code, never stored)."""
+        return {} if self.schema is None else {"schema": self.schema}
+
+    def _schema_rows(self, X: Any) -> Any:
+        """Training rows as the model will see them through the schema; all must be valid."""
+        from guardrails.validation import Validated
+
+        checker = Validated(ModelAdapter(_no_model, output="values"), schema=self.schema)
+        result = checker.validate(X)
+        if not result.valid.all():
+            bad = np.flatnonzero(~result.valid)
+            first = result.errors.get(int(bad[0]), ())
+            raise InvalidInputError(
+                f"{self._owner}.fit() needs training rows that satisfy the schema; "
+                f"{bad.size} do not. Row {int(bad[0])}: "
+                + "; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in first),
+                errors=[
+                    {"row": int(i), "errors": list(result.errors.get(int(i), ()))} for i in bad
+                ],
+            )
+        return result.model_input
+
+    @staticmethod
+    def _learns(g: Guard) -> bool:
+        return any(not layer.is_fitted() for layer in g.layers())
+
+    def _fit_guarded(self, X: Any, y: NDArray[Any], stratify: NDArray[Any] | None) -> None:
+        self._check_settings()
+        if self.prefit:
+            model = self.estimator
+            try:
+                check_is_fitted(model)
+            except Exception as exc:
+                raise NotFittedError(
+                    f"{self._owner}(prefit=True) needs a fitted estimator; "
+                    f"{type(model).__name__} is not fitted. (GridSearchCV and clone() refit "
+                    "copies: wrap the model in sklearn.frozen.FrozenEstimator instead.)"
+                ) from exc
+            g = self._build(model)
+            if self._learns(g):
+                g.fit(X, y)
+            self.estimator_ = model
+            self.guard_ = g
+            return
+        if self.schema is not None:
+            X = self._schema_rows(X)
+        if not self._configured_learns():
+            self.estimator_ = clone(self.estimator).fit(X, y)
+            self.guard_ = self._build(self.estimator_)
+        elif self.cv is None:
+            self._fit_held_out(X, y, stratify)
+        else:
+            self._fit_cross(X, y, stratify)
+
+    def _configured_learns(self) -> bool:
+        """Whether the configured guard has layers that learn from held-out data.
+
+        The model is not trained yet, so this is read off the settings themselves.
+        """
+        if self.calibration is not None:
+            return True
+        return self.policy is not None and not copy.deepcopy(self.policy).is_fitted()
+
+    def _fit_held_out(self, X: Any, y: NDArray[Any], stratify: NDArray[Any] | None) -> None:
+        index = np.arange(len(y))
+        fit_rows, cal_rows = train_test_split(
+            index, test_size=self.cal_size, random_state=self.random_state, stratify=stratify
+        )
+        model = clone(self.estimator).fit(_safe_indexing(X, fit_rows), y[fit_rows])
+        self._check_model_classes(model)
+        kind, outputs = _outputs(model, _safe_indexing(X, cal_rows))
+        self._fit_layers(kind, outputs, y[cal_rows], model)
+
+    def _fit_cross(self, X: Any, y: NDArray[Any], stratify: NDArray[Any] | None) -> None:
+        splitter = check_cv(self.cv, y, classifier=stratify is not None)
+        outputs: NDArray[Any] | None = None
+        covered = np.zeros(len(y), dtype=bool)
+        kind: Any = None
+        for train, test in splitter.split(X, y):
+            model = clone(self.estimator).fit(_safe_indexing(X, train), y[train])
+            self._check_model_classes(model)
+            kind, raw = _outputs(model, _safe_indexing(X, test))
+            if outputs is None:
+                outputs = np.full((len(y), *raw.shape[1:]), np.nan, dtype=raw.dtype)
+            outputs[test] = raw
+            covered[test] = True
+        if outputs is None or not covered.all():
+            raise ConfigurationError(
+                f"The 'cv' parameter of {self._owner} must give every row one test fold; "
+                f"{self.cv!r} left rows without an out-of-fold prediction."
+            )
+        final = clone(self.estimator).fit(X, y)
+        self._check_model_classes(final)
+        self._fit_layers(kind, outputs, y, final)
+
+    def _fit_layers(self, kind: Any, outputs: NDArray[Any], y: NDArray[Any], model: Any) -> None:
+        """Fit the guard on held-out model outputs, then put its layers around ``model``.
+
+        The model's errors on held-out rows propagate (as scikit-learn's own fitting
+        does): a guard fitted on rows the model could not score would be fitted on nothing.
+        """
+        classes = getattr(self, "classes_", None)
+        held_out = self._build(_OutOfFold(outputs), output=kind, classes=classes, validate=False)
+        held_out.fit(np.arange(len(y))[:, None], y)
+        self.estimator_ = model
+        fitted = _transplant(held_out, model, self._load_objects())
+        self.guard_ = fitted if self.schema is None else fitted.validate(self.schema)
+
+    def _check_model_classes(self, model: Any) -> None:
+        """The trained model must know every class (only classifiers check)."""
+
+    # -- input ---------------------------------------------------------------------------
+
+    def _input(self, X: Any, *, reset: bool) -> Any:
+        """``X`` checked for shape and feature names; values are left to the guard.
+
+        With a schema, the guard's validation checks everything (records, frames, arrays).
+        """
+        if self.schema is not None:
+            return X
+        if not (_is_frame(X) or _is_records(X)):
+            X = check_array(
+                X, dtype=None, ensure_all_finite=False, accept_sparse=("csr", "csc"), ensure_2d=True
+            )
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        return X
+
+    def _target(self, y: Any) -> NDArray[Any]:
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        return np.asarray(column_or_1d(y, warn=True))
+
+    # -- what a fitted estimator gives ---------------------------------------------------
+
+    def decide(self, X: Any) -> Decisions:
+        """The guard's :class:`~guardrails.Decisions` for every row of ``X``.
+
+        Args:
+            X: ``(n_samples, n_features)`` array or data frame (or records, when the guard
+                validates a schema).
+
+        Returns:
+            One decision per row: prediction, whether and why it was withheld, confidence...
+        """
+        check_is_fitted(self)
+        return self.guard_.decide(self._input(X, reset=False))
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        """Predictions with ``marker`` in every withheld row. Shape ``(n_samples,)``."""
+        return self.decide(X).predictions(self.marker)
+
+    def __sklearn_tags__(self) -> Any:
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self.estimator) if self.estimator is not None else None
+        if inner is not None:
+            tags.input_tags.sparse = inner.input_tags.sparse
+            tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        return tags
+
+    # -- pickling: the guard travels as its saved artifact, never as live objects --------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        g = state.pop("guard_", None)
+        if g is not None:
+            state["_guard_artifact"] = _artifact_bytes(g)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        blob = state.pop("_guard_artifact", None)
+        super().__setstate__(state)
+        if blob is not None:
+            self.guard_ = _from_artifact_bytes(blob, self.estimator_, self._load_objects())
+
+
+def _outputs(model: Any, X: Any) -> tuple[Any, NDArray[np.float64]]:
+    """What the guard's adapter would read from ``model`` on ``X``, and its kind."""
+    adapter = ModelAdapter(model)
+    raw = np.asarray(adapter._method(X))
+    if adapter.output == "labels":  # labels keep their type (strings, ints...)
+        return adapter.output, raw.astype(object)
+    return adapter.output, raw.astype(np.float64)
+
+
+def _artifact_bytes(g: Guard) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        g.save(path)
+        return path.read_bytes()
+
+
+def _from_artifact_bytes(blob: bytes, model: Any, objects: Mapping[str, Any]) -> Guard:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "guard.zip")
+        Path(path).write_bytes(blob)
+        return load(path, model=model, **objects)
+
+
+def _transplant(fitted: Guard, model: Any, objects: Mapping[str, Any]) -> Guard:
+    """The fitted layers of ``fitted`` around another model with the same outputs."""
+    return _from_artifact_bytes(_artifact_bytes(fitted), model, objects)
+
+
+class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
+    """A classifier that trains a model and fits its guard in one ``fit``.
+
+    Args:
+        estimator: an unfitted scikit-learn classifier or Pipeline (fitted, with
+            ``prefit=True``).
+        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+            training rows must satisfy it (and are turned into the model's input by
+            it), and at predict time invalid rows are withheld with reason
+            ``invalid_input``. With a schema, ``X`` may be a list of records.
+        calibration: None, a method name ("temperature", "sigmoid", "isotonic",
+            "histogram", "vector") or a :class:`~guardrails.calibration.Calibrator`,
+            fitted on held-out outputs; the policy then decides on calibrated
+            probabilities. A model with scores only (``decision_function``) gets
+            ``predict_proba`` this way.
+        policy: the abstention policy, e.g. ``confidence_below(0.8)``; None answers
+            every valid row. Policies that learn thresholds are fitted on held-out data.
+        cal_size: share of ``(X, y)`` held out to fit the learning layers when ``cv`` is
+            None. Nothing is held out when no layer learns.
+        cv: cross-fitting instead of a held-out share: an int (stratified folds) or a
+            splitter. The learning layers are fitted on out-of-fold outputs, then the
+            model is refitted on all the data.
+        prefit: the estimator is already trained: ``fit`` only fits the guard, on all of
+            ``(X, y)``.
+        marker: what ``predict`` returns for a withheld row (None by default; e.g. ``-1``
+            keeps integer labels integer).
+        random_state: seed of the held-out split.
+
+    Attributes:
+        estimator_: the trained model.
+        guard_: the fitted :class:`~guardrails.Guard`.
+        classes_: ``(n_classes,)`` the class labels.
+
+    Example:
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import GuardedClassifier, confidence_below
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = GuardedClassifier(LogisticRegression(max_iter=500),
+        ...                         policy=confidence_below(0.9), marker=-1).fit(X, y)
+        >>> sorted(set(clf.predict(X).tolist()))
+        [-1, 0, 1, 2]
+    """
+
+    _owner = "GuardedClassifier"
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        schema: Any = None,
+        calibration: Any = None,
+        policy: Policy | None = None,
+        cal_size: float = 0.25,
+        cv: Any = None,
+        prefit: bool = False,
+        marker: Any = None,
+        random_state: Any = None,
+    ) -> None:
+        self.estimator = estimator
+        self.schema = schema
+        self.calibration = calibration
+        self.policy = policy
+        self.cal_size = cal_size
+        self.cv = cv
+        self.prefit = prefit
+        self.marker = marker
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> GuardedClassifier:
+        """Train the model and fit the guard.
+
+        Args:
+            X: ``(n_samples, n_features)`` training data (or a data frame).
+            y: ``(n_samples,)`` class labels.
+
+        Returns:
+            self
+
+        Raises:
+            ConfigurationError: a setting is invalid.
+            ValueError: ``X`` or ``y`` is not usable for training.
+        """
+        y_arr = self._target(y)
+        check_classification_targets(y_arr)
+        X = self._input(X, reset=True)
+        check_consistent_length(X, y_arr)
+        self.classes_ = np.unique(y_arr)
+        _, counts = np.unique(y_arr, return_counts=True)
+        needed = 2 if self.cv is None else _n_splits(self.cv)
+        stratify = y_arr if counts.min() >= needed else None
+        self._fit_guarded(X, y_arr, stratify)
+        return self
+
+    def _check_model_classes(self, model: Any) -> None:
+        seen = getattr(model, "classes_", None)
+        if seen is not None and not np.array_equal(np.asarray(seen), self.classes_):
+            raise ValueError(
+                f"The model was trained on part of the data and saw only the classes "
+                f"{list(seen)!r} of {list(self.classes_)!r}: each class needs enough rows "
+                "in the training part. Use more data, a smaller cal_size, or fewer folds."
+            )
+
+    def _has_proba(self) -> bool:
+        if self.calibration is not None:
+            return True
+        model = getattr(self, "estimator_", self.estimator)
+        return callable(getattr(model, "predict_proba", None))
+
+    @available_if(_has_proba)  # type: ignore[untyped-decorator]
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+        """Class probabilities ``(n_samples, n_classes)`` as the guard sees them.
+
+        Calibrated when the guard calibrates; rows the model never scored (invalid input,
+        model error) are NaN.
+        """
+        d = self.decide(X)
+        if d.proba is None:
+            return np.full((len(d), len(self.classes_)), np.nan)
+        return d.proba
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy where a withheld answer counts as wrong (see guardrails.scoring for
+        selective accuracy, AURC and expected cost)."""
+        d = self.decide(X)
+        y_arr = np.asarray(y)
+        correct = d.answered & (d.prediction == y_arr)
+        return float(np.average(correct, weights=sample_weight))
+
+
+class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
+    """A regressor that trains a model and fits its guard in one ``fit``.
+
+    Args:
+        estimator: an unfitted scikit-learn regressor or Pipeline (fitted, with
+            ``prefit=True``).
+        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+            training rows must satisfy it (and are turned into the model's input by
+            it), and at predict time invalid rows are withheld with reason
+            ``invalid_input``. With a schema, ``X`` may be a list of records.
+        policy: the abstention policy (e.g. one that withholds wide conformal
+            intervals); None answers every valid row.
+        cal_size: share held out to fit the learning layers when ``cv`` is None.
+        cv: cross-fitting instead of a held-out share (an int or a splitter).
+        prefit: the estimator is already trained; ``fit`` only fits the guard.
+        marker: what ``predict`` returns for a withheld row (NaN by default).
+        random_state: seed of the held-out split.
+
+    Attributes:
+        estimator_: the trained model.
+        guard_: the fitted :class:`~guardrails.Guard`.
+
+    Example:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LinearRegression
+        >>> from guardrails import GuardedRegressor
+        >>> X = np.arange(20.0).reshape(-1, 1)
+        >>> reg = GuardedRegressor(LinearRegression()).fit(X, 3 * X[:, 0])
+        >>> reg.predict(np.array([[1.0], [np.nan]])).round(6).tolist()
+        [3.0, nan]
+    """
+
+    _owner = "GuardedRegressor"
+
+    def __init__(
+        self,
+        estimator: Any,
+        *,
+        schema: Any = None,
+        policy: Policy | None = None,
+        cal_size: float = 0.25,
+        cv: Any = None,
+        prefit: bool = False,
+        marker: Any = np.nan,
+        random_state: Any = None,
+    ) -> None:
+        self.estimator = estimator
+        self.schema = schema
+        self.policy = policy
+        self.cal_size = cal_size
+        self.cv = cv
+        self.prefit = prefit
+        self.marker = marker
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> GuardedRegressor:
+        """Train the model and fit the guard.
+
+        Args:
+            X: ``(n_samples, n_features)`` training data (or a data frame).
+            y: ``(n_samples,)`` numeric targets.
+
+        Returns:
+            self
+        """
+        y_arr = self._target(y)
+        X = self._input(X, reset=True)
+        check_consistent_length(X, y_arr)
+        self._fit_guarded(X, y_arr, None)
+        return self
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """R² on the rows the guard answered (NaN when it answered none)."""
+        d = self.decide(X)
+        keep = d.answered
+        if not keep.any():
+            return float("nan")
+        weights = None if sample_weight is None else np.asarray(sample_weight)[keep]
+        return float(
+            r2_score(np.asarray(y)[keep], d.prediction[keep].astype(float), sample_weight=weights)
+        )
+
+
+def _n_splits(cv: Any) -> int:
+    if isinstance(cv, int):
+        return cv
+    get: Callable[[], int] | None = getattr(cv, "get_n_splits", None)
+    try:
+        return int(get()) if get is not None else 2
+    except TypeError:
+        return 2

@@ -1,0 +1,439 @@
+"""GuardedClassifier and GuardedRegressor: real scikit-learn estimators that fit the model
+and, on data the model did not train on, the guard's learning layers."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pydantic
+import pytest
+from numpy.typing import NDArray
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeClassifier
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from guardrails import (
+    ConfigurationError,
+    Decisions,
+    GuardedClassifier,
+    GuardedRegressor,
+    InvalidInputError,
+    NotFittedError,
+    Policy,
+    Reason,
+    Verdict,
+    confidence_below,
+    expected_calibration_error,
+)
+from guardrails.persistence import persistable
+
+if True:  # a learning policy, local to the tests, so held-out fitting is exercised
+
+    @persistable
+    class AnswerShare(Policy):
+        """Withhold the least confident rows so that ``share`` of held-out rows is answered."""
+
+        requires: ClassVar[frozenset[str]] = frozenset({"proba"})
+
+        def __init__(self, share: float) -> None:
+            self.share = share
+            self.threshold_: float | None = None
+            self.seen_: int | None = None
+
+        def fit(self, d: Decisions, y: NDArray[Any]) -> AnswerShare:
+            assert d.confidence is not None
+            share = self.share
+            self.threshold_ = 0.0 if share == 1 else float(np.quantile(d.confidence, 1 - share))
+            self.seen_ = len(d)
+            return self
+
+        def is_fitted(self) -> bool:
+            return self.threshold_ is not None
+
+        def evaluate(self, d: Decisions) -> Verdict:
+            assert d.confidence is not None and self.threshold_ is not None
+            return Verdict(~(d.confidence >= self.threshold_), Reason.LOW_CONFIDENCE)
+
+        def __repr__(self) -> str:
+            return f"AnswerShare(share={self.share!r})"
+
+        def _to_state(self, enc: Any) -> dict[str, Any]:
+            return {"share": self.share, "threshold": self.threshold_, "seen": self.seen_}
+
+        @classmethod
+        def _from_state(cls, state: dict[str, Any], dec: Any) -> AnswerShare:
+            out = cls(state["share"])
+            out.threshold_, out.seen_ = state["threshold"], state["seen"]
+            return out
+
+
+# A guard withholds rows with NaN/inf as "invalid input" instead of raising: that is the
+# point of a guard, and the one scikit-learn convention these estimators set aside.
+NAN_REASON = "a guard withholds rows with NaN or inf (reason invalid_input) instead of raising"
+EXPECTED_FAILURES = {"check_estimators_nan_inf": NAN_REASON}
+
+
+def _expected_failed(estimator: Any) -> dict[str, str]:
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks(
+    [
+        GuardedClassifier(LogisticRegression()),
+        GuardedClassifier(LogisticRegression(), policy=confidence_below(0.0), marker=-1),
+        GuardedClassifier(
+            make_pipeline(StandardScaler(), LogisticRegression()),
+            policy=AnswerShare(1.0),
+            random_state=0,
+        ),
+        GuardedClassifier(LogisticRegression(), policy=AnswerShare(1.0), cv=3),
+        GuardedClassifier(LogisticRegression(), calibration="temperature", random_state=0),
+        GuardedClassifier(RidgeClassifier(), calibration="sigmoid", cv=3),
+        GuardedRegressor(Ridge()),
+    ],
+    expected_failed_checks=_expected_failed,
+)
+def test_sklearn_compatible(estimator: Any, check: Any) -> None:
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[NDArray[Any], NDArray[Any]]:
+    return make_classification(n_samples=1200, n_features=6, random_state=3)
+
+
+def test_held_out_fitting_learns_the_policy_on_cal_size_rows(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.8), random_state=0)
+    clf.fit(X, y)
+    policy = clf.guard_.layers().__next__().policy
+    assert policy.seen_ == 300  # 25% of 1200 held out
+    assert clf.estimator_.n_features_in_ == 6
+    # the model was trained on the other 900 rows only
+    assert not np.allclose(clf.estimator_.coef_, LogisticRegression().fit(X, y).coef_)
+    # on the held-out rows 80% are answered, so on new data of the same kind about 80%:
+    # 1200 rows, binomial sd of the rate sqrt(.8*.2/1200)=0.012, plus the quantile's own
+    # error from 300 rows (~0.023): 0.1 is beyond 3 combined sd.
+    assert abs(1 - clf.decide(X).abstention_rate - 0.8) < 0.1
+
+
+def test_cross_fitting_uses_every_row_out_of_fold_and_refits_on_all(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.7), cv=4).fit(X, y)
+    policy = clf.guard_.layers().__next__().policy
+    assert policy.seen_ == 1200
+    assert np.allclose(clf.estimator_.coef_, LogisticRegression().fit(X, y).coef_)
+    # the threshold is the 30% quantile of out-of-fold confidences
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    oof = cross_val_predict(
+        LogisticRegression(), X, y, cv=StratifiedKFold(4), method="predict_proba"
+    )
+    assert policy.threshold_ == pytest.approx(np.quantile(oof.max(axis=1), 0.3))
+
+
+def test_prefit_fits_only_the_guard_and_keeps_the_model(data: Any) -> None:
+    X, y = data
+    model = LogisticRegression().fit(X[:600], y[:600])
+    clf = GuardedClassifier(model, policy=AnswerShare(0.9), prefit=True).fit(X[600:], y[600:])
+    assert clf.estimator_ is model
+    assert clf.guard_.layers().__next__().policy.seen_ == 600
+    with pytest.raises(NotFittedError, match="FrozenEstimator"):
+        GuardedClassifier(LogisticRegression(), prefit=True).fit(X, y)
+    frozen = GuardedClassifier(FrozenEstimator(model), policy=AnswerShare(0.9))
+    assert np.allclose(clone(frozen).fit(X, y).predict_proba(X), model.predict_proba(X))
+
+
+def test_predict_uses_the_marker_and_decide_says_why(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9), marker=-1)
+    clf.fit(X, y)
+    pred = clf.predict(X)
+    d = clf.decide(X)
+    assert pred.dtype.kind == "i"
+    assert np.array_equal(pred == -1, d.abstained)
+    assert set(d.reason_counts()) == {"low_confidence"}
+    assert np.allclose(clf.predict_proba(X), clf.estimator_.predict_proba(X))
+
+
+def test_rows_with_nan_are_withheld_not_raised(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression()).fit(X, y)
+    X_bad = X[:3].copy()
+    X_bad[1, 2] = np.nan
+    d = clf.decide(X_bad)
+    assert d.abstained.tolist() == [False, True, False]
+    assert d[1].reason is Reason.INVALID_INPUT
+    assert np.isnan(clf.predict_proba(X_bad)[1]).all()
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :4])
+
+
+def test_score_counts_withheld_answers_as_wrong(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9)).fit(X, y)
+    d = clf.decide(X)
+    assert clf.score(X, y) == pytest.approx(np.mean(d.answered & (d.prediction == y)))
+
+
+def test_it_works_in_grid_search_and_cross_val_score(data: Any) -> None:
+    X, y = data
+    pipe = make_pipeline(StandardScaler(), GuardedClassifier(LogisticRegression()))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,)
+    assert (scores > 0.8).all()
+    search = GridSearchCV(
+        GuardedClassifier(LogisticRegression(), marker=-1),
+        {"policy": [None, confidence_below(0.6), confidence_below(0.99)]},
+        cv=3,
+    ).fit(X, y)
+    # accuracy counting abstentions as errors prefers answering everything
+    assert search.best_params_["policy"] is None
+
+
+def test_pickled_estimators_decide_the_same(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.8), random_state=1)
+    clf.fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.decide(X) == clf.decide(X)
+
+
+def test_string_labels_and_object_marker() -> None:
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = GuardedClassifier(
+        LogisticRegression(max_iter=500), policy=confidence_below(0.95), marker="?"
+    ).fit(X, names)
+    pred = clf.predict(X)
+    assert set(pred.tolist()) <= {"setosa", "versicolor", "virginica", "?"}
+    assert "?" in pred.tolist()
+
+
+def test_regressor_predicts_nan_for_withheld_rows() -> None:
+    X, y = make_regression(n_samples=300, n_features=4, noise=1.0, random_state=0)
+    reg = GuardedRegressor(LinearRegression()).fit(X, y)
+    X_bad = X[:4].copy()
+    X_bad[2, 0] = np.inf
+    pred = reg.predict(X_bad)
+    assert np.isnan(pred[2]) and np.isfinite(pred[[0, 1, 3]]).all()
+    assert reg.score(X, y) > 0.99
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"cal_size": 1.5}, "'cal_size' parameter of GuardedClassifier must be a float in"),
+        ({"policy": 0.8}, "'policy' parameter of GuardedClassifier must be a Policy"),
+        ({"cv": 1}, "'cv' parameter of GuardedClassifier"),
+        ({"prefit": True, "cv": 3}, "prefit=True"),
+        ({"prefit": "yes"}, "'prefit' parameter"),
+        ({"calibration": "platt"}, "'calibration' parameter of GuardedClassifier must be"),
+    ],
+)
+def test_bad_settings_fail_in_fit_with_a_clear_message(
+    data: Any, settings: dict[str, Any], message: str
+) -> None:
+    X, y = data
+    est = GuardedClassifier(LogisticRegression(), **settings)  # scikit-learn: no error here
+    with pytest.raises(ConfigurationError, match=message):
+        est.fit(X, y)
+
+
+def test_a_class_missing_from_the_training_part_is_explained() -> None:
+    X = np.arange(40.0).reshape(-1, 1)
+    y = np.r_[[2, 2, 2], np.arange(37) % 2]  # class 2 only in the first fold of KFold(2)
+    clf = GuardedClassifier(LogisticRegression(), policy=AnswerShare(0.9), cv=KFold(2))
+    with pytest.raises(ValueError, match="saw only the classes"):
+        clf.fit(X, y)
+
+
+def test_unfitted_estimators_raise_not_fitted(data: Any) -> None:
+    from sklearn.exceptions import NotFittedError as SkNotFitted
+
+    with pytest.raises(SkNotFitted):
+        GuardedClassifier(LogisticRegression()).decide(data[0])
+
+
+@persistable
+class ClassPrecision(Policy):
+    """Withhold labels whose held-out precision is below ``minimum`` (reads labels only)."""
+
+    def __init__(self, minimum: float) -> None:
+        self.minimum = minimum
+        self.weak_: list[str] | None = None
+
+    def fit(self, d: Decisions, y: NDArray[Any]) -> ClassPrecision:
+        labels = np.unique(d.prediction.astype(str))
+        self.weak_ = [
+            c for c in labels if np.mean(y[d.prediction.astype(str) == c] == c) < self.minimum
+        ]
+        return self
+
+    def is_fitted(self) -> bool:
+        return self.weak_ is not None
+
+    def evaluate(self, d: Decisions) -> Verdict:
+        assert self.weak_ is not None
+        return Verdict(np.isin(d.prediction.astype(str), self.weak_), Reason.AMBIGUOUS)
+
+    def _to_state(self, enc: Any) -> dict[str, Any]:
+        return {"minimum": self.minimum, "weak": self.weak_}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Any) -> ClassPrecision:
+        out = cls(state["minimum"])
+        out.weak_ = state["weak"]
+        return out
+
+
+class LabelsOnly(ClassifierMixin, BaseEstimator):
+    """A classifier that gives labels only (no probabilities, no scores)."""
+
+    def fit(self, X: Any, y: Any) -> LabelsOnly:
+        self.model_ = LogisticRegression(max_iter=1000).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X: Any) -> Any:
+        return self.model_.predict(X)
+
+
+@pytest.mark.parametrize("how", [{"random_state": 0}, {"cv": 3}])
+def test_label_only_models_with_string_labels_fit_label_policies(how: dict[str, Any]) -> None:
+    X, y = load_iris(return_X_y=True)
+    X = X[:, :2]  # sepals only: versicolor and virginica overlap, setosa stays apart
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    clf = GuardedClassifier(LabelsOnly(), policy=ClassPrecision(0.9), **how).fit(X, names)
+    weak = clf.guard_.layers().__next__().policy.weak_
+    assert "setosa" not in weak  # setosa is separable: always precise
+    assert weak  # versicolor/virginica overlap: some held-out mistakes
+    d = clf.decide(X)
+    assert set(d.prediction[d.abstained].astype(str)) == set(weak)
+
+
+class SharpLogistic(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose logits are multiplied by ``sharpness``: overconfident
+    by construction, and exactly what temperature scaling undoes (T = sharpness)."""
+
+    def __init__(self, sharpness: float = 4.0) -> None:
+        self.sharpness = sharpness
+
+    def fit(self, X: Any, y: Any) -> SharpLogistic:
+        self.model_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict_proba(self, X: Any) -> Any:
+        z = self.model_.decision_function(X) * self.sharpness
+        p = 1 / (1 + np.exp(-z))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Any) -> Any:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_calibration_on_held_out_rows_lowers_the_ece_of_an_overconfident_model(
+    seed: int,
+) -> None:
+    # Labels drawn from a true logistic model, so plain logistic regression is calibrated
+    # up to sampling noise: the ECE of 2,000 test rows in 15 bins has a floor of about
+    # sqrt(15 * 0.2 / 2000) / 2 ~ 0.02. Logits 4x too large push the raw ECE to ~0.18.
+    # Temperature scaling on the 1,000 held-out rows recovers T close to 4, so the
+    # calibrated ECE returns to the floor; 0.06 allows three times the floor.
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(6000, 5))
+    y = (rng.uniform(size=6000) < 1 / (1 + np.exp(-X @ [1.0, -0.8, 0.5, 0.3, 0.0]))).astype(int)
+    X_fit, y_fit, X_test, y_test = X[:4000], y[:4000], X[4000:], y[4000:]
+    clf = GuardedClassifier(SharpLogistic(), calibration="temperature", random_state=seed)
+    clf.fit(X_fit, y_fit)
+    raw = expected_calibration_error(y_test, clf.estimator_.predict_proba(X_test))
+    calibrated = expected_calibration_error(y_test, clf.predict_proba(X_test))
+    assert raw > 0.12
+    assert calibrated < 0.06
+    # the argmax is unchanged by temperature scaling
+    assert np.array_equal(clf.predict(X_test), clf.estimator_.predict(X_test))
+
+
+def test_a_scores_only_model_gets_calibrated_probabilities(data: Any) -> None:
+    X, y = data
+    assert not hasattr(GuardedClassifier(RidgeClassifier()), "predict_proba")
+    clf = GuardedClassifier(
+        RidgeClassifier(), calibration="sigmoid", policy=confidence_below(0.9), cv=3
+    ).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert 0 < clf.decide(X).abstention_rate < 1
+
+
+class Loan(pydantic.BaseModel):
+    income: float = pydantic.Field(ge=0, le=1e6)
+    debt: float = pydantic.Field(ge=0, le=1e6)
+    housing: Literal["rent", "own"]
+
+
+def _loans(n: int, seed: int) -> tuple[list[dict[str, Any]], NDArray[Any]]:
+    rng = np.random.default_rng(seed)
+    income = rng.uniform(1e4, 2e5, n)
+    debt = rng.uniform(0, 1.5e5, n)
+    housing = rng.choice(["rent", "own"], n)
+    ratio = debt / income + np.where(housing == "own", -0.2, 0.0)
+    y = np.where(ratio + rng.normal(0, 0.3, n) < 0.8, "approve", "decline")
+    records = [
+        {"income": float(a), "debt": float(b), "housing": str(h)}
+        for a, b, h in zip(income, debt, housing)
+    ]
+    return records, y
+
+
+@pytest.mark.parametrize("how", [{}, {"random_state": 0}, {"cv": 3}])
+def test_a_schema_validates_records_in_fit_and_predict(how: dict[str, Any]) -> None:
+    records, y = _loans(1500, 0)
+    calibration = None if not how else "temperature"
+    clf = GuardedClassifier(
+        make_pipeline(StandardScaler(), LogisticRegression()),
+        schema=Loan,
+        calibration=calibration,
+        policy=confidence_below(0.6),
+        **how,
+    ).fit(records, y)
+    bad = {"income": -5.0, "debt": 1.0, "housing": "castle"}
+    d = clf.decide([records[0], bad])
+    assert d[1].reason is Reason.INVALID_INPUT
+    assert {e["loc"][0] for e in d[1].errors} == {"income", "housing"}
+    assert d[0].reason is not Reason.INVALID_INPUT
+    assert clf.predict([bad]).tolist() == [None]
+    again = pickle.loads(pickle.dumps(clf))  # the schema travels by reference, as in load()
+    assert again.decide(records[:50]) == clf.decide(records[:50])
+
+
+def test_training_rows_that_break_the_schema_are_an_error() -> None:
+    records, y = _loans(100, 1)
+    records[7] = {"income": 1.0, "debt": 1.0, "housing": "boat"}
+    with pytest.raises(InvalidInputError, match=r"1 do not\. Row 7: .*housing"):
+        GuardedClassifier(LogisticRegression(), schema=Loan).fit(records, y)
+
+
+@pytest.mark.parametrize("how", [{"random_state": 0}, {"cv": 4}])
+def test_regressor_with_conformal_intervals_covers_new_rows(how: dict[str, Any]) -> None:
+    from guardrails import ConformalIntervals
+    from guardrails.testing import assert_coverage
+
+    # 8,000 training rows: 2,000 held out (or all 8,000 out of fold) calibrate the
+    # interval; 8,000 fresh rows then have coverage >= 0.9 on average with sd about
+    # sqrt(0.09 / 8000) + sqrt(0.09 / 2000) ~ 0.01: 0.87 is three sd below.
+    X, y = make_regression(n_samples=16_000, n_features=5, noise=10.0, random_state=2)
+    reg = GuardedRegressor(LinearRegression(), policy=ConformalIntervals(alpha=0.1), **how)
+    reg.fit(X[:8000], y[:8000])
+    d = reg.decide(X[8000:])
+    assert d.interval is not None
+    assert_coverage(reg, X[8000:], y[8000:], between=(0.87, 0.93))
