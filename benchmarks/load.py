@@ -2,8 +2,11 @@
 
 Starts ``examples/fastapi_service.py`` with uvicorn on 127.0.0.1, then a separate client
 process sends single-record requests with a fixed concurrency for a bounded time and a
-bounded count, to the guarded endpoints and to the bare model behind the same app.
-Prints throughput, p50/p99 latency and errors per endpoint.
+bounded count, to the guarded endpoints and to the bare model behind the same app. The
+guard (the demo's full stack) has a SQLite review queue: each request holds one row the
+model is sure of and one it is not, so requests enqueue cases. Prints throughput, p50/p99
+latency and errors per endpoint, and checks that no review case was lost: the cases in the
+queue file are exactly the review ids the clients received (withheld rows and audits).
 
 Run: ``python benchmarks/load.py [--seconds 10] [--concurrency 8] [--max-requests 20000]``
 """
@@ -11,6 +14,7 @@ Run: ``python benchmarks/load.py [--seconds 10] [--concurrency 8] [--max-request
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import socket
 import subprocess
@@ -29,6 +33,7 @@ import httpx
 url, body = sys.argv[1], sys.argv[5]
 seconds, concurrency, limit = float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 latencies, errors, lock = [], [0], threading.Lock()
+withheld, ids = [0], set()
 deadline = time.monotonic() + seconds
 count = [0]
 def worker():
@@ -42,19 +47,25 @@ def worker():
             try:
                 r = client.post(url, content=body, headers={"content-type": "application/json"})
                 ok = r.status_code == 200
+                rows = r.json().get("decisions", []) if ok else []
             except Exception:
-                ok = False
+                ok, rows = False, []
             dt = time.perf_counter() - t0
             with lock:
                 latencies.append(dt)
                 if not ok:
                     errors[0] += 1
+                for row in rows:
+                    withheld[0] += bool(row["abstained"])
+                    if row["review_id"] is not None:  # withheld rows and audit samples
+                        ids.add(row["review_id"])
 start = time.monotonic()
 threads = [threading.Thread(target=worker) for _ in range(concurrency)]
 for t in threads: t.start()
 for t in threads: t.join()
 elapsed = time.monotonic() - start
-print(json.dumps({"latencies": latencies, "errors": errors[0], "elapsed": elapsed}))
+print(json.dumps({"latencies": latencies, "errors": errors[0], "elapsed": elapsed,
+                  "withheld": withheld[0], "review_ids": sorted(ids)}))
 """
 
 
@@ -89,17 +100,34 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20_000)
     args = parser.parse_args()
 
-    from sklearn.datasets import load_breast_cancer
+    import tempfile
 
-    X, _ = load_breast_cancer(return_X_y=True)
-    body = json.dumps({"rows": [X[0].tolist()]})
+    from guardrails.demo import build_demo_guard
+
+    g, data = build_demo_guard(log_file=io.StringIO())
+    X = data["X_pool"]
+    conf = g.decide(X).confidence
+    sure, unsure = X[int(conf.argmax())], X[int(conf.argmin())]
+    body = json.dumps({"rows": [sure.tolist(), unsure.tolist()]})
+    folder = tempfile.mkdtemp(prefix="guardrails-load-")
+    queue_path = Path(folder) / "review.db"
+    server_log = (Path(folder) / "server.log").open("w")
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "fastapi_service.py"), "--port", str(port)],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "fastapi_service.py"),
+            "--port",
+            str(port),
+            "--review-queue",
+            str(queue_path),
+        ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=server_log,  # the demo guard logs one JSON line per request
     )
     rows = []
+    returned: set[str] = set()
+    withheld = 0
     try:
         wait_ready(port)
         for path in ("/bare", "/decide-sync", "/decide"):
@@ -121,6 +149,8 @@ def main() -> None:
             )
             result = json.loads(out.stdout)
             lat = result["latencies"]
+            withheld += result["withheld"]
+            returned |= set(result["review_ids"])
             rows.append(
                 [
                     path,
@@ -129,19 +159,42 @@ def main() -> None:
                     f"{percentile(lat, 0.50) * 1e3:7.2f} ms",
                     f"{percentile(lat, 0.99) * 1e3:7.2f} ms",
                     str(result["errors"]),
+                    "-" if path == "/bare" else str(result["withheld"]),
                 ]
             )
     finally:
         server.terminate()
         server.wait(timeout=10)
+        server_log.close()
+    stored = _stored_ids(queue_path)
+    lost = len(returned - stored)
+    rows.append(["review queue", "", "", "", "", "", ""])
+    rows.append(["  withheld rows returned", str(withheld), "", "", "", "", ""])
+    rows.append(["  review ids returned", str(len(returned)), "", "", "", "", ""])
+    rows.append(["  cases in the queue file", str(len(stored)), "", "", "", "", ""])
+    rows.append(["  lost (returned, not stored)", str(lost), "", "", "", "", ""])
+    rows.append(["  stored, never returned", str(len(stored - returned)), "", "", "", "", ""])
     print(
         table(
-            f"Load on loopback: {args.concurrency} concurrent clients, single-record requests, "
+            f"Load on loopback: {args.concurrency} concurrent clients, two-row requests "
+            "(rows the guard withholds), "
             f"{args.seconds:g} s or {args.max_requests} requests per endpoint",
-            ["endpoint", "requests", "throughput", "p50", "p99", "errors"],
+            ["endpoint", "requests", "throughput", "p50", "p99", "errors", "withheld"],
             rows,
         )
     )
+    if lost or stored != returned:
+        raise SystemExit(f"{lost} review cases lost; {len(stored - returned)} never returned")
+
+
+def _stored_ids(path: Path) -> set[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return {r[0] for r in conn.execute("SELECT id FROM review_cases")}
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":

@@ -94,11 +94,18 @@ def create_app(g: Guard, model: Any | None = None) -> FastAPI:
     return app
 
 
-def build_app() -> FastAPI:
-    """The demo guard (breast-cancer classifier) behind the service."""
+def build_app(review_queue: str | None = None) -> FastAPI:
+    """The demo guard (breast-cancer classifier) behind the service.
+
+    Args:
+        review_queue: path of a SQLite file for the review queue (created if missing);
+            None keeps the cases in memory. Cases are committed before the response.
+    """
+    from pathlib import Path
+
     from guardrails.demo import build_demo_guard
 
-    g, data = build_demo_guard()
+    g, data = build_demo_guard(out=None if review_queue is None else Path(review_queue))
     return create_app(g, data["model"])
 
 
@@ -108,8 +115,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--review-queue", help="SQLite file for the review queue (else memory)")
     args = parser.parse_args()
-    uvicorn.run(build_app(), host=args.host, port=args.port, log_level="warning")
+    app = build_app(review_queue=args.review_queue)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

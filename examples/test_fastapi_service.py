@@ -77,3 +77,23 @@ def test_wrong_width_rows_are_withheld_not_crashed(client: Any) -> None:
     r = client.post("/decide", json={"rows": [list(np.ones(5))]})
     assert r.status_code == 200
     assert r.json()["decisions"][0]["reason"] == "invalid_input"
+
+
+def test_with_a_review_queue_withheld_rows_are_queued(
+    tmp_path: Path, good_row: list[float]
+) -> None:
+    from guardrails import SQLiteQueue
+    from guardrails.demo import build_demo_guard
+
+    g, data = build_demo_guard()
+    unsure = data["X_pool"][int(g.decide(data["X_pool"]).confidence.argmin())].tolist()
+    with TestClient(build_app(review_queue=str(tmp_path / "r.db"))) as c:
+        r = c.post("/decide", json={"rows": [good_row, unsure] * 5})
+    assert r.status_code == 200
+    rows = r.json()["decisions"]
+    assert any(row["abstained"] for row in rows)
+    assert all(row["review_id"] is not None for row in rows if row["abstained"])
+    ids = {row["review_id"] for row in rows if row["review_id"] is not None}
+    queue = SQLiteQueue(tmp_path / "r.db")
+    assert {case.id for case in queue.list(limit=100)} == ids  # withheld and audit cases
+    queue.close()

@@ -18,13 +18,14 @@ import enum
 import math
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
-from guardrails.errors import ConfigurationError, GuardrailsError
+from guardrails.errors import ConfigurationError, GuardrailsError, GuardrailsWarning
 from guardrails.persistence import persistable
 
 if TYPE_CHECKING:
@@ -385,9 +386,21 @@ class CircuitBreaker:
                 logger = self.logger
                 if logger is None:
                     logger = structlog.get_logger("guardrails")
-                logger.info(
-                    "circuit_breaker.state_change", breaker=self.name, old=str(old), new=str(new)
-                )
+                try:
+                    logger.info(
+                        "circuit_breaker.state_change",
+                        breaker=self.name,
+                        old=str(old),
+                        new=str(new),
+                    )
+                except Exception as exc:  # a broken logger must not break the breaker
+                    warnings.warn(
+                        f"the logger of circuit breaker {self.name!r} failed "
+                        f"({type(exc).__name__}: {str(exc)[:200]}); the state change to "
+                        f"{new} happened but was not logged.",
+                        GuardrailsWarning,
+                        stacklevel=2,
+                    )
                 for listener in list(self._listeners):
                     listener(self, old, new)
 

@@ -52,6 +52,7 @@ from guardrails.errors import (
     InvalidInputError,
 )
 from guardrails.persistence import persistable
+from guardrails.redaction import scrub_details
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
@@ -1028,6 +1029,8 @@ class _Workers:
                     except BaseException as exc:
                         fut.set_exception(exc)
             finally:
+                # an idle worker must not keep the last call's input and result alive
+                del fut, fn
                 with self._lock:
                     self._busy -= 1
                 self._slots.release()
@@ -1057,6 +1060,15 @@ _SKIPPED = (int(Reason.CIRCUIT_OPEN), int(Reason.TIMEOUT))
 
 def _all_failed(d: Decisions) -> bool:
     return len(d) > 0 and bool(np.isin(d.reason, list(_FAILED)).all() and d.abstained.all())
+
+
+def _scrubbed(d: Decisions, call: Call) -> Decisions:
+    """``d`` with sensitive input values (as validation found them) cut from its details."""
+    secrets = call.notes.get("validate", {}).get("secrets")
+    if not secrets or d.detail is None or len(d) != call.n:
+        return d
+    detail = scrub_details(d.detail, secrets)
+    return d if detail is d.detail else d.replace(detail=detail)
 
 
 ExhaustedPolicy = Literal["abstain", "raise"]
@@ -1146,7 +1158,7 @@ class WithFallback(Layer):
     # -- sync ------------------------------------------------------------------------------
 
     def _decide(self, X: Any, call: Call) -> Decisions:
-        return self._chain(self._primary(X, call), call)
+        return _scrubbed(self._chain(self._primary(X, call), call), call)
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         d = self.inner._fit(X, y, call)
@@ -1355,7 +1367,7 @@ class WithFallback(Layer):
     # -- async -----------------------------------------------------------------------------
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return await self._achain(await self._aprimary(X, call), call)
+        return _scrubbed(await self._achain(await self._aprimary(X, call), call), call)
 
     async def _aprimary(self, X: Any, call: Call) -> Decisions:
         breaker = self.primary_breaker

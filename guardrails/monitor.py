@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,7 +35,7 @@ from guardrails.drift import (
     WindowState,
     check_test_settings,
 )
-from guardrails.errors import ConfigurationError, InvalidInputError
+from guardrails.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.persistence import persistable
 
 if TYPE_CHECKING:
@@ -688,11 +689,18 @@ class Monitored(PostLayer):
         return []
 
     def _emit(self, event: dict[str, Any]) -> None:
+        """Log ``event`` and notify the actions; a broken logger must not break serving."""
         fields = {k: v for k, v in event.items() if k not in ("event", "level")}
-        getattr(self.log, event["level"])(event["event"], **fields)
+        try:
+            getattr(self.log, event["level"])(event["event"], **fields)
+        except Exception as exc:
+            _logger_failed(event["event"], exc)
         if event["event"] in ("drift_detected", "drift_recovered", "concept_drift_detected"):
             for action in self.actions:
-                action.notify(event, self.log)
+                try:
+                    action.notify(event, self.log)
+                except Exception as exc:  # the action's own logging failed
+                    _logger_failed(event["event"], exc)
 
     def _drifted_names(self) -> list[str]:
         return [] if self._report is None else self._report.drifted_features
@@ -824,3 +832,12 @@ class Monitored(PostLayer):
             recovery=state["recovery"],
             detector=dec.component(state["detector"]),
         )
+
+
+def _logger_failed(event: str, exc: Exception) -> None:
+    warnings.warn(
+        f"the drift monitor's logger failed on {event!r} ({type(exc).__name__}: "
+        f"{str(exc)[:200]}); the decision is returned, the event is not logged.",
+        GuardrailsWarning,
+        stacklevel=3,
+    )

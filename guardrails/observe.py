@@ -268,10 +268,18 @@ class Logged(Layer):
         drift = _drift_status(drift_note)
         total_ms = seconds * 1e3
         stage_ms = {k: v * 1e3 for k, v in d.timings.items()}
-        if n == 1:
-            self._row_event(log, d, 0, call, drift, total_ms, stage_ms)
-        elif n > 1:
-            self._batch_events(log, d, call, drift, total_ms, stage_ms)
+        try:
+            if n == 1:
+                self._row_event(log, d, 0, call, drift, total_ms, stage_ms)
+            elif n > 1:
+                self._batch_events(log, d, call, drift, total_ms, stage_ms)
+        finally:  # a logger that raises must not cost the metrics their count
+            self._observe(d, call, seconds, log, drift)
+
+    def _observe(self, d: Decisions, call: Call, seconds: float, log: Any, drift: Any) -> None:
+        """Record ``d`` in the metrics registry and evaluate the alert rules."""
+        n = len(d)
+        drift_note = call.notes.get("drift")
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(

@@ -213,7 +213,11 @@ def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, NDArra
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise ArtifactError(f"{str(p)!r} is not a guardrails artifact (wrong format tag)")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        if (
+            not isinstance(version, int)
+            or isinstance(version, bool)
+            or not 1 <= version <= FORMAT_VERSION
+        ):
             raise ArtifactError(
                 f"artifact format version {version!r} is not supported by this guardrails "
                 f"(it reads versions 1 to {FORMAT_VERSION})"
@@ -244,14 +248,44 @@ def _read_array(zf: zipfile.ZipFile, key: str, meta: Any) -> NDArray[Any]:
             f"array {key!r} is {info.file_size} bytes; the limit is {MAX_ARRAY_BYTES}"
         )
     with zf.open(member) as fh:
-        buf = io.BytesIO(fh.read(MAX_ARRAY_BYTES + 1))
+        data = fh.read(MAX_ARRAY_BYTES + 1)
+    buf = io.BytesIO(data)
     try:
+        _check_array_header(key, buf, len(data))
+        buf.seek(0)
         arr = np.lib.format.read_array(buf, allow_pickle=False)
     except ValueError as exc:
         raise ArtifactError(f"array {key!r} is not plain data: {exc}") from exc
     if arr.dtype.str != meta.get("dtype") or list(arr.shape) != meta.get("shape"):
         raise ArtifactError(f"array {key!r} does not match its declared dtype and shape")
     return arr
+
+
+def _check_array_header(key: str, buf: io.BytesIO, size: int) -> None:
+    """Refuse an array whose header promises more data than the member holds.
+
+    Checked before numpy allocates anything: a forged header declaring a huge shape would
+    otherwise make the reader allocate that much memory before it noticed the data is short.
+    """
+    version = np.lib.format.read_magic(buf)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(buf)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(buf)
+    else:
+        raise ArtifactError(f"array {key!r} has an unsupported .npy version {version}")
+    if dtype.hasobject:
+        raise ArtifactError(f"array {key!r} is not plain data: it holds Python objects")
+    count = 1
+    for side in shape:
+        count *= int(side)
+    need = count * dtype.itemsize
+    have = size - buf.tell()
+    if need != have:
+        raise ArtifactError(
+            f"array {key!r} declares shape {tuple(shape)} of {dtype} ({need} bytes) but holds "
+            f"{have} bytes; refusing it"
+        )
 
 
 Rebuild = Callable[[dict[str, Any], Decoder], Any]

@@ -16,7 +16,7 @@ from typing import Any
 from guardrails.errors import ConfigurationError
 from guardrails.persistence import Decoder, Encoder, persistable
 
-__all__ = ["REDACTED", "Redactor", "fingerprint", "truncate"]
+__all__ = ["REDACTED", "Redactor", "fingerprint", "scrub_details", "truncate"]
 
 REDACTED = "[REDACTED]"
 """The marker that replaces a sensitive value."""
@@ -155,3 +155,27 @@ class Redactor:
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Redactor:
         return cls(fields=state["fields"], patterns=state["patterns"], reveal=state["reveal"])
+
+
+def scrub_details(detail: Any, secrets: Mapping[int, Iterable[str]]) -> Any:
+    """``detail`` (an ``(n_samples,)`` object array of str or None) with each row's
+    sensitive raw values replaced by :data:`REDACTED`; the same array when nothing changed.
+
+    The validating layer collects the raw values of sensitive fields per row (it leaves
+    them in ``call.notes["validate"]["secrets"]``); layers that write messages validation
+    never saw (a model or fallback stage whose exception quotes its input) scrub with them.
+    """
+    out = detail
+    for i, values in secrets.items():
+        text = detail[i] if 0 <= i < len(detail) else None
+        if not isinstance(text, str):
+            continue
+        clean = text
+        for value in values:
+            if value:
+                clean = clean.replace(value, REDACTED)
+        if clean != text:
+            if out is detail:
+                out = detail.copy()
+            out[i] = clean
+    return out

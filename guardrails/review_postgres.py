@@ -135,13 +135,26 @@ class PostgresQueue(SQLQueue):
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         conn = self._conn()
-        with conn.transaction(), conn.cursor() as cur:
-            yield cur
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except self._psycopg.Error as exc:
+            raise self._failed("write", exc) from exc
 
     @contextmanager
     def _reader(self) -> Iterator[Any]:
-        with self._conn().cursor() as cur:
-            yield cur
+        conn = self._conn()
+        try:
+            with conn.cursor() as cur:
+                yield cur
+        except self._psycopg.Error as exc:
+            raise self._failed("read", exc) from exc
+
+    def _failed(self, what: str, exc: Exception) -> ReviewError:
+        """A backend error as a :class:`ReviewError`; a lost connection reconnects next time."""
+        return ReviewError(
+            f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
+        )
 
     def close(self) -> None:
         """Close this process's connections (the data stays); the queue reopens on use."""

@@ -13,11 +13,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
 from guardrails.errors import ConfigurationError
+from guardrails.review import ReviewError
 from guardrails.review_sql import SQLQueue, check_table
 
 __all__ = ["SQLiteQueue"]
@@ -120,30 +121,60 @@ class SQLiteQueue(SQLQueue):
         conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
         self._local.conn = conn
         self._local.pid = pid
+        self._local.file = _identity(self.path)
         with self._all_lock:
             self._all.append((pid, conn))
         return conn
 
+    def _failed(self, what: str, exc: sqlite3.Error) -> ReviewError:
+        return ReviewError(
+            f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
+        )
+
+    def _check_file(self) -> None:
+        """Refuse to commit into a file that was deleted or replaced under the connection.
+
+        SQLite keeps writing to an unlinked file's inode, so without this check cases
+        would be "committed" where nobody can ever read them.
+        """
+        if _identity(self.path) != self._local.file:
+            raise ReviewError(
+                f"the review queue file {str(self.path)!r} was deleted or replaced while in "
+                "use; nothing was written. Restore it or open a new queue."
+            )
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        conn = self._conn()
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        try:
+            conn = self._conn()
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._failed("start a write", exc) from exc
         try:
             yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
+            self._check_file()
             cur.execute("COMMIT")
+        except BaseException as exc:
+            with suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    cur.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._failed("write", exc) from exc
+            raise
         finally:
             cur.close()
 
     @contextmanager
     def _reader(self) -> Iterator[Any]:
-        cur = self._conn().cursor()
+        try:
+            cur = self._conn().cursor()
+        except sqlite3.Error as exc:
+            raise self._failed("open", exc) from exc
         try:
             yield cur
+        except sqlite3.Error as exc:
+            raise self._failed("read", exc) from exc
         finally:
             cur.close()
 
@@ -159,3 +190,12 @@ class SQLiteQueue(SQLQueue):
 
     def __repr__(self) -> str:
         return f"SQLiteQueue({str(self.path)!r})"
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The (device, inode) of ``path``, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)

@@ -26,7 +26,7 @@ from guardrails.base import Call, Layer, _is_frame, take_rows
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.persistence import persistable
-from guardrails.redaction import REDACTED, Redactor, truncate
+from guardrails.redaction import REDACTED, Redactor, scrub_details, truncate
 from guardrails.schema import FieldSpec, Schema
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class ValidationResult:
     valid: NDArray[np.bool_]
     repaired: NDArray[np.bool_]
     errors: dict[int, tuple[dict[str, Any], ...]] = field(default_factory=dict)
+    _secrets: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def invalid(self) -> NDArray[np.bool_]:
@@ -1094,6 +1095,7 @@ class Validated(Layer):
             valid=valid,
             repaired=repaired,
             errors=self._entries(errs, valid),
+            _secrets=errs.secrets,
         )
 
     def _entries(
@@ -1164,7 +1166,11 @@ class Validated(Layer):
         if X is call.raw or call.model_input is None:
             call.model_input = result.model_input
             call.valid = result.valid
-        call.notes[_STAGE] = {"policy": self.on_invalid, "invalid": result.invalid}
+        call.notes[_STAGE] = {
+            "policy": self.on_invalid,
+            "invalid": result.invalid,
+            "secrets": result._secrets,  # raw sensitive values per row, for outer scrubbing
+        }
         if self.on_invalid == "raise" and result.errors:
             raise _error(result, self.schema)
         return result, time.perf_counter() - t0
@@ -1194,6 +1200,8 @@ class Validated(Layer):
             ).replace(detail=details, errors=errors)
             if inner is not None:
                 out = out.merge(np.flatnonzero(valid), inner)
+        if result._secrets and out.detail is not None and not self.redactor.reveal:
+            out = out.replace(detail=scrub_details(out.detail, result._secrets))
         if self.repair:
             out = out.replace(repaired=result.repaired.copy())
         out.timings[_STAGE] = out.timings.get(_STAGE, 0.0) + seconds

@@ -132,3 +132,164 @@ def test_adecide_gives_decisions_or_a_guardrails_error(g: Any, X: Any) -> None:
     n = _expected_rows(X)
     assert n is not None
     _check(d, n)
+
+
+# -- a full stack: validation-free arrays through monitor, fallback and a SQLite queue --------
+
+
+@pytest.fixture(scope="module")
+def stack(iris: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from guardrails import CircuitBreaker, Default, DriftProfile, SQLiteQueue, on_error
+
+    path = tmp_path_factory.mktemp("fuzz") / "q.db"
+    queue = SQLiteQueue(path, synchronous="normal")
+    g = (
+        guard(iris["model"])
+        .abstain(confidence_below(0.9))
+        .monitor(DriftProfile.from_data(iris["X_train"]), window=32)
+        .fallback(
+            Default(0, when=on_error()),
+            primary_breaker=CircuitBreaker(failure_threshold=10**6),
+        )
+        .review(queue)
+    )
+    yield g, queue, path, [0]
+    queue.close()
+
+
+def _cases_in(path: Any) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM review_cases").fetchone()[0])
+    finally:
+        conn.close()
+
+
+@FUZZ
+@given(X=inputs)
+def test_a_full_stack_decides_and_queues_exactly_the_withheld_rows(stack: Any, X: Any) -> None:
+    g, _, path, queued = stack
+    try:
+        d = g.decide(X)
+    except GuardrailsError as exc:
+        assert str(exc)
+        assert _cases_in(path) == queued[0]  # a refused call wrote nothing
+        return
+    n = _expected_rows(X)
+    assert n is not None
+    _check(d, n)
+    withheld = int(d.abstained.sum())
+    if withheld:
+        assert d.review_id is not None
+        assert sum(i is not None for i in d.review_id[d.abstained]) == withheld
+    queued[0] += withheld
+    assert _cases_in(path) == queued[0]  # no partial write, nothing lost
+
+
+@settings(FUZZ, max_examples=500)
+@given(X=inputs)
+def test_a_full_stack_adecide_gives_decisions_or_a_guardrails_error(stack: Any, X: Any) -> None:
+    g, _, path, queued = stack
+    try:
+        d = asyncio.run(g.adecide(X))
+    except GuardrailsError as exc:
+        assert str(exc)
+        return
+    n = _expected_rows(X)
+    assert n is not None
+    _check(d, n)
+    queued[0] += int(d.abstained.sum())
+    assert _cases_in(path) == queued[0]
+
+
+# -- the command line ------------------------------------------------------------------------
+
+COMMANDS = ["list", "show", "claim", "resolve", "skip", "reopen", "stats"]
+FLAGS = [
+    "--json", "--status", "--kind", "--overdue", "--limit", "--reviewer", "-n", "--lease",
+    "--label", "--note", "--fail-on-overdue", "--queue", "--help", "-h",
+]  # fmt: skip
+argv_words = (
+    st.sampled_from(COMMANDS + FLAGS)
+    | st.sampled_from(["pending", "claimed", "withheld", "audit", "0", "-1", "1e308", "nan"])
+    | st.text(max_size=20)
+)
+
+
+@pytest.fixture(scope="module")
+def cli_queue(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from guardrails import Reason, SQLiteQueue
+    from guardrails.review import NewCase
+
+    path = tmp_path_factory.mktemp("cli") / "q.db"
+    queue = SQLiteQueue(path)
+    queue.enqueue(
+        [NewCase("withheld", Reason.LOW_CONFIDENCE, 0.5, {"input": [1.0]}) for _ in range(3)]
+    )
+    queue.close()
+    return f"sqlite:///{path}"
+
+
+def _run_cli(argv: list[str]) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from guardrails.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+            code = exc.code if isinstance(exc.code, int) else 2
+    return code, err.getvalue()
+
+
+@settings(FUZZ, max_examples=2000)
+@given(
+    command=st.sampled_from(COMMANDS),
+    words=st.lists(argv_words, max_size=6),
+    with_queue=st.booleans(),
+)
+def test_the_review_cli_exits_cleanly_on_any_arguments(
+    cli_queue: str, command: str, words: list[str], with_queue: bool
+) -> None:
+    argv = ["review", command, *words]
+    if with_queue:
+        argv += ["--queue", cli_queue]
+    code, err = _run_cli(argv)
+    assert code in (0, 2, 3), (argv, code, err)
+    if code == 2:
+        assert err.strip(), f"exit 2 without a message for {argv}"
+    assert "Traceback" not in err
+
+
+@settings(FUZZ, max_examples=2000)
+@given(argv=st.lists(argv_words | st.sampled_from(["review", "demo", "--seed"]), max_size=5))
+def test_the_top_level_cli_never_tracebacks(argv: list[str]) -> None:
+    if argv[:1] == ["demo"] and "--help" not in argv and "-h" not in argv:
+        argv = ["demo", "--seed", "x"]  # the demo itself is tested elsewhere; keep it fast
+    code, err = _run_cli(argv)
+    assert code in (0, 2, 3), (argv, code, err)
+    assert "Traceback" not in err
+
+
+@pytest.mark.timeout(120)
+@settings(FUZZ, max_examples=8)  # ~2 s each: interpreter start; the in-process tests cover breadth
+@given(
+    # an operating system's argv cannot hold NUL bytes: exec refuses them before we run
+    words=st.lists(argv_words.filter(lambda w: "\x00" not in w), max_size=5),
+    command=st.sampled_from(COMMANDS),
+)
+def test_the_cli_as_a_process_never_prints_a_traceback(
+    cli_queue: str, command: str, words: list[str]
+) -> None:
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "guardrails", "review", command, *words, "--queue", cli_queue]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode in (0, 2, 3), (argv, done.stderr)
+    assert "Traceback" not in done.stderr
