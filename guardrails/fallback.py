@@ -1003,14 +1003,23 @@ class _Workers:
         return fut
 
     async def asubmit(self, fn: Callable[[], T], deadline: float | None) -> Future[T] | None:
-        """Like :meth:`submit` without blocking the event loop while waiting for a worker."""
+        """Like :meth:`submit` without blocking the event loop while waiting for a worker.
+
+        Waiting tasks back off (1 ms doubling to 20 ms): hundreds of tasks polling every
+        millisecond would keep the event loop, and through the GIL the very workers they
+        wait for, busy.
+        """
+        delay = 0.001
         while True:
             fut = self.submit(fn, 0.0)
             if fut is not None:
                 return fut
-            if deadline is not None and time.monotonic() >= deadline:
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
                 return None
-            await asyncio.sleep(0.001)
+            wait = delay if deadline is None else min(delay, max(0.0, deadline - now))
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 0.02)
 
     def _work(self) -> None:
         while True:

@@ -157,8 +157,9 @@ def test_sixteen_threads_share_a_full_stack(iris: dict[str, Any], tmp_path: Path
 
 
 @pytest.mark.xfail(
-    reason="since main's merge ee067bc this run stalls only under pytest's warnings capture "
-    "(passes in ~5 s with -p no:warnings, 1.6 s standalone); cause not yet found",
+    reason="stalled past its 60 s bound in one full CI-style run while passing in 2-5 s "
+    "alone; suspected: 470 tasks polling the fallback's worker pool every 1 ms starved the "
+    "workers (asubmit now backs off to 20 ms); kept non-strict until full runs confirm",
     strict=False,
 )
 @pytest.mark.timeout(120)
