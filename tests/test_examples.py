@@ -18,7 +18,12 @@ SCRIPTS = sorted(
 
 
 def test_there_are_examples() -> None:
-    assert {p.name for p in SCRIPTS} >= {"quickstart.py", "review_workflow.py"}
+    assert {p.name for p in SCRIPTS} >= {
+        "quickstart.py",
+        "review_workflow.py",
+        "spark_batch.py",
+        "wrap_sklearn.py",
+    }
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
