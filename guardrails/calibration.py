@@ -26,7 +26,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -445,6 +445,30 @@ def _fit_sigmoid(
     return a / scale, b
 
 
+_Linear = TypeVar("_Linear", "PlattScaling", "VectorScaling")
+
+
+def _linear_state(cal: Any, enc: Encoder, settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings plus the fitted ``coef_``/``intercept_``/``n_classes_`` of a linear map."""
+    state = dict(settings)
+    if cal.is_fitted():
+        state.update(
+            coef=enc.array(cal.coef_),
+            intercept=enc.array(cal.intercept_),
+            n_classes=cal.n_classes_,
+        )
+    return state
+
+
+def _load_linear(out: _Linear, state: dict[str, Any], dec: Decoder) -> _Linear:
+    """Give ``out`` back the fitted linear map stored by :func:`_linear_state`."""
+    if "coef" in state:
+        out.coef_ = dec.required_array(state["coef"]).astype(np.float64)
+        out.intercept_ = dec.required_array(state["intercept"]).astype(np.float64)
+        out.n_classes_ = int(state["n_classes"])
+    return out
+
+
 @persistable
 class PlattScaling(Calibrator):
     """Platt's sigmoid on each class's one-vs-rest logit, renormalised for multiclass.
@@ -498,23 +522,11 @@ class PlattScaling(Calibrator):
         return f"PlattScaling(smoothing={self.smoothing!r})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        state: dict[str, Any] = {"smoothing": self.smoothing}
-        if self.is_fitted():
-            state.update(
-                coef=enc.array(self.coef_),
-                intercept=enc.array(self.intercept_),
-                n_classes=self.n_classes_,
-            )
-        return state
+        return _linear_state(self, enc, {"smoothing": self.smoothing})
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> PlattScaling:
-        out = cls(smoothing=bool(state["smoothing"]))
-        if "coef" in state:
-            out.coef_ = dec.required_array(state["coef"]).astype(np.float64)
-            out.intercept_ = dec.required_array(state["intercept"]).astype(np.float64)
-            out.n_classes_ = int(state["n_classes"])
-        return out
+        return _load_linear(cls(smoothing=bool(state["smoothing"])), state, dec)
 
 
 @persistable
@@ -724,23 +736,11 @@ class VectorScaling(Calibrator):
         return f"VectorScaling(l2={self.l2!r})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        state: dict[str, Any] = {"l2": self.l2}
-        if self.is_fitted():
-            state.update(
-                coef=enc.array(self.coef_),
-                intercept=enc.array(self.intercept_),
-                n_classes=self.n_classes_,
-            )
-        return state
+        return _linear_state(self, enc, {"l2": self.l2})
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> VectorScaling:
-        out = cls(l2=float(state["l2"]))
-        if "coef" in state:
-            out.coef_ = dec.required_array(state["coef"]).astype(np.float64)
-            out.intercept_ = dec.required_array(state["intercept"]).astype(np.float64)
-            out.n_classes_ = int(state["n_classes"])
-        return out
+        return _load_linear(cls(l2=float(state["l2"])), state, dec)
 
 
 _BY_NAME: dict[str, type[Calibrator]] = {

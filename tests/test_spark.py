@@ -20,7 +20,7 @@ from guardrails.testing import FailingModel
 pyspark = pytest.importorskip(
     "pyspark", reason="the spark extra is not installed (pip install '.[spark]')"
 )
-pd = pytest.importorskip("pandas")
+pd = pytest.importorskip("pandas", reason="the spark extra brings pandas")
 
 pytestmark = pytest.mark.slow
 
