@@ -55,6 +55,7 @@ DECISION_KEYS: tuple[str, ...] = (
     "row",
     "outcome",
     "reason",
+    "overridden",
     "stage",
     "stages_tried",
     "confidence",
@@ -344,6 +345,7 @@ class Logged(Layer):
             "row": i,
             "outcome": outcome,
             "reason": _REASONS[code] if 0 <= code < len(_REASONS) else str(code),
+            "overridden": _overridden(d, i),
             "stage": stage,
             "stages_tried": list(tried) if tried is not None else [stage],
             "confidence": confidence,
@@ -409,6 +411,7 @@ class Logged(Layer):
             abstained=int((outcomes == 2).sum()),
             failed=failed,
             reasons=d.reason_counts(),
+            overridden=overridden_counts(d),
             stages=d.stage_counts(),
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
@@ -577,6 +580,24 @@ def check_settings(
         or max_row_events < 0
     ):
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
+
+
+def _overridden(d: Decisions, i: int) -> str | None:
+    """The verdict a fallback overrode to answer row ``i``, by name, or None."""
+    if d.overridden is None:
+        return None
+    code = int(d.overridden[i])
+    if code == 0:
+        return None
+    return _REASONS[code] if code < len(_REASONS) else str(code)
+
+
+def overridden_counts(d: Decisions) -> dict[str, int]:
+    """Rows answered by a fallback after a verdict, per overridden reason."""
+    if d.overridden is None:
+        return {}
+    codes, counts = np.unique(d.overridden[d.overridden != 0], return_counts=True)
+    return {_REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
 
 
 def _drift_status(note: Any) -> str | None:
