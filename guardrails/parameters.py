@@ -1,8 +1,9 @@
 """``get_params``/``set_params`` for policies and calibrators, as scikit-learn steps have.
 
-A policy or a calibrator is a setting of a :class:`~guardrails.GuardedClassifier`, so a
-grid search addresses its parameters like those of any pipeline step
-(``{"policy__alpha": [0.05, 0.1]}``) and :func:`sklearn.base.clone` copies it. The
+A policy or a calibrator is a setting of a
+[`GuardedClassifier`][guardrails.GuardedClassifier], so a grid search addresses its
+parameters like those of any pipeline step (``{"policy__alpha": [0.05, 0.1]}``) and
+`sklearn.base.clone` copies it. The
 parameters are the arguments of ``__init__``, read back from the attributes of the same
 name; ``set_params`` rebuilds the object through ``__init__`` (so every value is checked
 as at construction) and drops what was fitted, since a fitted threshold belongs to the
@@ -152,7 +153,7 @@ class HasParams:
         return self
 
     def __sklearn_clone__(self) -> Self:
-        """An unfitted copy with the same settings (what :func:`sklearn.base.clone` calls)."""
+        """An unfitted copy with the same settings (what `sklearn.base.clone` calls)."""
         names = self._param_names()
         if names is None:
             return copy.deepcopy(self)
