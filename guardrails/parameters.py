@@ -60,7 +60,7 @@ def _clone_value(value: Any) -> Any:
 class HasParams:
     """Mixin: the ``__init__`` arguments as scikit-learn parameters.
 
-    Example:
+    Examples:
         >>> from sklearn.base import clone
         >>> from guardrails import ConformalSets
         >>> sets = ConformalSets(0.1)
