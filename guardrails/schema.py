@@ -427,12 +427,12 @@ def infer_schema(
         ConfigurationError: bad settings, or a column that is neither numeric nor a
             category (too many distinct text values).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> X = np.array([[0.0, 5.0], [0.0, 7.0], [0.0, 6.0]])
         >>> constant, level = infer_schema(X, names=["flag", "level"], margin=1.0).fields
         >>> (constant.ge, constant.le), (level.ge, level.le)
-        ((0, 1), (3, 9))
+        ((0.0, 1.0), (3.0, 9.0))
     """
     owner = "infer_schema"
     for pname, value, low, closed in (
@@ -473,7 +473,7 @@ def infer_schema(
 
 @dataclass(frozen=True)
 class _Widening:
-    """How :func:`infer_schema` widens an observed numeric range into bounds."""
+    """How ``infer_schema`` widens an observed numeric range into bounds."""
 
     margin: float
     min_spread: float
