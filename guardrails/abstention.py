@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, InvalidInputError, NotFittedError
+from guardrails.parameters import HasParams
 from guardrails.persistence import persistable
 
 if TYPE_CHECKING:
@@ -77,12 +78,14 @@ class Verdict:
         return object_column(self.abstain.shape[0], self.detail)
 
 
-class Policy(ABC):
+class Policy(HasParams, ABC):
     """Decides which rows of a batch to withhold.
 
     Subclasses implement [`evaluate`][]; those that choose thresholds from data also
     implement [`fit`][] and [`is_fitted`][]. ``requires`` names the decision columns
-    the policy reads ("proba", "interval", ...), checked when a guard is built.
+    the policy reads ("proba", "interval", ...), checked when a guard is built. The
+    ``__init__`` arguments are scikit-learn parameters (``get_params``/``set_params``),
+    so a grid search can address ``policy__alpha`` and ``clone`` copies a policy.
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -256,6 +259,47 @@ class _Combined(Policy):
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    # -- parameters: ``policies``, and each member by position ("0__threshold") ---------
+
+    def _param_names(self) -> tuple[str, ...] | None:
+        return ("policies",)
+
+    def _get_param(self, name: str) -> Any:
+        return self.policies
+
+    def _rebuilt(self, params: dict[str, Any]) -> Self:
+        return type(self)(*params["policies"])
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"policies": self.policies}
+        if deep:
+            for i, p in enumerate(self.policies):
+                out[str(i)] = p
+                out.update({f"{i}__{k}": v for k, v in p.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params: Any) -> Self:
+        policies = list(params.pop("policies", self.policies))
+        nested: dict[int, dict[str, Any]] = {}
+        for key, value in params.items():
+            head, _, sub = key.partition("__")
+            if not (head.isdigit() and int(head) < len(policies)):
+                raise ConfigurationError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}. Valid parameters "
+                    f"are 'policies' and the member positions 0..{len(policies) - 1} "
+                    "(e.g. '0__threshold')."
+                )
+            if sub:
+                nested.setdefault(int(head), {})[sub] = value
+            else:
+                policies[int(head)] = value
+        for i, sub_params in nested.items():
+            policies[i] = policies[i].set_params(**sub_params)
+        fresh = self._rebuilt({"policies": policies})
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        return self
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
         return {"policies": [enc.component(p) for p in self.policies]}
@@ -501,6 +545,12 @@ class _Simple(Policy):
 
     def __init__(self, value: float) -> None:
         self.value = value
+
+    def _has_param(self, name: str) -> bool:
+        return name == self.param
+
+    def _get_param(self, name: str) -> Any:
+        return self.value
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.param}={self.value!r})"

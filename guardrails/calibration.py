@@ -41,6 +41,7 @@ from guardrails.errors import (
     InvalidInputError,
     NotFittedError,
 )
+from guardrails.parameters import HasParams
 from guardrails.persistence import persistable
 from guardrails.reliability import (
     Strategy,
@@ -192,11 +193,12 @@ def _split_ragged(flat: NDArray[Any], offsets: NDArray[Any]) -> list[NDArray[np.
 # -- calibrators ---------------------------------------------------------------------------
 
 
-class Calibrator(ABC):
+class Calibrator(HasParams, ABC):
     """Maps a trained model's scores to calibrated probabilities.
 
     Subclasses implement ``_fit(Z, idx)`` and ``_transform(Z)`` on ``(n, k)`` logits and
-    integer targets.
+    integer targets. The ``__init__`` arguments are scikit-learn parameters
+    (``get_params``/``set_params``), so ``calibration__bins`` can be grid-searched.
     """
 
     n_classes_: int
