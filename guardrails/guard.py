@@ -1,6 +1,6 @@
 """The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
 
-Whatever order the steps are called in, the stack is, outermost first::
+Whatever order the steps are called in, the stack is, outermost first:
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 

@@ -13,7 +13,7 @@ expires, after which the case is pending again; ``reopen`` sends a resolved or s
 back to pending. Resolved labels flow back through [`labelled_data`][] and
 [`realized_accuracy`][].
 
-Errors raised by queues::
+Errors raised by queues:
 
     GuardrailsError
     └── ReviewError
