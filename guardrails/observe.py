@@ -247,6 +247,9 @@ class Logged(Layer):
         self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()

@@ -1035,6 +1035,9 @@ class Reviewed(PostLayer):
         # Calibration rows are labelled already: nothing to ask a person.
         return self.inner._fit(X, y, call)
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         d = await self.inner._adecide(X, call)
         return await asyncio.to_thread(self._timed_post, d, call)
