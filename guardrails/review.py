@@ -18,7 +18,7 @@ window by the layer (what the cap kept out is counted in metrics and logged).
 
 Resolved labels flow back through [`labelled_data`][] and [`realized_accuracy`][].
 
-Errors raised by queues::
+Errors raised by queues:
 
     GuardrailsError
     └── ReviewError
@@ -1236,6 +1236,9 @@ class Reviewed(PostLayer):
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         # Calibration rows are labelled already: nothing to ask a person.
         return self.inner._fit(X, y, call)
+
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         d = await self.inner._adecide(X, call)
