@@ -443,7 +443,7 @@ class Logged(Layer):
             abstained=n - n_answered,
             failed=int(failed_rows.sum()),
             reasons=counts,
-            overridden=overridden_counts(d),
+            overridden=overridden_rows(d),
             stages=dict(sorted(stages.items())),
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
@@ -627,12 +627,13 @@ def _overridden(d: Decisions, i: int) -> str | None:
     return _REASONS[code] if code < len(_REASONS) else str(code)
 
 
-def overridden_counts(d: Decisions) -> dict[str, int]:
-    """Rows answered by a fallback after a verdict, per overridden reason."""
+def overridden_rows(d: Decisions) -> dict[str, list[int]]:
+    """Rows answered by a fallback after a verdict, grouped by that verdict (row order)."""
     if d.overridden is None:
         return {}
-    codes, counts = np.unique(d.overridden[d.overridden != 0], return_counts=True)
-    return {_REASONS[int(c)]: int(k) for c, k in zip(codes, counts)}
+    idx = np.flatnonzero(d.overridden != 0)
+    codes = d.overridden[idx]
+    return {_REASONS[int(c)]: idx[codes == c].tolist() for c in np.unique(codes)}
 
 
 def _drift_status(note: Any) -> str | None:

@@ -130,18 +130,21 @@ def test_the_readme_fallback_chain_answers_no_row_the_policy_withheld(
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     found = re.search(r"`(\.fallback\([^`]*\))`", text)
     assert found, "the README shows a fallback step"
-    steps = found.group(1)
+    # the README's own stages and triggers; its primary_timeout is raised so that a slow
+    # shared machine cannot turn the primary into a (legitimate) timeout failure
+    steps = re.sub(r"primary_timeout=[0-9.]+", "primary_timeout=60", found.group(1))
     base = guard(digits["model"]).abstain(ConformalSets(0.05)).fit(digits["X_cal"], digits["y_cal"])
-    env = {**vars(guardrails), "backup": digits["backup"]}
-    chained = eval(  # the README's own text, on real data
-        f"guard(model).abstain(ConformalSets(0.05)){steps}", env | {"model": digits["model"]}
-    ).fit(digits["X_cal"], digits["y_cal"])
+    env = {**vars(guardrails), "backup": digits["backup"], "model": digits["model"]}
+    chained = eval(f"guard(model).abstain(ConformalSets(0.05)){steps}", env).fit(
+        digits["X_cal"], digits["y_cal"]
+    )
     alone = base.decide(digits["X_test"])
     d = chained.decide(digits["X_test"])
     assert alone.abstained.sum() > 0
     np.testing.assert_array_equal(d.abstained, alone.abstained)
     np.testing.assert_array_equal(d.reason, alone.reason)
     assert set(d.stage[d.abstained]) == {"primary"}
+    assert d.overridden is None or not d.overridden.any()
 
 
 _TRIGGERS = st.sampled_from(
@@ -195,7 +198,7 @@ def test_an_answered_verdict_keeps_the_verdict_it_overrode_in_decision_log_and_m
         guard(digits["model"], name="digits")
         .abstain(ConformalSets(0.05))
         .fallback(ModelStage(digits["backup"], name="backup", when=on_abstain()))
-        .log(metrics=metrics)
+        .log(metrics=metrics, max_row_events=None)
         .fit(digits["X_cal"], digits["y_cal"])
     )
     with capture_logs() as events:
@@ -218,7 +221,10 @@ def test_an_answered_verdict_keeps_the_verdict_it_overrode_in_decision_log_and_m
         int(i): str(Reason(int(alone.reason[i]))) for i in np.flatnonzero(took)
     }
     batch = next(e for e in events if e["event"] == "guardrails.batch")
-    assert batch["overridden"] == alone.reason_counts()
+    assert {k: len(v) for k, v in batch["overridden"].items()} == alone.reason_counts()
+    assert (
+        sorted(i for v in batch["overridden"].values() for i in v) == np.flatnonzero(took).tolist()
+    )
     snap = metrics.snapshot().guard("digits")
     for reason, k in alone.reason_counts().items():
         assert snap.count(outcome="fallback", reason=reason) == k
