@@ -35,7 +35,7 @@ from guardrails.alerts import (
     error_rate_above,
     fallback_rate_above,
 )
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
     Calibrated,
@@ -145,6 +145,7 @@ __all__ = [
     "Default",
     "DriftAction",
     "DriftAlert",
+    "DriftNote",
     "DriftProfile",
     "DriftReport",
     "EntropyThreshold",
@@ -199,6 +200,7 @@ __all__ = [
     "Tighten",
     "Trigger",
     "Validated",
+    "ValidationNote",
     "ValidationResult",
     "VectorScaling",
     "Verdict",
