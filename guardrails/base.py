@@ -1,10 +1,10 @@
-"""The wrapper protocol: every layer is a predictor that returns :class:`Decisions`.
+"""The wrapper protocol: every layer is a predictor that returns [`Decisions`][].
 
-A :class:`Layer` wraps an inner layer (the bottom one wraps the model through
-:class:`~guardrails.adapter.ModelAdapter`). Public calls (``decide``, ``decide_one``,
-``predict``, ``adecide``, ``fit``) start a :class:`Call` and hand it down; each layer
+A [`Layer`][] wraps an inner layer (the bottom one wraps the model through
+[`ModelAdapter`][guardrails.adapter.ModelAdapter]). Public calls (``decide``, ``decide_one``,
+``predict``, ``adecide``, ``fit``) start a [`Call`][] and hand it down; each layer
 implements ``_decide`` (and ``_fit`` when it learns). Most layers only post-process the
-inner layer's decisions: they subclass :class:`PostLayer` and implement ``_post``.
+inner layer's decisions: they subclass [`PostLayer`][] and implement ``_post``.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def _is_frame(X: Any) -> bool:
 
 
 def as_batch(X: Any) -> int:
-    """Number of rows in batch ``X``; raises :class:`InvalidInputError` if it is not one.
+    """Number of rows in batch ``X``; raises [`InvalidInputError`][] if it is not one.
 
     A batch is a 2-D (or deeper) array, a data frame, or a list/tuple of records.
     """
@@ -220,10 +220,10 @@ def one_row_batch(x: Any) -> Any:
 
 
 class Layer(ABC):
-    """A predictor that returns :class:`Decisions`; wrappers nest like middleware.
+    """A predictor that returns [`Decisions`][]; wrappers nest like middleware.
 
-    Subclasses implement :meth:`_decide` and, when they learn from held-out data,
-    :meth:`_fit`. Fitted attributes end in ``_``.
+    Subclasses implement `_decide` and, when they learn from held-out data,
+    `_fit`. Fitted attributes end in ``_``.
     """
 
     name: ClassVar[str] = "layer"
@@ -287,7 +287,7 @@ class Layer(ABC):
         return True
 
     def check_fitted(self) -> None:
-        """Raise :class:`NotFittedError` naming the first unfitted layer of the stack."""
+        """Raise [`NotFittedError`][] naming the first unfitted layer of the stack."""
         for layer in self.layers():
             if not layer.is_fitted():
                 raise NotFittedError(
@@ -340,7 +340,7 @@ class Layer(ABC):
     async def adecide(
         self, X: Any, *, request_id: str | None = None, timeout: float | None = None
     ) -> Decisions:
-        """Async :meth:`decide` for asyncio servers."""
+        """Async [`decide`][] for asyncio servers."""
         self.check_fitted()
         call = self._start(X, request_id, timeout)
         return await self._adecide(X, call)
@@ -348,7 +348,7 @@ class Layer(ABC):
     async def adecide_one(
         self, x: Any, *, request_id: str | None = None, timeout: float | None = None
     ) -> Decision:
-        """Async :meth:`decide_one`."""
+        """Async [`decide_one`][]."""
         d = await self.adecide(one_row_batch(x), request_id=request_id, timeout=timeout)
         return d[0]
 
@@ -377,14 +377,14 @@ class Layer(ABC):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Layer:
-        """Rebuild a layer saved by :meth:`_to_state` around ``inner``."""
+        """Rebuild a layer saved by `_to_state` around ``inner``."""
         raise ArtifactError(f"{cls.__name__} cannot be loaded from a saved guard.")
 
 
 class PostLayer(Layer):
     """A layer that acts only on the decisions of the layer inside it.
 
-    Subclasses implement :meth:`_post` and, if they learn, :meth:`_learn`.
+    Subclasses implement `_post` and, if they learn, `_learn`.
     """
 
     inner: Layer

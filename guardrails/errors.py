@@ -1,8 +1,8 @@
 """Exceptions and warnings raised by guardrails.
 
 Expected outcomes (a row the guard will not answer) are values on
-:class:`~guardrails.Decisions`, never exceptions. Exceptions are for misuse and
-for "cannot continue". Every exception derives from :class:`GuardrailsError`
+[`Decisions`][guardrails.Decisions], never exceptions. Exceptions are for misuse and
+for "cannot continue". Every exception derives from [`GuardrailsError`][]
 and also from the builtin it resembles, so ``except ValueError`` keeps working::
 
     GuardrailsError(Exception)

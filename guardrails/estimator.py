@@ -3,7 +3,7 @@
 ``fit(X, y)`` trains the wrapped estimator and fits the guard's learning layers (those
 that choose thresholds or quantiles from data) on data the model did not train on: a
 held-out share (``cal_size``) or out-of-fold predictions (``cv``, cross-fitting). The
-guard is built with :func:`guardrails.guard`, so the estimator gets every builder step.
+guard is built with [`guardrails.guard`][], so the estimator gets every builder step.
 
 scikit-learn conventions apply: ``__init__`` only stores settings (they are checked in
 ``fit``), fitted attributes end in ``_``, and the estimators clone, pickle, and work in
@@ -312,7 +312,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     # -- what a fitted estimator gives ---------------------------------------------------
 
     def decide(self, X: Any) -> Decisions:
-        """The guard's :class:`~guardrails.Decisions` for every row of ``X``.
+        """The guard's [`Decisions`][guardrails.Decisions] for every row of ``X``.
 
         Args:
             X: ``(n_samples, n_features)`` array or data frame (or records, when the guard
@@ -388,12 +388,12 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
     Args:
         estimator: an unfitted scikit-learn classifier or Pipeline (fitted, with
             ``prefit=True``).
-        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+        schema: a pydantic model class or [`Schema`][guardrails.Schema] for the inputs:
             training rows must satisfy it (and are turned into the model's input by
             it), and at predict time invalid rows are withheld with reason
             ``invalid_input``. With a schema, ``X`` may be a list of records.
         calibration: None, a method name ("temperature", "sigmoid", "isotonic",
-            "histogram", "vector") or a :class:`~guardrails.calibration.Calibrator`,
+            "histogram", "vector") or a [`Calibrator`][guardrails.calibration.Calibrator],
             fitted on held-out outputs; the policy then decides on calibrated
             probabilities. A model with scores only (``decision_function``) gets
             ``predict_proba`` this way.
@@ -412,10 +412,10 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
 
     Attributes:
         estimator_: the trained model.
-        guard_: the fitted :class:`~guardrails.Guard`.
+        guard_: the fitted [`Guard`][guardrails.Guard].
         classes_: ``(n_classes,)`` the class labels.
 
-    Example:
+    Examples:
         >>> from sklearn.datasets import load_iris
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import GuardedClassifier, confidence_below
@@ -518,7 +518,7 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
     Args:
         estimator: an unfitted scikit-learn regressor or Pipeline (fitted, with
             ``prefit=True``).
-        schema: a pydantic model class or :class:`~guardrails.Schema` for the inputs:
+        schema: a pydantic model class or [`Schema`][guardrails.Schema] for the inputs:
             training rows must satisfy it (and are turned into the model's input by
             it), and at predict time invalid rows are withheld with reason
             ``invalid_input``. With a schema, ``X`` may be a list of records.
@@ -532,9 +532,9 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
 
     Attributes:
         estimator_: the trained model.
-        guard_: the fitted :class:`~guardrails.Guard`.
+        guard_: the fitted [`Guard`][guardrails.Guard].
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LinearRegression
         >>> from guardrails import GuardedRegressor

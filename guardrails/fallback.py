@@ -1,9 +1,9 @@
 """Fallback chains: rows the primary does not answer go down an ordered list of stages.
 
-:class:`WithFallback` runs the layer inside it (the *primary*), then hands the rows that
+[`WithFallback`][] runs the layer inside it (the *primary*), then hands the rows that
 are still withheld to each stage in turn: another model or a whole guard
-(:class:`ModelStage`), a function over the raw input rows (:class:`Rule`), a constant
-(:class:`Default`) or a person (:class:`SendToReview`). A stage takes only the rows its
+([`ModelStage`][]), a function over the raw input rows ([`Rule`][]), a constant
+([`Default`][]) or a person ([`SendToReview`][]). A stage takes only the rows its
 trigger selects (``on_error() | on_timeout()``...); its answers are merged back by row, so
 a batch keeps its order. Every row says which stage answered (``stage``), every stage that
 saw it (``tried``) and, for a fallback answer, why the earlier stages did not answer
@@ -393,7 +393,7 @@ class Retry:
         jitter: share of each wait drawn at random, in [0, 1] (1: "full jitter").
         seed: seed of the jitter's random generator (None: unpredictable).
 
-    Example:
+    Examples:
         >>> from guardrails import Retry
         >>> Retry(retries=2, backoff=0.01, jitter=0.0).delay(1)
         0.02
@@ -471,8 +471,8 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
     Args (shared by every stage):
         name: written into the ``stage`` column of rows this stage answers and appended to
             their ``tried`` column. Unique within a chain.
-        when: the :class:`Trigger` choosing which withheld rows this stage takes
-            (default :func:`on_withheld`).
+        when: the [`Trigger`][] choosing which withheld rows this stage takes
+            (default [`on_withheld`][]).
     """
 
     kind: ClassVar[str] = "stage"
@@ -582,8 +582,8 @@ class _CodeStage(Stage):
         """Decisions for rows ``idx`` of the request (may raise; the chain catches)."""
 
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        """Async :meth:`compute`; raises ``_RunInThread`` when the chain should run
-        :meth:`compute` in a worker thread instead (no native async path)."""
+        """Async [`compute`][]; raises ``_RunInThread`` when the chain should run
+        [`compute`][] in a worker thread instead (no native async path)."""
         raise _RunInThread
 
 
@@ -617,17 +617,18 @@ class ModelStage(_CodeStage):
 
     A bare model gets the model-ready rows (``call.model_rows``) and is adapted like the
     primary; rows that failed validation never reach it. A guard (any
-    :class:`~guardrails.base.Layer`) gets the raw rows and validates them itself.
+    [`Layer`][guardrails.base.Layer]) gets the raw rows and validates them itself.
 
     Args:
         model: a fitted estimator, an object with ``predict_proba``/``predict``, a callable,
-            or a :class:`~guardrails.Guard`.
+            or a [`Guard`][guardrails.Guard].
         name: stage name (default ``"model"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
         timeout: seconds this stage may take (the request's deadline still applies).
-        breaker: a :class:`~guardrails.CircuitBreaker` for this stage.
-        retry: a :class:`Retry`, only if the model is safe to call twice.
-        output, classes: as for :class:`~guardrails.ModelAdapter`, for a bare model.
+        breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] for this stage.
+        retry: a [`Retry`][], only if the model is safe to call twice.
+        output: as for [`ModelAdapter`][guardrails.ModelAdapter], for a bare model.
+        classes: as for [`ModelAdapter`][guardrails.ModelAdapter], for a bare model.
     """
 
     kind = "model"
@@ -742,9 +743,12 @@ class Rule(_CodeStage):
     Args:
         fn: the rule; receives the rows as the caller gave them (array rows, records...).
         name: stage name (default ``"rule"``).
-        when, timeout, breaker, retry: as for :class:`ModelStage`.
+        when: as for [`ModelStage`][].
+        timeout: as for [`ModelStage`][].
+        breaker: as for [`ModelStage`][].
+        retry: as for [`ModelStage`][].
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Rule
         >>> Rule(lambda rows: [1 if r[0] > 0 else None for r in rows], name="sign").name
@@ -830,9 +834,9 @@ class Default(_InstantStage):
     Args:
         value: the answer (a str, int, float or bool, so that it can be saved).
         name: stage name (default ``"default"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
 
-    Example:
+    Examples:
         >>> from guardrails import Default
         >>> Default("manual check", name="fallback_label")
         Default('manual check', name='fallback_label')
@@ -883,7 +887,7 @@ class SendToReview(_InstantStage):
 
     Args:
         name: stage name (default ``"review"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
     """
 
     kind = "review"
@@ -916,9 +920,9 @@ def _looks_like_model(obj: Any) -> bool:
 def as_stage(obj: Any) -> Stage:
     """The one place shorthand becomes a stage.
 
-    A :class:`Stage` is kept; a guard, a layer or an object with ``predict_proba``/
-    ``decision_function``/``predict`` becomes a :class:`ModelStage`; any other callable a
-    :class:`Rule`. A constant must be wrapped explicitly: ``Default(value)``.
+    A [`Stage`][] is kept; a guard, a layer or an object with ``predict_proba``/
+    ``decision_function``/``predict`` becomes a [`ModelStage`][]; any other callable a
+    [`Rule`][]. A constant must be wrapped explicitly: ``Default(value)``.
     """
     if isinstance(obj, Stage):
         return obj
@@ -933,7 +937,7 @@ def as_stage(obj: Any) -> Stage:
 
 
 def normalise_stages(stages: Sequence[Any]) -> list[Stage]:
-    """Stages from shorthand (see :func:`as_stage`), checked for unique names."""
+    """Stages from shorthand (see `as_stage`), checked for unique names."""
     if not stages:
         raise ConfigurationError(
             "A fallback chain needs at least one stage, e.g. fallback(backup_model, Default(0))."
@@ -1003,7 +1007,7 @@ class _Workers:
         return fut
 
     async def asubmit(self, fn: Callable[[], T], deadline: float | None) -> Future[T] | None:
-        """Like :meth:`submit` without blocking the event loop while waiting for a worker.
+        """Like [`submit`][] without blocking the event loop while waiting for a worker.
 
         Waiting tasks back off (1 ms doubling to 20 ms): hundreds of tasks polling every
         millisecond would keep the event loop, and through the GIL the very workers they
@@ -1089,18 +1093,18 @@ class WithFallback(Layer):
 
     Args:
         inner: the primary: a model or the guard layers below this one.
-        stages: the chain, in order: :class:`ModelStage`, :class:`Rule`, :class:`Default`,
-            :class:`SendToReview`, or shorthand (see :func:`as_stage`).
+        stages: the chain, in order: [`ModelStage`][], [`Rule`][], [`Default`][],
+            [`SendToReview`][], or shorthand (see `as_stage`).
         primary_timeout: seconds the primary may take; past it the call is abandoned and
             its rows go on with reason ``TIMEOUT``. The request's deadline also applies.
-        primary_breaker: a :class:`~guardrails.CircuitBreaker` protecting the primary;
+        primary_breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] protecting the primary;
             while open, rows skip it with reason ``CIRCUIT_OPEN``.
         on_exhausted: ``"abstain"`` (rows no stage answered stay non-answers with the last
-            reason and the stages tried) or ``"raise"`` (:class:`FallbackExhaustedError`).
+            reason and the stages tried) or ``"raise"`` ([`FallbackExhaustedError`][]).
             Rows sent to review are not exhausted.
         max_workers: worker threads for calls that run under a timeout (see the module doc).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Default, ModelAdapter, WithFallback, on_error
         >>> def down(X):
@@ -1551,7 +1555,7 @@ class WithFallback(Layer):
 def check_settings(
     primary_timeout: Any, primary_breaker: Any, on_exhausted: Any, max_workers: Any
 ) -> None:
-    """Validate the chain-wide settings of :class:`WithFallback` (and the builder step)."""
+    """Validate the chain-wide settings of [`WithFallback`][] (and the builder step)."""
     _check_seconds("WithFallback", "primary_timeout", primary_timeout)
     if primary_breaker is not None and not isinstance(primary_breaker, CircuitBreaker):
         raise ConfigurationError(

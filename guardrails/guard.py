@@ -4,8 +4,8 @@ Whatever order the steps are called in, the stack is, outermost first::
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 
-Each step returns a new, unfitted :class:`Guard`; the stack is built (and checked) on
-first use or by :meth:`Guard.build`, then ``fit(X_cal, y_cal)`` fits it inside out.
+Each step returns a new, unfitted [`Guard`][]; the stack is built (and checked) on
+first use or by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ class _Step:
 
 
 class Guard(Layer):
-    """A model behind guard layers; what :func:`guard` returns.
+    """A model behind guard layers; what [`guard`][] returns.
 
-    Use :func:`guard` to make one. A guard is itself a :class:`~guardrails.base.Layer`,
+    Use [`guard`][] to make one. A guard is itself a [`Layer`][guardrails.base.Layer],
     so it can be a fallback stage of another guard.
     """
 
@@ -161,10 +161,10 @@ class Guard(Layer):
         on_exhausted: ExhaustedPolicy = "abstain",
         max_workers: int = 32,
     ) -> Guard:
-        """Send rows the guard does not answer down ``stages`` (see :class:`WithFallback`).
+        """Send rows the guard does not answer down ``stages`` (see [`WithFallback`][]).
 
-        Stages are :class:`~guardrails.ModelStage`, :class:`~guardrails.Rule`,
-        :class:`~guardrails.Default`, :class:`~guardrails.SendToReview` or shorthand (a
+        Stages are [`ModelStage`][guardrails.ModelStage], [`Rule`][guardrails.Rule],
+        [`Default`][guardrails.Default], [`SendToReview`][guardrails.SendToReview] or shorthand (a
         model or guard, a rule function). Each built guard gets its own copies of the
         stages' breakers; models, guards and rule functions are shared.
         """
@@ -198,7 +198,7 @@ class Guard(Layer):
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
-        See :class:`~guardrails.review.Reviewed` for the arguments. The queue is shared,
+        See [`Reviewed`][guardrails.review.Reviewed] for the arguments. The queue is shared,
         not copied: it stands for an external store.
         """
         settings: dict[str, Any] = {
@@ -253,7 +253,7 @@ class Guard(Layer):
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
-        See :class:`~guardrails.monitor.Monitored` for the settings. The profile is shared
+        See [`Monitored`][guardrails.monitor.Monitored] for the settings. The profile is shared
         (it is never changed); actions and the detector are copied per built guard.
         """
         settings: dict[str, Any] = dict(
@@ -284,7 +284,7 @@ class Guard(Layer):
 
         Args:
             method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
-                :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
+                [`Calibrator`][guardrails.calibration.Calibrator] (each built guard fits a copy).
             training_data: optionally the model's training data; ``fit`` then warns when
                 the calibration rows are mostly training rows (only row fingerprints are
                 kept).
@@ -310,8 +310,8 @@ class Guard(Layer):
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
-        Uses :func:`~guardrails.review.labelled_data` and
-        :func:`~guardrails.calibration.recalibrate`. Withheld cases are the hard ones, so a
+        Uses [`labelled_data`][guardrails.review.labelled_data] and
+        [`recalibrate`][guardrails.calibration.recalibrate]. Withheld cases are the hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
         sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
         Inputs the queue stored redacted cannot be replayed and are left out.
@@ -333,7 +333,7 @@ class Guard(Layer):
     ) -> Guard:
         """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
 
-        See :class:`~guardrails.validation.Validated` for the settings.
+        See [`Validated`][guardrails.validation.Validated] for the settings.
         """
         settings = Validated.check_settings(
             schema=schema,
@@ -375,15 +375,15 @@ class Guard(Layer):
         """Emit one structlog event per decision, record metrics and evaluate alert rules.
 
         Events carry the guard's name and version and never the raw input (see
-        :class:`~guardrails.observe.Logged` and ``docs/observability.md``).
+        [`Logged`][guardrails.observe.Logged] and ``docs/observability.md``).
 
         Args:
             logger: a structlog logger; ``structlog.get_logger("guardrails")`` if None.
             redactor: sensitive fields, hidden from fingerprints and error details.
             sample: share of a batch's primary-answered rows that also get a row event.
             details: also emit error details, scrubbed by ``redactor`` (off: type only).
-            metrics: a :class:`~guardrails.telemetry.Metrics` registry (shared, not copied).
-            alerts: :class:`~guardrails.alerts.Alerts` rules and sinks (shared, not copied).
+            metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry (shared, not copied).
+            alerts: [`Alerts`][guardrails.alerts.Alerts] rules and sinks (shared, not copied).
             max_row_events: at most this many row events per batch (None: no limit).
         """
         check_log_settings(
@@ -495,7 +495,7 @@ class Guard(Layer):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
 
-        The model is not stored: pass it back to :func:`load`.
+        The model is not stored: pass it back to [`load`][].
         """
         self.check_fitted()
         enc = persistence.Encoder()
@@ -539,7 +539,7 @@ def guard(
         name: the guard's name in logs and metrics.
         version: the guard's version in logs, metrics and saved artifacts.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import confidence_below, guard
@@ -552,7 +552,7 @@ def guard(
 
 
 def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
-    """Load a guard saved by :meth:`Guard.save` around ``model``.
+    """Load a guard saved by [`Guard.save`][] around ``model``.
 
     Args:
         path: the artifact file.

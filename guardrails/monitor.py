@@ -1,12 +1,12 @@
 """Streaming drift monitoring: the Monitored wrapper and what it does when drift is found.
 
-:class:`Monitored` observes every decided batch (model-ready inputs, predictions,
-confidence, abstentions) into bounded-memory windows on a :class:`DriftProfile`'s grid,
+[`Monitored`][] observes every decided batch (model-ready inputs, predictions,
+confidence, abstentions) into bounded-memory windows on a [`DriftProfile`][]'s grid,
 tests each full window, and acts as the user chose while drift lasts: log only, alert
-through plain-callable sinks (:class:`DriftAlert`), withhold low-confidence answers
-(:class:`Tighten`), send rows to review (:class:`RouteToReview`) or mark answers
-(:class:`MarkDrift`). Labels that arrive later feed a change detector on the error stream
-(:meth:`Monitored.observe_labels`) for concept drift.
+through plain-callable sinks ([`DriftAlert`][]), withhold low-confidence answers
+([`Tighten`][]), send rows to review ([`RouteToReview`][]) or mark answers
+([`MarkDrift`][]). Labels that arrive later feed a change detector on the error stream
+([`Monitored.observe_labels`][]) for concept drift.
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ STATUSES = ("warming_up", "ok", "drift")
 class DriftAction:
     """Something the monitor does while drift lasts (besides logging, which it always does).
 
-    Subclasses override :meth:`apply` (change the decisions of each batch while drift
-    lasts) and/or :meth:`notify` (react when drift starts or ends).
+    Subclasses override [`apply`][] (change the decisions of each batch while drift
+    lasts) and/or [`notify`][] (react when drift starts or ends).
     """
 
     name: ClassVar[str] = "action"
@@ -296,7 +296,7 @@ def _actions(owner: str, action: Any) -> tuple[DriftAction, ...]:
 
 
 class _Window:
-    """Tumbling or sliding window of :class:`WindowState` buckets; fixed memory."""
+    """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory."""
 
     def __init__(self, profile: DriftProfile, window: int, step: int, mode: str) -> None:
         self.profile = profile
@@ -350,21 +350,24 @@ class Monitored(PostLayer):
 
     Args:
         inner: the model or guard layer to wrap.
-        profile: the reference, from :meth:`DriftProfile.from_data`.
+        profile: the reference, from [`DriftProfile.from_data`][].
         window: rows per tested window.
         mode: "sliding" or "tumbling".
         step: rows between tests of a sliding window (must divide ``window``; default
             ``window // 4`` when 4 divides ``window``, else ``window``).
-        tests, alpha, correction, thresholds: the tests, as in :meth:`DriftProfile.evaluate`.
-        ks_method: KS p-values, as in :meth:`DriftProfile.evaluate`; default "asymp", which
+        tests: the tests, as in [`DriftProfile.evaluate`][].
+        alpha: the tests, as in [`DriftProfile.evaluate`][].
+        correction: the tests, as in [`DriftProfile.evaluate`][].
+        thresholds: the tests, as in [`DriftProfile.evaluate`][].
+        ks_method: KS p-values, as in [`DriftProfile.evaluate`][]; default "asymp", which
             costs nothing on the request path that closes a window ("auto" adds a few
             milliseconds per numeric feature for windows of at most 10,000 rows).
-        action: None (log only), a :class:`DriftAction` or a sequence of them.
+        action: None (log only), a [`DriftAction`][] or a sequence of them.
         recovery: clean windows in a row that end a drift episode.
-        detector: the change detector on the error stream (default :class:`PageHinkley`).
+        detector: the change detector on the error stream (default [`PageHinkley`][]).
         logger: a structlog logger; default ``structlog.get_logger("guardrails")``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import DriftProfile, Monitored
@@ -713,7 +716,7 @@ class Monitored(PostLayer):
 
         The error is ``prediction != label`` for a classifier and ``|prediction - label|``
         for a regressor. A detected change is reported like input drift: an "errors" row
-        in :attr:`report` (test "page_hinkley"), status "drift", the actions' alerts, and
+        in [`report`][] (test "page_hinkley"), status "drift", the actions' alerts, and
         events. It ends once as many labels as a window holds arrive without a new change.
 
         Args:

@@ -1,6 +1,6 @@
 """The logging layer: one structlog event per decision, metrics and alerts, never raw inputs.
 
-:class:`Logged` is the outermost layer of a guard. It sees the final decision of every
+[`Logged`][] is the outermost layer of a guard. It sees the final decision of every
 row and emits structured events with stable keys (see ``docs/observability.md``):
 
 - a single record gives one ``guardrails.decision`` event;
@@ -16,7 +16,7 @@ exception type unless ``details=True``, and then pass through the redactor.
 
 The library never configures logging: events go to the logger given, or to
 ``structlog.get_logger("guardrails")``. A logger that raises never costs the caller its
-decision: the layer warns with :class:`~guardrails.errors.GuardrailsWarning` instead.
+decision: the layer warns with [`GuardrailsWarning`][guardrails.errors.GuardrailsWarning] instead.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def scrub(text: str, redactor: Redactor | None) -> str:
     Catches the forms exception messages use: ``ssn=123``, ``ssn: 123`` and
     ``{'ssn': '123'}``; the text is also cut to 200 characters.
 
-    Example:
+    Examples:
         >>> from guardrails import Redactor
         >>> scrub("bad row {'ssn': '123-45-6789', 'age': 41}", Redactor(fields=["ssn"]))
         "bad row {'ssn': [REDACTED], 'age': 41}"
@@ -128,8 +128,8 @@ class Logged(Layer):
         details: also emit error details (validation errors with redacted inputs, and the
             exception message scrubbed by the redactor). Off by default: details can echo
             inputs.
-        metrics: a :class:`~guardrails.telemetry.Metrics` registry to record into.
-        alerts: :class:`~guardrails.alerts.Alerts` to evaluate after every call (a private
+        metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry to record into.
+        alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
         max_row_events: at most this many row events per batch (None: no limit); failed
             rows come first, then fallback, withheld and sampled rows, each in row order.
@@ -139,7 +139,7 @@ class Logged(Layer):
     Raises:
         ConfigurationError: a setting is invalid.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from structlog.testing import capture_logs
         >>> from guardrails import guard
@@ -541,7 +541,7 @@ def check_settings(
     max_row_events: Any = None,
     owner: str,
 ) -> None:
-    """Validate the settings of the log step (shared by :class:`Logged` and the builder).
+    """Validate the settings of the log step (shared by [`Logged`][] and the builder).
 
     Raises:
         ConfigurationError: naming the parameter, the owner, what was expected and the value.

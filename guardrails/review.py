@@ -1,17 +1,17 @@
 """Human review: a durable queue of withheld cases, reviewer operations, labels that flow back.
 
-The :class:`Reviewed` layer (builder step ``.review(queue)``) enqueues every row that is
+The [`Reviewed`][] layer (builder step ``.review(queue)``) enqueues every row that is
 still withheld when it sees it, plus an optional random audit sample of confident answers,
-with the context a person needs to judge it. Queues implement :class:`ReviewQueue`:
+with the context a person needs to judge it. Queues implement [`ReviewQueue`][]:
 
-- :class:`~guardrails.review_sqlite.SQLiteQueue` (``sqlite:///path``), the embedded default;
-- :class:`~guardrails.review_postgres.PostgresQueue` (``postgresql://...``) for replicas;
-- :class:`MemoryQueue` (``memory://``), for users' unit tests only: it is not durable.
+- [`SQLiteQueue`][guardrails.review_sqlite.SQLiteQueue] (``sqlite:///path``), the embedded default;
+- [`PostgresQueue`][guardrails.review_postgres.PostgresQueue] (``postgresql://...``) for replicas;
+- [`MemoryQueue`][] (``memory://``), for users' unit tests only: it is not durable.
 
 A case moves ``pending -> claimed -> resolved`` (or ``skipped``); a claim is a lease that
 expires, after which the case is pending again; ``reopen`` sends a resolved or skipped case
-back to pending. Resolved labels flow back through :func:`labelled_data` and
-:func:`realized_accuracy`.
+back to pending. Resolved labels flow back through [`labelled_data`][] and
+[`realized_accuracy`][].
 
 Errors raised by queues::
 
@@ -259,7 +259,7 @@ class ReviewQueue(Protocol):
         ...
 
     def get(self, case_id: str) -> ReviewCase:
-        """The case with ``case_id``; :class:`CaseNotFoundError` if none."""
+        """The case with ``case_id``; `CaseNotFoundError` if none."""
         ...
 
     def list(
@@ -287,7 +287,7 @@ class ReviewQueue(Protocol):
         ...
 
     def skip(self, case_id: str, *, reviewer: str, note: str | None = None) -> ReviewCase:
-        """Give back a claimed case as 'skipped' (it waits for :meth:`reopen`)."""
+        """Give back a claimed case as 'skipped' (it waits for [`reopen`][])."""
         ...
 
     def reopen(self, case_id: str, *, note: str | None = None) -> ReviewCase:
@@ -331,7 +331,7 @@ def _check_positive(owner: str, name: str, value: Any, *, integer: bool = False)
 
 
 def check_label(case: ReviewCase, label: Any) -> Any:
-    """``label`` as the class value it names; :class:`InvalidLabelError` if it names none.
+    """``label`` as the class value it names; [`InvalidLabelError`][] if it names none.
 
     A label given as text (e.g. from the command line) matches the class whose ``str`` is
     equal, so ``"1"`` resolves to class ``1``. Regression cases take a finite number.
@@ -362,8 +362,8 @@ def check_label(case: ReviewCase, label: Any) -> Any:
 class BaseQueue(ABC):
     """Reviewer operations written once over a few storage primitives.
 
-    A backend implements :meth:`_insert`, :meth:`_update`, :meth:`_claim`, :meth:`_select`
-    and :meth:`_open_rows`. Every check happens inside the backend's transaction, so a
+    A backend implements `_insert`, `_update`, `_claim`, `_select`
+    and `_open_rows`. Every check happens inside the backend's transaction, so a
     refused operation changes nothing.
     """
 
@@ -442,7 +442,7 @@ class BaseQueue(ABC):
         return [str(r["id"]) for r in rows]
 
     def get(self, case_id: str) -> ReviewCase:
-        """The case with ``case_id``; :class:`CaseNotFoundError` if none."""
+        """The case with ``case_id``; `CaseNotFoundError` if none."""
         found = self._select(where={"id": str(case_id)}, now=self.clock(), limit=1, order="id")
         if not found:
             raise CaseNotFoundError(f"no review case has id {case_id!r} in {self.url}")
@@ -460,9 +460,9 @@ class BaseQueue(ABC):
         """Cases matching every given filter, highest priority and oldest first.
 
         Args:
-            status: one of :data:`STATUSES` (an expired claim counts as "pending").
+            status: one of [`STATUSES`][] (an expired claim counts as "pending").
             kind: "withheld" or "audit".
-            reason: the :class:`~guardrails.Reason` the row was withheld for.
+            reason: the [`Reason`][guardrails.Reason] the row was withheld for.
             overdue: True for open cases past their deadline only.
             limit: at most this many cases.
         """
@@ -529,7 +529,7 @@ class BaseQueue(ABC):
         return self._update(str(case_id), change)
 
     def skip(self, case_id: str, *, reviewer: str, note: str | None = None) -> ReviewCase:
-        """Give back a case ``reviewer`` holds as 'skipped': it waits for :meth:`reopen`."""
+        """Give back a case ``reviewer`` holds as 'skipped': it waits for [`reopen`][]."""
         owner = f"{type(self).__name__}.skip"
         _check_text(owner, "reviewer", reviewer)
         _check_text(owner, "note", note, optional=True)
@@ -635,7 +635,7 @@ def _check_holder(case: ReviewCase, reviewer: str, now: float, what: str) -> Non
 
 
 def case_from_row(row: Mapping[str, Any], now: float) -> ReviewCase:
-    """A :class:`ReviewCase` from a stored row (``context`` and ``label`` as JSON text)."""
+    """A [`ReviewCase`][] from a stored row (``context`` and ``label`` as JSON text)."""
     status = str(row["status"])
     lease = row["lease_until"]
     claimed_by = row["claimed_by"]
@@ -710,7 +710,7 @@ class MemoryQueue(BaseQueue):
     Args:
         clock: unix-seconds clock (tests pass a fake one to expire leases).
 
-    Example:
+    Examples:
         >>> from guardrails.review import MemoryQueue, NewCase
         >>> from guardrails import Reason
         >>> q = MemoryQueue()
@@ -928,27 +928,28 @@ class Reviewed(PostLayer):
     - ``provisional=True``: rows with a model candidate stay withheld (``abstained`` is
       True, so no counting of answers is fooled) but get ``reason=Reason.REVIEW`` and
       ``stage="pending_review"``; the candidate stays in the prediction column, read it
-      with ``Decision.candidate`` or :func:`pending_answers`. The original reason is kept
+      with ``Decision.candidate`` or `pending_answers`. The original reason is kept
       in the case and in ``detail``. Rows without a candidate (model error, invalid
       input) stay plain non-answers.
 
     Args:
         inner: the model or guard layer to wrap.
-        queue: a :class:`ReviewQueue` (e.g. ``open_queue("sqlite:///review.db")``). It is
+        queue: a [`ReviewQueue`][] (e.g. ``open_queue("sqlite:///review.db")``). It is
             shared, not copied: it stands for an external store.
         audit_rate: share in [0, 1] of answered rows also enqueued, at random, as "audit"
             cases; their answer is still returned. Makes realized accuracy unbiased.
         priority: "uncertainty" (1 - confidence; interval width for regression), "fifo"
             (all equal, oldest first), a number, or a function ``(decisions, rows) ->
-            (n_rows,)`` such as :func:`cost_priority`.
+            (n_rows,)`` such as `cost_priority`.
         provisional: return the candidate marked pending review (see above).
         redactor: hides sensitive fields of the stored input. Array columns are named by
             position ("0", "1", ...), data frame columns by name.
         deadline: seconds within which a case should be resolved, or None.
         seed: seed of the audit sampler (None: fresh randomness).
-        guard_name, version: recorded with each case (the builder passes the guard's).
+        guard_name: recorded with each case (the builder passes the guard's).
+        version: recorded with each case (the builder passes the guard's).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import confidence_below, guard
@@ -1252,7 +1253,7 @@ class LabelledData:
         classes: ``(n_classes,)`` labels in the order of ``proba``'s columns, or None.
         candidate: ``(n,)`` object: what the model proposed (None where it gave nothing).
         answered: ``(n,)`` bool: the caller got the answer (audit cases).
-        reason: ``(n,)`` int8 :class:`~guardrails.Reason` codes.
+        reason: ``(n,)`` int8 [`Reason`][guardrails.Reason] codes.
         weight: ``(n,)`` inverse sampling probability (``1/audit_rate`` for audit cases).
         created_at, resolved_at: ``(n,)`` unix times.
     """
@@ -1273,7 +1274,7 @@ class LabelledData:
         return len(self.ids)
 
     def as_decisions(self) -> Decisions:
-        """The guard's original outputs on these cases as a :class:`~guardrails.Decisions`
+        """The guard's original outputs on these cases as a [`Decisions`][guardrails.Decisions]
         batch (candidate, probabilities, confidence, classes), so that a layer's
         ``_learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
 
@@ -1321,11 +1322,12 @@ def labelled_data(
 
     Args:
         queue: the review queue.
-        since, until: resolution time window ``[since, until)`` in unix seconds.
+        since: resolution time window ``[since, until)`` in unix seconds.
+        until: resolution time window ``[since, until)`` in unix seconds.
         kind: only "withheld" or only "audit" cases.
 
     Returns:
-        A :class:`LabelledData` (possibly empty); ``(X, y)`` plus the original outputs.
+        A `LabelledData` (possibly empty); ``(X, y)`` plus the original outputs.
     """
     cases = [c for c in queue.labelled(since=since, until=until) if kind in (None, c.kind)]
     return _to_arrays(cases)
@@ -1431,12 +1433,13 @@ def realized_accuracy(
     """Realized accuracy of answered vs withheld cases, overall and per time window.
 
     Args:
-        queue: a review queue, or :class:`LabelledData` already read from one.
-        since, until: resolution time window ``[since, until)`` (queues only).
+        queue: a review queue, or `LabelledData` already read from one.
+        since: resolution time window ``[since, until)`` (queues only).
+        until: resolution time window ``[since, until)`` (queues only).
         window: width in seconds of the windows of ``created_at`` to report, or None.
 
     Returns:
-        A :class:`RealizedAccuracy`. Cases without a model candidate are left out.
+        A `RealizedAccuracy`. Cases without a model candidate are left out.
 
     Raises:
         ConfigurationError: the cases are regression cases (no accuracy to compute).

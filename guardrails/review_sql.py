@@ -1,8 +1,8 @@
 """The SQL that the SQLite and PostgreSQL review queues share, behind two dialect hooks.
 
-A backend supplies a write transaction (:meth:`SQLQueue._transaction`), a read cursor
-(:meth:`SQLQueue._reader`), its parameter placeholder and its row-locking suffixes; the
-statements and the state machine of :class:`~guardrails.review.BaseQueue` are written once.
+A backend supplies a write transaction (`SQLQueue._transaction`), a read cursor
+(`SQLQueue._reader`), its parameter placeholder and its row-locking suffixes; the
+statements and the state machine of [`BaseQueue`][guardrails.review.BaseQueue] are written once.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _CLAIMABLE = "(status = 'pending' OR (status = 'claimed' AND lease_until <= ?))"
 
 
 def check_table(owner: str, table: Any) -> str:
-    """``table`` if it is a plain SQL identifier, else :class:`ConfigurationError`."""
+    """``table`` if it is a plain SQL identifier, else [`ConfigurationError`][]."""
     if not isinstance(table, str) or not _IDENT.match(table):
         raise ConfigurationError(
             f"The 'table' parameter of {owner} must be a plain SQL identifier (letters, "

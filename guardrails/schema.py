@@ -1,9 +1,9 @@
 """Schemas: a pydantic model compiled into per-field constraints that numpy can check.
 
-A :class:`Schema` reads a flat pydantic model once (field types, bounds, categories,
-string lengths, defaults, sensitivity) and keeps the result as :class:`FieldSpec` rows.
-:mod:`guardrails.validation` checks records with pydantic and arrays or data frames with
-these specs, column by column. :func:`infer_schema` drafts a schema from training data.
+A [`Schema`][] reads a flat pydantic model once (field types, bounds, categories,
+string lengths, defaults, sensitivity) and keeps the result as [`FieldSpec`][] rows.
+[`guardrails.validation`][] checks records with pydantic and arrays or data frames with
+these specs, column by column. [`infer_schema`][] drafts a schema from training data.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class Schema:
         ConfigurationError: ``model`` is not a pydantic model, has a field type that is
             not flat, or an encoding does not cover exactly the field's categories.
 
-    Example:
+    Examples:
         >>> from typing import Literal
         >>> import pydantic
         >>> from guardrails import Schema
@@ -402,7 +402,7 @@ def infer_schema(
         model_name: the name of the generated pydantic model.
 
     Returns:
-        A :class:`Schema` over a generated pydantic model; ``schema.to_source()`` gives its
+        A [`Schema`][] over a generated pydantic model; ``schema.to_source()`` gives its
         Python source to edit and keep, ``schema.json_schema()`` its JSON Schema.
 
     Raises:

@@ -1,9 +1,9 @@
 """Metrics: a small thread-safe in-process registry of decision counts, histograms and rates.
 
-:class:`Metrics` keeps, per guard (labelled by the guard's name and version):
+[`Metrics`][] keeps, per guard (labelled by the guard's name and version):
 
 - a counter of decided rows by ``outcome`` (``answered``, ``fallback``, ``abstained``,
-  ``error``), ``reason`` (the stable :class:`~guardrails.Reason` name, or ``exception``)
+  ``error``), ``reason`` (the stable [`Reason`][guardrails.Reason] name, or ``exception``)
   and answering ``stage``;
 - histograms of latency per stage and in total (seconds per call) and of confidence
   (per answered or withheld row that has one);
@@ -11,7 +11,7 @@
   latest drift status and scores the monitor reported.
 
 Labels stay low-cardinality: no request ids, no inputs, only names the configuration fixes.
-:meth:`Metrics.snapshot` returns an immutable copy that exporters (Prometheus,
+[`Metrics.snapshot`][] returns an immutable copy that exporters (Prometheus,
 OpenTelemetry) and tests read; nothing here depends on an exporter.
 """
 
@@ -179,7 +179,7 @@ class GuardSnapshot:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The registry at one moment: one :class:`GuardSnapshot` per guard."""
+    """The registry at one moment: one [`GuardSnapshot`][] per guard."""
 
     guards: tuple[GuardSnapshot, ...] = field(default_factory=tuple)
 
@@ -282,7 +282,7 @@ Hook = Callable[[str, str, Mapping[str, float], Sequence[float]], None]
 
 class Metrics:
     """A thread-safe in-process registry of decision metrics; the guard's ``.log`` step
-    records into one, exporters read its :meth:`snapshot`.
+    records into one, exporters read its [`snapshot`][].
 
     Args:
         window: number of most recent rows the rolling rates are computed over.
@@ -292,7 +292,7 @@ class Metrics:
     Raises:
         ConfigurationError: a setting is out of range.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions
         >>> from guardrails.telemetry import Metrics

@@ -120,7 +120,7 @@ def assert_abstains(
     Args:
         guard: a guard, any layer, or an object with ``decide`` (e.g. ``GuardedClassifier``).
         x: one record: a dict, a 1-D array ``(n_features,)``, a pydantic model...
-        reason: the reason expected (a :class:`Reason`, its name such as
+        reason: the reason expected (a [`Reason`][], its name such as
             ``"invalid_input"``, or several of them); any reason if None.
 
     Returns:
@@ -222,12 +222,12 @@ def assert_coverage(
 ) -> float:
     """Assert that prediction sets (or intervals) contain the truth often enough.
 
-    Coverage is :func:`guardrails.outcomes.coverage`: rows the model never scored
+    Coverage is [`guardrails.outcomes.coverage`][]: rows the model never scored
     (invalid input, model error) are left out; an empty set counts as a miss.
 
     Args:
         guard: a guard whose policy makes sets or intervals (conformal), or an object
-            with ``decide``; ``X`` may also be the :class:`Decisions` already computed.
+            with ``decide``; ``X`` may also be the [`Decisions`][] already computed.
         X: the batch to decide.
         y: ``(n_samples,)`` true labels (classification) or values (regression).
         at_least: the minimum coverage, e.g. ``0.9`` for ``alpha=0.1``.
@@ -324,7 +324,7 @@ class FailingModel(_Wrapped):
             for those rows only (a model that silently breaks on some inputs).
         error: the exception raised in mode ``"raise"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import guard
@@ -460,7 +460,7 @@ class DriftingInputs:
         batch_size: rows per batch.
         seed: seed of the resampling, for reproducible tests.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails.testing import DriftingInputs
         >>> ref = np.random.default_rng(0).normal(size=(1000, 3))
@@ -747,7 +747,7 @@ def valid_records(schema: Any) -> SearchStrategy[dict[str, Any]]:
     Args:
         schema: a pydantic model class, or a guard (or schema object) built from one.
 
-    Example:
+    Examples:
         >>> from pydantic import BaseModel, Field
         >>> from hypothesis import find
         >>> from guardrails.testing import valid_records

@@ -1,4 +1,4 @@
-"""OpenTelemetry exporter: observable instruments over a :class:`Metrics` registry.
+"""OpenTelemetry exporter: observable instruments over a [`Metrics`][] registry.
 
 Counts and rates are read from the registry's snapshot when the SDK collects
 (observable counters and gauges); latency and confidence go to synchronous histograms
@@ -37,7 +37,7 @@ __all__ = ["OtelExporter", "instrument"]
 
 
 class OtelExporter:
-    """The instruments that report one :class:`Metrics` registry to OpenTelemetry.
+    """The instruments that report one [`Metrics`][] registry to OpenTelemetry.
 
     Args:
         metrics: the registry the guards record into.
@@ -158,9 +158,9 @@ class OtelExporter:
 def instrument(
     metrics: Metrics, meter_provider: MeterProvider | None = None, *, prefix: str = "guardrails"
 ) -> OtelExporter:
-    """Create OpenTelemetry instruments that report ``metrics`` (see :class:`OtelExporter`).
+    """Create OpenTelemetry instruments that report ``metrics`` (see [`OtelExporter`][]).
 
-    Example:
+    Examples:
         >>> from opentelemetry.sdk.metrics import MeterProvider
         >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         >>> from guardrails.telemetry import Metrics

@@ -1,4 +1,4 @@
-"""Prometheus exporter: a custom collector that reads a :class:`Metrics` snapshot per scrape.
+"""Prometheus exporter: a custom collector that reads a [`Metrics`][] snapshot per scrape.
 
 Register it on a ``prometheus_client`` registry, then serve that registry the standard way
 (``prometheus_client.start_http_server(port, registry=registry)``, or your web framework's
@@ -66,7 +66,7 @@ def _buckets(h: HistogramSnapshot) -> list[tuple[str, float]]:
 
 
 class GuardrailsCollector(Collector):
-    """Turns a :class:`~guardrails.telemetry.Metrics` snapshot into Prometheus families.
+    """Turns a [`Metrics`][guardrails.telemetry.Metrics] snapshot into Prometheus families.
 
     Args:
         metrics: the registry the guards record into.
@@ -76,7 +76,7 @@ class GuardrailsCollector(Collector):
         ConfigurationError: ``metrics`` is not a Metrics or ``namespace`` is not a valid
             Prometheus name.
 
-    Example:
+    Examples:
         >>> from prometheus_client import CollectorRegistry, generate_latest
         >>> from guardrails.telemetry import Metrics
         >>> from guardrails.exporters.prometheus import register
@@ -169,7 +169,7 @@ def register(
     *,
     namespace: str = "guardrails",
 ) -> GuardrailsCollector:
-    """Register a :class:`GuardrailsCollector` for ``metrics`` on ``registry``.
+    """Register a [`GuardrailsCollector`][] for ``metrics`` on ``registry``.
 
     Args:
         metrics: the registry the guards record into.
