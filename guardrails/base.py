@@ -56,7 +56,7 @@ class ValidationNote:
             messages validation never saw (a stage whose exception quotes its input) to
             scrub them.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> note = ValidationNote("fallback", np.array([False, True]), {1: ("4111-1111",)})
         >>> note.policy, note.invalid.tolist()
@@ -77,7 +77,7 @@ class DriftNote:
         scores: the latest report's scores per feature (or "prediction", "confidence")
             and test, e.g. ``{"x0": {"psi": 0.42}}``; empty before the first window.
 
-    Example:
+    Examples:
         >>> DriftNote("drift", {"x0": {"psi": 0.42}}).status
         'drift'
     """
@@ -104,12 +104,12 @@ class Call:
         model_input: model-ready rows for the whole batch, once a validating layer made
             them (so no outer layer parses the raw input a second time).
         valid: ``(n,)`` bool mask of rows that passed validation, once checked.
-        validation: the validating layer's :class:`ValidationNote`, once it ran.
-        drift: the drift monitor's :class:`DriftNote`, once it ran.
+        validation: the validating layer's [`ValidationNote`][], once it ran.
+        drift: the drift monitor's [`DriftNote`][], once it ran.
         open_circuits: names of the circuit breakers found open during this call
             ("primary" or a fallback stage's name), in the order found.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> call = Call(raw=np.zeros((2, 3)), n=2)
         >>> call.circuit_opened("primary")
@@ -276,9 +276,10 @@ class Layer(ABC):
         """Validate ``X`` for ``call`` without running the model, or None without a validator.
 
         For a fallback chain whose primary stack was skipped (circuit open, deadline
-        passed): its bare-model stages must not receive rows nobody checked. The validating
-        layer answers (see :meth:`guardrails.validation.Validated.screen`); every other
-        layer hands the question to the layer inside it.
+        passed): its bare-model stages must not receive rows nobody checked. The
+        validating layer answers (see
+        [`Validated.screen`][guardrails.validation.Validated.screen]); every other layer
+        hands the question to the layer inside it.
         """
         return None if self.inner is None else self.inner.screen(X, call)
 

@@ -345,7 +345,7 @@ class Monitored(PostLayer):
     rows (``mode="sliding"``), it tests the window against the profile. Drift is declared
     when the report's verdict is positive and ends after ``recovery`` clean windows in a
     row. While it lasts the ``action`` runs on every batch. It leaves
-    ``call.drift``, a :class:`~guardrails.base.DriftNote` (status and scores), for the
+    ``call.drift``, a [`DriftNote`][guardrails.base.DriftNote] (status and scores), for the
     layers outside.
 
     Args:
