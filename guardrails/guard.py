@@ -40,7 +40,7 @@ from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputErr
 from guardrails.fallback import ExhaustedPolicy, WithFallback, normalise_stages
 from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
-from guardrails.observe import Logged
+from guardrails.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observe import check_settings as check_log_settings
 from guardrails.redaction import Redactor
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
@@ -370,7 +370,7 @@ class Guard(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
-        max_row_events: int | None = None,
+        max_row_events: int | None = MAX_ROW_EVENTS,
     ) -> Guard:
         """Emit one structlog event per decision, record metrics and evaluate alert rules.
 
@@ -384,7 +384,8 @@ class Guard(Layer):
             details: also emit error details, scrubbed by ``redactor`` (off: type only).
             metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry (shared, not copied).
             alerts: [`Alerts`][guardrails.alerts.Alerts] rules and sinks (shared, not copied).
-            max_row_events: at most this many row events per batch (None: no limit).
+            max_row_events: at most this many row events per batch (default 20; None: no
+                limit); the batch event names every withheld and fallback row anyway.
         """
         check_log_settings(
             logger=logger,
@@ -407,7 +408,10 @@ class Guard(Layer):
                 ("alerts", alerts),
                 ("max_row_events", max_row_events),
             )
-            if v is not None and v is not False and not (k == "sample" and v == 0.0)
+            if v is not False
+            and not (k == "sample" and v == 0.0)
+            and not (k == "max_row_events" and v == MAX_ROW_EVENTS)
+            and (v is not None or k == "max_row_events")
         )
         return self._with(
             _Step(

@@ -4,9 +4,12 @@
 row and emits structured events with stable keys (see ``docs/observability.md``):
 
 - a single record gives one ``guardrails.decision`` event;
-- a batch gives one ``guardrails.batch`` summary event plus a ``guardrails.decision``
-  event for every row that was withheld, answered by a fallback stage or failed, and for
-  a random ``sample`` share of the rows the primary model answered;
+- a batch gives one ``guardrails.batch`` summary event that names every withheld row by
+  reason and every fallback-answered row by stage (``withheld_rows``, ``fallback_rows``:
+  row indices as arrays), plus a ``guardrails.decision`` event for each of the first
+  :data:`MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
+  ``sample`` share of the rows the primary model answered); ``max_row_events`` sets the
+  cap, None lifts it;
 - a call that raises gives one ``guardrails.error`` event, then the exception propagates.
 
 Inputs never appear in events: each row is identified by a fingerprint (a short hash; for
@@ -37,12 +40,12 @@ from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, GuardrailsWarning
 from guardrails.persistence import persistable
 from guardrails.redaction import REDACTED, Redactor, fingerprint, truncate
-from guardrails.telemetry import ERROR_REASONS, Metrics, Rates, row_outcomes
+from guardrails.telemetry import ERROR_REASONS, Metrics, Rates
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
 
-__all__ = ["DECISION_KEYS", "Logged", "scrub"]
+__all__ = ["DECISION_KEYS", "MAX_ROW_EVENTS", "Logged", "scrub"]
 
 DECISION_EVENT = "guardrails.decision"
 BATCH_EVENT = "guardrails.batch"
@@ -69,8 +72,17 @@ DECISION_KEYS: tuple[str, ...] = (
 )
 """Keys every ``guardrails.decision`` event carries (values may be None), in this order."""
 
+MAX_ROW_EVENTS = 20
+"""Default cap on the row events of one batch. Every withheld and fallback row stays
+traceable past it: the batch event lists them by reason and by stage."""
+
 _REASONS = tuple(str(r) for r in Reason)
 _ERROR_INTS = frozenset(int(r) for r in ERROR_REASONS)
+_IS_ERROR = np.zeros(256, dtype=bool)  # by reason code: a model failed to answer
+_IS_ERROR[sorted(_ERROR_INTS)] = True
+# A batch event writes one character per row: "." for an answer, else the reason's code.
+_ANSWERED_CHAR = ord(".")
+_CODE_CHARS = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _CIRCUIT_OPEN = int(Reason.CIRCUIT_OPEN)
 _DETAIL_LIMIT = 200
 # An exception type at the start of a detail, as the model adapter writes it ("Type: msg").
@@ -131,9 +143,11 @@ class Logged(Layer):
         metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry to record into.
         alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
-        max_row_events: at most this many row events per batch (None: no limit); failed
-            rows come first, then fallback, withheld and sampled rows, each in row order.
-            The summary's ``row_events_dropped`` says how many were left out.
+        max_row_events: at most this many row events per batch (default
+            :data:`MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
+            withheld and sampled rows, each in row order. The summary's
+            ``row_events_dropped`` says how many were left out; its ``withheld_rows`` and
+            ``fallback_rows`` name every such row whatever the cap.
         seed: seed of the sampling generator (for reproducible tests).
 
     Raises:
@@ -165,7 +179,7 @@ class Logged(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
-        max_row_events: int | None = None,
+        max_row_events: int | None = MAX_ROW_EVENTS,
         seed: int | None = None,
     ) -> None:
         from guardrails.adapter import as_layer
@@ -380,40 +394,56 @@ class Logged(Layer):
         stage_ms: dict[str, float],
     ) -> None:
         n = len(d)
-        outcomes = row_outcomes(d)
-        notable = outcomes != 0
+        answered = ~d.abstained
+        fallback_mask = answered & (d.stage != PRIMARY)
+        notable = ~answered | fallback_mask
         sampled = np.zeros(n, dtype=bool)
         if self.sample > 0.0:
             with self._rng_lock:
                 draw = self._rng.random(n)
             sampled = ~notable & (draw < self.sample)
-        failed = int((d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))).sum())
-        rows = np.flatnonzero(notable | sampled)
-        dropped = 0
-        if self.max_row_events is not None and rows.size > self.max_row_events:
-            failed_rows = d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))
-            # failed first, then fallback, then withheld, then sampled; row order within each
-            rank = np.where(failed_rows, 0, np.where(outcomes == 1, 1, np.where(notable, 2, 3)))
-            keep = rows[np.argsort(rank[rows], kind="stable")[: self.max_row_events]]
-            dropped = int(rows.size - keep.size)
-            rows = np.sort(keep)
+        failed_rows = d.abstained & _IS_ERROR[d.reason.astype(np.uint8, copy=False)]
+        cap = self.max_row_events
+        total = int(notable.sum()) + (int(sampled.sum()) if self.sample > 0.0 else 0)
+        if cap is None or total <= cap:
+            rows = np.flatnonzero(notable | sampled)
+        else:  # failed first, then fallback, then withheld, then sampled; row order within each
+            picked: list[np.ndarray[Any, Any]] = []
+            left = cap
+            for group in (failed_rows, fallback_mask, notable & ~failed_rows & ~fallback_mask):
+                if left > 0:
+                    picked.append(np.flatnonzero(group)[:left])
+                    left -= picked[-1].size
+            if left > 0 and self.sample > 0.0:
+                picked.append(np.flatnonzero(sampled)[:left])
+            rows = np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.intp)
+        dropped = total - int(rows.size)
+        row_reasons, counts, legend = _row_reasons(d)
+        fallback = _rows_by_stage(d.stage, fallback_mask)
+        n_fallback = int(fallback_mask.sum())
+        n_answered = n - int(d.abstained.sum())
+        stages = {PRIMARY: n_answered - n_fallback} if n_answered > n_fallback else {}
+        stages.update({name: len(idx) for name, idx in fallback.items()})
         log.info(
             BATCH_EVENT,
             request_id=call.request_id,
             guard=self.guard_name,
             guard_version=self.version,
             n_rows=n,
-            answered=int((outcomes == 0).sum()),
-            fallback=int((outcomes == 1).sum()),
-            abstained=int((outcomes == 2).sum()),
-            failed=failed,
-            reasons=d.reason_counts(),
-            stages=d.stage_counts(),
+            answered=n_answered - n_fallback,
+            fallback=n_fallback,
+            abstained=n - n_answered,
+            failed=int(failed_rows.sum()),
+            reasons=counts,
+            stages=dict(sorted(stages.items())),
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
             drift=drift,
             row_events=int(rows.size),
             row_events_dropped=dropped,
+            row_reasons=row_reasons,
+            reason_codes=legend,
+            fallback_rows=fallback,
         )
         for i in rows.tolist():
             self._row_event(log, d, i, call, drift, total_ms, stage_ms, sampled=bool(sampled[i]))
@@ -576,6 +606,35 @@ def check_settings(
         or max_row_events < 0
     ):
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
+
+
+def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:
+    """One character per row (``.`` answered, else the withheld row's reason code), the
+    withheld rows per reason name, and the legend of the codes that occur."""
+    chars = np.full(len(d), _ANSWERED_CHAR, dtype=np.uint8)
+    codes = d.reason[d.abstained].astype(np.intp)
+    if codes.size == 0:
+        return chars.tobytes().decode("ascii"), {}, {}
+    chars[d.abstained] = _CODE_CHARS[np.clip(codes, 0, _CODE_CHARS.size - 1)]
+    counts = np.bincount(codes, minlength=len(_REASONS))
+    present = np.flatnonzero(counts).tolist()
+    names = {c: _REASONS[c] if c < len(_REASONS) else str(c) for c in present}
+    return (
+        chars.tobytes().decode("ascii"),
+        {names[c]: int(counts[c]) for c in present},
+        {chr(_CODE_CHARS[min(c, _CODE_CHARS.size - 1)]): names[c] for c in present},
+    )
+
+
+def _rows_by_stage(
+    stages: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]
+) -> dict[str, list[int]]:
+    """Indices of the rows in ``mask`` grouped by their stage name (row order)."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return {}
+    names = stages[idx].astype(str)
+    return {str(s): idx[names == s].tolist() for s in np.unique(names)}
 
 
 def _fields(errors: Any) -> list[str]:
