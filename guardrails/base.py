@@ -33,6 +33,7 @@ __all__ = [
     "DriftNote",
     "Layer",
     "PostLayer",
+    "ReviewNote",
     "ValidationNote",
     "as_batch",
     "one_row_batch",
@@ -86,14 +87,33 @@ class DriftNote:
     scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewNote:
+    """What a review step tells the layers outside it about one call.
+
+    Attributes:
+        not_queued: invalid-input rows its data-quality cap kept out of the queue.
+        data_quality_cap: that cap (rows per window), or None without one.
+        data_quality_window: seconds of the cap's window.
+
+    Examples:
+        >>> ReviewNote(2, 100, 3600.0).not_queued
+        2
+    """
+
+    not_queued: int
+    data_quality_cap: int | None
+    data_quality_window: float
+
+
 @dataclass(slots=True)
 class Call:
     """What one request carries through the stack besides its inputs.
 
     Layers leave each other what they know in the typed fields below, never by finding
     one another: a validating layer fills ``model_input``, ``valid`` and ``validation``;
-    a drift monitor fills ``drift``; a fallback chain records the breakers it found open
-    in ``open_circuits``.
+    a drift monitor fills ``drift``; a review step fills ``review``; a fallback chain
+    records the breakers it found open in ``open_circuits``.
 
     Attributes:
         raw: the batch as the outermost layer received it.
@@ -106,6 +126,7 @@ class Call:
         valid: ``(n,)`` bool mask of rows that passed validation, once checked.
         validation: the validating layer's [`ValidationNote`][], once it ran.
         drift: the drift monitor's [`DriftNote`][], once it ran.
+        review: the review step's [`ReviewNote`][], once it ran.
         open_circuits: names of the circuit breakers found open during this call
             ("primary" or a fallback stage's name), in the order found.
 
@@ -126,6 +147,7 @@ class Call:
     valid: NDArray[np.bool_] | None = None
     validation: ValidationNote | None = None
     drift: DriftNote | None = None
+    review: ReviewNote | None = None
     open_circuits: tuple[str, ...] = ()
 
     def circuit_opened(self, name: str) -> None:
@@ -140,6 +162,7 @@ class Call:
         self.valid = other.valid
         self.validation = other.validation
         self.drift = other.drift
+        self.review = other.review
         for name in other.open_circuits:
             self.circuit_opened(name)
 
@@ -245,6 +268,18 @@ class Layer(ABC):
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         """Async decisions; the default runs the synchronous path in a worker thread."""
         return await asyncio.to_thread(self._decide, X, call)
+
+    def awaits_io(self) -> bool:
+        """True when this layer's ``_adecide`` awaits work of its own (network I/O, a
+        coroutine the user gave), not only the work of ``_decide`` done differently.
+
+        A fallback chain asks its primary: when no layer awaits anything, it runs the
+        synchronous path in its own bounded workers under a deadline. The default is True
+        for a layer class that overrides ``_adecide``; a layer whose async path only saves a
+        thread hop (validation, logging, review) overrides this to return False.
+        """
+        method = type(self)._adecide
+        return method is not Layer._adecide and method is not PostLayer._adecide
 
     # -- what the stack exposes ----------------------------------------------------------
 

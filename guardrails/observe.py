@@ -7,7 +7,7 @@ row and emits structured events with stable keys (see ``docs/observability.md``)
 - a batch gives one ``guardrails.batch`` summary event that names every withheld row by
   reason and every fallback-answered row by stage (``withheld_rows``, ``fallback_rows``:
   row indices as arrays), plus a ``guardrails.decision`` event for each of the first
-  :data:`MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
+  `MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
   ``sample`` share of the rows the primary model answered); ``max_row_events`` sets the
   cap, None lifts it;
 - a call that raises gives one ``guardrails.error`` event, then the exception propagates.
@@ -144,7 +144,7 @@ class Logged(Layer):
         alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
         max_row_events: at most this many row events per batch (default
-            :data:`MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
+            `MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
             withheld and sampled rows, each in row order. The summary's
             ``row_events_dropped`` says how many were left out; its ``withheld_rows`` and
             ``fallback_rows`` name every such row whatever the cap.
@@ -247,6 +247,9 @@ class Logged(Layer):
         self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
@@ -292,7 +295,7 @@ class Logged(Layer):
     def _observe(self, d: Decisions, call: Call, seconds: float, log: Any, drift: Any) -> None:
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
-        note = call.drift
+        note, review = call.drift, call.review
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -301,6 +304,12 @@ class Logged(Layer):
                 d,
                 seconds=seconds,
                 drift=None if note is None else {"status": note.status, "scores": note.scores},
+                review=None
+                if review is None
+                else {
+                    "not_queued": review.not_queued,
+                    "data_quality_cap": review.data_quality_cap,
+                },
             )
             if self.alerts is not None:
                 circuits = call.open_circuits
