@@ -7,7 +7,7 @@ row and emits structured events with stable keys (see ``docs/observability.md``)
 - a batch gives one ``guardrails.batch`` summary event that names every withheld row by
   reason and every fallback-answered row by stage (``withheld_rows``, ``fallback_rows``:
   row indices as arrays), plus a ``guardrails.decision`` event for each of the first
-  :data:`MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
+  `MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
   ``sample`` share of the rows the primary model answered); ``max_row_events`` sets the
   cap, None lifts it;
 - a call that raises gives one ``guardrails.error`` event, then the exception propagates.
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
-from guardrails.alerts import Alerts, Health, circuits_open
+from guardrails.alerts import Alerts, Health
 from guardrails.base import Call, Layer, _is_frame
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, GuardrailsWarning
@@ -144,7 +144,7 @@ class Logged(Layer):
         alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
         max_row_events: at most this many row events per batch (default
-            :data:`MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
+            `MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
             withheld and sampled rows, each in row order. The summary's
             ``row_events_dropped`` says how many were left out; its ``withheld_rows`` and
             ``fallback_rows`` name every such row whatever the cap.
@@ -247,6 +247,9 @@ class Logged(Layer):
         self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
@@ -278,8 +281,7 @@ class Logged(Layer):
     def _record(self, d: Decisions, call: Call, seconds: float) -> None:
         log = self._log()
         n = len(d)
-        drift_note = call.notes.get("drift")
-        drift = _drift_status(drift_note)
+        drift = None if call.drift is None else call.drift.status
         total_ms = seconds * 1e3
         stage_ms = {k: v * 1e3 for k, v in d.timings.items()}
         try:
@@ -293,7 +295,7 @@ class Logged(Layer):
     def _observe(self, d: Decisions, call: Call, seconds: float, log: Any, drift: Any) -> None:
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
-        drift_note = call.notes.get("drift")
+        note, review = call.drift, call.review
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -301,10 +303,16 @@ class Logged(Layer):
                 self.version,
                 d,
                 seconds=seconds,
-                drift=drift_note if isinstance(drift_note, Mapping) else None,
+                drift=None if note is None else {"status": note.status, "scores": note.scores},
+                review=None
+                if review is None
+                else {
+                    "not_queued": review.not_queued,
+                    "data_quality_cap": review.data_quality_cap,
+                },
             )
             if self.alerts is not None:
-                circuits = circuits_open(call.notes.get("circuit"))
+                circuits = call.open_circuits
                 if not circuits and (
                     int(d.reason[0]) == _CIRCUIT_OPEN
                     if n == 1
@@ -518,7 +526,7 @@ class Logged(Layer):
         if registry is not None:
             rates = registry.observe_error(self.guard_name, self.version, call.n, seconds=seconds)
             if self.alerts is not None:
-                self._alert(log, rates, _drift_status(call.notes.get("drift")), ())
+                self._alert(log, rates, None if call.drift is None else call.drift.status, ())
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -607,13 +615,6 @@ def check_settings(
         or max_row_events < 0
     ):
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
-
-
-def _drift_status(note: Any) -> str | None:
-    if isinstance(note, Mapping):
-        status = note.get("status")
-        return None if status is None else str(status)
-    return None
 
 
 def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:
