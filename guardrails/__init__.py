@@ -35,7 +35,7 @@ from guardrails.alerts import (
     error_rate_above,
     fallback_rate_above,
 )
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
     Calibrated,
@@ -147,6 +147,7 @@ __all__ = [
     "Default",
     "DriftAction",
     "DriftAlert",
+    "DriftNote",
     "DriftProfile",
     "DriftReport",
     "EntropyThreshold",
@@ -187,6 +188,7 @@ __all__ = [
     "Retry",
     "ReviewCase",
     "ReviewError",
+    "ReviewNote",
     "ReviewQueue",
     "Reviewed",
     "RiskControlledThreshold",
@@ -202,6 +204,7 @@ __all__ = [
     "Tighten",
     "Trigger",
     "Validated",
+    "ValidationNote",
     "ValidationResult",
     "VectorScaling",
     "Verdict",

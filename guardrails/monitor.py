@@ -22,7 +22,7 @@ import numpy as np
 import structlog
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.drift import (
@@ -345,7 +345,8 @@ class Monitored(PostLayer):
     rows (``mode="sliding"``), it tests the window against the profile. Drift is declared
     when the report's verdict is positive and ends after ``recovery`` clean windows in a
     row. While it lasts the ``action`` runs on every batch. It leaves
-    ``call.notes["drift"] = {"status": ..., "scores": ...}`` for the layers outside.
+    ``call.drift``, a [`DriftNote`][guardrails.base.DriftNote] (status and scores), for the
+    layers outside.
 
     Args:
         inner: the model or guard layer to wrap.
@@ -444,7 +445,7 @@ class Monitored(PostLayer):
         self._report: DriftReport | None = None
         self._concept: FeatureDrift | None = None
         self._concept_since = 0
-        self._notes: dict[str, Any] = {"status": self._status, "scores": {}}
+        self._note = DriftNote(self._status)
         self._unreadable_logged = False
         self.windows_evaluated = 0
         self.rows_observed = 0
@@ -550,7 +551,7 @@ class Monitored(PostLayer):
             self._report = None
             self._concept = None
             self.detector.reset()
-            self._notes = {"status": self._status, "scores": {}}
+            self._note = DriftNote(self._status)
 
     # -- observing -----------------------------------------------------------------------
 
@@ -567,12 +568,12 @@ class Monitored(PostLayer):
             inputs = self._inputs(call, idx)
             with self._lock:
                 events = self._observe(d, idx, inputs)
-                status, notes = self._status, self._notes
+                status, note = self._status, self._note
         else:
-            status, notes = self._status, self._notes
+            status, note = self._status, self._note
         for event in events:
             self._emit(event)
-        call.notes["drift"] = notes
+        call.drift = note
         if status == "drift" and self.actions:
             detail = "drift: " + ", ".join(self._drifted_names()[:5])
             for action in self.actions:
@@ -671,7 +672,7 @@ class Monitored(PostLayer):
             if before != "drift" or self._clean >= self.recovery:
                 self._status = "ok"
         events += self._transition(before, report)
-        self._notes = {"status": self._status, "scores": report.scores()}
+        self._note = DriftNote(self._status, report.scores())
         return events
 
     def _transition(self, before: str, report: DriftReport) -> list[dict[str, Any]]:
@@ -775,7 +776,7 @@ class Monitored(PostLayer):
                 self._status = "drift"
             elif before == "drift":
                 self._status = "ok"
-            self._notes = {"status": self._status, "scores": self._report.scores()}
+            self._note = DriftNote(self._status, self._report.scores())
             events: list[dict[str, Any]] = []
             if found:
                 events.append(
