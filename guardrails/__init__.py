@@ -111,6 +111,7 @@ from guardrails.review_sqlite import SQLiteQueue
 from guardrails.schema import FieldSpec, Schema, infer_schema
 from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
+from guardrails.workers import PoolStats, WorkerPool
 
 __version__ = "0.1.0"
 
@@ -175,6 +176,7 @@ __all__ = [
     "PageHinkley",
     "PlattScaling",
     "Policy",
+    "PoolStats",
     "PostLayer",
     "Reason",
     "RecalibrationReport",
@@ -204,6 +206,7 @@ __all__ = [
     "Verdict",
     "WindowState",
     "WithFallback",
+    "WorkerPool",
     "__version__",
     "abstention_rate_above",
     "as_layer",

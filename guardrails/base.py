@@ -164,6 +164,18 @@ class Layer(ABC):
         """Async decisions; the default runs the synchronous path in a worker thread."""
         return await asyncio.to_thread(self._decide, X, call)
 
+    def awaits_io(self) -> bool:
+        """True when this layer's ``_adecide`` awaits work of its own (network I/O, a
+        coroutine the user gave), not only the work of ``_decide`` done differently.
+
+        A fallback chain asks its primary: when no layer awaits anything, it runs the
+        synchronous path in its own bounded workers under a deadline. The default is True
+        for a layer class that overrides ``_adecide``; a layer whose async path only saves a
+        thread hop (validation, logging, review) overrides this to return False.
+        """
+        method = type(self)._adecide
+        return method is not Layer._adecide and method is not PostLayer._adecide
+
     # -- what the stack exposes ----------------------------------------------------------
 
     @property

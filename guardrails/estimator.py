@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,12 @@ from sklearn.utils.validation import (
 from guardrails.abstention import Policy
 from guardrails.adapter import ModelAdapter
 from guardrails.decisions import Decisions
-from guardrails.errors import ConfigurationError, InvalidInputError, NotFittedError
+from guardrails.errors import (
+    ConfigurationError,
+    GuardrailsWarning,
+    InvalidInputError,
+    NotFittedError,
+)
 from guardrails.guard import Guard, guard, load
 
 __all__ = ["GuardedClassifier", "GuardedRegressor"]
@@ -406,14 +412,19 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
             model is refitted on all the data.
         prefit: the estimator is already trained: ``fit`` only fits the guard, on all of
             ``(X, y)``.
-        marker: what ``predict`` returns for a withheld row (None by default; e.g. ``-1``
-            keeps integer labels integer).
+        marker: what ``predict`` returns for a withheld row. ``"auto"`` (the default)
+            picks one of the same kind as the labels that is not a label: -1 for
+            integer labels (or one below the smallest, when -1 is a label), "withheld"
+            for strings, NaN for float labels; it is stored as ``withheld_marker_``
+            and ``predict`` warns when it returns withheld rows. Any other value is
+            used as given (None makes the column ``object``).
         random_state: seed of the held-out split.
 
     Attributes:
         estimator_: the trained model.
         guard_: the fitted [`Guard`][guardrails.Guard].
         classes_: ``(n_classes,)`` the class labels.
+        withheld_marker_: what ``predict`` puts in withheld rows.
 
     Examples:
         >>> from sklearn.datasets import load_iris
@@ -438,7 +449,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         cal_size: float = 0.25,
         cv: Any = None,
         prefit: bool = False,
-        marker: Any = None,
+        marker: Any = "auto",
         random_state: Any = None,
     ) -> None:
         self.estimator = estimator
@@ -470,6 +481,9 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         X = self._input(X, reset=True)
         check_consistent_length(X, y_arr)
         self.classes_ = np.unique(y_arr)
+        self.withheld_marker_ = (
+            _auto_marker(self.classes_) if _is_auto(self.marker) else self.marker
+        )
         _, counts = np.unique(y_arr, return_counts=True)
         needed = 2 if self.cv is None else _n_splits(self.cv)
         stratify = y_arr if counts.min() >= needed else None
@@ -484,6 +498,32 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
                 f"{list(seen)!r} of {list(self.classes_)!r}: each class needs enough rows "
                 "in the training part. Use more data, a smaller cal_size, or fewer folds."
             )
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        """Labels, with ``withheld_marker_`` in every withheld row. Shape ``(n_samples,)``.
+
+        With the default ``marker="auto"`` the column keeps the kind of ``classes_``
+        (integers stay integers, strings stay strings), so scikit-learn's metrics accept
+        it, and a withheld row counts as a wrong answer there. When withheld rows are
+        returned this way a [`GuardrailsWarning`][guardrails.GuardrailsWarning] says so
+        (Python shows it once per calling line by default); ``decide(X)`` says which
+        rows and why.
+        """
+        d = self.decide(X)
+        marker = getattr(self, "withheld_marker_", self.marker)
+        if not _is_auto(self.marker):
+            return d.predictions(marker)
+        out = _marked(d, marker)
+        if d.abstained.any():
+            warnings.warn(
+                f"{self._owner}.predict() returned withheld rows marked {marker!r} "
+                "(withheld_marker_); scikit-learn metrics count them as wrong answers. "
+                "decide(X) says which rows and why; pass marker=... to choose the marker "
+                "and silence this warning.",
+                GuardrailsWarning,
+                stacklevel=2,
+            )
+        return out
 
     def _has_proba(self) -> bool:
         if self.calibration is not None:
@@ -593,6 +633,57 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         return float(
             r2_score(np.asarray(y)[keep], d.prediction[keep].astype(float), sample_weight=weights)
         )
+
+
+_AUTO = "auto"
+
+
+def _is_auto(marker: Any) -> bool:
+    return isinstance(marker, str) and marker == _AUTO
+
+
+def _auto_marker(classes: NDArray[Any]) -> Any:
+    """A marker of the same kind as the class labels that is not one of them.
+
+    Integers (and booleans): -1, or one below the smallest class when -1 is a class
+    (one above the largest for unsigned labels); strings: "withheld" (with "_" added
+    until it is not a class); floats: NaN; anything else: None.
+    """
+    kind = classes.dtype.kind
+    values = classes.tolist()
+    if kind == "O" and values and all(isinstance(v, str) for v in values):
+        kind = "U"
+    elif (
+        kind == "O"
+        and values
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+    ):
+        kind = "i"
+    if kind == "u":
+        return int(max(values)) + 1
+    if kind in "ib":
+        return -1 if -1 not in values else int(min(values)) - 1
+    if kind in "US":
+        marker = "withheld"
+        while marker in values:
+            marker += "_"
+        return marker
+    if kind == "f":
+        return float("nan")
+    return None
+
+
+def _marked(d: Decisions, marker: Any) -> NDArray[Any]:
+    """The prediction column with ``marker`` in withheld rows, in a dtype that holds both."""
+    pred = np.asarray(d.prediction)
+    if not d.abstained.any():
+        return np.array(pred, copy=True)
+    if marker is None or pred.dtype.kind == "O":
+        out = pred.astype(object)
+    else:
+        out = pred.astype(np.result_type(pred.dtype, np.asarray(marker).dtype))
+    out[d.abstained] = marker
+    return out
 
 
 def _n_splits(cv: Any) -> int:

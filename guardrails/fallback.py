@@ -10,13 +10,17 @@ saw it (``tried``) and, for a fallback answer, why the earlier stages did not an
 (``detail``).
 
 Timeouts. The primary and each stage that runs code may have a timeout; a request's
-overall ``timeout=`` sets a deadline they all share. A synchronous call that runs past its
-limit is *abandoned*: it keeps running to completion in a daemon worker thread, its result
-is discarded, and the rows go on with reason ``TIMEOUT``. Worker threads are bounded
-(``max_workers`` per chain): when every worker is busy, a call waits for one only until its
-deadline, then its rows time out; it never queues past its deadline. Daemon threads do
-not keep the process alive at exit. The async path (``adecide``) cancels coroutines for
-real (``asyncio.wait_for``); synchronous stages run in the same bounded workers.
+overall ``timeout=`` sets a deadline they all share. A call under a limit runs in the
+chain's [`WorkerPool`][guardrails.WorkerPool] (``max_workers`` daemon threads, or a pool
+shared with other chains): past its limit it is *abandoned* (it finishes in its thread, its
+result is discarded) and the rows go on with reason ``TIMEOUT``. When every worker is busy,
+a call waits in line at most ``max_wait`` seconds and never past its deadline; then it is
+*shed*: it never runs, its rows time out at once, and the pool counts it. A call without any
+limit is never abandoned, so it needs no bounded worker: it runs in the caller's thread
+(``decide``) or the event loop's default executor (``adecide``), like the sync path. The
+async path awaits coroutine stages natively and cancels them at their deadline
+(``asyncio.wait_for``); a primary whose layers await nothing of their own runs its sync path
+in the pool, so a hung model never holds a thread of the event loop's executor.
 """
 
 from __future__ import annotations
@@ -27,21 +31,17 @@ import copy
 import dataclasses
 import inspect
 import math
-import queue
 import random
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import CancelledError, Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.adapter import ModelAdapter, OutputKind
-from guardrails.base import Call, Layer, PostLayer, _is_frame
+from guardrails.base import Call, Layer, _is_frame
 from guardrails.breaker import CircuitBreaker
 from guardrails.decisions import PRIMARY, Decisions, Reason, object_column
 from guardrails.errors import (
@@ -53,6 +53,7 @@ from guardrails.errors import (
 )
 from guardrails.persistence import persistable
 from guardrails.redaction import scrub_details
+from guardrails.workers import Abandoned, PoolStats, Shed, WorkerPool
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
@@ -591,20 +592,15 @@ class _RunInThread(Exception):
     """Internal signal: this stage has no native async path."""
 
 
-_DELEGATING = (Layer._adecide, PostLayer._adecide)
-
-
 def native_async(layer: Layer) -> bool:
-    """True when some layer of ``layer``'s stack has an async path of its own.
+    """True when some layer of ``layer``'s stack awaits work of its own (see
+    [`Layer.awaits_io`][guardrails.Layer.awaits_io]).
 
-    When none has, the async path would only run the sync one in a thread; the chain then
-    runs it in its own bounded workers instead of the event loop's default executor.
+    When none does, the async path would only do the sync path's work on the event loop
+    and in threads; the chain then runs the sync path in its own bounded workers, so that
+    a hung call holds one of them and never a thread of the event loop's default executor.
     """
-    for part in (layer, *layer.layers()):
-        method = getattr(type(part), "_adecide", None)
-        if method not in _DELEGATING and type(part).__name__ != "Guard":
-            return True
-    return False
+    return any(part.awaits_io() for part in (layer, *layer.layers()))
 
 
 def _sub_call(rows: Any, n: int, call: Call) -> Call:
@@ -960,95 +956,6 @@ def normalise_stages(stages: Sequence[Any]) -> list[Stage]:
     return out
 
 
-# -- bounded worker threads ----------------------------------------------------------------
-
-
-class _Workers:
-    """At most ``size`` daemon threads; a call waits for a free one only until its deadline.
-
-    A call abandoned at its deadline keeps its thread until it returns; its result is
-    dropped. Idle threads exit after a few seconds.
-    """
-
-    IDLE_SECONDS = 5.0
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._slots = threading.BoundedSemaphore(size)
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._busy = 0
-
-    def busy(self) -> int:
-        """Calls running or queued (abandoned ones included)."""
-        with self._lock:
-            return self._busy
-
-    def submit(self, fn: Callable[[], T], wait: float | None) -> Future[T] | None:
-        """Run ``fn`` in a worker; None when no worker frees up within ``wait`` seconds."""
-        if wait is None:
-            got = self._slots.acquire()
-        elif wait <= 0:
-            got = self._slots.acquire(blocking=False)
-        else:
-            got = self._slots.acquire(timeout=wait)
-        if not got:
-            return None
-        fut: Future[T] = Future()
-        with self._lock:
-            self._busy += 1
-            start = self._busy > self._threads
-            if start:
-                self._threads += 1
-        if start:
-            threading.Thread(target=self._work, name="guardrails-fallback", daemon=True).start()
-        self._queue.put((fut, fn))
-        return fut
-
-    async def asubmit(self, fn: Callable[[], T], deadline: float | None) -> Future[T] | None:
-        """Like [`submit`][] without blocking the event loop while waiting for a worker.
-
-        Waiting tasks back off (1 ms doubling to 20 ms): hundreds of tasks polling every
-        millisecond would keep the event loop, and through the GIL the very workers they
-        wait for, busy.
-        """
-        delay = 0.001
-        while True:
-            fut = self.submit(fn, 0.0)
-            if fut is not None:
-                return fut
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return None
-            wait = delay if deadline is None else min(delay, max(0.0, deadline - now))
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, 0.02)
-
-    def _work(self) -> None:
-        while True:
-            try:
-                fut, fn = self._queue.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._busy < self._threads:
-                        self._threads -= 1
-                        return
-                continue
-            try:
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        fut.set_result(fn())
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-            finally:
-                # an idle worker must not keep the last call's input and result alive
-                del fut, fn
-                with self._lock:
-                    self._busy -= 1
-                self._slots.release()
-
-
 # -- the layer ------------------------------------------------------------------------------
 
 
@@ -1103,6 +1010,11 @@ class WithFallback(Layer):
             reason and the stages tried) or ``"raise"`` ([`FallbackExhaustedError`][]).
             Rows sent to review are not exhausted.
         max_workers: worker threads for calls that run under a timeout (see the module doc).
+        max_wait: seconds a call under a timeout waits in line for a free worker before it
+            is shed (its rows time out at once, counted in ``worker_stats().shed``); None
+            waits until the call's own deadline.
+        workers: a [`WorkerPool`][guardrails.WorkerPool] shared with other chains (one
+            limit for the whole process); its ``max_workers`` and ``max_wait`` then apply.
 
     Examples:
         >>> import numpy as np
@@ -1128,6 +1040,8 @@ class WithFallback(Layer):
         primary_breaker: CircuitBreaker | None = None,
         on_exhausted: ExhaustedPolicy = "abstain",
         max_workers: int = 32,
+        max_wait: float | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         from guardrails.adapter import as_layer
 
@@ -1137,19 +1051,45 @@ class WithFallback(Layer):
                 "The 'stages' parameter of WithFallback must be a list of stages. "
                 f"Got {stages!r} instead."
             )
-        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers, max_wait)
+        if workers is not None and not isinstance(workers, WorkerPool):
+            raise ConfigurationError(
+                "The 'workers' parameter of WithFallback must be a WorkerPool or None. "
+                f"Got {workers!r} instead."
+            )
         self.stages: list[Stage] = normalise_stages(stages)
         self.primary_timeout = None if primary_timeout is None else float(primary_timeout)
         self.primary_breaker = primary_breaker
         self.on_exhausted: ExhaustedPolicy = on_exhausted
-        self.max_workers = max_workers
-        self._workers = _Workers(max_workers)
+        self._workers = (
+            workers if workers is not None else WorkerPool(max_workers, max_wait=max_wait)
+        )
+        self.max_workers = self._workers.max_workers
+        self.max_wait = self._workers.max_wait
+        self.shared_workers = workers is not None
         self._native = native_async(self.inner)
 
     # -- what the stack exposes ----------------------------------------------------------
 
     def is_fitted(self) -> bool:
         return all(s.is_fitted() for s in self.stages)
+
+    def awaits_io(self) -> bool:
+        return self._native or any(
+            (isinstance(s, Rule) and s.is_async)
+            or (isinstance(s, ModelStage) and s.is_guard and native_async(s.layer))
+            for s in self.stages
+        )
+
+    @property
+    def workers(self) -> WorkerPool:
+        """The [`WorkerPool`][guardrails.WorkerPool] running this chain's calls under a
+        timeout (shared with other chains when one was given)."""
+        return self._workers
+
+    def worker_stats(self) -> PoolStats:
+        """Threads, calls in line, and the calls started, shed and abandoned so far."""
+        return self._workers.stats()
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name``."""
@@ -1166,6 +1106,8 @@ class WithFallback(Layer):
             parts.append(f"primary_breaker={self.primary_breaker!r}")
         if self.on_exhausted != "abstain":
             parts.append(f"on_exhausted={self.on_exhausted!r}")
+        if self.max_wait is not None:
+            parts.append(f"max_wait={self.max_wait:g}")
         return f"WithFallback({', '.join(parts)})"
 
     # -- sync ------------------------------------------------------------------------------
@@ -1192,6 +1134,11 @@ class WithFallback(Layer):
                 d = self.inner._decide(X, call)
             else:
                 d = self._primary_in_thread(X, call, limit)
+        except Shed:
+            if breaker is not None:
+                breaker.release(token)  # it never ran: says nothing about the primary
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+            return self._screen_skipped(X, call, d)
         except InvalidInputError:
             if breaker is not None:
                 breaker.release(token)  # the caller's input, not the model, failed
@@ -1228,15 +1175,12 @@ class WithFallback(Layer):
     def _primary_in_thread(self, X: Any, call: Call, limit: float) -> Decisions:
         if limit <= 0:
             return self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-        ends = time.monotonic() + limit
         sub = dataclasses.replace(call, notes=dict(call.notes))
-        fut = self._workers.submit(lambda: self.inner._decide(X, sub), limit)
-        if fut is None:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
         try:
-            d = fut.result(timeout=max(0.0, ends - time.monotonic()))
-        except (FutureTimeout, CancelledError):
-            fut.cancel()  # if it never started, it never will
+            d = self._workers.run(
+                lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
+            )
+        except Abandoned:
             return self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
         _adopt(call, sub)
         return d
@@ -1251,9 +1195,11 @@ class WithFallback(Layer):
         )
 
     def _no_worker(self) -> str:
+        pool = self._workers
+        when = "before the deadline" if pool.max_wait is None else f"within {pool.max_wait:g} s"
         return (
-            f"no free worker thread before the deadline ({self._workers.size} calls still "
-            "running, some possibly abandoned past their deadline)"
+            f"no free worker thread {when}: shed ({pool.max_workers} calls still running, "
+            "some possibly abandoned past their deadline)"
         )
 
     def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> Decisions:
@@ -1340,23 +1286,14 @@ class WithFallback(Layer):
                 d = stage.compute(idx, call, prev)
             else:
                 ends = None if limit is None else time.monotonic() + limit
-                fut = self._workers.submit(lambda: stage.compute(idx, call, prev), limit)
-                if fut is None:
-                    return _Outcome(
-                        _stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), True
-                    )
-                try:
-                    d = fut.result(
-                        timeout=None if ends is None else max(0.0, ends - time.monotonic())
-                    )
-                except (FutureTimeout, CancelledError):
-                    fut.cancel()
-                    return _Outcome(
-                        _stage_withheld(
-                            stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"
-                        ),
-                        True,
-                    )
+                d = self._workers.run(lambda: stage.compute(idx, call, prev), deadline=ends)
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except Abandoned:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
+                True,
+            )
         except Exception as exc:
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
@@ -1396,17 +1333,21 @@ class WithFallback(Layer):
             elif self._native:
                 d = await asyncio.wait_for(self.inner._adecide(X, sub), limit)
                 _adopt(call, sub)
+            elif limit is None:  # never abandoned: the loop's executor, as the sync path inline
+                d = await asyncio.to_thread(self.inner._decide, X, sub)
+                _adopt(call, sub)
             else:
-                ends = None if limit is None else time.monotonic() + limit
-                fut = await self._workers.asubmit(lambda: self.inner._decide(X, sub), ends)
-                if fut is None:
-                    d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-                else:
-                    wait = None if ends is None else max(0.0, ends - time.monotonic())
-                    d = await asyncio.wait_for(asyncio.wrap_future(fut), wait)
-                    _adopt(call, sub)
-        except asyncio.TimeoutError:
+                d = await self._workers.arun(
+                    lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
+                )
+                _adopt(call, sub)
+        except (asyncio.TimeoutError, Abandoned):
             d = self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
+        except Shed:
+            if breaker is not None:
+                breaker.release(token)  # it never ran: says nothing about the primary
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+            return self._screen_skipped(X, call, d)
         except InvalidInputError:
             if breaker is not None:
                 breaker.release(token)
@@ -1504,14 +1445,15 @@ class WithFallback(Layer):
                 coro = stage.acompute(idx, call, prev)
                 d = await asyncio.wait_for(coro, limit)
             except _RunInThread:
-                fut = await self._workers.asubmit(lambda: stage.compute(idx, call, prev), ends)
-                if fut is None:
-                    return _Outcome(
-                        _stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), True
+                if ends is None:  # never abandoned: the loop's executor, as the sync path inline
+                    d = await asyncio.to_thread(stage.compute, idx, call, prev)
+                else:
+                    d = await self._workers.arun(
+                        lambda: stage.compute(idx, call, prev), deadline=ends
                     )
-                wait = None if ends is None else max(0.0, ends - time.monotonic())
-                d = await asyncio.wait_for(asyncio.wrap_future(fut), wait)
-        except asyncio.TimeoutError:
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except (asyncio.TimeoutError, Abandoned):
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"),
                 True,
@@ -1533,6 +1475,7 @@ class WithFallback(Layer):
             else enc.component(self.primary_breaker),
             "on_exhausted": self.on_exhausted,
             "max_workers": self.max_workers,
+            "max_wait": self.max_wait,
         }
 
     @classmethod
@@ -1548,11 +1491,16 @@ class WithFallback(Layer):
             primary_breaker=None if breaker is None else dec.component(breaker),
             on_exhausted=state["on_exhausted"],
             max_workers=state["max_workers"],
+            max_wait=state.get("max_wait"),
         )
 
 
 def check_settings(
-    primary_timeout: Any, primary_breaker: Any, on_exhausted: Any, max_workers: Any
+    primary_timeout: Any,
+    primary_breaker: Any,
+    on_exhausted: Any,
+    max_workers: Any,
+    max_wait: Any = None,
 ) -> None:
     """Validate the chain-wide settings of [`WithFallback`][] (and the builder step)."""
     _check_seconds("WithFallback", "primary_timeout", primary_timeout)
@@ -1570,6 +1518,12 @@ def check_settings(
         raise ConfigurationError(
             "The 'max_workers' parameter of WithFallback must be an int >= 1. "
             f"Got {max_workers!r} instead."
+        )
+    ok = isinstance(max_wait, (int, float)) and not isinstance(max_wait, bool)
+    if max_wait is not None and (not ok or not 0 <= max_wait < math.inf):
+        raise ConfigurationError(
+            "The 'max_wait' parameter of WithFallback must be a number of seconds >= 0 or "
+            f"None. Got {max_wait!r} instead."
         )
 
 

@@ -1,6 +1,6 @@
 """The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
 
-Whatever order the steps are called in, the stack is, outermost first::
+Whatever order the steps are called in, the stack is, outermost first:
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 
@@ -45,6 +45,7 @@ from guardrails.observe import check_settings as check_log_settings
 from guardrails.redaction import Redactor
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
+from guardrails.workers import WorkerPool
 
 if TYPE_CHECKING:
     import os
@@ -160,16 +161,27 @@ class Guard(Layer):
         primary_breaker: CircuitBreaker | None = None,
         on_exhausted: ExhaustedPolicy = "abstain",
         max_workers: int = 32,
+        max_wait: float | None = None,
+        workers: WorkerPool | None = None,
     ) -> Guard:
         """Send rows the guard does not answer down ``stages`` (see [`WithFallback`][]).
 
         Stages are [`ModelStage`][guardrails.ModelStage], [`Rule`][guardrails.Rule],
         [`Default`][guardrails.Default], [`SendToReview`][guardrails.SendToReview] or shorthand (a
         model or guard, a rule function). Each built guard gets its own copies of the
-        stages' breakers; models, guards and rule functions are shared.
+        stages' breakers; models, guards and rule functions are shared. ``max_workers``
+        and ``max_wait`` size each built guard's own worker pool; ``workers`` shares one
+        [`WorkerPool`][guardrails.WorkerPool] between every guard given it.
         """
         chain = normalise_stages(stages)
-        check_fallback_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        check_fallback_settings(
+            primary_timeout, primary_breaker, on_exhausted, max_workers, max_wait
+        )
+        if workers is not None and not isinstance(workers, WorkerPool):
+            raise ConfigurationError(
+                "The 'workers' parameter of fallback() must be a WorkerPool or None. "
+                f"Got {workers!r} instead."
+            )
         return self._with(
             _Step(
                 "fallback",
@@ -180,6 +192,8 @@ class Guard(Layer):
                     primary_breaker=copy.deepcopy(primary_breaker),
                     on_exhausted=on_exhausted,
                     max_workers=max_workers,
+                    max_wait=max_wait,
+                    workers=workers,
                 ),
                 ", ".join(repr(s) for s in chain),
             )
@@ -195,11 +209,15 @@ class Guard(Layer):
         redactor: Redactor | None = None,
         deadline: float | None = None,
         seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
         See [`Reviewed`][guardrails.review.Reviewed] for the arguments. The queue is shared,
-        not copied: it stands for an external store.
+        not copied: it stands for an external store. Invalid-input rows go in as
+        "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
+        ``data_quality_window`` seconds.
         """
         settings: dict[str, Any] = {
             "queue": queue,
@@ -209,6 +227,8 @@ class Guard(Layer):
             "redactor": redactor,
             "deadline": deadline,
             "seed": seed,
+            "data_quality_cap": data_quality_cap,
+            "data_quality_window": data_quality_window,
         }
         Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
         name, version = self.guard_name, self.version
@@ -221,7 +241,13 @@ class Guard(Layer):
                 version=version,
             )
 
-        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
+        defaults = {
+            "audit_rate": 0.0,
+            "priority": "uncertainty",
+            "provisional": False,
+            "data_quality_cap": 100,
+            "data_quality_window": 3600.0,
+        }
         text = ", ".join(
             [repr(queue)]
             + [
@@ -464,6 +490,9 @@ class Guard(Layer):
 
     def _decide(self, X: Any, call: Call) -> Decisions:
         return self.stack._decide(X, call)
+
+    def awaits_io(self) -> bool:
+        return False  # the layers of the stack answer for themselves
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         return await self.stack._adecide(X, call)

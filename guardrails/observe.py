@@ -7,7 +7,7 @@ row and emits structured events with stable keys (see ``docs/observability.md``)
 - a batch gives one ``guardrails.batch`` summary event that names every withheld row by
   reason and every fallback-answered row by stage (``withheld_rows``, ``fallback_rows``:
   row indices as arrays), plus a ``guardrails.decision`` event for each of the first
-  :data:`MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
+  `MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
   ``sample`` share of the rows the primary model answered); ``max_row_events`` sets the
   cap, None lifts it;
 - a call that raises gives one ``guardrails.error`` event, then the exception propagates.
@@ -144,7 +144,7 @@ class Logged(Layer):
         alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
         max_row_events: at most this many row events per batch (default
-            :data:`MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
+            `MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
             withheld and sampled rows, each in row order. The summary's
             ``row_events_dropped`` says how many were left out; its ``withheld_rows`` and
             ``fallback_rows`` name every such row whatever the cap.
@@ -247,6 +247,9 @@ class Logged(Layer):
         self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
@@ -294,6 +297,7 @@ class Logged(Layer):
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
         drift_note = call.notes.get("drift")
+        review_note = call.notes.get("review")
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -302,6 +306,7 @@ class Logged(Layer):
                 d,
                 seconds=seconds,
                 drift=drift_note if isinstance(drift_note, Mapping) else None,
+                review=review_note if isinstance(review_note, Mapping) else None,
             )
             if self.alerts is not None:
                 circuits = circuits_open(call.notes.get("circuit"))

@@ -1230,6 +1230,9 @@ class Validated(Layer):
         inner = self._inner_call(result, lambda rows: self.inner._decide(rows, call))
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
         idx = np.flatnonzero(result.valid)

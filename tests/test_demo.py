@@ -48,6 +48,16 @@ def test_the_guard_beats_the_bare_model_where_it_answers(demo: tuple[DemoResult,
     assert drift.abstained_by_reason.get("drift", 0) > 0
 
 
+def test_the_normal_phase_withholds_no_clean_row_as_invalid_or_drifted(
+    demo: tuple[DemoResult, str],
+) -> None:
+    result, _ = demo
+    normal = result.summaries[0]
+    assert normal.phase == "normal traffic"
+    assert normal.abstained_by_reason.get("invalid_input", 0) == 0
+    assert normal.abstained_by_reason.get("drift", 0) == 0
+
+
 def test_the_demo_writes_a_report_and_a_json_log(demo: tuple[DemoResult, str]) -> None:
     result, text = demo
     report = result.report_path
