@@ -23,7 +23,7 @@ import numpy as np
 import structlog
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.drift import (
@@ -350,7 +350,8 @@ class Monitored(PostLayer):
     rows (``mode="sliding"``), it tests the window against the profile. Drift is declared
     when the report's verdict is positive and ends after ``recovery`` clean windows in a
     row. While it lasts the ``action`` runs on every batch. It leaves
-    ``call.notes["drift"] = {"status": ..., "scores": ...}`` for the layers outside.
+    ``call.drift``, a [`DriftNote`][guardrails.base.DriftNote] (status and scores), for the
+    layers outside.
 
     Args:
         inner: the model or guard layer to wrap.
@@ -452,7 +453,7 @@ class Monitored(PostLayer):
         self._coarse: dict[int, _Coarse] = {}
         self._concept: FeatureDrift | None = None
         self._concept_since = 0
-        self._notes: dict[str, Any] = {"status": self._status, "scores": {}}
+        self._note = DriftNote(self._status)
         self._unreadable_logged = False
         self.windows_evaluated = 0
         self.rows_observed = 0
@@ -567,7 +568,7 @@ class Monitored(PostLayer):
             self._drifted_now = []
             self._concept = None
             self.detector.reset()
-            self._notes = {"status": self._status, "scores": {}}
+            self._note = DriftNote(self._status)
 
     # -- observing -----------------------------------------------------------------------
 
@@ -584,12 +585,12 @@ class Monitored(PostLayer):
             inputs = self._inputs(call, idx)
             with self._lock:
                 events = self._observe(d, idx, inputs)
-                status, notes = self._status, self._notes
+                status, note = self._status, self._note
         else:
-            status, notes = self._status, self._notes
+            status, note = self._status, self._note
         for event in events:
             self._emit(event)
-        call.notes["drift"] = notes
+        call.drift = note
         if status == "drift" and self.actions:
             detail = "drift: " + ", ".join(self._drifted_names()[:5])
             for action in self.actions:
@@ -849,7 +850,7 @@ class Monitored(PostLayer):
             )
         elif before == "drift" and self._status == "ok":
             events.append({"event": "drift_recovered", "level": "info", "rows": rows})
-        self._notes = {"status": self._status, "scores": _LazyScores(self._pending)}
+        self._note = DriftNote(self._status, _LazyScores(self._pending))
         return events
 
     def _emit(self, event: dict[str, Any]) -> None:
@@ -937,7 +938,7 @@ class Monitored(PostLayer):
                 self._status = "drift"
             elif before == "drift":
                 self._status = "ok"
-            self._notes = {"status": self._status, "scores": self._report.scores()}
+            self._note = DriftNote(self._status, self._report.scores())
             self._drifted_now = self._report.drifted_features
             events: list[dict[str, Any]] = []
             if found:
