@@ -97,9 +97,11 @@ def _chains(release: threading.Event) -> dict[str, Callable[[], Any]]:
         "an async rule": lambda: guard(_down, output="labels").fallback(
             Rule(_async_rule, when=on_error())
         ),
-        "invalid rows to a default": lambda: guard(_labels(4), output="labels")
-        .validate(Row, on_invalid="fallback")
-        .fallback(Default(0, when=on_invalid_input())),
+        "invalid rows to a default": lambda: (
+            guard(_labels(4), output="labels")
+            .validate(Row, on_invalid="fallback")
+            .fallback(Default(0, when=on_invalid_input()))
+        ),
     }
 
 
