@@ -1,6 +1,6 @@
 """The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
 
-Whatever order the steps are called in, the stack is, outermost first::
+Whatever order the steps are called in, the stack is, outermost first:
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 
@@ -209,11 +209,15 @@ class Guard(Layer):
         redactor: Redactor | None = None,
         deadline: float | None = None,
         seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
         See [`Reviewed`][guardrails.review.Reviewed] for the arguments. The queue is shared,
-        not copied: it stands for an external store.
+        not copied: it stands for an external store. Invalid-input rows go in as
+        "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
+        ``data_quality_window`` seconds.
         """
         settings: dict[str, Any] = {
             "queue": queue,
@@ -223,6 +227,8 @@ class Guard(Layer):
             "redactor": redactor,
             "deadline": deadline,
             "seed": seed,
+            "data_quality_cap": data_quality_cap,
+            "data_quality_window": data_quality_window,
         }
         Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
         name, version = self.guard_name, self.version
@@ -235,7 +241,13 @@ class Guard(Layer):
                 version=version,
             )
 
-        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
+        defaults = {
+            "audit_rate": 0.0,
+            "priority": "uncertainty",
+            "provisional": False,
+            "data_quality_cap": 100,
+            "data_quality_window": 3600.0,
+        }
         text = ", ".join(
             [repr(queue)]
             + [

@@ -297,6 +297,7 @@ class Logged(Layer):
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
         drift_note = call.notes.get("drift")
+        review_note = call.notes.get("review")
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -305,6 +306,7 @@ class Logged(Layer):
                 d,
                 seconds=seconds,
                 drift=drift_note if isinstance(drift_note, Mapping) else None,
+                review=review_note if isinstance(review_note, Mapping) else None,
             )
             if self.alerts is not None:
                 circuits = circuits_open(call.notes.get("circuit"))

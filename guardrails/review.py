@@ -9,11 +9,16 @@ with the context a person needs to judge it. Queues implement [`ReviewQueue`][]:
 - [`MemoryQueue`][] (``memory://``), for users' unit tests only: it is not durable.
 
 A case moves ``pending -> claimed -> resolved`` (or ``skipped``); a claim is a lease that
-expires, after which the case is pending again; ``reopen`` sends a resolved or skipped case
-back to pending. Resolved labels flow back through [`labelled_data`][] and
-[`realized_accuracy`][].
+expires, after which the case is pending again; ``release`` gives a reviewer's claims back
+at once; ``reopen`` sends a resolved or skipped case back to pending.
 
-Errors raised by queues::
+Rows withheld as invalid input are data-quality cases (kind ``"data_quality"``): kept apart
+from the model's cases, listed and claimed after every model case, and capped per time
+window by the layer (what the cap kept out is counted in metrics and logged).
+
+Resolved labels flow back through [`labelled_data`][] and [`realized_accuracy`][].
+
+Errors raised by queues:
 
     GuardrailsError
     └── ReviewError
@@ -56,6 +61,7 @@ __all__ = [
     "BaseQueue",
     "CaseNotFoundError",
     "CaseStateError",
+    "KINDS",
     "InvalidLabelError",
     "LabelledData",
     "LeaseExpiredError",
@@ -82,7 +88,10 @@ Status = Literal["pending", "claimed", "resolved", "skipped"]
 STATUSES: tuple[Status, ...] = ("pending", "claimed", "resolved", "skipped")
 """Every status a case can have."""
 
-Kind = Literal["withheld", "audit"]
+Kind = Literal["withheld", "audit", "data_quality"]
+KINDS: tuple[Kind, ...] = ("withheld", "audit", "data_quality")
+"""Every kind a case can have: model cases ("withheld", "audit") and "data_quality"."""
+DATA_QUALITY: Kind = "data_quality"
 PriorityFn = Callable[[Decisions, NDArray[np.intp]], NDArray[np.float64]]
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1h", 3600.0),
@@ -140,8 +149,10 @@ class ReviewCase:
         id: the case id (also in the decision's ``review_id`` column).
         status: "pending", "claimed", "resolved" or "skipped". A claim whose lease has
             expired reads as "pending".
-        kind: "withheld" (the caller got no answer, or a provisional one) or "audit"
-            (a random sample of confident answers, returned to the caller as usual).
+        kind: "withheld" (the caller got no answer, or a provisional one), "audit"
+            (a random sample of confident answers, returned to the caller as usual) or
+            "data_quality" (the row was withheld as invalid input: a data problem, not a
+            model question; listed and claimed after every model case).
         reason: why the row was withheld (``Reason.NONE`` for audit cases).
         priority: higher is reviewed first.
         created_at: unix time the case was enqueued.
@@ -271,13 +282,25 @@ class ReviewQueue(Protocol):
         overdue: bool | None = None,
         limit: int = 100,
     ) -> list[ReviewCase]:
-        """Cases matching every given filter, highest priority and oldest first."""
+        """Cases matching every given filter: model cases first, then by priority and age."""
         ...
 
     def claim(
-        self, reviewer: str, *, n: int = 1, lease: float = 600.0, kind: Kind | None = None
+        self,
+        reviewer: str,
+        *,
+        n: int = 1,
+        lease: float = 600.0,
+        kind: Kind | None = None,
+        reason: Reason | None = None,
     ) -> builtins.list[ReviewCase]:
         """Lease up to ``n`` pending cases to ``reviewer`` for ``lease`` seconds."""
+        ...
+
+    def release(
+        self, reviewer: str, *, case_ids: Sequence[str] | None = None
+    ) -> builtins.list[ReviewCase]:
+        """Give back ``reviewer``'s live claims (all, or those in ``case_ids``) as pending."""
         ...
 
     def resolve(
@@ -391,9 +414,15 @@ class BaseQueue(ABC):
 
     @abstractmethod
     def _claim(
-        self, reviewer: str, n: int, lease: float, kind: Kind | None, now: float
+        self,
+        reviewer: str,
+        n: int,
+        lease: float,
+        kind: Kind | None,
+        reason: Reason | None,
+        now: float,
     ) -> list[ReviewCase]:
-        """Atomically lease up to ``n`` claimable cases to ``reviewer``."""
+        """Atomically lease up to ``n`` claimable cases to ``reviewer``, model cases first."""
 
     @abstractmethod
     def _select(
@@ -404,7 +433,8 @@ class BaseQueue(ABC):
         limit: int | None,
         order: str,
     ) -> list[ReviewCase]:
-        """Cases matching ``where`` (status, kind, reason, overdue, id, since, until)."""
+        """Cases matching ``where`` (status, kind, reason, overdue, id, since, until,
+        claimed_by); ``order`` "priority" puts model cases before data-quality cases."""
 
     @abstractmethod
     def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
@@ -457,11 +487,12 @@ class BaseQueue(ABC):
         overdue: bool | None = None,
         limit: int = 100,
     ) -> list[ReviewCase]:
-        """Cases matching every given filter, highest priority and oldest first.
+        """Cases matching every given filter: model cases before data-quality cases, then
+        highest priority and oldest first.
 
         Args:
             status: one of [`STATUSES`][] (an expired claim counts as "pending").
-            kind: "withheld" or "audit".
+            kind: one of [`KINDS`][]: "withheld", "audit" or "data_quality".
             reason: the [`Reason`][guardrails.Reason] the row was withheld for.
             overdue: True for open cases past their deadline only.
             limit: at most this many cases.
@@ -471,23 +502,35 @@ class BaseQueue(ABC):
             raise ConfigurationError(
                 f"The 'status' parameter of {owner} must be one of {STATUSES}. Got {status!r}."
             )
-        if kind is not None and kind not in ("withheld", "audit"):
-            raise ConfigurationError(
-                f"The 'kind' parameter of {owner} must be 'withheld' or 'audit'. Got {kind!r}."
-            )
+        _check_kind(owner, kind)
         _check_positive(owner, "limit", limit, integer=True)
         where: dict[str, Any] = {"status": status, "kind": kind, "overdue": overdue}
         if reason is not None:
-            where["reason"] = int(Reason(reason))
+            where["reason"] = int(_check_reason(owner, reason))
         return self._select(where=where, now=self.clock(), limit=limit, order="priority")
 
     def claim(
-        self, reviewer: str, *, n: int = 1, lease: float = 600.0, kind: Kind | None = None
+        self,
+        reviewer: str,
+        *,
+        n: int = 1,
+        lease: float = 600.0,
+        kind: Kind | None = None,
+        reason: Reason | None = None,
     ) -> builtins.list[ReviewCase]:
-        """Lease up to ``n`` pending cases (highest priority, then oldest) to ``reviewer``.
+        """Lease up to ``n`` pending cases to ``reviewer``: model cases first (data-quality
+        cases only once none is left), then highest priority, then oldest.
 
         Two reviewers never hold the same case: the claim is one atomic step. When the
-        lease runs out before the case is resolved, the case is pending again.
+        lease runs out before the case is resolved, the case is pending again; a reviewer
+        who stops early gives the cases back with [`release`][guardrails.review.BaseQueue.release].
+
+        Args:
+            reviewer: who claims.
+            n: at most this many cases.
+            lease: seconds the claim lasts.
+            kind: only cases of this kind (one of [`KINDS`][]).
+            reason: only cases withheld for this [`Reason`][guardrails.Reason].
 
         Returns:
             The claimed cases (fewer than ``n``, possibly none, when the queue runs dry).
@@ -496,7 +539,65 @@ class BaseQueue(ABC):
         _check_text(owner, "reviewer", reviewer)
         _check_positive(owner, "n", n, integer=True)
         _check_positive(owner, "lease", lease)
-        return self._claim(reviewer, n, float(lease), kind, self.clock())
+        _check_kind(owner, kind)
+        why = None if reason is None else _check_reason(owner, reason)
+        return self._claim(reviewer, n, float(lease), kind, why, self.clock())
+
+    def release(
+        self, reviewer: str, *, case_ids: Sequence[str] | None = None
+    ) -> builtins.list[ReviewCase]:
+        """Give back the cases ``reviewer`` holds a live claim on: they are pending again at
+        once, for anyone to claim (a reviewer's script that stops early calls this rather
+        than leave its cases leased until the lease runs out).
+
+        Args:
+            reviewer: whose claims to release.
+            case_ids: only these cases (each must be claimed by ``reviewer``); None: all.
+
+        Returns:
+            The released cases, now pending.
+
+        Raises:
+            CaseNotFoundError: a case in ``case_ids`` does not exist (nothing is released).
+            CaseStateError: a case in ``case_ids`` is not claimed by ``reviewer`` (nothing
+                is released). A case whose claim by ``reviewer`` already ran out is pending
+                already: it is left out, without error.
+        """
+        owner = f"{type(self).__name__}.release"
+        _check_text(owner, "reviewer", reviewer)
+        now = self.clock()
+        if case_ids is None:
+            held = self._select(
+                where={"status": "claimed", "claimed_by": reviewer},
+                now=now,
+                limit=None,
+                order="priority",
+            )
+            ids = [c.id for c in held]
+        else:
+            if isinstance(case_ids, str) or not all(isinstance(i, str) for i in case_ids):
+                raise ConfigurationError(
+                    f"The 'case_ids' parameter of {owner} must be a list of case ids or None. "
+                    f"Got {case_ids!r} instead."
+                )
+            ids = []
+            for case in [self.get(i) for i in dict.fromkeys(case_ids)]:
+                if case.status == "pending" and case.claimed_by == reviewer:
+                    continue  # the claim ran out: the case is free already
+                _check_holder(case, reviewer, now, "release")
+                ids.append(case.id)
+
+        def change(case: ReviewCase, at: float) -> dict[str, Any]:
+            _check_holder(case, reviewer, at, "release")
+            return {"status": "pending", "claimed_by": None, "lease_until": None}
+
+        released = []
+        for case_id in ids:
+            try:
+                released.append(self._update(case_id, change))
+            except CaseStateError:  # the lease ran out (or was taken over) since the check
+                continue
+        return released
 
     def resolve(
         self, case_id: str, label: Any, *, reviewer: str, note: str | None = None
@@ -605,6 +706,36 @@ class BaseQueue(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_kind(owner: str, kind: Any) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ConfigurationError(
+            f"The 'kind' parameter of {owner} must be one of {KINDS}. Got {kind!r} instead."
+        )
+
+
+def _check_reason(owner: str, reason: Any) -> Reason:
+    """``reason`` as a [`Reason`][guardrails.Reason]: a member, its code or its name."""
+    if isinstance(reason, Reason):
+        return reason
+    try:
+        if isinstance(reason, str):
+            return Reason[reason.upper()]
+        if isinstance(reason, int) and not isinstance(reason, bool):
+            return Reason(reason)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(str(r) for r in Reason)
+    raise ConfigurationError(
+        f"The 'reason' parameter of {owner} must be a Reason (one of {names}). "
+        f"Got {reason!r} instead."
+    )
+
+
+def _lane(kind: Any) -> int:
+    """0 for model cases, 1 for data-quality cases: the first key of every ordering."""
+    return 1 if kind == DATA_QUALITY else 0
 
 
 def _check_holder(case: ReviewCase, reviewer: str, now: float, what: str) -> None:
@@ -751,15 +882,23 @@ class MemoryQueue(BaseQueue):
         )
 
     def _claim(
-        self, reviewer: str, n: int, lease: float, kind: Kind | None, now: float
+        self,
+        reviewer: str,
+        n: int,
+        lease: float,
+        kind: Kind | None,
+        reason: Reason | None,
+        now: float,
     ) -> list[ReviewCase]:
         with self._lock:
             free = [
                 r
                 for r in self._rows.values()
-                if self._claimable(r, now) and (kind is None or r["kind"] == kind)
+                if self._claimable(r, now)
+                and (kind is None or r["kind"] == kind)
+                and (reason is None or r["reason"] == int(reason))
             ]
-            free.sort(key=lambda r: (-r["priority"], r["created_at"], r["id"]))
+            free.sort(key=lambda r: (_lane(r["kind"]), -r["priority"], r["created_at"], r["id"]))
             out = []
             for row in free[:n]:
                 row.update(status="claimed", claimed_by=reviewer, lease_until=now + lease)
@@ -778,7 +917,7 @@ class MemoryQueue(BaseQueue):
         if order == "resolved":
             cases.sort(key=lambda c: (c.resolved_at or 0.0, c.id))
         else:
-            cases.sort(key=lambda c: (-c.priority, c.created_at, c.id))
+            cases.sort(key=lambda c: (_lane(c.kind), -c.priority, c.created_at, c.id))
         return cases if limit is None else cases[:limit]
 
     def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
@@ -802,6 +941,8 @@ def _matches(case: ReviewCase, where: Mapping[str, Any], now: float) -> bool:
     if where.get("kind") is not None and case.kind != where["kind"]:
         return False
     if where.get("reason") is not None and int(case.reason) != where["reason"]:
+        return False
+    if where.get("claimed_by") is not None and case.claimed_by != where["claimed_by"]:
         return False
     if where.get("overdue") is not None and case.overdue(now) != bool(where["overdue"]):
         return False
@@ -922,6 +1063,14 @@ class Reviewed(PostLayer):
     enqueue is committed before the decision is returned; if it fails, the call raises
     rather than pretend the case was queued.
 
+    Rows withheld as invalid input are a data problem, not a question for the model's
+    reviewers: they are queued as ``kind="data_quality"`` cases, which every listing and
+    claim puts after the model's cases, and at most ``data_quality_cap`` of them are queued
+    per ``data_quality_window`` seconds (in this process), so a client sending garbage
+    cannot fill the queue. A row the cap keeps out is still withheld, with no review id;
+    it is counted (``not_queued``, the metrics of the ``.log`` step) and logged as a
+    ``review_not_queued`` warning, never dropped silently.
+
     What the caller gets for a queued row:
 
     - ``provisional=False`` (default): the non-answer, unchanged apart from ``review_id``.
@@ -946,6 +1095,13 @@ class Reviewed(PostLayer):
             position ("0", "1", ...), data frame columns by name.
         deadline: seconds within which a case should be resolved, or None.
         seed: seed of the audit sampler (None: fresh randomness).
+        data_quality_cap: most invalid-input rows queued per window (None: no cap; 0:
+            none are queued).
+        data_quality_window: seconds of the cap's window (windows start at multiples
+            of it on the clock).
+        logger: a structlog logger for ``review_not_queued`` warnings;
+            ``structlog.get_logger("guardrails")`` if None.
+        clock: unix-seconds clock of the cap's windows (tests pass a fake one).
         guard_name: recorded with each case (the builder passes the guard's).
         version: recorded with each case (the builder passes the guard's).
 
@@ -975,6 +1131,10 @@ class Reviewed(PostLayer):
         redactor: Redactor | None = None,
         deadline: float | None = None,
         seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
+        logger: Any = None,
+        clock: Callable[[], float] = time.time,
         guard_name: str = "guard",
         version: str = "0",
     ) -> None:
@@ -1017,6 +1177,21 @@ class Reviewed(PostLayer):
             )
         if deadline is not None:
             _check_positive("Reviewed", "deadline", deadline)
+        if data_quality_cap is not None and (
+            isinstance(data_quality_cap, bool)
+            or not isinstance(data_quality_cap, int)
+            or data_quality_cap < 0
+        ):
+            raise ConfigurationError(
+                "The 'data_quality_cap' parameter of Reviewed must be an int >= 0 or None. "
+                f"Got {data_quality_cap!r} instead."
+            )
+        _check_positive("Reviewed", "data_quality_window", data_quality_window)
+        if not callable(clock):
+            raise ConfigurationError(
+                "The 'clock' parameter of Reviewed must be callable returning unix seconds. "
+                f"Got {clock!r} instead."
+            )
         self.queue = queue
         self.audit_rate = float(audit_rate)
         self.priority = priority
@@ -1024,10 +1199,37 @@ class Reviewed(PostLayer):
         self.redactor = redactor
         self.deadline = None if deadline is None else float(deadline)
         self.seed = seed
+        self.data_quality_cap = data_quality_cap
+        self.data_quality_window = float(data_quality_window)
+        self.logger = logger
+        self.clock = clock
         self.guard_name = str(guard_name)
         self.version = str(version)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self._cap_lock = threading.Lock()
+        self._cap_slot = -1  # the window the count below belongs to
+        self._cap_used = 0
+        self._not_queued = 0
+
+    @property
+    def not_queued(self) -> int:
+        """Invalid-input rows the data-quality cap kept out of the queue so far."""
+        with self._cap_lock:
+            return self._not_queued
+
+    def _admit(self, n: int) -> int:
+        """How many of ``n`` new data-quality cases the cap lets in now (and count them)."""
+        if self.data_quality_cap is None:
+            return n
+        slot = math.floor(self.clock() / self.data_quality_window)
+        with self._cap_lock:
+            if slot != self._cap_slot:
+                self._cap_slot, self._cap_used = slot, 0
+            take = max(0, min(n, self.data_quality_cap - self._cap_used))
+            self._cap_used += take
+            self._not_queued += n - take
+        return take
 
     # -- deciding ----------------------------------------------------------------------
 
@@ -1049,14 +1251,39 @@ class Reviewed(PostLayer):
             with self._rng_lock:
                 draw = self._rng.random(len(d))
             audit = ~withheld & (draw < self.audit_rate)
-        idx = np.flatnonzero(withheld | audit)
+        invalid = withheld & (d.reason == int(Reason.INVALID_INPUT))
+        left_out = np.zeros(len(d), dtype=bool)
+        if invalid.any():
+            rows = np.flatnonzero(invalid)
+            take = self._admit(len(rows))
+            left_out[rows[take:]] = True
+        note = {
+            "not_queued": int(left_out.sum()),
+            "data_quality_cap": self.data_quality_cap,
+            "data_quality_window": self.data_quality_window,
+        }
+        call.notes["review"] = note
+        if note["not_queued"]:
+            self._log().warning(
+                "review_not_queued",
+                guard=self.guard_name,
+                guard_version=self.version,
+                request_id=call.request_id,
+                kind=DATA_QUALITY,
+                reason=str(Reason.INVALID_INPUT),
+                not_queued=note["not_queued"],
+                not_queued_total=self.not_queued,
+                data_quality_cap=self.data_quality_cap,
+                data_quality_window=self.data_quality_window,
+            )
+        idx = np.flatnonzero((withheld & ~left_out) | audit)
         if idx.size == 0:
             return d
         priorities = self._priorities(d, idx).tolist()
         contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
         cases = [
             NewCase(
-                "audit" if audit[i] else "withheld",
+                "audit" if audit[i] else (DATA_QUALITY if invalid[i] else "withheld"),
                 Reason(int(d.reason[i])),
                 priorities[j],
                 contexts[j],
@@ -1071,6 +1298,13 @@ class Reviewed(PostLayer):
         if self.provisional:
             changes.update(self._provisional(d, idx[withheld[idx]]))
         return d.replace(**changes)
+
+    def _log(self) -> Any:
+        if self.logger is not None:
+            return self.logger
+        import structlog
+
+        return structlog.get_logger("guardrails")
 
     def _priorities(self, d: Decisions, idx: NDArray[np.intp]) -> NDArray[np.float64]:
         if self.priority == "uncertainty":
@@ -1190,6 +1424,10 @@ class Reviewed(PostLayer):
             parts.append(f"redactor={self.redactor!r}")
         if self.deadline is not None:
             parts.append(f"deadline={self.deadline}")
+        if self.data_quality_cap != 100:
+            parts.append(f"data_quality_cap={self.data_quality_cap}")
+        if self.data_quality_window != 3600.0:
+            parts.append(f"data_quality_window={self.data_quality_window}")
         return f"Reviewed({', '.join(parts)})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -1204,6 +1442,8 @@ class Reviewed(PostLayer):
             "redactor": None if self.redactor is None else enc.component(self.redactor),
             "deadline": self.deadline,
             "seed": self.seed,
+            "data_quality_cap": self.data_quality_cap,
+            "data_quality_window": self.data_quality_window,
             "guard_name": self.guard_name,
             "version": self.version,
         }
@@ -1223,6 +1463,8 @@ class Reviewed(PostLayer):
             redactor=None if redactor is None else dec.component(redactor),
             deadline=state["deadline"],
             seed=state["seed"],
+            data_quality_cap=state.get("data_quality_cap", 100),
+            data_quality_window=state.get("data_quality_window", 3600.0),
             guard_name=state["guard_name"],
             version=state["version"],
         )
@@ -1256,7 +1498,8 @@ class LabelledData:
         classes: ``(n_classes,)`` labels in the order of ``proba``'s columns, or None.
         candidate: ``(n,)`` object: what the model proposed (None where it gave nothing).
         answered: ``(n,)`` bool: the caller got the answer (audit cases).
-        reason: ``(n,)`` int8 [`Reason`][guardrails.Reason] codes.
+        reason: ``(n,)`` object: the [`Reason`][guardrails.Reason] each case was
+            withheld for (``Reason.NONE`` for audit cases).
         weight: ``(n,)`` inverse sampling probability (``1/audit_rate`` for audit cases).
         created_at, resolved_at: ``(n,)`` unix times.
     """
@@ -1268,7 +1511,7 @@ class LabelledData:
     classes: NDArray[Any] | None
     candidate: NDArray[np.object_]
     answered: NDArray[np.bool_]
-    reason: NDArray[np.int8]
+    reason: NDArray[np.object_]
     weight: NDArray[np.float64]
     created_at: NDArray[np.float64]
     resolved_at: NDArray[np.float64]
@@ -1294,7 +1537,7 @@ class LabelledData:
         return Decisions(
             prediction=self.candidate.copy(),
             abstained=~self.answered,
-            reason=self.reason.copy(),
+            reason=np.array([int(r) for r in self.reason], dtype=np.int8),
             proba=None if self.proba is None else self.proba.copy(),
             confidence=confidence,
             review_id=self.ids.copy(),
@@ -1327,7 +1570,7 @@ def labelled_data(
         queue: the review queue.
         since: resolution time window ``[since, until)`` in unix seconds.
         until: resolution time window ``[since, until)`` in unix seconds.
-        kind: only "withheld" or only "audit" cases.
+        kind: only cases of this kind ("withheld", "audit" or "data_quality").
 
     Returns:
         A `LabelledData` (possibly empty); ``(X, y)`` plus the original outputs.
@@ -1340,9 +1583,11 @@ def _to_arrays(cases: Sequence[ReviewCase]) -> LabelledData:
     n = len(cases)
     ids = object_column(n)
     candidate = object_column(n)
+    reason = object_column(n)
     for i, c in enumerate(cases):
         ids[i] = c.id
         candidate[i] = c.context.get("candidate")
+        reason[i] = c.reason
     inputs: list[Any] = [c.context.get("input") for c in cases]
     X: Any = inputs
     if n and all(isinstance(v, list) for v in inputs) and len({len(v) for v in inputs}) == 1:
@@ -1369,7 +1614,7 @@ def _to_arrays(cases: Sequence[ReviewCase]) -> LabelledData:
         classes=classes,
         candidate=candidate,
         answered=np.array([c.kind == "audit" for c in cases], dtype=bool),
-        reason=np.array([int(c.reason) for c in cases], dtype=np.int8),
+        reason=reason,
         weight=np.array([float(c.context.get("weight", 1.0)) for c in cases]),
         created_at=np.array([c.created_at for c in cases], dtype=np.float64),
         resolved_at=np.array([c.resolved_at or math.nan for c in cases], dtype=np.float64),

@@ -1,7 +1,7 @@
 """Helpers for testing your own guard: assertions, fake models, log capture, strategies.
 
 Installed as a pytest plugin (the ``captured_events`` fixture is available in every test
-once ``predict-guardrails`` is installed); everything else is imported from here::
+once ``predict-guardrails`` is installed); everything else is imported from here:
 
     from guardrails.testing import assert_abstains, FailingModel, valid_records
 

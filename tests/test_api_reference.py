@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pathlib
 import re
+from typing import Any
 
 import guardrails
 
@@ -25,12 +26,32 @@ def _directives() -> list[str]:
     ]
 
 
-def _documented_public_names() -> set[str]:
-    return {
-        target.removeprefix("guardrails.")
-        for target in _directives()
-        if target.count(".") == 1 and target.removeprefix("guardrails.") in guardrails.__all__
-    }
+def _resolve(target: str) -> Any:
+    """The object a ``::: target`` entry renders; like griffe, a module wins over a name."""
+    try:
+        return importlib.import_module(target)
+    except ImportError:
+        module_path, _, name = target.rpartition(".")
+        return getattr(importlib.import_module(module_path), name, _MISSING)
+
+
+_MISSING = object()
+
+
+def _documented_public_names() -> list[str]:
+    """Each public name once per entry that renders that very object."""
+    rendered = [_resolve(t) for t in _directives()]
+    return [
+        name
+        for name in guardrails.__all__
+        for obj in rendered
+        if obj is getattr(guardrails, name) and not isinstance(obj, (str, tuple))
+    ] + [
+        name
+        for name in guardrails.__all__
+        if isinstance(getattr(guardrails, name), (str, tuple))
+        and f"guardrails.{name}" in _directives()
+    ]
 
 
 def _sources() -> list[pathlib.Path]:
@@ -38,7 +59,7 @@ def _sources() -> list[pathlib.Path]:
 
 
 def test_every_public_name_has_an_entry_in_the_api_reference() -> None:
-    missing = sorted(set(guardrails.__all__) - _documented_public_names())
+    missing = sorted(set(guardrails.__all__) - set(_documented_public_names()))
     assert not missing, (
         f"{len(missing)} public name(s) in guardrails.__all__ have no '::: guardrails.NAME' "
         f"entry under docs/api/: {missing}"
@@ -46,26 +67,20 @@ def test_every_public_name_has_an_entry_in_the_api_reference() -> None:
 
 
 def test_every_api_entry_names_an_object_that_exists() -> None:
-    stale = []
-    for target in _directives():
-        module_path, _, name = target.rpartition(".")
-        try:
-            importlib.import_module(target)
-            continue
-        except ImportError:
-            pass
-        try:
-            if not hasattr(importlib.import_module(module_path), name):
-                stale.append(target)
-        except ImportError:
-            stale.append(target)
+    stale = [t for t in _directives() if _resolve(t) is _MISSING]
     assert not stale, f"API pages document objects that do not exist: {stale}"
 
 
 def test_no_public_name_is_documented_twice() -> None:
-    targets = [t for t in _directives() if t.removeprefix("guardrails.") in guardrails.__all__]
-    twice = sorted({t for t in targets if targets.count(t) > 1})
+    names = _documented_public_names()
+    twice = sorted({n for n in names if names.count(n) > 1})
     assert not twice, f"API pages document these names more than once: {twice}"
+
+
+def test_the_builder_function_is_documented_not_the_module_it_shadows() -> None:
+    # guardrails.guard is the function at runtime but the module for mkdocstrings
+    assert "guardrails.guard" not in _directives()
+    assert "guardrails.guard.guard" in _directives()
 
 
 def test_every_api_page_is_in_the_navigation() -> None:

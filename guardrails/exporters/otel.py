@@ -15,6 +15,8 @@ Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 - ``guardrails.abstention_rate``, ``guardrails.fallback_rate``, ``guardrails.error_rate``,
   ``guardrails.drift_detected`` gauges [guard, version]
 - ``guardrails.drift_score`` gauge [guard, version, feature]
+- ``guardrails.review_not_queued`` counter, ``guardrails.review_data_quality_cap`` gauge
+  [guard, version]
 """
 
 from __future__ import annotations
@@ -78,6 +80,18 @@ class OtelExporter:
         meter.create_observable_counter(
             f"{p}.calls", callbacks=[self._calls], unit="1", description="Calls (a batch is one)."
         )
+        meter.create_observable_counter(
+            f"{p}.review_not_queued",
+            callbacks=[self._not_queued],
+            unit="1",
+            description="Invalid-input rows the review step's data-quality cap kept out.",
+        )
+        meter.create_observable_gauge(
+            f"{p}.review_data_quality_cap",
+            callbacks=[self._cap],
+            unit="1",
+            description="Most invalid-input rows the review step queues per window.",
+        )
         for key, doc in (
             ("abstention_rate", "Share of withheld rows over the rolling window."),
             ("fallback_rate", "Share of rows answered by a fallback stage (rolling)."),
@@ -133,6 +147,17 @@ class OtelExporter:
     def _calls(self, options: CallbackOptions) -> Iterable[Observation]:
         for g in self.metrics.snapshot().guards:
             yield Observation(g.calls, {"guard": g.guard, "version": g.version})
+
+    def _not_queued(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            yield Observation(g.review_not_queued, {"guard": g.guard, "version": g.version})
+
+    def _cap(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            if g.review_data_quality_cap is not None:
+                yield Observation(
+                    g.review_data_quality_cap, {"guard": g.guard, "version": g.version}
+                )
 
     def _gauge(self, key: str) -> Any:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
