@@ -35,7 +35,7 @@ from guardrails.alerts import (
     error_rate_above,
     fallback_rate_above,
 )
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
     Calibrated,
@@ -146,6 +146,7 @@ __all__ = [
     "Default",
     "DriftAction",
     "DriftAlert",
+    "DriftNote",
     "DriftProfile",
     "DriftReport",
     "EntropyThreshold",
@@ -186,6 +187,7 @@ __all__ = [
     "Retry",
     "ReviewCase",
     "ReviewError",
+    "ReviewNote",
     "ReviewQueue",
     "Reviewed",
     "RiskControlledThreshold",
@@ -201,6 +203,7 @@ __all__ = [
     "Tighten",
     "Trigger",
     "Validated",
+    "ValidationNote",
     "ValidationResult",
     "VectorScaling",
     "Verdict",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,7 +199,7 @@ def drift_detected() -> AlertRule:
 
 def circuit_opened() -> AlertRule:
     """Fire when a call finds a circuit breaker open (rows withheld with reason
-    ``circuit_open``, or a breaker reported open in ``call.notes["circuit"]``)."""
+    ``circuit_open``, or a fallback chain found a breaker open: ``call.open_circuits``)."""
     return AlertRule("circuit_open", threshold=1.0)
 
 
@@ -326,10 +326,3 @@ class Alerts:
 
 def _name(obj: Any) -> str:
     return str(getattr(obj, "__qualname__", None) or type(obj).__name__)
-
-
-def circuits_open(note: Any) -> tuple[str, ...]:
-    """Names of breakers reported open in a ``call.notes["circuit"]`` mapping."""
-    if not isinstance(note, Mapping):
-        return ()
-    return tuple(sorted(str(k) for k, v in note.items() if str(v).lower() in ("open", "opened")))

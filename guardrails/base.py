@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,16 +28,92 @@ if TYPE_CHECKING:
 
     from guardrails.persistence import Decoder, Encoder
 
-__all__ = ["Call", "Layer", "PostLayer", "as_batch", "one_row_batch", "take_rows"]
+__all__ = [
+    "Call",
+    "DriftNote",
+    "Layer",
+    "PostLayer",
+    "ReviewNote",
+    "ValidationNote",
+    "as_batch",
+    "one_row_batch",
+    "take_rows",
+]
 
 
 def _new_request_id() -> str:
     return os.urandom(8).hex()
 
 
+@dataclass(frozen=True, slots=True)
+class ValidationNote:
+    """What a validating layer tells the layers outside it about one call.
+
+    Attributes:
+        policy: the layer's ``on_invalid`` policy ("abstain", "fallback" or "raise"); a
+            fallback chain sends ``INVALID_INPUT`` rows on only under "fallback".
+        invalid: ``(n_samples,)`` bool mask of the rows that failed validation.
+        secrets: the raw values of sensitive fields per invalid row, for layers that write
+            messages validation never saw (a stage whose exception quotes its input) to
+            scrub them.
+
+    Examples:
+        >>> import numpy as np
+        >>> note = ValidationNote("fallback", np.array([False, True]), {1: ("4111-1111",)})
+        >>> note.policy, note.invalid.tolist()
+        ('fallback', [False, True])
+    """
+
+    policy: str
+    invalid: NDArray[np.bool_]
+    secrets: Mapping[int, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftNote:
+    """What a drift monitor tells the layers outside it: its status after this call.
+
+    Attributes:
+        status: "warming_up", "ok" or "drift".
+        scores: the latest report's scores per feature (or "prediction", "confidence")
+            and test, e.g. ``{"x0": {"psi": 0.42}}``; empty before the first window.
+
+    Examples:
+        >>> DriftNote("drift", {"x0": {"psi": 0.42}}).status
+        'drift'
+    """
+
+    status: str
+    scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewNote:
+    """What a review step tells the layers outside it about one call.
+
+    Attributes:
+        not_queued: invalid-input rows its data-quality cap kept out of the queue.
+        data_quality_cap: that cap (rows per window), or None without one.
+        data_quality_window: seconds of the cap's window.
+
+    Examples:
+        >>> ReviewNote(2, 100, 3600.0).not_queued
+        2
+    """
+
+    not_queued: int
+    data_quality_cap: int | None
+    data_quality_window: float
+
+
 @dataclass(slots=True)
 class Call:
     """What one request carries through the stack besides its inputs.
+
+    Layers leave each other what they know in the typed fields below, never by finding
+    one another: a validating layer fills ``model_input``, ``valid`` and ``validation``;
+    a drift monitor fills ``drift``; a review step fills ``review``; a fallback chain
+    records the breakers it found open in ``open_circuits``.
 
     Attributes:
         raw: the batch as the outermost layer received it.
@@ -48,8 +124,18 @@ class Call:
         model_input: model-ready rows for the whole batch, once a validating layer made
             them (so no outer layer parses the raw input a second time).
         valid: ``(n,)`` bool mask of rows that passed validation, once checked.
-        notes: free-form values that layers leave for the layers outside them
-            (e.g. the drift status), keyed by layer name.
+        validation: the validating layer's [`ValidationNote`][], once it ran.
+        drift: the drift monitor's [`DriftNote`][], once it ran.
+        review: the review step's [`ReviewNote`][], once it ran.
+        open_circuits: names of the circuit breakers found open during this call
+            ("primary" or a fallback stage's name), in the order found.
+
+    Examples:
+        >>> import numpy as np
+        >>> call = Call(raw=np.zeros((2, 3)), n=2)
+        >>> call.circuit_opened("primary")
+        >>> call.open_circuits, call.drift is None
+        (('primary',), True)
     """
 
     raw: Any
@@ -59,7 +145,26 @@ class Call:
     deadline: float | None = None
     model_input: Any = None
     valid: NDArray[np.bool_] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    validation: ValidationNote | None = None
+    drift: DriftNote | None = None
+    review: ReviewNote | None = None
+    open_circuits: tuple[str, ...] = ()
+
+    def circuit_opened(self, name: str) -> None:
+        """Record that breaker ``name`` was found open (once per name)."""
+        if name not in self.open_circuits:
+            self.open_circuits = (*self.open_circuits, name)
+
+    def adopt(self, other: Call) -> None:
+        """Take over what the layers left on ``other``, a copy of this call that a worker
+        thread ran (its layers finished in time)."""
+        self.model_input = other.model_input
+        self.valid = other.valid
+        self.validation = other.validation
+        self.drift = other.drift
+        self.review = other.review
+        for name in other.open_circuits:
+            self.circuit_opened(name)
 
     def rows(self, indices: NDArray[np.intp]) -> Any:
         """The raw input rows at ``indices`` (what a rule or a fallback guard receives)."""
@@ -201,6 +306,17 @@ class Layer(ABC):
         while layer is not None:
             yield layer
             layer = layer.inner
+
+    def screen(self, X: Any, call: Call) -> Decisions | None:
+        """Validate ``X`` for ``call`` without running the model, or None without a validator.
+
+        For a fallback chain whose primary stack was skipped (circuit open, deadline
+        passed): its bare-model stages must not receive rows nobody checked. The
+        validating layer answers (see
+        [`Validated.screen`][guardrails.validation.Validated.screen]); every other layer
+        hands the question to the layer inside it.
+        """
+        return None if self.inner is None else self.inner.screen(X, call)
 
     def is_fitted(self) -> bool:
         """True when this layer needs no fitting or has been fitted."""

@@ -207,8 +207,8 @@ class OnAbstain(Trigger):
 
 def _invalid_allowed(call: Call) -> bool:
     """True when INVALID_INPUT rows may go to a fallback (validation policy 'fallback')."""
-    note = call.notes.get("validate")
-    return note is None or (isinstance(note, dict) and note.get("policy") == "fallback")
+    note = call.validation
+    return note is None or note.policy == "fallback"
 
 
 @persistable
@@ -1016,7 +1016,7 @@ def _all_failed(d: Decisions) -> bool:
 
 def _scrubbed(d: Decisions, call: Call) -> Decisions:
     """``d`` with sensitive input values (as validation found them) cut from its details."""
-    secrets = call.notes.get("validate", {}).get("secrets")
+    secrets = None if call.validation is None else call.validation.secrets
     if not secrets or d.detail is None or len(d) != call.n:
         return d
     detail = scrub_details(d.detail, secrets)
@@ -1213,6 +1213,7 @@ class WithFallback(Layer):
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(PRIMARY)
             d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
             return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
@@ -1220,7 +1221,7 @@ class WithFallback(Layer):
             d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
         else:
             # a call that may be abandoned works on a copy: a late finish writes nothing here
-            sub = call if limit is None else dataclasses.replace(call, notes=dict(call.notes))
+            sub = call if limit is None else dataclasses.replace(call)
             try:
                 d = yield _Run(
                     lambda: self.inner._decide(X, sub),
@@ -1297,6 +1298,7 @@ class WithFallback(Layer):
         breaker = stage.breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(stage.name)
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
             )
@@ -1355,14 +1357,11 @@ class WithFallback(Layer):
             return d
         if not np.isin(d.reason, _SKIPPED).all():
             return d
-        validator = next((x for x in self.inner.layers() if hasattr(x, "screen")), None)
-        if validator is None:
+        screened = self.inner.screen(X, call)
+        note = call.validation  # left by the validating layer's screen()
+        if screened is None or note is None:
             return d
-        screened: Decisions = validator.screen(X, call)
-        valid: NDArray[np.bool_] | None = getattr(call, "valid", None)  # set by screen()
-        if valid is None:
-            return d
-        invalid = np.flatnonzero(~valid)
+        invalid = np.flatnonzero(note.invalid)
         return d.merge(invalid, screened.take(invalid)) if invalid.size else d
 
     def _withheld_primary(self, n: int, reason: Reason, detail: str) -> Decisions:
@@ -1478,9 +1477,7 @@ def _instant(stage: Stage) -> _InstantStage:
 
 def _adopt(call: Call, sub: Call) -> None:
     """Keep what the primary's layers left on its copy of the call (it finished in time)."""
-    call.model_input = sub.model_input
-    call.valid = sub.valid
-    call.notes.update(sub.notes)
+    call.adopt(sub)
 
 
 def _stage_withheld(stage: Stage, prev: Decisions, reason: Reason, detail: str) -> Decisions:

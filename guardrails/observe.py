@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
-from guardrails.alerts import Alerts, Health, circuits_open
+from guardrails.alerts import Alerts, Health
 from guardrails.base import Call, Layer, _is_frame
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, GuardrailsWarning
@@ -281,8 +281,7 @@ class Logged(Layer):
     def _record(self, d: Decisions, call: Call, seconds: float) -> None:
         log = self._log()
         n = len(d)
-        drift_note = call.notes.get("drift")
-        drift = _drift_status(drift_note)
+        drift = None if call.drift is None else call.drift.status
         total_ms = seconds * 1e3
         stage_ms = {k: v * 1e3 for k, v in d.timings.items()}
         try:
@@ -296,8 +295,7 @@ class Logged(Layer):
     def _observe(self, d: Decisions, call: Call, seconds: float, log: Any, drift: Any) -> None:
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
-        drift_note = call.notes.get("drift")
-        review_note = call.notes.get("review")
+        note, review = call.drift, call.review
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -305,11 +303,16 @@ class Logged(Layer):
                 self.version,
                 d,
                 seconds=seconds,
-                drift=drift_note if isinstance(drift_note, Mapping) else None,
-                review=review_note if isinstance(review_note, Mapping) else None,
+                drift=None if note is None else {"status": note.status, "scores": note.scores},
+                review=None
+                if review is None
+                else {
+                    "not_queued": review.not_queued,
+                    "data_quality_cap": review.data_quality_cap,
+                },
             )
             if self.alerts is not None:
-                circuits = circuits_open(call.notes.get("circuit"))
+                circuits = call.open_circuits
                 if not circuits and (
                     int(d.reason[0]) == _CIRCUIT_OPEN
                     if n == 1
@@ -523,7 +526,7 @@ class Logged(Layer):
         if registry is not None:
             rates = registry.observe_error(self.guard_name, self.version, call.n, seconds=seconds)
             if self.alerts is not None:
-                self._alert(log, rates, _drift_status(call.notes.get("drift")), ())
+                self._alert(log, rates, None if call.drift is None else call.drift.status, ())
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -612,13 +615,6 @@ def check_settings(
         or max_row_events < 0
     ):
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
-
-
-def _drift_status(note: Any) -> str | None:
-    if isinstance(note, Mapping):
-        status = note.get("status")
-        return None if status is None else str(status)
-    return None
 
 
 def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:

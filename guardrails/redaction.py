@@ -162,7 +162,7 @@ def scrub_details(detail: Any, secrets: Mapping[int, Iterable[str]]) -> Any:
     sensitive raw values replaced by [`REDACTED`][]; the same array when nothing changed.
 
     The validating layer collects the raw values of sensitive fields per row (it leaves
-    them in ``call.notes["validate"]["secrets"]``); layers that write messages validation
+    them in ``call.validation.secrets``); layers that write messages validation
     never saw (a model or fallback stage whose exception quotes its input) scrub with them.
     """
     out = detail

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, Layer, PostLayer, ReviewNote
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, GuardrailsError
 from guardrails.persistence import persistable
@@ -1257,13 +1257,9 @@ class Reviewed(PostLayer):
             rows = np.flatnonzero(invalid)
             take = self._admit(len(rows))
             left_out[rows[take:]] = True
-        note = {
-            "not_queued": int(left_out.sum()),
-            "data_quality_cap": self.data_quality_cap,
-            "data_quality_window": self.data_quality_window,
-        }
-        call.notes["review"] = note
-        if note["not_queued"]:
+        note = ReviewNote(int(left_out.sum()), self.data_quality_cap, self.data_quality_window)
+        call.review = note
+        if note.not_queued:
             self._log().warning(
                 "review_not_queued",
                 guard=self.guard_name,
@@ -1271,7 +1267,7 @@ class Reviewed(PostLayer):
                 request_id=call.request_id,
                 kind=DATA_QUALITY,
                 reason=str(Reason.INVALID_INPUT),
-                not_queued=note["not_queued"],
+                not_queued=note.not_queued,
                 not_queued_total=self.not_queued,
                 data_quality_cap=self.data_quality_cap,
                 data_quality_window=self.data_quality_window,

@@ -22,7 +22,7 @@ import numpy as np
 import pydantic
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, _is_frame, take_rows
+from guardrails.base import Call, Layer, ValidationNote, _is_frame, take_rows
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.persistence import persistable
@@ -1166,11 +1166,8 @@ class Validated(Layer):
         if X is call.raw or call.model_input is None:
             call.model_input = result.model_input
             call.valid = result.valid
-        call.notes[_STAGE] = {
-            "policy": self.on_invalid,
-            "invalid": result.invalid,
-            "secrets": result._secrets,  # raw sensitive values per row, for outer scrubbing
-        }
+        # raw sensitive values per row travel too, for outer layers to scrub their messages
+        call.validation = ValidationNote(self.on_invalid, result.invalid, result._secrets)
         if self.on_invalid == "raise" and result.errors:
             raise _error(result, self.schema)
         return result, time.perf_counter() - t0

@@ -21,6 +21,7 @@ from guardrails import (
     Call,
     ConfigurationError,
     Decisions,
+    DriftNote,
     InvalidInputError,
     Layer,
     Logged,
@@ -87,7 +88,7 @@ class Annotate(PostLayer):
     name: ClassVar[str] = "review"
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
-        call.notes["drift"] = {"status": "drift", "scores": {"x0": {"psi": 0.42}}}
+        call.drift = DriftNote("drift", {"x0": {"psi": 0.42}})
         ids = np.empty(len(d), dtype=object)
         for i in range(len(d)):
             ids[i] = f"case-{i}" if d.abstained[i] else None
