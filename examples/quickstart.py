@@ -26,7 +26,7 @@ def main() -> None:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     model.fit(X_train, y_train)
 
-    schema = infer_schema(X_train, names=list(data.feature_names), margin=0.5)
+    schema = infer_schema(X_train, names=list(data.feature_names))
     g = (
         guard(model, name="quickstart")
         .validate(schema)

@@ -35,7 +35,7 @@ from guardrails.alerts import (
     error_rate_above,
     fallback_rate_above,
 )
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from guardrails.calibration import (
     Calibrated,
@@ -111,6 +111,7 @@ from guardrails.review_sqlite import SQLiteQueue
 from guardrails.schema import FieldSpec, Schema, infer_schema
 from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
+from guardrails.workers import PoolStats, WorkerPool
 
 __version__ = "0.1.0"
 
@@ -145,6 +146,7 @@ __all__ = [
     "Default",
     "DriftAction",
     "DriftAlert",
+    "DriftNote",
     "DriftProfile",
     "DriftReport",
     "EntropyThreshold",
@@ -175,6 +177,7 @@ __all__ = [
     "PageHinkley",
     "PlattScaling",
     "Policy",
+    "PoolStats",
     "PostLayer",
     "Reason",
     "RecalibrationReport",
@@ -184,6 +187,7 @@ __all__ = [
     "Retry",
     "ReviewCase",
     "ReviewError",
+    "ReviewNote",
     "ReviewQueue",
     "Reviewed",
     "RiskControlledThreshold",
@@ -199,11 +203,13 @@ __all__ = [
     "Tighten",
     "Trigger",
     "Validated",
+    "ValidationNote",
     "ValidationResult",
     "VectorScaling",
     "Verdict",
     "WindowState",
     "WithFallback",
+    "WorkerPool",
     "__version__",
     "abstention_rate_above",
     "as_layer",

@@ -1,6 +1,6 @@
 """Abstention: policies that decide which answers to withhold, and the Abstaining wrapper.
 
-A policy looks at a batch of :class:`~guardrails.Decisions` (calibrated when a calibrator
+A policy looks at a batch of [`Decisions`][guardrails.Decisions] (calibrated when a calibrator
 sits inside) and says, per row, whether to withhold the answer and why. Policies are small
 objects that combine with ``|`` (withhold if either does) and ``&`` (only if both do).
 """
@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from guardrails.base import Call, Layer, PostLayer
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, InvalidInputError, NotFittedError
+from guardrails.parameters import HasParams
 from guardrails.persistence import persistable
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ class Verdict:
 
     Attributes:
         abstain: ``(n,)`` bool, rows to withhold.
-        reason: the :class:`Reason` for every withheld row, or ``(n,)`` int8 codes.
+        reason: the [`Reason`][] for every withheld row, or ``(n,)`` int8 codes.
         detail: readable explanation, one for all rows or ``(n,)`` object.
         columns: decision columns the policy computed (e.g. ``pred_set``), to be set.
     """
@@ -77,12 +78,14 @@ class Verdict:
         return object_column(self.abstain.shape[0], self.detail)
 
 
-class Policy(ABC):
+class Policy(HasParams, ABC):
     """Decides which rows of a batch to withhold.
 
-    Subclasses implement :meth:`evaluate`; those that choose thresholds from data also
-    implement :meth:`fit` and :meth:`is_fitted`. ``requires`` names the decision columns
-    the policy reads ("proba", "interval", ...), checked when a guard is built.
+    Subclasses implement [`evaluate`][]; those that choose thresholds from data also
+    implement [`fit`][] and [`is_fitted`][]. ``requires`` names the decision columns
+    the policy reads ("proba", "interval", ...), checked when a guard is built. The
+    ``__init__`` arguments are scikit-learn parameters (``get_params``/``set_params``),
+    so a grid search can address ``policy__alpha`` and ``clone`` copies a policy.
     """
 
     requires: ClassVar[frozenset[str]] = frozenset()
@@ -105,7 +108,7 @@ class Policy(ABC):
         return self.evaluate(d)
 
     def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:
-        """:meth:`fit` when the model-ready inputs ``X`` are known (what the guard calls)."""
+        """[`fit`][] when the model-ready inputs ``X`` are known (what the guard calls)."""
         return self.fit(d, y)
 
     def is_fitted(self) -> bool:
@@ -153,7 +156,7 @@ class ConfidenceThreshold(Policy):
 
     Rows with unknown confidence (NaN) are withheld too: no probability, no trust.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import ConfidenceThreshold, Decisions
         >>> d = Decisions(prediction=np.array([0, 1]), confidence=np.array([0.95, 0.6]))
@@ -257,6 +260,47 @@ class _Combined(Policy):
 
     __hash__ = None  # type: ignore[assignment]
 
+    # -- parameters: ``policies``, and each member by position ("0__threshold") ---------
+
+    def _param_names(self) -> tuple[str, ...] | None:
+        return ("policies",)
+
+    def _get_param(self, name: str) -> Any:
+        return self.policies
+
+    def _rebuilt(self, params: dict[str, Any]) -> Self:
+        return type(self)(*params["policies"])
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"policies": self.policies}
+        if deep:
+            for i, p in enumerate(self.policies):
+                out[str(i)] = p
+                out.update({f"{i}__{k}": v for k, v in p.get_params(deep=True).items()})
+        return out
+
+    def set_params(self, **params: Any) -> Self:
+        policies = list(params.pop("policies", self.policies))
+        nested: dict[int, dict[str, Any]] = {}
+        for key, value in params.items():
+            head, _, sub = key.partition("__")
+            if not (head.isdigit() and int(head) < len(policies)):
+                raise ConfigurationError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}. Valid parameters "
+                    f"are 'policies' and the member positions 0..{len(policies) - 1} "
+                    "(e.g. '0__threshold')."
+                )
+            if sub:
+                nested.setdefault(int(head), {})[sub] = value
+            else:
+                policies[int(head)] = value
+        for i, sub_params in nested.items():
+            policies[i] = policies[i].set_params(**sub_params)
+        fresh = self._rebuilt({"policies": policies})
+        self.__dict__.clear()
+        self.__dict__.update(fresh.__dict__)
+        return self
+
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
         return {"policies": [enc.component(p) for p in self.policies]}
 
@@ -315,13 +359,13 @@ class AllOf(_Combined):
 
 @persistable
 class Abstaining(PostLayer):
-    """Withhold the answers a :class:`Policy` does not trust.
+    """Withhold the answers a [`Policy`][] does not trust.
 
     Args:
         inner: the model or guard layer to wrap.
         policy: the policy that decides, e.g. ``ConfidenceThreshold(0.8)``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import Abstaining, ConfidenceThreshold
@@ -502,6 +546,12 @@ class _Simple(Policy):
     def __init__(self, value: float) -> None:
         self.value = value
 
+    def _has_param(self, name: str) -> bool:
+        return name == self.param
+
+    def _get_param(self, name: str) -> Any:
+        return self.value
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.param}={self.value!r})"
 
@@ -525,7 +575,7 @@ class MarginThreshold(_Simple):
     Two labels nearly tied means the model cannot tell them apart: the reason is
     ``AMBIGUOUS``. Rows without probabilities are withheld as ``LOW_CONFIDENCE``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions, MarginThreshold
         >>> d = Decisions(prediction=np.array([0, 0]), proba=np.array([[0.9, 0.1], [0.55, 0.45]]))
@@ -550,7 +600,7 @@ class MarginThreshold(_Simple):
 class EntropyThreshold(_Simple):
     """Withhold answers whose class distribution has entropy (nats) above ``entropy``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions, EntropyThreshold
         >>> d = Decisions(prediction=np.array([0, 0]), proba=np.array([[0.99, 0.01], [0.5, 0.5]]))
@@ -573,7 +623,7 @@ class EntropyThreshold(_Simple):
 class SetSizeAbove(_Simple):
     """Withhold answers whose prediction set holds more than ``size`` labels (``AMBIGUOUS``).
 
-    Reads the ``pred_set`` column, e.g. the one a :class:`~guardrails.ConformalSets`
+    Reads the ``pred_set`` column, e.g. the one a [`ConformalSets`][guardrails.ConformalSets]
     placed before it in ``ConformalSets(...) | SetSizeAbove(2)`` computes. Rows without a
     set are withheld.
     """
@@ -599,7 +649,7 @@ class SetSizeAbove(_Simple):
 class IntervalWiderThan(_Simple):
     """Withhold answers whose prediction interval is wider than ``width`` (``AMBIGUOUS``).
 
-    Reads the ``interval`` column (e.g. from :class:`~guardrails.ConformalIntervals`).
+    Reads the ``interval`` column (e.g. from [`ConformalIntervals`][guardrails.ConformalIntervals]).
     Rows without a finite interval are withheld.
     """
 
@@ -672,7 +722,7 @@ class CoverageThreshold(Policy):
         coverage: target share of rows answered, in (0, 1].
         score: "confidence" (top-class probability) or "margin" (top two difference).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import CoverageThreshold, Decisions
         >>> d = Decisions(prediction=np.zeros(9), confidence=np.linspace(0.5, 0.9, 9))
@@ -930,7 +980,7 @@ class CostRule(Policy):
         cost_matrix: ``(n_classes, n_classes)`` cost of answering column when the truth is
             row, in the order of the model's classes; the diagonal is usually 0.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import CostRule, Decisions
         >>> d = Decisions(prediction=np.array([0, 0]), proba=np.array([[0.9, 0.1], [0.6, 0.4]]),

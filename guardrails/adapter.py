@@ -1,4 +1,4 @@
-"""The model adapter: the one place where any model becomes a :class:`~guardrails.base.Layer`.
+"""The model adapter: the one place where any model becomes a [`Layer`][guardrails.base.Layer].
 
 It accepts a fitted scikit-learn classifier (``predict_proba``, else ``decision_function``,
 else ``predict``), a regressor, a ``Pipeline``, any object with those methods (a remote
@@ -57,7 +57,7 @@ class ModelAdapter(Layer):
             ``classes_`` when it has one; required for a callable returning proba or scores.
         name: the stage name written on the decisions this model answers.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import ModelAdapter
         >>> adapter = ModelAdapter(lambda X: np.c_[1 - X[:, 0], X[:, 0]],
@@ -454,7 +454,7 @@ def _check_proba(
 
 
 def as_layer(model: Any, **adapter_options: Any) -> Layer:
-    """The model as a :class:`Layer`: layers pass through, anything else gets an adapter."""
+    """The model as a [`Layer`][]: layers pass through, anything else gets an adapter."""
     if isinstance(model, Layer):
         if adapter_options:
             raise ConfigurationError(

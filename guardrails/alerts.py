@@ -1,9 +1,9 @@
 """Alert rules: notice when a guard's rolling rates or health cross a line, and tell someone.
 
 A rule looks at what one call left behind (the guard's rolling rates from
-:class:`~guardrails.telemetry.Metrics`, the drift status, whether a circuit is open) and
-says whether it fires. :class:`Alerts` evaluates its rules after every call, emits a
-warning event, and calls the user's sinks (plain callables taking an :class:`Alert`),
+[`Metrics`][guardrails.telemetry.Metrics], the drift status, whether a circuit is open) and
+says whether it fires. [`Alerts`][] evaluates its rules after every call, emits a
+warning event, and calls the user's sinks (plain callables taking an [`Alert`][]),
 at most once per rule and guard per ``cooldown`` seconds, so one incident does not send
 a thousand alerts.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +87,11 @@ class Alert:
 
 
 Sink = Callable[[Alert], Any]
-"""Where alerts go: any callable taking an :class:`Alert` (a pager client, a queue put...)."""
+"""Where alerts go: any callable taking an [`Alert`][] (a pager client, a queue put...)."""
 
 
 class AlertRule:
-    """A condition over :class:`Health`; use the factory functions to make one.
+    """A condition over `Health`; use the factory functions to make one.
 
     Args:
         name: the rule's stable name (used in events and the cool-down key).
@@ -199,18 +199,18 @@ def drift_detected() -> AlertRule:
 
 def circuit_opened() -> AlertRule:
     """Fire when a call finds a circuit breaker open (rows withheld with reason
-    ``circuit_open``, or a breaker reported open in ``call.notes["circuit"]``)."""
+    ``circuit_open``, or a fallback chain found a breaker open: ``call.open_circuits``)."""
     return AlertRule("circuit_open", threshold=1.0)
 
 
 class Alerts:
     """Rules, sinks and a cool-down; give it to ``guard(...).log(alerts=...)``.
 
-    One :class:`Alerts` may serve several guards: cool-downs are kept per rule and guard.
+    One [`Alerts`][] may serve several guards: cool-downs are kept per rule and guard.
 
     Args:
         rules: the rules to evaluate after every call.
-        sinks: callables each fired :class:`Alert` is passed to. A sink that raises is
+        sinks: callables each fired [`Alert`][] is passed to. A sink that raises is
             reported in a warning event and does not affect the decision.
         cooldown: seconds during which a rule that fired for a guard stays quiet.
         clock: the monotonic clock used for cool-downs (tests pass a fake one).
@@ -218,7 +218,7 @@ class Alerts:
     Raises:
         ConfigurationError: a rule, a sink or the cool-down is not valid.
 
-    Example:
+    Examples:
         >>> from guardrails.alerts import Alerts, abstention_rate_above, drift_detected
         >>> fired = []
         >>> alerts = Alerts([abstention_rate_above(0.2), drift_detected()],
@@ -326,10 +326,3 @@ class Alerts:
 
 def _name(obj: Any) -> str:
     return str(getattr(obj, "__qualname__", None) or type(obj).__name__)
-
-
-def circuits_open(note: Any) -> tuple[str, ...]:
-    """Names of breakers reported open in a ``call.notes["circuit"]`` mapping."""
-    if not isinstance(note, Mapping):
-        return ()
-    return tuple(sorted(str(k) for k, v in note.items() if str(v).lower() in ("open", "opened")))

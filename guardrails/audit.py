@@ -6,14 +6,14 @@ evaluation part. Every calibration method is fitted on the calibration part and 
 the evaluation part; the one with the lowest negative log-likelihood is recommended (NLL
 is a proper scoring rule: it cannot be gamed by binning, unlike ECE, and it is what
 temperature and Platt scaling minimise). With that calibration, thresholds are fitted on
-the calibration part for each target risk (:class:`~guardrails.RiskControlledThreshold`)
-and cost (:class:`~guardrails.CostRule`), and their coverage and realized selective risk
+the calibration part for each target risk ([`RiskControlledThreshold`][])
+and cost ([`CostRule`][]), and their coverage and realized selective risk
 are measured on the evaluation part. Regressors get split conformal interval widths.
 
 Loading a model file is the user's explicit choice, because both formats can run code:
 ``joblib`` unpickles, which runs whatever code the file carries; ``skops`` loads only the
 types it trusts by default plus those the user names with ``--trust``. This module is the
-one place in guardrails that calls ``joblib.load`` (:func:`_load_joblib_runs_code`).
+one place in guardrails that calls ``joblib.load`` (`_load_joblib_runs_code`).
 """
 
 from __future__ import annotations
@@ -481,19 +481,19 @@ def audit(
 
     Args:
         model: a fitted classifier (``predict_proba`` or ``decision_function``) or
-            regressor, or anything :class:`~guardrails.ModelAdapter` accepts.
+            regressor, or anything [`ModelAdapter`][guardrails.ModelAdapter] accepts.
         X: ``(n_samples, n_features)`` hold-out inputs (array or data frame).
         y: ``(n_samples,)`` their true labels or values.
         risks: target selective risks in (0, 1), one threshold each (classifiers).
         delta: allowed probability that the calibration draw misleads each risk threshold.
         cost_error: cost of a wrong answer (default 1 when ``cost_review`` is given).
-        cost_review: cost of sending a row to review; with it, a :class:`CostRule`.
+        cost_review: cost of sending a row to review; with it, a [`CostRule`][].
         alphas: miscoverage levels of the conformal sets or intervals, each in (0, 1).
         cal_size: share of the scored rows used to calibrate, in (0, 1).
         seed: seed of the split.
 
     Returns:
-        An :class:`AuditResult`.
+        An [`AuditResult`][].
 
     Raises:
         AuditError: bad settings, a model that cannot score ``X``, labels that are not its
@@ -892,14 +892,14 @@ def _classifier_evidence(
 
 
 def build_report(result: AuditResult, *, subtitle: str | None = None) -> Any:
-    """The audit as a :class:`~guardrails.Report` (plots need matplotlib; tables do not).
+    """The audit as a [`Report`][guardrails.Report] (plots need matplotlib; tables do not).
 
     Args:
-        result: what :func:`audit` returned.
+        result: what [`audit`][] returned.
         subtitle: a line under the title (model file, data file).
 
     Returns:
-        A :class:`~guardrails.Report` with the recommendation, the calibration table, the
+        A [`Report`][guardrails.Report] with the recommendation, the calibration table, the
         reliability diagram before and after calibration, the risk-coverage curve with the
         chosen operating points, coverage and set size per class, and the thresholds.
     """

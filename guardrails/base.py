@@ -1,10 +1,10 @@
-"""The wrapper protocol: every layer is a predictor that returns :class:`Decisions`.
+"""The wrapper protocol: every layer is a predictor that returns [`Decisions`][].
 
-A :class:`Layer` wraps an inner layer (the bottom one wraps the model through
-:class:`~guardrails.adapter.ModelAdapter`). Public calls (``decide``, ``decide_one``,
-``predict``, ``adecide``, ``fit``) start a :class:`Call` and hand it down; each layer
+A [`Layer`][] wraps an inner layer (the bottom one wraps the model through
+[`ModelAdapter`][guardrails.adapter.ModelAdapter]). Public calls (``decide``, ``decide_one``,
+``predict``, ``adecide``, ``fit``) start a [`Call`][] and hand it down; each layer
 implements ``_decide`` (and ``_fit`` when it learns). Most layers only post-process the
-inner layer's decisions: they subclass :class:`PostLayer` and implement ``_post``.
+inner layer's decisions: they subclass [`PostLayer`][] and implement ``_post``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import asyncio
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,16 +28,92 @@ if TYPE_CHECKING:
 
     from guardrails.persistence import Decoder, Encoder
 
-__all__ = ["Call", "Layer", "PostLayer", "as_batch", "one_row_batch", "take_rows"]
+__all__ = [
+    "Call",
+    "DriftNote",
+    "Layer",
+    "PostLayer",
+    "ReviewNote",
+    "ValidationNote",
+    "as_batch",
+    "one_row_batch",
+    "take_rows",
+]
 
 
 def _new_request_id() -> str:
     return os.urandom(8).hex()
 
 
+@dataclass(frozen=True, slots=True)
+class ValidationNote:
+    """What a validating layer tells the layers outside it about one call.
+
+    Attributes:
+        policy: the layer's ``on_invalid`` policy ("abstain", "fallback" or "raise"); a
+            fallback chain sends ``INVALID_INPUT`` rows on only under "fallback".
+        invalid: ``(n_samples,)`` bool mask of the rows that failed validation.
+        secrets: the raw values of sensitive fields per invalid row, for layers that write
+            messages validation never saw (a stage whose exception quotes its input) to
+            scrub them.
+
+    Examples:
+        >>> import numpy as np
+        >>> note = ValidationNote("fallback", np.array([False, True]), {1: ("4111-1111",)})
+        >>> note.policy, note.invalid.tolist()
+        ('fallback', [False, True])
+    """
+
+    policy: str
+    invalid: NDArray[np.bool_]
+    secrets: Mapping[int, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftNote:
+    """What a drift monitor tells the layers outside it: its status after this call.
+
+    Attributes:
+        status: "warming_up", "ok" or "drift".
+        scores: the latest report's scores per feature (or "prediction", "confidence")
+            and test, e.g. ``{"x0": {"psi": 0.42}}``; empty before the first window.
+
+    Examples:
+        >>> DriftNote("drift", {"x0": {"psi": 0.42}}).status
+        'drift'
+    """
+
+    status: str
+    scores: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewNote:
+    """What a review step tells the layers outside it about one call.
+
+    Attributes:
+        not_queued: invalid-input rows its data-quality cap kept out of the queue.
+        data_quality_cap: that cap (rows per window), or None without one.
+        data_quality_window: seconds of the cap's window.
+
+    Examples:
+        >>> ReviewNote(2, 100, 3600.0).not_queued
+        2
+    """
+
+    not_queued: int
+    data_quality_cap: int | None
+    data_quality_window: float
+
+
 @dataclass(slots=True)
 class Call:
     """What one request carries through the stack besides its inputs.
+
+    Layers leave each other what they know in the typed fields below, never by finding
+    one another: a validating layer fills ``model_input``, ``valid`` and ``validation``;
+    a drift monitor fills ``drift``; a review step fills ``review``; a fallback chain
+    records the breakers it found open in ``open_circuits``.
 
     Attributes:
         raw: the batch as the outermost layer received it.
@@ -48,8 +124,18 @@ class Call:
         model_input: model-ready rows for the whole batch, once a validating layer made
             them (so no outer layer parses the raw input a second time).
         valid: ``(n,)`` bool mask of rows that passed validation, once checked.
-        notes: free-form values that layers leave for the layers outside them
-            (e.g. the drift status), keyed by layer name.
+        validation: the validating layer's [`ValidationNote`][], once it ran.
+        drift: the drift monitor's [`DriftNote`][], once it ran.
+        review: the review step's [`ReviewNote`][], once it ran.
+        open_circuits: names of the circuit breakers found open during this call
+            ("primary" or a fallback stage's name), in the order found.
+
+    Examples:
+        >>> import numpy as np
+        >>> call = Call(raw=np.zeros((2, 3)), n=2)
+        >>> call.circuit_opened("primary")
+        >>> call.open_circuits, call.drift is None
+        (('primary',), True)
     """
 
     raw: Any
@@ -59,7 +145,26 @@ class Call:
     deadline: float | None = None
     model_input: Any = None
     valid: NDArray[np.bool_] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    validation: ValidationNote | None = None
+    drift: DriftNote | None = None
+    review: ReviewNote | None = None
+    open_circuits: tuple[str, ...] = ()
+
+    def circuit_opened(self, name: str) -> None:
+        """Record that breaker ``name`` was found open (once per name)."""
+        if name not in self.open_circuits:
+            self.open_circuits = (*self.open_circuits, name)
+
+    def adopt(self, other: Call) -> None:
+        """Take over what the layers left on ``other``, a copy of this call that a worker
+        thread ran (its layers finished in time)."""
+        self.model_input = other.model_input
+        self.valid = other.valid
+        self.validation = other.validation
+        self.drift = other.drift
+        self.review = other.review
+        for name in other.open_circuits:
+            self.circuit_opened(name)
 
     def rows(self, indices: NDArray[np.intp]) -> Any:
         """The raw input rows at ``indices`` (what a rule or a fallback guard receives)."""
@@ -82,7 +187,7 @@ def _is_frame(X: Any) -> bool:
 
 
 def as_batch(X: Any) -> int:
-    """Number of rows in batch ``X``; raises :class:`InvalidInputError` if it is not one.
+    """Number of rows in batch ``X``; raises [`InvalidInputError`][] if it is not one.
 
     A batch is a 2-D (or deeper) array, a data frame, or a list/tuple of records.
     """
@@ -143,10 +248,10 @@ def one_row_batch(x: Any) -> Any:
 
 
 class Layer(ABC):
-    """A predictor that returns :class:`Decisions`; wrappers nest like middleware.
+    """A predictor that returns [`Decisions`][]; wrappers nest like middleware.
 
-    Subclasses implement :meth:`_decide` and, when they learn from held-out data,
-    :meth:`_fit`. Fitted attributes end in ``_``.
+    Subclasses implement `_decide` and, when they learn from held-out data,
+    `_fit`. Fitted attributes end in ``_``.
     """
 
     name: ClassVar[str] = "layer"
@@ -168,6 +273,18 @@ class Layer(ABC):
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         """Async decisions; the default runs the synchronous path in a worker thread."""
         return await asyncio.to_thread(self._decide, X, call)
+
+    def awaits_io(self) -> bool:
+        """True when this layer's ``_adecide`` awaits work of its own (network I/O, a
+        coroutine the user gave), not only the work of ``_decide`` done differently.
+
+        A fallback chain asks its primary: when no layer awaits anything, it runs the
+        synchronous path in its own bounded workers under a deadline. The default is True
+        for a layer class that overrides ``_adecide``; a layer whose async path only saves a
+        thread hop (validation, logging, review) overrides this to return False.
+        """
+        method = type(self)._adecide
+        return method is not Layer._adecide and method is not PostLayer._adecide
 
     # -- what the stack exposes ----------------------------------------------------------
 
@@ -195,12 +312,23 @@ class Layer(ABC):
             yield layer
             layer = layer.inner
 
+    def screen(self, X: Any, call: Call) -> Decisions | None:
+        """Validate ``X`` for ``call`` without running the model, or None without a validator.
+
+        For a fallback chain whose primary stack was skipped (circuit open, deadline
+        passed): its bare-model stages must not receive rows nobody checked. The
+        validating layer answers (see
+        [`Validated.screen`][guardrails.validation.Validated.screen]); every other layer
+        hands the question to the layer inside it.
+        """
+        return None if self.inner is None else self.inner.screen(X, call)
+
     def is_fitted(self) -> bool:
         """True when this layer needs no fitting or has been fitted."""
         return True
 
     def check_fitted(self) -> None:
-        """Raise :class:`NotFittedError` naming the first unfitted layer of the stack."""
+        """Raise [`NotFittedError`][] naming the first unfitted layer of the stack."""
         for layer in self.layers():
             if not layer.is_fitted():
                 raise NotFittedError(
@@ -253,7 +381,7 @@ class Layer(ABC):
     async def adecide(
         self, X: Any, *, request_id: str | None = None, timeout: float | None = None
     ) -> Decisions:
-        """Async :meth:`decide` for asyncio servers."""
+        """Async [`decide`][] for asyncio servers."""
         self.check_fitted()
         call = self._start(X, request_id, timeout)
         return await self._adecide(X, call)
@@ -261,7 +389,7 @@ class Layer(ABC):
     async def adecide_one(
         self, x: Any, *, request_id: str | None = None, timeout: float | None = None
     ) -> Decision:
-        """Async :meth:`decide_one`."""
+        """Async [`decide_one`][]."""
         d = await self.adecide(one_row_batch(x), request_id=request_id, timeout=timeout)
         return d[0]
 
@@ -290,14 +418,14 @@ class Layer(ABC):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Layer:
-        """Rebuild a layer saved by :meth:`_to_state` around ``inner``."""
+        """Rebuild a layer saved by `_to_state` around ``inner``."""
         raise ArtifactError(f"{cls.__name__} cannot be loaded from a saved guard.")
 
 
 class PostLayer(Layer):
     """A layer that acts only on the decisions of the layer inside it.
 
-    Subclasses implement :meth:`_post` and, if they learn, :meth:`_learn`.
+    Subclasses implement `_post` and, if they learn, `_learn`.
     """
 
     inner: Layer

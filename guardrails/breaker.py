@@ -1,8 +1,8 @@
 """The circuit breaker: stop calling a stage that keeps failing, and probe it back to health.
 
-A :class:`CircuitBreaker` is *closed* while calls succeed. It *opens* after
+A [`CircuitBreaker`][] is *closed* while calls succeed. It *opens* after
 ``failure_threshold`` consecutive failures, or when the failure rate over the last
-``window`` calls reaches ``failure_rate``. While open it fails fast: :meth:`acquire`
+``window`` calls reaches ``failure_rate``. While open it fails fast: [`acquire`][]
 returns None and the caller does not call the stage. After ``cool_down`` seconds the next
 caller gets a *half-open* probe; a healthy probe closes the breaker, a failed one opens it
 again for another cool-down.
@@ -48,7 +48,7 @@ class BreakerState(str, enum.Enum):
 
 
 class CircuitOpenError(GuardrailsError, RuntimeError):
-    """Raised by :meth:`CircuitBreaker.call` when the breaker fails fast.
+    """Raised by [`CircuitBreaker.call`][] when the breaker fails fast.
 
     Attributes:
         breaker: name of the breaker that refused the call.
@@ -95,7 +95,7 @@ class CircuitBreaker:
         logger: a structlog logger for state-change events; default
             ``structlog.get_logger("guardrails")``. Logging is never configured here.
 
-    Example:
+    Examples:
         >>> from structlog.testing import CapturingLogger
         >>> from guardrails import CircuitBreaker
         >>> now, log = [0.0], CapturingLogger()
@@ -224,7 +224,7 @@ class CircuitBreaker:
     def acquire(self) -> int | None:
         """Ask to make one call: a token to report the outcome with, or None to fail fast.
 
-        Every token must be reported with :meth:`success` or :meth:`failure`.
+        Every token must be reported with [`success`][] or [`failure`][].
         """
         change: tuple[BreakerState, BreakerState] | None = None
         with self._lock:

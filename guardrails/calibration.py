@@ -4,18 +4,18 @@ A calibrator is fitted on held-out data of an already-trained model. Every calib
 takes *scores*: logits, log-probabilities or margins, ``(n_samples, n_classes)``, or
 ``(n_samples,)`` margins of the positive class of a binary problem (read as the two
 logits ``[0, s]``). To calibrate probabilities ``p``, pass ``np.log(p)``; the
-:class:`Calibrated` layer does this for you. ``transform`` always returns probabilities
+[`Calibrated`][] layer does this for you. ``transform`` always returns probabilities
 ``(n_samples, n_classes)``.
 
-- :class:`TemperatureScaling`: ``softmax(z / T)``, one parameter, fitted by minimising the
+- [`TemperatureScaling`][]: ``softmax(z / T)``, one parameter, fitted by minimising the
   negative log-likelihood exactly (the loss is convex in ``1 / T``).
-- :class:`PlattScaling`: a sigmoid ``1 / (1 + exp(-(a s + b)))`` of each class's
+- [`PlattScaling`][]: a sigmoid ``1 / (1 + exp(-(a s + b)))`` of each class's
   one-vs-rest logit ``s``, with Platt's prior-corrected targets; renormalised.
-- :class:`IsotonicCalibration`: a monotone step-and-ramp map of each class's probability,
+- [`IsotonicCalibration`][]: a monotone step-and-ramp map of each class's probability,
   one-vs-rest, renormalised.
-- :class:`HistogramBinning`: the observed frequency in equal-mass (or equal-width) bins
+- [`HistogramBinning`][]: the observed frequency in equal-mass (or equal-width) bins
   of each class's probability, one-vs-rest, renormalised.
-- :class:`VectorScaling`: ``softmax(w * z + b)``, a scale and a bias per class.
+- [`VectorScaling`][]: ``softmax(w * z + b)``, a scale and a bias per class.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from guardrails.errors import (
     InvalidInputError,
     NotFittedError,
 )
+from guardrails.parameters import HasParams
 from guardrails.persistence import persistable
 from guardrails.reliability import (
     Strategy,
@@ -77,7 +78,7 @@ __all__ = [
 
 Method = Literal["temperature", "sigmoid", "isotonic", "histogram", "vector"]
 METHODS: tuple[str, ...] = ("temperature", "sigmoid", "isotonic", "histogram", "vector")
-"""Calibration methods that :class:`Calibrated` and ``.calibrate()`` accept by name."""
+"""Calibration methods that [`Calibrated`][] and ``.calibrate()`` accept by name."""
 
 LOG_EPS = 1e-12
 """Added to probabilities before the log, so that a probability of 0 becomes a finite logit
@@ -192,11 +193,12 @@ def _split_ragged(flat: NDArray[Any], offsets: NDArray[Any]) -> list[NDArray[np.
 # -- calibrators ---------------------------------------------------------------------------
 
 
-class Calibrator(ABC):
+class Calibrator(HasParams, ABC):
     """Maps a trained model's scores to calibrated probabilities.
 
     Subclasses implement ``_fit(Z, idx)`` and ``_transform(Z)`` on ``(n, k)`` logits and
-    integer targets.
+    integer targets. The ``__init__`` arguments are scikit-learn parameters
+    (``get_params``/``set_params``), so ``calibration__bins`` can be grid-searched.
     """
 
     n_classes_: int
@@ -245,7 +247,7 @@ class Calibrator(ABC):
         """Calibrated probabilities ``(n_samples, n_classes)`` for ``scores``.
 
         Raises:
-            NotFittedError: before :meth:`fit`.
+            NotFittedError: before [`fit`][].
             InvalidInputError: malformed scores, NaN, or a different number of classes.
         """
         name = type(self).__name__
@@ -261,11 +263,11 @@ class Calibrator(ABC):
         return self._transform(Z)
 
     def fit_transform(self, scores: Any, y: Any) -> NDArray[np.float64]:
-        """:meth:`fit` then :meth:`transform` on the same scores."""
+        """[`fit`][] then [`transform`][] on the same scores."""
         return self.fit(scores, y).transform(scores)
 
     def is_fitted(self) -> bool:
-        """True once :meth:`fit` has run."""
+        """True once [`fit`][] has run."""
         return hasattr(self, "n_classes_")
 
     @abstractmethod
@@ -356,7 +358,7 @@ class TemperatureScaling(Calibrator):
         inverse_temperature_: ``1 / T``.
         n_classes_: number of classes.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import TemperatureScaling
         >>> rng = np.random.default_rng(0)
@@ -461,7 +463,7 @@ def _linear_state(cal: Any, enc: Encoder, settings: dict[str, Any]) -> dict[str,
 
 
 def _load_linear(out: _Linear, state: dict[str, Any], dec: Decoder) -> _Linear:
-    """Give ``out`` back the fitted linear map stored by :func:`_linear_state`."""
+    """Give ``out`` back the fitted linear map stored by `_linear_state`."""
     if "coef" in state:
         out.coef_ = dec.required_array(state["coef"]).astype(np.float64)
         out.intercept_ = dec.required_array(state["intercept"]).astype(np.float64)
@@ -806,7 +808,7 @@ class Calibrated(PostLayer):
     Args:
         inner: the model or guard layer to wrap (a classifier giving proba or scores).
         method: ``"temperature"`` (default), ``"sigmoid"``, ``"isotonic"``,
-            ``"histogram"``, ``"vector"``, or a :class:`Calibrator` object.
+            ``"histogram"``, ``"vector"``, or a [`Calibrator`][] object.
         training_data: optionally, the data the model was trained on. Only 64-bit row
             fingerprints are kept; ``fit`` warns when most calibration rows are among them.
 
@@ -814,7 +816,7 @@ class Calibrated(PostLayer):
         ConfigurationError: an unknown method, or a model that gives neither probabilities
             nor scores (a regressor or a label-only classifier).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.naive_bayes import GaussianNB
         >>> from guardrails import Calibrated
@@ -1059,14 +1061,14 @@ def calibration_report(
     not answer with finite output (invalid input, model errors) are left out and counted.
 
     Args:
-        layer: a guard (or any layer) with or without a :class:`Calibrated` layer.
+        layer: a guard (or any layer) with or without a [`Calibrated`][] layer.
         X: a batch of inputs.
         y: ``(n_samples,)`` true labels.
         bins: number of bins for ECE and MCE.
         strategy: ``"uniform"`` (equal width) or ``"quantile"`` (equal mass).
 
     Returns:
-        A :class:`CalibrationReport`. Without a calibrate step, ``before`` measures the
+        A [`CalibrationReport`][]. Without a calibrate step, ``before`` measures the
         guard's output probabilities and ``after`` is None.
 
     Raises:
@@ -1166,7 +1168,7 @@ def recalibrate(
     (decisions in flight keep the calibrator they started with).
 
     Args:
-        layer: a guard (or layer) with a :class:`Calibrated` layer, already fitted.
+        layer: a guard (or layer) with a [`Calibrated`][] layer, already fitted.
         X: ``(n_samples, n_features)`` inputs with known labels.
         y: ``(n_samples,)`` true labels.
         holdout: share of rows kept aside to measure before and after, in (0, 1).

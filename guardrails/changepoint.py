@@ -48,7 +48,7 @@ class PageHinkley:
             and slower detection.
         min_samples: values to see before any signal.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import PageHinkley
         >>> ph = PageHinkley(delta=0.01, threshold=10)

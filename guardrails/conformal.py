@@ -194,17 +194,18 @@ class ConformalSets(Policy):
 
     Args:
         alpha: the miscoverage level in (0, 1); sets hold the truth with prob. >= 1 - alpha.
-        score: "lac", "aps" or "raps" (see :func:`set_scores`).
+        score: "lac", "aps" or "raps" (see `set_scores`).
         class_conditional: one threshold per true class (Mondrian conformal), for
             coverage within every class, not only on average.
         groups: a function of the decisions giving each row's group ``(n_samples,)``
             (e.g. a region or a confidence band); one threshold per group. Groups or
             classes with too few calibration rows for ``alpha`` get every label (and a
-            :class:`~guardrails.GuardrailsWarning` at fit); a group never seen in
+            [`GuardrailsWarning`][guardrails.GuardrailsWarning] at fit); a group never seen in
             calibration also gets every label.
         max_set_size: answer only when the set holds at most this many labels; ``None``
             never withholds for size.
-        penalty, k_reg: the RAPS regularisation (ignored by other scores).
+        penalty: the RAPS regularisation (ignored by other scores).
+        k_reg: the RAPS regularisation (ignored by other scores).
         randomized: for "aps" and "raps", draw one uniform number per row to break ties
             (Romano et al. 2020). Then coverage is also at most ``1 - alpha + 1/(n + 1)``
             and sets are smaller, but the same row can get a different set on another
@@ -217,7 +218,7 @@ class ConformalSets(Policy):
             (fewer than about ``1/alpha - 1``), or a label is not one of the model's
             classes.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import ConformalSets, Decisions
         >>> rng = np.random.default_rng(0)
@@ -484,6 +485,16 @@ class ConformalSets(Policy):
 _INTERVAL_SCORES = ("absolute", "normalized", "cqr")
 
 
+class _QuantilePair:
+    """``(n_samples, 2)`` lower and upper predictions of two models (picklable)."""
+
+    def __init__(self, lower: Any, upper: Any) -> None:
+        self.lower, self.upper = lower, upper
+
+    def __call__(self, X: Any) -> NDArray[np.float64]:
+        return np.column_stack([self.lower.predict(X), self.upper.predict(X)])
+
+
 def _as_function(owner: str, name: str, value: Any, columns: int) -> Callable[[Any], Any] | None:
     """A callable, a fitted model with ``predict``, or (for two columns) a pair of models."""
     if value is None:
@@ -491,7 +502,7 @@ def _as_function(owner: str, name: str, value: Any, columns: int) -> Callable[[A
     if columns == 2 and isinstance(value, tuple) and len(value) == 2:
         lower, upper = value
         if hasattr(lower, "predict") and hasattr(upper, "predict"):
-            return lambda X: np.column_stack([lower.predict(X), upper.predict(X)])
+            return _QuantilePair(lower, upper)
     if hasattr(value, "predict") and columns == 1:
         return value.predict  # type: ignore[no-any-return]
     if callable(value):
@@ -540,7 +551,7 @@ class ConformalIntervals(Policy):
         max_width: withhold answers whose interval is wider than this; None never does.
 
     Functions and models are not saved with a guard: pass them back to
-    :func:`guardrails.load` as ``scale=`` or ``quantiles=``.
+    [`guardrails.load`][] as ``scale=`` or ``quantiles=``.
     """
 
     requires = frozenset({"values"})
@@ -749,8 +760,8 @@ class ConformalIntervals(Policy):
 class AdaptiveConformal(Policy):
     """Adaptive conformal inference (Gibbs and Candes 2021): coverage that survives drift.
 
-    Wraps a split conformal policy (marginal :class:`ConformalSets` or
-    :class:`ConformalIntervals`) and moves its miscoverage level as labels arrive:
+    Wraps a split conformal policy (marginal [`ConformalSets`][] or
+    [`ConformalIntervals`][]) and moves its miscoverage level as labels arrive:
     after each labelled row, ``alpha_t <- alpha_t + gamma * (alpha - err_t)`` where
     ``err_t`` is 1 when the set or interval given for that row missed the truth. Sets
     are made at level ``alpha_t`` from the calibration scores; ``alpha_t <= 0`` gives
@@ -760,7 +771,7 @@ class AdaptiveConformal(Policy):
     one at a time (``B`` times that bound's ``gamma`` term for batches of ``B``).
 
     Labels may arrive later (from the review queue, say): keep the decisions, and call
-    :meth:`update` with them and the true answers. The state is thread-safe.
+    [`update`][] with them and the true answers. The state is thread-safe.
 
     Args:
         base: the split conformal policy to adapt (unfitted or fitted).
@@ -768,7 +779,7 @@ class AdaptiveConformal(Policy):
 
     Attributes (after fit):
         alpha_t_: the current miscoverage level.
-        n_updates_, n_misses_: labelled rows seen by :meth:`update`, and how many missed.
+        n_updates_, n_misses_: labelled rows seen by [`update`][], and how many missed.
     """
 
     def __init__(self, base: ConformalSets | ConformalIntervals, *, gamma: float = 0.005) -> None:

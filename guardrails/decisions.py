@@ -1,6 +1,6 @@
-"""The result types: a columnar :class:`Decisions` batch and a frozen :class:`Decision` row.
+"""The result types: a columnar [`Decisions`][] batch and a frozen [`Decision`][] row.
 
-Every wrapper returns :class:`Decisions`. A row is either an *answer* (``abstained`` is
+Every wrapper returns [`Decisions`][]. A row is either an *answer* (``abstained`` is
 False) or a *non-answer* whose ``reason`` says why. Columns are numpy arrays with the
 batch on axis 0; optional columns are ``None`` when no layer produced them.
 """
@@ -99,7 +99,7 @@ def _as_label(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Decision:
-    """One row of a :class:`Decisions` batch; immutable.
+    """One row of a [`Decisions`][] batch; immutable.
 
     Attributes:
         prediction: the answer, or ``None`` for a non-answer.
@@ -171,8 +171,8 @@ class Decisions:
     Columns (``n`` rows on axis 0; ``k`` classes):
 
     - ``prediction`` ``(n,)``: the model's candidate answer; read it only where ``answered``
-      (use :meth:`predictions` for a column with an abstention marker).
-    - ``abstained`` ``(n,)`` bool; ``reason`` ``(n,)`` int8 codes of :class:`Reason`;
+      (use [`predictions`][] for a column with an abstention marker).
+    - ``abstained`` ``(n,)`` bool; ``reason`` ``(n,)`` int8 codes of [`Reason`][];
       ``stage`` ``(n,)`` object: name of the stage that produced the row.
     - optional, ``None`` when no layer produced them: ``confidence`` ``(n,)``,
       ``proba`` ``(n, k)``, ``scores`` ``(n, k)`` raw model scores, ``interval`` ``(n, 2)``,
@@ -183,7 +183,7 @@ class Decisions:
 
     Treat instances as immutable: every method returns a new batch.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions, Reason
         >>> d = Decisions(prediction=np.array([1, 0]), abstained=np.array([False, True]),
@@ -350,7 +350,7 @@ class Decisions:
         return float(self.abstained.mean()) if len(self) else 0.0
 
     def reasons(self) -> list[Reason]:
-        """The reason of every row as :class:`Reason` members."""
+        """The reason of every row as [`Reason`][] members."""
         return [Reason(int(code)) for code in self.reason]
 
     def reason_counts(self) -> dict[str, int]:
@@ -556,7 +556,7 @@ class Decisions:
     # -- export --------------------------------------------------------------------------
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One plain dict per row (see :meth:`Decision.to_dict`)."""
+        """One plain dict per row (see [`Decision.to_dict`][])."""
         return [row.to_dict() for row in self]
 
     def to_frame(self) -> Any:

@@ -1,16 +1,16 @@
 """Data drift: reference profiles, mergeable window state, and the tests that compare them.
 
-A :class:`DriftProfile` is built once from training data. Per numeric feature it keeps a
+A [`DriftProfile`][] is built once from training data. Per numeric feature it keeps a
 sorted reference sample (the grid for exact KS and Wasserstein) and quantile bins with
 the training data's proportions (PSI, Jensen-Shannon); per categorical feature it keeps
 the category frequencies plus an "unseen" bucket. Optionally it profiles the model's
 outputs too: predictions, confidence and the abstention rate.
 
-Current data goes into a :class:`WindowState`: integer counts (and sums) on the profile's
-grid. States add (:meth:`WindowState.merge`), so workers or partitions can each fill one
+Current data goes into a [`WindowState`][]: integer counts (and sums) on the profile's
+grid. States add ([`WindowState.merge`][]), so workers or partitions can each fill one
 and combine them; the merged state is exactly the state of the concatenated data.
-:meth:`DriftProfile.evaluate` turns a state into a :class:`DriftReport`; the batch path
-:meth:`DriftProfile.compare` does both in one call.
+[`DriftProfile.evaluate`][] turns a state into a [`DriftReport`][]; the batch path
+[`DriftProfile.compare`][] does both in one call.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ class WindowState:
     (about ``16 * (2 * sample_size + 1)`` bytes per numeric feature), whatever the number
     of rows observed.
 
-    Make one with :meth:`DriftProfile.window_state`; fill it with :meth:`update`.
+    Make one with [`DriftProfile.window_state`][]; fill it with [`update`][].
     """
 
     def __init__(self, profile: DriftProfile) -> None:
@@ -382,7 +382,7 @@ class WindowState:
     def to_arrays(self) -> dict[str, NDArray[Any]]:
         """The state as plain arrays (e.g. for ``np.savez``), to ship from a worker.
 
-        Rebuild it with :meth:`DriftProfile.window_state` ``(arrays=...)`` on a profile
+        Rebuild it with [`DriftProfile.window_state`][] ``(arrays=...)`` on a profile
         loaded from the same file.
         """
         out: dict[str, NDArray[Any]] = {"rows": np.array([self.rows], dtype=np.int64)}
@@ -441,7 +441,7 @@ def _js(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
 def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[float, float]:
     """Exact two-sample KS statistic of the window vs the reference sample, and its p-value.
 
-    ``method`` chooses the p-value as :func:`scipy.stats.ks_2samp` does: "asymp" (Smirnov's
+    ``method`` chooses the p-value as `scipy.stats.ks_2samp` does: "asymp" (Smirnov's
     asymptotic distribution), "exact", or "auto" (exact when both samples have at most
     10,000 values).
     """
@@ -672,7 +672,7 @@ class DriftProfile:
 
     Treat it as immutable: guards share it, and no comparison changes or recomputes it.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import DriftProfile
         >>> rng = np.random.default_rng(0)
@@ -867,10 +867,10 @@ class DriftProfile:
     # -- comparing -----------------------------------------------------------------------
 
     def window_state(self, arrays: Mapping[str, Any] | None = None) -> WindowState:
-        """A :class:`WindowState` on this profile's grid: empty, or rebuilt from ``arrays``.
+        """A [`WindowState`][] on this profile's grid: empty, or rebuilt from ``arrays``.
 
         Args:
-            arrays: what :meth:`WindowState.to_arrays` gave (on any copy of this profile).
+            arrays: what [`WindowState.to_arrays`][] gave (on any copy of this profile).
 
         Raises:
             InvalidInputError: ``arrays`` do not fit this profile.
@@ -915,11 +915,17 @@ class DriftProfile:
 
         Args:
             X: ``(n_samples, n_features)`` current inputs, or None.
-            predictions, confidence, abstained: current outputs, ``(n_samples,)`` each.
-            tests, alpha, correction, thresholds, ks_method: see :meth:`evaluate`.
+            predictions: current outputs, ``(n_samples,)`` each.
+            confidence: current outputs, ``(n_samples,)`` each.
+            abstained: current outputs, ``(n_samples,)`` each.
+            tests: see [`evaluate`][].
+            alpha: see [`evaluate`][].
+            correction: see [`evaluate`][].
+            thresholds: see [`evaluate`][].
+            ks_method: see [`evaluate`][].
 
         Returns:
-            The :class:`DriftReport`.
+            The [`DriftReport`][].
         """
         state = self.window_state().update(
             X, predictions=predictions, confidence=confidence, abstained=abstained
@@ -943,11 +949,11 @@ class DriftProfile:
         thresholds: Mapping[str, float | None] | None = None,
         ks_method: str = "auto",
     ) -> DriftReport:
-        """Test a filled :class:`WindowState` against the reference.
+        """Test a filled [`WindowState`][] against the reference.
 
         Args:
             state: current data on this profile's grid.
-            tests: which tests to run, among :data:`TESTS`. KS and chi-square give
+            tests: which tests to run, among `TESTS`. KS and chi-square give
                 p-values; PSI, Wasserstein and Jensen-Shannon give distances compared with
                 ``thresholds``.
             alpha: level of the p-value tests after correction; with Bonferroni the chance
@@ -957,12 +963,12 @@ class DriftProfile:
             thresholds: distance thresholds by test; default ``{"psi": 0.2}`` (Wasserstein,
                 in reference standard deviations, and Jensen-Shannon report without a
                 verdict unless given a threshold).
-            ks_method: how KS p-values are computed, as in :func:`scipy.stats.ks_2samp`:
+            ks_method: how KS p-values are computed, as in `scipy.stats.ks_2samp`:
                 "auto" (exact when window and reference sample both have at most 10,000
                 values, else asymptotic), "exact" or "asymp" (fastest).
 
         Returns:
-            The :class:`DriftReport`; features without current values are left out.
+            The [`DriftReport`][]; features without current values are left out.
         """
         if ks_method not in KS_METHODS:
             raise ConfigurationError(
@@ -1129,7 +1135,7 @@ class DriftProfile:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DriftProfile:
-        """Read a profile written by :meth:`save`.
+        """Read a profile written by [`save`][].
 
         Raises:
             ArtifactError: the file is not a saved drift profile or was tampered with.
@@ -1151,7 +1157,7 @@ def check_test_settings(
     correction: str,
     thresholds: Mapping[str, float | None] | None,
 ) -> tuple[float, str, dict[str, float | None]]:
-    """Validate the settings shared by :meth:`DriftProfile.evaluate` and the monitor."""
+    """Validate the settings shared by [`DriftProfile.evaluate`][] and the monitor."""
     if isinstance(tests, str) or not all(t in TESTS for t in tests) or not tests:
         raise ConfigurationError(
             f"The 'tests' parameter of {owner} must be a non-empty sequence of {list(TESTS)}. "

@@ -1,9 +1,9 @@
 """Exceptions and warnings raised by guardrails.
 
 Expected outcomes (a row the guard will not answer) are values on
-:class:`~guardrails.Decisions`, never exceptions. Exceptions are for misuse and
-for "cannot continue". Every exception derives from :class:`GuardrailsError`
-and also from the builtin it resembles, so ``except ValueError`` keeps working::
+[`Decisions`][guardrails.Decisions], never exceptions. Exceptions are for misuse and
+for "cannot continue". Every exception derives from [`GuardrailsError`][]
+and also from the builtin it resembles, so ``except ValueError`` keeps working:
 
     GuardrailsError(Exception)
     ├── ConfigurationError(+ValueError)       bad settings, refused when the guard is built

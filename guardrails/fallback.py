@@ -1,22 +1,26 @@
 """Fallback chains: rows the primary does not answer go down an ordered list of stages.
 
-:class:`WithFallback` runs the layer inside it (the *primary*), then hands the rows that
+[`WithFallback`][] runs the layer inside it (the *primary*), then hands the rows that
 are still withheld to each stage in turn: another model or a whole guard
-(:class:`ModelStage`), a function over the raw input rows (:class:`Rule`), a constant
-(:class:`Default`) or a person (:class:`SendToReview`). A stage takes only the rows its
+([`ModelStage`][]), a function over the raw input rows ([`Rule`][]), a constant
+([`Default`][]) or a person ([`SendToReview`][]). A stage takes only the rows its
 trigger selects (``on_error() | on_timeout()``...); its answers are merged back by row, so
 a batch keeps its order. Every row says which stage answered (``stage``), every stage that
 saw it (``tried``) and, for a fallback answer, why the earlier stages did not answer
 (``detail``).
 
 Timeouts. The primary and each stage that runs code may have a timeout; a request's
-overall ``timeout=`` sets a deadline they all share. A synchronous call that runs past its
-limit is *abandoned*: it keeps running to completion in a daemon worker thread, its result
-is discarded, and the rows go on with reason ``TIMEOUT``. Worker threads are bounded
-(``max_workers`` per chain): when every worker is busy, a call waits for one only until its
-deadline, then its rows time out; it never queues past its deadline. Daemon threads do
-not keep the process alive at exit. The async path (``adecide``) cancels coroutines for
-real (``asyncio.wait_for``); synchronous stages run in the same bounded workers.
+overall ``timeout=`` sets a deadline they all share. A call under a limit runs in the
+chain's [`WorkerPool`][guardrails.WorkerPool] (``max_workers`` daemon threads, or a pool
+shared with other chains): past its limit it is *abandoned* (it finishes in its thread, its
+result is discarded) and the rows go on with reason ``TIMEOUT``. When every worker is busy,
+a call waits in line at most ``max_wait`` seconds and never past its deadline; then it is
+*shed*: it never runs, its rows time out at once, and the pool counts it. A call without any
+limit is never abandoned, so it needs no bounded worker: it runs in the caller's thread
+(``decide``) or the event loop's default executor (``adecide``), like the sync path. The
+async path awaits coroutine stages natively and cancels them at their deadline
+(``asyncio.wait_for``); a primary whose layers await nothing of their own runs its sync path
+in the pool, so a hung model never holds a thread of the event loop's executor.
 """
 
 from __future__ import annotations
@@ -27,21 +31,17 @@ import copy
 import dataclasses
 import inspect
 import math
-import queue
 import random
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import CancelledError, Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.adapter import ModelAdapter, OutputKind
-from guardrails.base import Call, Layer, PostLayer, _is_frame
+from guardrails.base import Call, Layer, _is_frame
 from guardrails.breaker import CircuitBreaker
 from guardrails.decisions import PRIMARY, Decisions, Reason, object_column
 from guardrails.errors import (
@@ -53,6 +53,7 @@ from guardrails.errors import (
 )
 from guardrails.persistence import persistable
 from guardrails.redaction import scrub_details
+from guardrails.workers import Abandoned, PoolStats, Shed, WorkerPool
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
@@ -206,8 +207,8 @@ class OnAbstain(Trigger):
 
 def _invalid_allowed(call: Call) -> bool:
     """True when INVALID_INPUT rows may go to a fallback (validation policy 'fallback')."""
-    note = call.notes.get("validate")
-    return note is None or (isinstance(note, dict) and note.get("policy") == "fallback")
+    note = call.validation
+    return note is None or note.policy == "fallback"
 
 
 @persistable
@@ -393,7 +394,7 @@ class Retry:
         jitter: share of each wait drawn at random, in [0, 1] (1: "full jitter").
         seed: seed of the jitter's random generator (None: unpredictable).
 
-    Example:
+    Examples:
         >>> from guardrails import Retry
         >>> Retry(retries=2, backoff=0.01, jitter=0.0).delay(1)
         0.02
@@ -471,8 +472,8 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
     Args (shared by every stage):
         name: written into the ``stage`` column of rows this stage answers and appended to
             their ``tried`` column. Unique within a chain.
-        when: the :class:`Trigger` choosing which withheld rows this stage takes
-            (default :func:`on_withheld`).
+        when: the [`Trigger`][] choosing which withheld rows this stage takes
+            (default [`on_withheld`][]).
     """
 
     kind: ClassVar[str] = "stage"
@@ -582,8 +583,8 @@ class _CodeStage(Stage):
         """Decisions for rows ``idx`` of the request (may raise; the chain catches)."""
 
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        """Async :meth:`compute`; raises ``_RunInThread`` when the chain should run
-        :meth:`compute` in a worker thread instead (no native async path)."""
+        """Async [`compute`][]; raises ``_RunInThread`` when the chain should run
+        [`compute`][] in a worker thread instead (no native async path)."""
         raise _RunInThread
 
 
@@ -591,20 +592,15 @@ class _RunInThread(Exception):
     """Internal signal: this stage has no native async path."""
 
 
-_DELEGATING = (Layer._adecide, PostLayer._adecide)
-
-
 def native_async(layer: Layer) -> bool:
-    """True when some layer of ``layer``'s stack has an async path of its own.
+    """True when some layer of ``layer``'s stack awaits work of its own (see
+    [`Layer.awaits_io`][guardrails.Layer.awaits_io]).
 
-    When none has, the async path would only run the sync one in a thread; the chain then
-    runs it in its own bounded workers instead of the event loop's default executor.
+    When none does, the async path would only do the sync path's work on the event loop
+    and in threads; the chain then runs the sync path in its own bounded workers, so that
+    a hung call holds one of them and never a thread of the event loop's default executor.
     """
-    for part in (layer, *layer.layers()):
-        method = getattr(type(part), "_adecide", None)
-        if method not in _DELEGATING and type(part).__name__ != "Guard":
-            return True
-    return False
+    return any(part.awaits_io() for part in (layer, *layer.layers()))
 
 
 def _sub_call(rows: Any, n: int, call: Call) -> Call:
@@ -617,17 +613,18 @@ class ModelStage(_CodeStage):
 
     A bare model gets the model-ready rows (``call.model_rows``) and is adapted like the
     primary; rows that failed validation never reach it. A guard (any
-    :class:`~guardrails.base.Layer`) gets the raw rows and validates them itself.
+    [`Layer`][guardrails.base.Layer]) gets the raw rows and validates them itself.
 
     Args:
         model: a fitted estimator, an object with ``predict_proba``/``predict``, a callable,
-            or a :class:`~guardrails.Guard`.
+            or a [`Guard`][guardrails.Guard].
         name: stage name (default ``"model"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
         timeout: seconds this stage may take (the request's deadline still applies).
-        breaker: a :class:`~guardrails.CircuitBreaker` for this stage.
-        retry: a :class:`Retry`, only if the model is safe to call twice.
-        output, classes: as for :class:`~guardrails.ModelAdapter`, for a bare model.
+        breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] for this stage.
+        retry: a [`Retry`][], only if the model is safe to call twice.
+        output: as for [`ModelAdapter`][guardrails.ModelAdapter], for a bare model.
+        classes: as for [`ModelAdapter`][guardrails.ModelAdapter], for a bare model.
     """
 
     kind = "model"
@@ -742,9 +739,12 @@ class Rule(_CodeStage):
     Args:
         fn: the rule; receives the rows as the caller gave them (array rows, records...).
         name: stage name (default ``"rule"``).
-        when, timeout, breaker, retry: as for :class:`ModelStage`.
+        when: as for [`ModelStage`][].
+        timeout: as for [`ModelStage`][].
+        breaker: as for [`ModelStage`][].
+        retry: as for [`ModelStage`][].
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Rule
         >>> Rule(lambda rows: [1 if r[0] > 0 else None for r in rows], name="sign").name
@@ -830,9 +830,9 @@ class Default(_InstantStage):
     Args:
         value: the answer (a str, int, float or bool, so that it can be saved).
         name: stage name (default ``"default"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
 
-    Example:
+    Examples:
         >>> from guardrails import Default
         >>> Default("manual check", name="fallback_label")
         Default('manual check', name='fallback_label')
@@ -883,7 +883,7 @@ class SendToReview(_InstantStage):
 
     Args:
         name: stage name (default ``"review"``).
-        when: trigger (default :func:`on_withheld`).
+        when: trigger (default [`on_withheld`][]).
     """
 
     kind = "review"
@@ -916,9 +916,9 @@ def _looks_like_model(obj: Any) -> bool:
 def as_stage(obj: Any) -> Stage:
     """The one place shorthand becomes a stage.
 
-    A :class:`Stage` is kept; a guard, a layer or an object with ``predict_proba``/
-    ``decision_function``/``predict`` becomes a :class:`ModelStage`; any other callable a
-    :class:`Rule`. A constant must be wrapped explicitly: ``Default(value)``.
+    A [`Stage`][] is kept; a guard, a layer or an object with ``predict_proba``/
+    ``decision_function``/``predict`` becomes a [`ModelStage`][]; any other callable a
+    [`Rule`][]. A constant must be wrapped explicitly: ``Default(value)``.
     """
     if isinstance(obj, Stage):
         return obj
@@ -933,7 +933,7 @@ def as_stage(obj: Any) -> Stage:
 
 
 def normalise_stages(stages: Sequence[Any]) -> list[Stage]:
-    """Stages from shorthand (see :func:`as_stage`), checked for unique names."""
+    """Stages from shorthand (see `as_stage`), checked for unique names."""
     if not stages:
         raise ConfigurationError(
             "A fallback chain needs at least one stage, e.g. fallback(backup_model, Default(0))."
@@ -954,95 +954,6 @@ def normalise_stages(stages: Sequence[Any]) -> list[Stage]:
             f"Fallback stage names must be unique; {repeated} repeat. Give each stage a name=..."
         )
     return out
-
-
-# -- bounded worker threads ----------------------------------------------------------------
-
-
-class _Workers:
-    """At most ``size`` daemon threads; a call waits for a free one only until its deadline.
-
-    A call abandoned at its deadline keeps its thread until it returns; its result is
-    dropped. Idle threads exit after a few seconds.
-    """
-
-    IDLE_SECONDS = 5.0
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._slots = threading.BoundedSemaphore(size)
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._busy = 0
-
-    def busy(self) -> int:
-        """Calls running or queued (abandoned ones included)."""
-        with self._lock:
-            return self._busy
-
-    def submit(self, fn: Callable[[], T], wait: float | None) -> Future[T] | None:
-        """Run ``fn`` in a worker; None when no worker frees up within ``wait`` seconds."""
-        if wait is None:
-            got = self._slots.acquire()
-        elif wait <= 0:
-            got = self._slots.acquire(blocking=False)
-        else:
-            got = self._slots.acquire(timeout=wait)
-        if not got:
-            return None
-        fut: Future[T] = Future()
-        with self._lock:
-            self._busy += 1
-            start = self._busy > self._threads
-            if start:
-                self._threads += 1
-        if start:
-            threading.Thread(target=self._work, name="guardrails-fallback", daemon=True).start()
-        self._queue.put((fut, fn))
-        return fut
-
-    async def asubmit(self, fn: Callable[[], T], deadline: float | None) -> Future[T] | None:
-        """Like :meth:`submit` without blocking the event loop while waiting for a worker.
-
-        Waiting tasks back off (1 ms doubling to 20 ms): hundreds of tasks polling every
-        millisecond would keep the event loop, and through the GIL the very workers they
-        wait for, busy.
-        """
-        delay = 0.001
-        while True:
-            fut = self.submit(fn, 0.0)
-            if fut is not None:
-                return fut
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                return None
-            wait = delay if deadline is None else min(delay, max(0.0, deadline - now))
-            await asyncio.sleep(wait)
-            delay = min(delay * 2, 0.02)
-
-    def _work(self) -> None:
-        while True:
-            try:
-                fut, fn = self._queue.get(timeout=self.IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._busy < self._threads:
-                        self._threads -= 1
-                        return
-                continue
-            try:
-                if fut.set_running_or_notify_cancel():
-                    try:
-                        fut.set_result(fn())
-                    except BaseException as exc:
-                        fut.set_exception(exc)
-            finally:
-                # an idle worker must not keep the last call's input and result alive
-                del fut, fn
-                with self._lock:
-                    self._busy -= 1
-                self._slots.release()
 
 
 # -- the layer ------------------------------------------------------------------------------
@@ -1073,7 +984,7 @@ def _all_failed(d: Decisions) -> bool:
 
 def _scrubbed(d: Decisions, call: Call) -> Decisions:
     """``d`` with sensitive input values (as validation found them) cut from its details."""
-    secrets = call.notes.get("validate", {}).get("secrets")
+    secrets = None if call.validation is None else call.validation.secrets
     if not secrets or d.detail is None or len(d) != call.n:
         return d
     detail = scrub_details(d.detail, secrets)
@@ -1089,18 +1000,23 @@ class WithFallback(Layer):
 
     Args:
         inner: the primary: a model or the guard layers below this one.
-        stages: the chain, in order: :class:`ModelStage`, :class:`Rule`, :class:`Default`,
-            :class:`SendToReview`, or shorthand (see :func:`as_stage`).
+        stages: the chain, in order: [`ModelStage`][], [`Rule`][], [`Default`][],
+            [`SendToReview`][], or shorthand (see `as_stage`).
         primary_timeout: seconds the primary may take; past it the call is abandoned and
             its rows go on with reason ``TIMEOUT``. The request's deadline also applies.
-        primary_breaker: a :class:`~guardrails.CircuitBreaker` protecting the primary;
+        primary_breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] protecting the primary;
             while open, rows skip it with reason ``CIRCUIT_OPEN``.
         on_exhausted: ``"abstain"`` (rows no stage answered stay non-answers with the last
-            reason and the stages tried) or ``"raise"`` (:class:`FallbackExhaustedError`).
+            reason and the stages tried) or ``"raise"`` ([`FallbackExhaustedError`][]).
             Rows sent to review are not exhausted.
         max_workers: worker threads for calls that run under a timeout (see the module doc).
+        max_wait: seconds a call under a timeout waits in line for a free worker before it
+            is shed (its rows time out at once, counted in ``worker_stats().shed``); None
+            waits until the call's own deadline.
+        workers: a [`WorkerPool`][guardrails.WorkerPool] shared with other chains (one
+            limit for the whole process); its ``max_workers`` and ``max_wait`` then apply.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Default, ModelAdapter, WithFallback, on_error
         >>> def down(X):
@@ -1124,6 +1040,8 @@ class WithFallback(Layer):
         primary_breaker: CircuitBreaker | None = None,
         on_exhausted: ExhaustedPolicy = "abstain",
         max_workers: int = 32,
+        max_wait: float | None = None,
+        workers: WorkerPool | None = None,
     ) -> None:
         from guardrails.adapter import as_layer
 
@@ -1133,19 +1051,45 @@ class WithFallback(Layer):
                 "The 'stages' parameter of WithFallback must be a list of stages. "
                 f"Got {stages!r} instead."
             )
-        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        check_settings(primary_timeout, primary_breaker, on_exhausted, max_workers, max_wait)
+        if workers is not None and not isinstance(workers, WorkerPool):
+            raise ConfigurationError(
+                "The 'workers' parameter of WithFallback must be a WorkerPool or None. "
+                f"Got {workers!r} instead."
+            )
         self.stages: list[Stage] = normalise_stages(stages)
         self.primary_timeout = None if primary_timeout is None else float(primary_timeout)
         self.primary_breaker = primary_breaker
         self.on_exhausted: ExhaustedPolicy = on_exhausted
-        self.max_workers = max_workers
-        self._workers = _Workers(max_workers)
+        self._workers = (
+            workers if workers is not None else WorkerPool(max_workers, max_wait=max_wait)
+        )
+        self.max_workers = self._workers.max_workers
+        self.max_wait = self._workers.max_wait
+        self.shared_workers = workers is not None
         self._native = native_async(self.inner)
 
     # -- what the stack exposes ----------------------------------------------------------
 
     def is_fitted(self) -> bool:
         return all(s.is_fitted() for s in self.stages)
+
+    def awaits_io(self) -> bool:
+        return self._native or any(
+            (isinstance(s, Rule) and s.is_async)
+            or (isinstance(s, ModelStage) and s.is_guard and native_async(s.layer))
+            for s in self.stages
+        )
+
+    @property
+    def workers(self) -> WorkerPool:
+        """The [`WorkerPool`][guardrails.WorkerPool] running this chain's calls under a
+        timeout (shared with other chains when one was given)."""
+        return self._workers
+
+    def worker_stats(self) -> PoolStats:
+        """Threads, calls in line, and the calls started, shed and abandoned so far."""
+        return self._workers.stats()
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name``."""
@@ -1162,6 +1106,8 @@ class WithFallback(Layer):
             parts.append(f"primary_breaker={self.primary_breaker!r}")
         if self.on_exhausted != "abstain":
             parts.append(f"on_exhausted={self.on_exhausted!r}")
+        if self.max_wait is not None:
+            parts.append(f"max_wait={self.max_wait:g}")
         return f"WithFallback({', '.join(parts)})"
 
     # -- sync ------------------------------------------------------------------------------
@@ -1180,6 +1126,7 @@ class WithFallback(Layer):
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(PRIMARY)
             d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
             return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
@@ -1188,6 +1135,11 @@ class WithFallback(Layer):
                 d = self.inner._decide(X, call)
             else:
                 d = self._primary_in_thread(X, call, limit)
+        except Shed:
+            if breaker is not None:
+                breaker.release(token)  # it never ran: says nothing about the primary
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+            return self._screen_skipped(X, call, d)
         except InvalidInputError:
             if breaker is not None:
                 breaker.release(token)  # the caller's input, not the model, failed
@@ -1211,28 +1163,22 @@ class WithFallback(Layer):
             return d
         if not np.isin(d.reason, _SKIPPED).all():
             return d
-        validator = next((x for x in self.inner.layers() if hasattr(x, "screen")), None)
-        if validator is None:
+        screened = self.inner.screen(X, call)
+        note = call.validation  # left by the validating layer's screen()
+        if screened is None or note is None:
             return d
-        screened: Decisions = validator.screen(X, call)
-        valid: NDArray[np.bool_] | None = getattr(call, "valid", None)  # set by screen()
-        if valid is None:
-            return d
-        invalid = np.flatnonzero(~valid)
+        invalid = np.flatnonzero(note.invalid)
         return d.merge(invalid, screened.take(invalid)) if invalid.size else d
 
     def _primary_in_thread(self, X: Any, call: Call, limit: float) -> Decisions:
         if limit <= 0:
             return self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-        ends = time.monotonic() + limit
-        sub = dataclasses.replace(call, notes=dict(call.notes))
-        fut = self._workers.submit(lambda: self.inner._decide(X, sub), limit)
-        if fut is None:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+        sub = dataclasses.replace(call)
         try:
-            d = fut.result(timeout=max(0.0, ends - time.monotonic()))
-        except (FutureTimeout, CancelledError):
-            fut.cancel()  # if it never started, it never will
+            d = self._workers.run(
+                lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
+            )
+        except Abandoned:
             return self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
         _adopt(call, sub)
         return d
@@ -1247,9 +1193,11 @@ class WithFallback(Layer):
         )
 
     def _no_worker(self) -> str:
+        pool = self._workers
+        when = "before the deadline" if pool.max_wait is None else f"within {pool.max_wait:g} s"
         return (
-            f"no free worker thread before the deadline ({self._workers.size} calls still "
-            "running, some possibly abandoned past their deadline)"
+            f"no free worker thread {when}: shed ({pool.max_workers} calls still running, "
+            "some possibly abandoned past their deadline)"
         )
 
     def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> Decisions:
@@ -1308,6 +1256,7 @@ class WithFallback(Layer):
         breaker = stage.breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(stage.name)
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
             )
@@ -1336,23 +1285,14 @@ class WithFallback(Layer):
                 d = stage.compute(idx, call, prev)
             else:
                 ends = None if limit is None else time.monotonic() + limit
-                fut = self._workers.submit(lambda: stage.compute(idx, call, prev), limit)
-                if fut is None:
-                    return _Outcome(
-                        _stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), True
-                    )
-                try:
-                    d = fut.result(
-                        timeout=None if ends is None else max(0.0, ends - time.monotonic())
-                    )
-                except (FutureTimeout, CancelledError):
-                    fut.cancel()
-                    return _Outcome(
-                        _stage_withheld(
-                            stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"
-                        ),
-                        True,
-                    )
+                d = self._workers.run(lambda: stage.compute(idx, call, prev), deadline=ends)
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except Abandoned:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
+                True,
+            )
         except Exception as exc:
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
@@ -1382,27 +1322,32 @@ class WithFallback(Layer):
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(PRIMARY)
             d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
             return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
-        sub = dataclasses.replace(call, notes=dict(call.notes))
+        sub = dataclasses.replace(call)
         try:
             if limit is not None and limit <= 0:
                 d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
             elif self._native:
                 d = await asyncio.wait_for(self.inner._adecide(X, sub), limit)
                 _adopt(call, sub)
+            elif limit is None:  # never abandoned: the loop's executor, as the sync path inline
+                d = await asyncio.to_thread(self.inner._decide, X, sub)
+                _adopt(call, sub)
             else:
-                ends = None if limit is None else time.monotonic() + limit
-                fut = await self._workers.asubmit(lambda: self.inner._decide(X, sub), ends)
-                if fut is None:
-                    d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-                else:
-                    wait = None if ends is None else max(0.0, ends - time.monotonic())
-                    d = await asyncio.wait_for(asyncio.wrap_future(fut), wait)
-                    _adopt(call, sub)
-        except asyncio.TimeoutError:
+                d = await self._workers.arun(
+                    lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
+                )
+                _adopt(call, sub)
+        except (asyncio.TimeoutError, Abandoned):
             d = self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
+        except Shed:
+            if breaker is not None:
+                breaker.release(token)  # it never ran: says nothing about the primary
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+            return self._screen_skipped(X, call, d)
         except InvalidInputError:
             if breaker is not None:
                 breaker.release(token)
@@ -1466,6 +1411,7 @@ class WithFallback(Layer):
         breaker = stage.breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
+            call.circuit_opened(stage.name)
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
             )
@@ -1500,14 +1446,15 @@ class WithFallback(Layer):
                 coro = stage.acompute(idx, call, prev)
                 d = await asyncio.wait_for(coro, limit)
             except _RunInThread:
-                fut = await self._workers.asubmit(lambda: stage.compute(idx, call, prev), ends)
-                if fut is None:
-                    return _Outcome(
-                        _stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), True
+                if ends is None:  # never abandoned: the loop's executor, as the sync path inline
+                    d = await asyncio.to_thread(stage.compute, idx, call, prev)
+                else:
+                    d = await self._workers.arun(
+                        lambda: stage.compute(idx, call, prev), deadline=ends
                     )
-                wait = None if ends is None else max(0.0, ends - time.monotonic())
-                d = await asyncio.wait_for(asyncio.wrap_future(fut), wait)
-        except asyncio.TimeoutError:
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except (asyncio.TimeoutError, Abandoned):
             return _Outcome(
                 _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"),
                 True,
@@ -1529,6 +1476,7 @@ class WithFallback(Layer):
             else enc.component(self.primary_breaker),
             "on_exhausted": self.on_exhausted,
             "max_workers": self.max_workers,
+            "max_wait": self.max_wait,
         }
 
     @classmethod
@@ -1544,13 +1492,18 @@ class WithFallback(Layer):
             primary_breaker=None if breaker is None else dec.component(breaker),
             on_exhausted=state["on_exhausted"],
             max_workers=state["max_workers"],
+            max_wait=state.get("max_wait"),
         )
 
 
 def check_settings(
-    primary_timeout: Any, primary_breaker: Any, on_exhausted: Any, max_workers: Any
+    primary_timeout: Any,
+    primary_breaker: Any,
+    on_exhausted: Any,
+    max_workers: Any,
+    max_wait: Any = None,
 ) -> None:
-    """Validate the chain-wide settings of :class:`WithFallback` (and the builder step)."""
+    """Validate the chain-wide settings of [`WithFallback`][] (and the builder step)."""
     _check_seconds("WithFallback", "primary_timeout", primary_timeout)
     if primary_breaker is not None and not isinstance(primary_breaker, CircuitBreaker):
         raise ConfigurationError(
@@ -1567,6 +1520,12 @@ def check_settings(
             "The 'max_workers' parameter of WithFallback must be an int >= 1. "
             f"Got {max_workers!r} instead."
         )
+    ok = isinstance(max_wait, (int, float)) and not isinstance(max_wait, bool)
+    if max_wait is not None and (not ok or not 0 <= max_wait < math.inf):
+        raise ConfigurationError(
+            "The 'max_wait' parameter of WithFallback must be a number of seconds >= 0 or "
+            f"None. Got {max_wait!r} instead."
+        )
 
 
 def _instant(stage: Stage) -> _InstantStage:
@@ -1580,9 +1539,7 @@ def _instant(stage: Stage) -> _InstantStage:
 
 def _adopt(call: Call, sub: Call) -> None:
     """Keep what the primary's layers left on its copy of the call (it finished in time)."""
-    call.model_input = sub.model_input
-    call.valid = sub.valid
-    call.notes.update(sub.notes)
+    call.adopt(sub)
 
 
 def _stage_withheld(stage: Stage, prev: Decisions, reason: Reason, detail: str) -> Decisions:

@@ -1,11 +1,11 @@
 """The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
 
-Whatever order the steps are called in, the stack is, outermost first::
+Whatever order the steps are called in, the stack is, outermost first:
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 
-Each step returns a new, unfitted :class:`Guard`; the stack is built (and checked) on
-first use or by :meth:`Guard.build`, then ``fit(X_cal, y_cal)`` fits it inside out.
+Each step returns a new, unfitted [`Guard`][]; the stack is built (and checked) on
+first use or by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out.
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputErr
 from guardrails.fallback import ExhaustedPolicy, WithFallback, normalise_stages
 from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
-from guardrails.observe import Logged
+from guardrails.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observe import check_settings as check_log_settings
 from guardrails.redaction import Redactor, truncate
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
+from guardrails.workers import WorkerPool
 
 if TYPE_CHECKING:
     import os
@@ -79,9 +80,9 @@ class _Step:
 
 
 class Guard(Layer):
-    """A model behind guard layers; what :func:`guard` returns.
+    """A model behind guard layers; what [`guard`][] returns.
 
-    Use :func:`guard` to make one. A guard is itself a :class:`~guardrails.base.Layer`,
+    Use [`guard`][] to make one. A guard is itself a [`Layer`][guardrails.base.Layer],
     so it can be a fallback stage of another guard.
     """
 
@@ -160,16 +161,27 @@ class Guard(Layer):
         primary_breaker: CircuitBreaker | None = None,
         on_exhausted: ExhaustedPolicy = "abstain",
         max_workers: int = 32,
+        max_wait: float | None = None,
+        workers: WorkerPool | None = None,
     ) -> Guard:
-        """Send rows the guard does not answer down ``stages`` (see :class:`WithFallback`).
+        """Send rows the guard does not answer down ``stages`` (see [`WithFallback`][]).
 
-        Stages are :class:`~guardrails.ModelStage`, :class:`~guardrails.Rule`,
-        :class:`~guardrails.Default`, :class:`~guardrails.SendToReview` or shorthand (a
+        Stages are [`ModelStage`][guardrails.ModelStage], [`Rule`][guardrails.Rule],
+        [`Default`][guardrails.Default], [`SendToReview`][guardrails.SendToReview] or shorthand (a
         model or guard, a rule function). Each built guard gets its own copies of the
-        stages' breakers; models, guards and rule functions are shared.
+        stages' breakers; models, guards and rule functions are shared. ``max_workers``
+        and ``max_wait`` size each built guard's own worker pool; ``workers`` shares one
+        [`WorkerPool`][guardrails.WorkerPool] between every guard given it.
         """
         chain = normalise_stages(stages)
-        check_fallback_settings(primary_timeout, primary_breaker, on_exhausted, max_workers)
+        check_fallback_settings(
+            primary_timeout, primary_breaker, on_exhausted, max_workers, max_wait
+        )
+        if workers is not None and not isinstance(workers, WorkerPool):
+            raise ConfigurationError(
+                "The 'workers' parameter of fallback() must be a WorkerPool or None. "
+                f"Got {workers!r} instead."
+            )
         return self._with(
             _Step(
                 "fallback",
@@ -180,6 +192,8 @@ class Guard(Layer):
                     primary_breaker=copy.deepcopy(primary_breaker),
                     on_exhausted=on_exhausted,
                     max_workers=max_workers,
+                    max_wait=max_wait,
+                    workers=workers,
                 ),
                 ", ".join(repr(s) for s in chain),
             )
@@ -195,11 +209,15 @@ class Guard(Layer):
         redactor: Redactor | None = None,
         deadline: float | None = None,
         seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
-        See :class:`~guardrails.review.Reviewed` for the arguments. The queue is shared,
-        not copied: it stands for an external store.
+        See [`Reviewed`][guardrails.review.Reviewed] for the arguments. The queue is shared,
+        not copied: it stands for an external store. Invalid-input rows go in as
+        "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
+        ``data_quality_window`` seconds.
         """
         settings: dict[str, Any] = {
             "queue": queue,
@@ -209,6 +227,8 @@ class Guard(Layer):
             "redactor": redactor,
             "deadline": deadline,
             "seed": seed,
+            "data_quality_cap": data_quality_cap,
+            "data_quality_window": data_quality_window,
         }
         Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
         name, version = self.guard_name, self.version
@@ -221,7 +241,13 @@ class Guard(Layer):
                 version=version,
             )
 
-        defaults = {"audit_rate": 0.0, "priority": "uncertainty", "provisional": False}
+        defaults = {
+            "audit_rate": 0.0,
+            "priority": "uncertainty",
+            "provisional": False,
+            "data_quality_cap": 100,
+            "data_quality_window": 3600.0,
+        }
         text = ", ".join(
             [repr(queue)]
             + [
@@ -253,7 +279,7 @@ class Guard(Layer):
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
-        See :class:`~guardrails.monitor.Monitored` for the settings. The profile is shared
+        See [`Monitored`][guardrails.monitor.Monitored] for the settings. The profile is shared
         (it is never changed); actions and the detector are copied per built guard.
         """
         settings: dict[str, Any] = dict(
@@ -284,7 +310,7 @@ class Guard(Layer):
 
         Args:
             method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
-                :class:`~guardrails.calibration.Calibrator` (each built guard fits a copy).
+                [`Calibrator`][guardrails.calibration.Calibrator] (each built guard fits a copy).
             training_data: optionally the model's training data; ``fit`` then warns when
                 the calibration rows are mostly training rows (only row fingerprints are
                 kept).
@@ -310,8 +336,8 @@ class Guard(Layer):
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
-        Uses :func:`~guardrails.review.labelled_data` and
-        :func:`~guardrails.calibration.recalibrate`. Withheld cases are the hard ones, so a
+        Uses [`labelled_data`][guardrails.review.labelled_data] and
+        [`recalibrate`][guardrails.calibration.recalibrate]. Withheld cases are the hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
         sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
         Inputs the queue stored redacted cannot be replayed and are left out.
@@ -333,7 +359,7 @@ class Guard(Layer):
     ) -> Guard:
         """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
 
-        See :class:`~guardrails.validation.Validated` for the settings.
+        See [`Validated`][guardrails.validation.Validated] for the settings.
         """
         settings = Validated.check_settings(
             schema=schema,
@@ -370,21 +396,22 @@ class Guard(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
-        max_row_events: int | None = None,
+        max_row_events: int | None = MAX_ROW_EVENTS,
     ) -> Guard:
         """Emit one structlog event per decision, record metrics and evaluate alert rules.
 
         Events carry the guard's name and version and never the raw input (see
-        :class:`~guardrails.observe.Logged` and ``docs/observability.md``).
+        [`Logged`][guardrails.observe.Logged] and ``docs/observability.md``).
 
         Args:
             logger: a structlog logger; ``structlog.get_logger("guardrails")`` if None.
             redactor: sensitive fields, hidden from fingerprints and error details.
             sample: share of a batch's primary-answered rows that also get a row event.
             details: also emit error details, scrubbed by ``redactor`` (off: type only).
-            metrics: a :class:`~guardrails.telemetry.Metrics` registry (shared, not copied).
-            alerts: :class:`~guardrails.alerts.Alerts` rules and sinks (shared, not copied).
-            max_row_events: at most this many row events per batch (None: no limit).
+            metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry (shared, not copied).
+            alerts: [`Alerts`][guardrails.alerts.Alerts] rules and sinks (shared, not copied).
+            max_row_events: at most this many row events per batch (default 20; None: no
+                limit); the batch event names every withheld and fallback row anyway.
         """
         check_log_settings(
             logger=logger,
@@ -407,7 +434,10 @@ class Guard(Layer):
                 ("alerts", alerts),
                 ("max_row_events", max_row_events),
             )
-            if v is not None and v is not False and not (k == "sample" and v == 0.0)
+            if v is not False
+            and not (k == "sample" and v == 0.0)
+            and not (k == "max_row_events" and v == MAX_ROW_EVENTS)
+            and (v is not None or k == "max_row_events")
         )
         return self._with(
             _Step(
@@ -461,6 +491,9 @@ class Guard(Layer):
     def _decide(self, X: Any, call: Call) -> Decisions:
         return self.stack._decide(X, call)
 
+    def awaits_io(self) -> bool:
+        return False  # the layers of the stack answer for themselves
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         return await self.stack._adecide(X, call)
 
@@ -495,7 +528,7 @@ class Guard(Layer):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
 
-        The model is not stored: pass it back to :func:`load`.
+        The model is not stored: pass it back to [`load`][].
         """
         self.check_fitted()
         enc = persistence.Encoder()
@@ -539,7 +572,7 @@ def guard(
         name: the guard's name in logs and metrics.
         version: the guard's version in logs, metrics and saved artifacts.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import confidence_below, guard
@@ -552,7 +585,7 @@ def guard(
 
 
 def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
-    """Load a guard saved by :meth:`Guard.save` around ``model``.
+    """Load a guard saved by [`Guard.save`][] around ``model``.
 
     Args:
         path: the artifact file.

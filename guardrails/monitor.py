@@ -1,12 +1,12 @@
 """Streaming drift monitoring: the Monitored wrapper and what it does when drift is found.
 
-:class:`Monitored` observes every decided batch (model-ready inputs, predictions,
-confidence, abstentions) into bounded-memory windows on a :class:`DriftProfile`'s grid,
+[`Monitored`][] observes every decided batch (model-ready inputs, predictions,
+confidence, abstentions) into bounded-memory windows on a [`DriftProfile`][]'s grid,
 tests each full window, and acts as the user chose while drift lasts: log only, alert
-through plain-callable sinks (:class:`DriftAlert`), withhold low-confidence answers
-(:class:`Tighten`), send rows to review (:class:`RouteToReview`) or mark answers
-(:class:`MarkDrift`). Labels that arrive later feed a change detector on the error stream
-(:meth:`Monitored.observe_labels`) for concept drift.
+through plain-callable sinks ([`DriftAlert`][]), withhold low-confidence answers
+([`Tighten`][]), send rows to review ([`RouteToReview`][]) or mark answers
+([`MarkDrift`][]). Labels that arrive later feed a change detector on the error stream
+([`Monitored.observe_labels`][]) for concept drift.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import structlog
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, DriftNote, Layer, PostLayer
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.drift import (
@@ -61,8 +61,8 @@ STATUSES = ("warming_up", "ok", "drift")
 class DriftAction:
     """Something the monitor does while drift lasts (besides logging, which it always does).
 
-    Subclasses override :meth:`apply` (change the decisions of each batch while drift
-    lasts) and/or :meth:`notify` (react when drift starts or ends).
+    Subclasses override [`apply`][] (change the decisions of each batch while drift
+    lasts) and/or [`notify`][] (react when drift starts or ends).
     """
 
     name: ClassVar[str] = "action"
@@ -296,7 +296,7 @@ def _actions(owner: str, action: Any) -> tuple[DriftAction, ...]:
 
 
 class _Window:
-    """Tumbling or sliding window of :class:`WindowState` buckets; fixed memory."""
+    """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory."""
 
     def __init__(self, profile: DriftProfile, window: int, step: int, mode: str) -> None:
         self.profile = profile
@@ -345,25 +345,29 @@ class Monitored(PostLayer):
     rows (``mode="sliding"``), it tests the window against the profile. Drift is declared
     when the report's verdict is positive and ends after ``recovery`` clean windows in a
     row. While it lasts the ``action`` runs on every batch. It leaves
-    ``call.notes["drift"] = {"status": ..., "scores": ...}`` for the layers outside.
+    ``call.drift``, a [`DriftNote`][guardrails.base.DriftNote] (status and scores), for the
+    layers outside.
 
     Args:
         inner: the model or guard layer to wrap.
-        profile: the reference, from :meth:`DriftProfile.from_data`.
+        profile: the reference, from [`DriftProfile.from_data`][].
         window: rows per tested window.
         mode: "sliding" or "tumbling".
         step: rows between tests of a sliding window (must divide ``window``; default
             ``window // 4`` when 4 divides ``window``, else ``window``).
-        tests, alpha, correction, thresholds: the tests, as in :meth:`DriftProfile.evaluate`.
-        ks_method: KS p-values, as in :meth:`DriftProfile.evaluate`; default "asymp", which
+        tests: the tests, as in [`DriftProfile.evaluate`][].
+        alpha: the tests, as in [`DriftProfile.evaluate`][].
+        correction: the tests, as in [`DriftProfile.evaluate`][].
+        thresholds: the tests, as in [`DriftProfile.evaluate`][].
+        ks_method: KS p-values, as in [`DriftProfile.evaluate`][]; default "asymp", which
             costs nothing on the request path that closes a window ("auto" adds a few
             milliseconds per numeric feature for windows of at most 10,000 rows).
-        action: None (log only), a :class:`DriftAction` or a sequence of them.
+        action: None (log only), a [`DriftAction`][] or a sequence of them.
         recovery: clean windows in a row that end a drift episode.
-        detector: the change detector on the error stream (default :class:`PageHinkley`).
+        detector: the change detector on the error stream (default [`PageHinkley`][]).
         logger: a structlog logger; default ``structlog.get_logger("guardrails")``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import DriftProfile, Monitored
@@ -441,7 +445,7 @@ class Monitored(PostLayer):
         self._report: DriftReport | None = None
         self._concept: FeatureDrift | None = None
         self._concept_since = 0
-        self._notes: dict[str, Any] = {"status": self._status, "scores": {}}
+        self._note = DriftNote(self._status)
         self._unreadable_logged = False
         self.windows_evaluated = 0
         self.rows_observed = 0
@@ -547,7 +551,7 @@ class Monitored(PostLayer):
             self._report = None
             self._concept = None
             self.detector.reset()
-            self._notes = {"status": self._status, "scores": {}}
+            self._note = DriftNote(self._status)
 
     # -- observing -----------------------------------------------------------------------
 
@@ -564,12 +568,12 @@ class Monitored(PostLayer):
             inputs = self._inputs(call, idx)
             with self._lock:
                 events = self._observe(d, idx, inputs)
-                status, notes = self._status, self._notes
+                status, note = self._status, self._note
         else:
-            status, notes = self._status, self._notes
+            status, note = self._status, self._note
         for event in events:
             self._emit(event)
-        call.notes["drift"] = notes
+        call.drift = note
         if status == "drift" and self.actions:
             detail = "drift: " + ", ".join(self._drifted_names()[:5])
             for action in self.actions:
@@ -668,7 +672,7 @@ class Monitored(PostLayer):
             if before != "drift" or self._clean >= self.recovery:
                 self._status = "ok"
         events += self._transition(before, report)
-        self._notes = {"status": self._status, "scores": report.scores()}
+        self._note = DriftNote(self._status, report.scores())
         return events
 
     def _transition(self, before: str, report: DriftReport) -> list[dict[str, Any]]:
@@ -712,7 +716,7 @@ class Monitored(PostLayer):
 
         The error is ``prediction != label`` for a classifier and ``|prediction - label|``
         for a regressor. A detected change is reported like input drift: an "errors" row
-        in :attr:`report` (test "page_hinkley"), status "drift", the actions' alerts, and
+        in [`report`][] (test "page_hinkley"), status "drift", the actions' alerts, and
         events. It ends once as many labels as a window holds arrive without a new change.
 
         Args:
@@ -772,7 +776,7 @@ class Monitored(PostLayer):
                 self._status = "drift"
             elif before == "drift":
                 self._status = "ok"
-            self._notes = {"status": self._status, "scores": self._report.scores()}
+            self._note = DriftNote(self._status, self._report.scores())
             events: list[dict[str, Any]] = []
             if found:
                 events.append(

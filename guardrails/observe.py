@@ -1,12 +1,15 @@
 """The logging layer: one structlog event per decision, metrics and alerts, never raw inputs.
 
-:class:`Logged` is the outermost layer of a guard. It sees the final decision of every
+[`Logged`][] is the outermost layer of a guard. It sees the final decision of every
 row and emits structured events with stable keys (see ``docs/observability.md``):
 
 - a single record gives one ``guardrails.decision`` event;
-- a batch gives one ``guardrails.batch`` summary event plus a ``guardrails.decision``
-  event for every row that was withheld, answered by a fallback stage or failed, and for
-  a random ``sample`` share of the rows the primary model answered;
+- a batch gives one ``guardrails.batch`` summary event that names every withheld row by
+  reason and every fallback-answered row by stage (``withheld_rows``, ``fallback_rows``:
+  row indices as arrays), plus a ``guardrails.decision`` event for each of the first
+  `MAX_ROW_EVENTS` notable rows (failed first, then fallback, withheld and a random
+  ``sample`` share of the rows the primary model answered); ``max_row_events`` sets the
+  cap, None lifts it;
 - a call that raises gives one ``guardrails.error`` event, then the exception propagates.
 
 Inputs never appear in events: each row is identified by a fingerprint (a short hash; for
@@ -16,7 +19,7 @@ exception type unless ``details=True``, and then pass through the redactor.
 
 The library never configures logging: events go to the logger given, or to
 ``structlog.get_logger("guardrails")``. A logger that raises never costs the caller its
-decision: the layer warns with :class:`~guardrails.errors.GuardrailsWarning` instead.
+decision: the layer warns with [`GuardrailsWarning`][guardrails.errors.GuardrailsWarning] instead.
 """
 
 from __future__ import annotations
@@ -31,18 +34,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
-from guardrails.alerts import Alerts, Health, circuits_open
+from guardrails.alerts import Alerts, Health
 from guardrails.base import Call, Layer, _is_frame
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, GuardrailsWarning
 from guardrails.persistence import persistable
 from guardrails.redaction import REDACTED, Redactor, fingerprint, truncate
-from guardrails.telemetry import ERROR_REASONS, Metrics, Rates, row_outcomes
+from guardrails.telemetry import ERROR_REASONS, Metrics, Rates
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
 
-__all__ = ["DECISION_KEYS", "Logged", "scrub"]
+__all__ = ["DECISION_KEYS", "MAX_ROW_EVENTS", "Logged", "scrub"]
 
 DECISION_EVENT = "guardrails.decision"
 BATCH_EVENT = "guardrails.batch"
@@ -69,8 +72,17 @@ DECISION_KEYS: tuple[str, ...] = (
 )
 """Keys every ``guardrails.decision`` event carries (values may be None), in this order."""
 
+MAX_ROW_EVENTS = 20
+"""Default cap on the row events of one batch. Every withheld and fallback row stays
+traceable past it: the batch event lists them by reason and by stage."""
+
 _REASONS = tuple(str(r) for r in Reason)
 _ERROR_INTS = frozenset(int(r) for r in ERROR_REASONS)
+_IS_ERROR = np.zeros(256, dtype=bool)  # by reason code: a model failed to answer
+_IS_ERROR[sorted(_ERROR_INTS)] = True
+# A batch event writes one character per row: "." for an answer, else the reason's code.
+_ANSWERED_CHAR = ord(".")
+_CODE_CHARS = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
 _CIRCUIT_OPEN = int(Reason.CIRCUIT_OPEN)
 _DETAIL_LIMIT = 200
 # An exception type at the start of a detail, as the model adapter writes it ("Type: msg").
@@ -88,7 +100,7 @@ def scrub(text: str, redactor: Redactor | None) -> str:
     Catches the forms exception messages use: ``ssn=123``, ``ssn: 123`` and
     ``{'ssn': '123'}``; the text is also cut to 200 characters.
 
-    Example:
+    Examples:
         >>> from guardrails import Redactor
         >>> scrub("bad row {'ssn': '123-45-6789', 'age': 41}", Redactor(fields=["ssn"]))
         "bad row {'ssn': [REDACTED], 'age': 41}"
@@ -128,18 +140,20 @@ class Logged(Layer):
         details: also emit error details (validation errors with redacted inputs, and the
             exception message scrubbed by the redactor). Off by default: details can echo
             inputs.
-        metrics: a :class:`~guardrails.telemetry.Metrics` registry to record into.
-        alerts: :class:`~guardrails.alerts.Alerts` to evaluate after every call (a private
+        metrics: a [`Metrics`][guardrails.telemetry.Metrics] registry to record into.
+        alerts: [`Alerts`][guardrails.alerts.Alerts] to evaluate after every call (a private
             registry computes the rates when ``metrics`` is None).
-        max_row_events: at most this many row events per batch (None: no limit); failed
-            rows come first, then fallback, withheld and sampled rows, each in row order.
-            The summary's ``row_events_dropped`` says how many were left out.
+        max_row_events: at most this many row events per batch (default
+            `MAX_ROW_EVENTS`; None: no limit); failed rows come first, then fallback,
+            withheld and sampled rows, each in row order. The summary's
+            ``row_events_dropped`` says how many were left out; its ``withheld_rows`` and
+            ``fallback_rows`` name every such row whatever the cap.
         seed: seed of the sampling generator (for reproducible tests).
 
     Raises:
         ConfigurationError: a setting is invalid.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from structlog.testing import capture_logs
         >>> from guardrails import guard
@@ -165,7 +179,7 @@ class Logged(Layer):
         details: bool = False,
         metrics: Metrics | None = None,
         alerts: Alerts | None = None,
-        max_row_events: int | None = None,
+        max_row_events: int | None = MAX_ROW_EVENTS,
         seed: int | None = None,
     ) -> None:
         from guardrails.adapter import as_layer
@@ -233,6 +247,9 @@ class Logged(Layer):
         self._safely(self._record, d, call, time.perf_counter() - t0)
         return d
 
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
+
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
@@ -264,8 +281,7 @@ class Logged(Layer):
     def _record(self, d: Decisions, call: Call, seconds: float) -> None:
         log = self._log()
         n = len(d)
-        drift_note = call.notes.get("drift")
-        drift = _drift_status(drift_note)
+        drift = None if call.drift is None else call.drift.status
         total_ms = seconds * 1e3
         stage_ms = {k: v * 1e3 for k, v in d.timings.items()}
         try:
@@ -279,7 +295,7 @@ class Logged(Layer):
     def _observe(self, d: Decisions, call: Call, seconds: float, log: Any, drift: Any) -> None:
         """Record ``d`` in the metrics registry and evaluate the alert rules."""
         n = len(d)
-        drift_note = call.notes.get("drift")
+        note, review = call.drift, call.review
         registry = self._rates_registry
         if registry is not None:
             rates = registry.observe(
@@ -287,10 +303,16 @@ class Logged(Layer):
                 self.version,
                 d,
                 seconds=seconds,
-                drift=drift_note if isinstance(drift_note, Mapping) else None,
+                drift=None if note is None else {"status": note.status, "scores": note.scores},
+                review=None
+                if review is None
+                else {
+                    "not_queued": review.not_queued,
+                    "data_quality_cap": review.data_quality_cap,
+                },
             )
             if self.alerts is not None:
-                circuits = circuits_open(call.notes.get("circuit"))
+                circuits = call.open_circuits
                 if not circuits and (
                     int(d.reason[0]) == _CIRCUIT_OPEN
                     if n == 1
@@ -381,40 +403,56 @@ class Logged(Layer):
         stage_ms: dict[str, float],
     ) -> None:
         n = len(d)
-        outcomes = row_outcomes(d)
-        notable = outcomes != 0
+        answered = ~d.abstained
+        fallback_mask = answered & (d.stage != PRIMARY)
+        notable = ~answered | fallback_mask
         sampled = np.zeros(n, dtype=bool)
         if self.sample > 0.0:
             with self._rng_lock:
                 draw = self._rng.random(n)
             sampled = ~notable & (draw < self.sample)
-        failed = int((d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))).sum())
-        rows = np.flatnonzero(notable | sampled)
-        dropped = 0
-        if self.max_row_events is not None and rows.size > self.max_row_events:
-            failed_rows = d.abstained & np.isin(d.reason, sorted(_ERROR_INTS))
-            # failed first, then fallback, then withheld, then sampled; row order within each
-            rank = np.where(failed_rows, 0, np.where(outcomes == 1, 1, np.where(notable, 2, 3)))
-            keep = rows[np.argsort(rank[rows], kind="stable")[: self.max_row_events]]
-            dropped = int(rows.size - keep.size)
-            rows = np.sort(keep)
+        failed_rows = d.abstained & _IS_ERROR[d.reason.astype(np.uint8, copy=False)]
+        cap = self.max_row_events
+        total = int(notable.sum()) + (int(sampled.sum()) if self.sample > 0.0 else 0)
+        if cap is None or total <= cap:
+            rows = np.flatnonzero(notable | sampled)
+        else:  # failed first, then fallback, then withheld, then sampled; row order within each
+            picked: list[np.ndarray[Any, Any]] = []
+            left = cap
+            for group in (failed_rows, fallback_mask, notable & ~failed_rows & ~fallback_mask):
+                if left > 0:
+                    picked.append(np.flatnonzero(group)[:left])
+                    left -= picked[-1].size
+            if left > 0 and self.sample > 0.0:
+                picked.append(np.flatnonzero(sampled)[:left])
+            rows = np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.intp)
+        dropped = total - int(rows.size)
+        row_reasons, counts, legend = _row_reasons(d)
+        fallback = _rows_by_stage(d.stage, fallback_mask)
+        n_fallback = int(fallback_mask.sum())
+        n_answered = n - int(d.abstained.sum())
+        stages = {PRIMARY: n_answered - n_fallback} if n_answered > n_fallback else {}
+        stages.update({name: len(idx) for name, idx in fallback.items()})
         log.info(
             BATCH_EVENT,
             request_id=call.request_id,
             guard=self.guard_name,
             guard_version=self.version,
             n_rows=n,
-            answered=int((outcomes == 0).sum()),
-            fallback=int((outcomes == 1).sum()),
-            abstained=int((outcomes == 2).sum()),
-            failed=failed,
-            reasons=d.reason_counts(),
-            stages=d.stage_counts(),
+            answered=n_answered - n_fallback,
+            fallback=n_fallback,
+            abstained=n - n_answered,
+            failed=int(failed_rows.sum()),
+            reasons=counts,
+            stages=dict(sorted(stages.items())),
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
             drift=drift,
             row_events=int(rows.size),
             row_events_dropped=dropped,
+            row_reasons=row_reasons,
+            reason_codes=legend,
+            fallback_rows=fallback,
         )
         for i in rows.tolist():
             self._row_event(log, d, i, call, drift, total_ms, stage_ms, sampled=bool(sampled[i]))
@@ -488,7 +526,7 @@ class Logged(Layer):
         if registry is not None:
             rates = registry.observe_error(self.guard_name, self.version, call.n, seconds=seconds)
             if self.alerts is not None:
-                self._alert(log, rates, _drift_status(call.notes.get("drift")), ())
+                self._alert(log, rates, None if call.drift is None else call.drift.status, ())
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -542,7 +580,7 @@ def check_settings(
     max_row_events: Any = None,
     owner: str,
 ) -> None:
-    """Validate the settings of the log step (shared by :class:`Logged` and the builder).
+    """Validate the settings of the log step (shared by [`Logged`][] and the builder).
 
     Raises:
         ConfigurationError: naming the parameter, the owner, what was expected and the value.
@@ -579,11 +617,33 @@ def check_settings(
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
 
 
-def _drift_status(note: Any) -> str | None:
-    if isinstance(note, Mapping):
-        status = note.get("status")
-        return None if status is None else str(status)
-    return None
+def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:
+    """One character per row (``.`` answered, else the withheld row's reason code), the
+    withheld rows per reason name, and the legend of the codes that occur."""
+    chars = np.full(len(d), _ANSWERED_CHAR, dtype=np.uint8)
+    codes = d.reason[d.abstained].astype(np.intp)
+    if codes.size == 0:
+        return chars.tobytes().decode("ascii"), {}, {}
+    chars[d.abstained] = _CODE_CHARS[np.clip(codes, 0, _CODE_CHARS.size - 1)]
+    counts = np.bincount(codes, minlength=len(_REASONS))
+    present = np.flatnonzero(counts).tolist()
+    names = {c: _REASONS[c] if c < len(_REASONS) else str(c) for c in present}
+    return (
+        chars.tobytes().decode("ascii"),
+        {names[c]: int(counts[c]) for c in present},
+        {chr(_CODE_CHARS[min(c, _CODE_CHARS.size - 1)]): names[c] for c in present},
+    )
+
+
+def _rows_by_stage(
+    stages: np.ndarray[Any, Any], mask: np.ndarray[Any, Any]
+) -> dict[str, list[int]]:
+    """Indices of the rows in ``mask`` grouped by their stage name (row order)."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return {}
+    names = stages[idx].astype(str)
+    return {str(s): idx[names == s].tolist() for s in np.unique(names)}
 
 
 def _fields(errors: Any) -> list[str]:

@@ -57,7 +57,7 @@ def risk_coverage_curve(
         confidence >= ``thresholds[i]`` covers a share ``coverage[i]`` of rows with error
         rate ``risk[i]``. One point per distinct confidence value, coverage increasing.
 
-    Example:
+    Examples:
         >>> from guardrails.outcomes import risk_coverage_curve
         >>> cov, risk, t = risk_coverage_curve([0.9, 0.8, 0.6, 0.6], [True, True, False, True])
         >>> cov.tolist(), risk.tolist(), t.tolist()

@@ -2,9 +2,9 @@
 
 An artifact is one zip file holding ``guard.json`` and ``arrays/<key>.npy`` members.
 Nothing is pickled: arrays load with ``allow_pickle=False`` and only types registered
-with :func:`persistable` can be named in ``guard.json``, so loading a file can't run code.
+with [`persistable`][] can be named in ``guard.json``, so loading a file can't run code.
 Objects that are code rather than data (the model, a schema class, rule functions, a
-review queue) are not stored; the artifact names them and :func:`load` takes them back
+review queue) are not stored; the artifact names them and [`load`][] takes them back
 by keyword. Writes are atomic: a crash leaves the old file or the new, never half.
 """
 
@@ -78,7 +78,7 @@ def persistable(cls: T) -> T:
 
 
 def registered(name: str) -> type[Any]:
-    """The class registered under ``name``; :class:`ArtifactError` if there is none."""
+    """The class registered under ``name``; [`ArtifactError`][] if there is none."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -140,7 +140,7 @@ class Decoder:
         return self._arrays[key]
 
     def required_array(self, key: Any) -> NDArray[Any]:
-        """Like :meth:`array` but the array must exist."""
+        """Like [`array`][] but the array must exist."""
         arr = self.array(key)
         if arr is None:
             raise ArtifactError("the artifact is missing a required array")

@@ -1,6 +1,6 @@
 """Redaction: keep sensitive values out of events, error messages and review records.
 
-A :class:`Redactor` knows which fields are sensitive (by exact name or by pattern) and
+A [`Redactor`][] knows which fields are sensitive (by exact name or by pattern) and
 replaces their values with a marker wherever a record, an error entry or a value is about
 to leave the process. Validation, logging and the review queue all take one, so a field
 declared sensitive once is hidden everywhere unless the user opts in.
@@ -44,7 +44,7 @@ def fingerprint(value: Any) -> str:
 
 @persistable
 class Redactor:
-    """Replaces the values of sensitive fields with :data:`REDACTED`.
+    """Replaces the values of sensitive fields with [`REDACTED`][].
 
     Args:
         fields: exact field names (for arrays, column names) whose values are sensitive.
@@ -52,7 +52,7 @@ class Redactor:
             (case-insensitive search, e.g. ``"ssn|password|email"``).
         reveal: opt in to showing the values anyway (for local debugging only).
 
-    Example:
+    Examples:
         >>> from guardrails import Redactor
         >>> r = Redactor(fields=["ssn"], patterns=["pass"])
         >>> r.record({"ssn": "123-45-6789", "password1": "x", "age": 41})
@@ -159,10 +159,10 @@ class Redactor:
 
 def scrub_details(detail: Any, secrets: Mapping[int, Iterable[str]]) -> Any:
     """``detail`` (an ``(n_samples,)`` object array of str or None) with each row's
-    sensitive raw values replaced by :data:`REDACTED`; the same array when nothing changed.
+    sensitive raw values replaced by [`REDACTED`][]; the same array when nothing changed.
 
     The validating layer collects the raw values of sensitive fields per row (it leaves
-    them in ``call.notes["validate"]["secrets"]``); layers that write messages validation
+    them in ``call.validation.secrets``); layers that write messages validation
     never saw (a model or fallback stage whose exception quotes its input) scrub with them.
     """
     out = detail

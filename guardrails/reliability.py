@@ -296,7 +296,7 @@ def expected_calibration_error(
         InvalidInputError: malformed probabilities, or labels that are not classes.
         ConfigurationError: bad ``bins`` or ``strategy``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import expected_calibration_error
         >>> ece = expected_calibration_error([1, 1, 0, 1], np.array([0.9, 0.9, 0.9, 0.9]), bins=10)
@@ -316,8 +316,8 @@ def maximum_calibration_error(
 ) -> float:
     """Top-label maximum calibration error: the largest ``|accuracy - confidence|`` of a bin.
 
-    Arguments, returns and errors as in :func:`expected_calibration_error`. Sensitive to
-    sparsely filled bins; read it with the bin counts of :func:`reliability_curve`.
+    Arguments, returns and errors as in [`expected_calibration_error`][]. Sensitive to
+    sparsely filled bins; read it with the bin counts of [`reliability_curve`][].
     """
     return reliability_curve(y_true, proba, classes=classes, bins=bins, strategy=strategy).mce
 
@@ -333,7 +333,7 @@ def classwise_calibration_error(
     """Classwise ECE: the ECE of each class's probability against its frequency, averaged.
 
     Unlike the top-label ECE it also checks the probabilities of the classes that were
-    not predicted. Arguments, returns and errors as in :func:`expected_calibration_error`.
+    not predicted. Arguments, returns and errors as in [`expected_calibration_error`][].
     """
     _check_bins(bins, strategy, "classwise_calibration_error")
     idx, p = _prepare(y_true, proba, classes)

@@ -1,13 +1,13 @@
 """Report: draw already-computed guard statistics into one self-contained HTML file.
 
-A :class:`Report` takes aggregate numbers that other modules computed (reliability bins,
+A [`Report`][] takes aggregate numbers that other modules computed (reliability bins,
 risk-coverage points, per-class coverage, rates and drift scores per time window) and
 draws them; it computes no statistic itself. ``to_html`` writes a single file with every
 image embedded as a base64 PNG and inline CSS: no script, no external reference, so it
 opens offline and can be mailed or archived as is. ``save_png`` writes each plot as a PNG.
 
 Plots need matplotlib (``pip install 'predict-guardrails[report]'``); tables and text do
-not. Figures are drawn on :class:`matplotlib.figure.Figure` objects with the Agg renderer,
+not. Figures are drawn on `matplotlib.figure.Figure` objects with the Agg renderer,
 never through ``pyplot``, so the user's backend and open windows are left alone.
 
 The report holds only what it is given: pass aggregates, never raw inputs. Every string
@@ -152,7 +152,7 @@ _Section: TypeAlias = "_Plot | _Table | _Text"
 class Report:
     """A titled sequence of plots, tables and text, written as one self-contained HTML file.
 
-    Each ``add_*`` method validates its inputs (a :class:`ConfigurationError` names the
+    Each ``add_*`` method validates its inputs (a [`ConfigurationError`][] names the
     parameter and what was wrong, never a traceback from deep inside matplotlib), draws one
     figure at once and returns the report, so calls chain. Every plot has axis labels and a
     one-line "how to read it" line, shown under it in the HTML.
@@ -165,7 +165,7 @@ class Report:
         ConfigurationError: if ``title`` is not a non-empty string or ``subtitle`` not a
             string.
 
-    Example:
+    Examples:
         >>> report = Report("Nightly audit", subtitle="model v3 on the June hold-out")
         >>> report = report.add_table("Outcome", ["answered", "abstained"], [[940, 60]])
         >>> ">940</td>" in report.html()
@@ -639,7 +639,7 @@ class Report:
         """Add a matplotlib figure drawn elsewhere, with its title and explanation line.
 
         Args:
-            figure: a :class:`matplotlib.figure.Figure` (make it with ``Figure()``, not
+            figure: a `matplotlib.figure.Figure` (make it with ``Figure()``, not
                 ``pyplot``, to leave the user's backend alone).
             title: the section title.
             how_to_read: one line on how to read the plot.

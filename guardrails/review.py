@@ -1,19 +1,24 @@
 """Human review: a durable queue of withheld cases, reviewer operations, labels that flow back.
 
-The :class:`Reviewed` layer (builder step ``.review(queue)``) enqueues every row that is
+The [`Reviewed`][] layer (builder step ``.review(queue)``) enqueues every row that is
 still withheld when it sees it, plus an optional random audit sample of confident answers,
-with the context a person needs to judge it. Queues implement :class:`ReviewQueue`:
+with the context a person needs to judge it. Queues implement [`ReviewQueue`][]:
 
-- :class:`~guardrails.review_sqlite.SQLiteQueue` (``sqlite:///path``), the embedded default;
-- :class:`~guardrails.review_postgres.PostgresQueue` (``postgresql://...``) for replicas;
-- :class:`MemoryQueue` (``memory://``), for users' unit tests only: it is not durable.
+- [`SQLiteQueue`][guardrails.review_sqlite.SQLiteQueue] (``sqlite:///path``), the embedded default;
+- [`PostgresQueue`][guardrails.review_postgres.PostgresQueue] (``postgresql://...``) for replicas;
+- [`MemoryQueue`][] (``memory://``), for users' unit tests only: it is not durable.
 
 A case moves ``pending -> claimed -> resolved`` (or ``skipped``); a claim is a lease that
-expires, after which the case is pending again; ``reopen`` sends a resolved or skipped case
-back to pending. Resolved labels flow back through :func:`labelled_data` and
-:func:`realized_accuracy`.
+expires, after which the case is pending again; ``release`` gives a reviewer's claims back
+at once; ``reopen`` sends a resolved or skipped case back to pending.
 
-Errors raised by queues::
+Rows withheld as invalid input are data-quality cases (kind ``"data_quality"``): kept apart
+from the model's cases, listed and claimed after every model case, and capped per time
+window by the layer (what the cap kept out is counted in metrics and logged).
+
+Resolved labels flow back through [`labelled_data`][] and [`realized_accuracy`][].
+
+Errors raised by queues:
 
     GuardrailsError
     └── ReviewError
@@ -40,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, PostLayer
+from guardrails.base import Call, Layer, PostLayer, ReviewNote
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, GuardrailsError
 from guardrails.persistence import persistable
@@ -56,6 +61,7 @@ __all__ = [
     "BaseQueue",
     "CaseNotFoundError",
     "CaseStateError",
+    "KINDS",
     "InvalidLabelError",
     "LabelledData",
     "LeaseExpiredError",
@@ -82,7 +88,10 @@ Status = Literal["pending", "claimed", "resolved", "skipped"]
 STATUSES: tuple[Status, ...] = ("pending", "claimed", "resolved", "skipped")
 """Every status a case can have."""
 
-Kind = Literal["withheld", "audit"]
+Kind = Literal["withheld", "audit", "data_quality"]
+KINDS: tuple[Kind, ...] = ("withheld", "audit", "data_quality")
+"""Every kind a case can have: model cases ("withheld", "audit") and "data_quality"."""
+DATA_QUALITY: Kind = "data_quality"
 PriorityFn = Callable[[Decisions, NDArray[np.intp]], NDArray[np.float64]]
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1h", 3600.0),
@@ -140,8 +149,10 @@ class ReviewCase:
         id: the case id (also in the decision's ``review_id`` column).
         status: "pending", "claimed", "resolved" or "skipped". A claim whose lease has
             expired reads as "pending".
-        kind: "withheld" (the caller got no answer, or a provisional one) or "audit"
-            (a random sample of confident answers, returned to the caller as usual).
+        kind: "withheld" (the caller got no answer, or a provisional one), "audit"
+            (a random sample of confident answers, returned to the caller as usual) or
+            "data_quality" (the row was withheld as invalid input: a data problem, not a
+            model question; listed and claimed after every model case).
         reason: why the row was withheld (``Reason.NONE`` for audit cases).
         priority: higher is reviewed first.
         created_at: unix time the case was enqueued.
@@ -259,7 +270,7 @@ class ReviewQueue(Protocol):
         ...
 
     def get(self, case_id: str) -> ReviewCase:
-        """The case with ``case_id``; :class:`CaseNotFoundError` if none."""
+        """The case with ``case_id``; `CaseNotFoundError` if none."""
         ...
 
     def list(
@@ -271,13 +282,25 @@ class ReviewQueue(Protocol):
         overdue: bool | None = None,
         limit: int = 100,
     ) -> list[ReviewCase]:
-        """Cases matching every given filter, highest priority and oldest first."""
+        """Cases matching every given filter: model cases first, then by priority and age."""
         ...
 
     def claim(
-        self, reviewer: str, *, n: int = 1, lease: float = 600.0, kind: Kind | None = None
+        self,
+        reviewer: str,
+        *,
+        n: int = 1,
+        lease: float = 600.0,
+        kind: Kind | None = None,
+        reason: Reason | None = None,
     ) -> builtins.list[ReviewCase]:
         """Lease up to ``n`` pending cases to ``reviewer`` for ``lease`` seconds."""
+        ...
+
+    def release(
+        self, reviewer: str, *, case_ids: Sequence[str] | None = None
+    ) -> builtins.list[ReviewCase]:
+        """Give back ``reviewer``'s live claims (all, or those in ``case_ids``) as pending."""
         ...
 
     def resolve(
@@ -287,7 +310,7 @@ class ReviewQueue(Protocol):
         ...
 
     def skip(self, case_id: str, *, reviewer: str, note: str | None = None) -> ReviewCase:
-        """Give back a claimed case as 'skipped' (it waits for :meth:`reopen`)."""
+        """Give back a claimed case as 'skipped' (it waits for [`reopen`][])."""
         ...
 
     def reopen(self, case_id: str, *, note: str | None = None) -> ReviewCase:
@@ -331,7 +354,7 @@ def _check_positive(owner: str, name: str, value: Any, *, integer: bool = False)
 
 
 def check_label(case: ReviewCase, label: Any) -> Any:
-    """``label`` as the class value it names; :class:`InvalidLabelError` if it names none.
+    """``label`` as the class value it names; [`InvalidLabelError`][] if it names none.
 
     A label given as text (e.g. from the command line) matches the class whose ``str`` is
     equal, so ``"1"`` resolves to class ``1``. Regression cases take a finite number.
@@ -362,8 +385,8 @@ def check_label(case: ReviewCase, label: Any) -> Any:
 class BaseQueue(ABC):
     """Reviewer operations written once over a few storage primitives.
 
-    A backend implements :meth:`_insert`, :meth:`_update`, :meth:`_claim`, :meth:`_select`
-    and :meth:`_open_rows`. Every check happens inside the backend's transaction, so a
+    A backend implements `_insert`, `_update`, `_claim`, `_select`
+    and `_open_rows`. Every check happens inside the backend's transaction, so a
     refused operation changes nothing.
     """
 
@@ -391,9 +414,15 @@ class BaseQueue(ABC):
 
     @abstractmethod
     def _claim(
-        self, reviewer: str, n: int, lease: float, kind: Kind | None, now: float
+        self,
+        reviewer: str,
+        n: int,
+        lease: float,
+        kind: Kind | None,
+        reason: Reason | None,
+        now: float,
     ) -> list[ReviewCase]:
-        """Atomically lease up to ``n`` claimable cases to ``reviewer``."""
+        """Atomically lease up to ``n`` claimable cases to ``reviewer``, model cases first."""
 
     @abstractmethod
     def _select(
@@ -404,7 +433,8 @@ class BaseQueue(ABC):
         limit: int | None,
         order: str,
     ) -> list[ReviewCase]:
-        """Cases matching ``where`` (status, kind, reason, overdue, id, since, until)."""
+        """Cases matching ``where`` (status, kind, reason, overdue, id, since, until,
+        claimed_by); ``order`` "priority" puts model cases before data-quality cases."""
 
     @abstractmethod
     def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
@@ -442,7 +472,7 @@ class BaseQueue(ABC):
         return [str(r["id"]) for r in rows]
 
     def get(self, case_id: str) -> ReviewCase:
-        """The case with ``case_id``; :class:`CaseNotFoundError` if none."""
+        """The case with ``case_id``; `CaseNotFoundError` if none."""
         found = self._select(where={"id": str(case_id)}, now=self.clock(), limit=1, order="id")
         if not found:
             raise CaseNotFoundError(f"no review case has id {case_id!r} in {self.url}")
@@ -457,12 +487,13 @@ class BaseQueue(ABC):
         overdue: bool | None = None,
         limit: int = 100,
     ) -> list[ReviewCase]:
-        """Cases matching every given filter, highest priority and oldest first.
+        """Cases matching every given filter: model cases before data-quality cases, then
+        highest priority and oldest first.
 
         Args:
-            status: one of :data:`STATUSES` (an expired claim counts as "pending").
-            kind: "withheld" or "audit".
-            reason: the :class:`~guardrails.Reason` the row was withheld for.
+            status: one of [`STATUSES`][] (an expired claim counts as "pending").
+            kind: one of [`KINDS`][]: "withheld", "audit" or "data_quality".
+            reason: the [`Reason`][guardrails.Reason] the row was withheld for.
             overdue: True for open cases past their deadline only.
             limit: at most this many cases.
         """
@@ -471,23 +502,35 @@ class BaseQueue(ABC):
             raise ConfigurationError(
                 f"The 'status' parameter of {owner} must be one of {STATUSES}. Got {status!r}."
             )
-        if kind is not None and kind not in ("withheld", "audit"):
-            raise ConfigurationError(
-                f"The 'kind' parameter of {owner} must be 'withheld' or 'audit'. Got {kind!r}."
-            )
+        _check_kind(owner, kind)
         _check_positive(owner, "limit", limit, integer=True)
         where: dict[str, Any] = {"status": status, "kind": kind, "overdue": overdue}
         if reason is not None:
-            where["reason"] = int(Reason(reason))
+            where["reason"] = int(_check_reason(owner, reason))
         return self._select(where=where, now=self.clock(), limit=limit, order="priority")
 
     def claim(
-        self, reviewer: str, *, n: int = 1, lease: float = 600.0, kind: Kind | None = None
+        self,
+        reviewer: str,
+        *,
+        n: int = 1,
+        lease: float = 600.0,
+        kind: Kind | None = None,
+        reason: Reason | None = None,
     ) -> builtins.list[ReviewCase]:
-        """Lease up to ``n`` pending cases (highest priority, then oldest) to ``reviewer``.
+        """Lease up to ``n`` pending cases to ``reviewer``: model cases first (data-quality
+        cases only once none is left), then highest priority, then oldest.
 
         Two reviewers never hold the same case: the claim is one atomic step. When the
-        lease runs out before the case is resolved, the case is pending again.
+        lease runs out before the case is resolved, the case is pending again; a reviewer
+        who stops early gives the cases back with [`release`][guardrails.review.BaseQueue.release].
+
+        Args:
+            reviewer: who claims.
+            n: at most this many cases.
+            lease: seconds the claim lasts.
+            kind: only cases of this kind (one of [`KINDS`][]).
+            reason: only cases withheld for this [`Reason`][guardrails.Reason].
 
         Returns:
             The claimed cases (fewer than ``n``, possibly none, when the queue runs dry).
@@ -496,7 +539,65 @@ class BaseQueue(ABC):
         _check_text(owner, "reviewer", reviewer)
         _check_positive(owner, "n", n, integer=True)
         _check_positive(owner, "lease", lease)
-        return self._claim(reviewer, n, float(lease), kind, self.clock())
+        _check_kind(owner, kind)
+        why = None if reason is None else _check_reason(owner, reason)
+        return self._claim(reviewer, n, float(lease), kind, why, self.clock())
+
+    def release(
+        self, reviewer: str, *, case_ids: Sequence[str] | None = None
+    ) -> builtins.list[ReviewCase]:
+        """Give back the cases ``reviewer`` holds a live claim on: they are pending again at
+        once, for anyone to claim (a reviewer's script that stops early calls this rather
+        than leave its cases leased until the lease runs out).
+
+        Args:
+            reviewer: whose claims to release.
+            case_ids: only these cases (each must be claimed by ``reviewer``); None: all.
+
+        Returns:
+            The released cases, now pending.
+
+        Raises:
+            CaseNotFoundError: a case in ``case_ids`` does not exist (nothing is released).
+            CaseStateError: a case in ``case_ids`` is not claimed by ``reviewer`` (nothing
+                is released). A case whose claim by ``reviewer`` already ran out is pending
+                already: it is left out, without error.
+        """
+        owner = f"{type(self).__name__}.release"
+        _check_text(owner, "reviewer", reviewer)
+        now = self.clock()
+        if case_ids is None:
+            held = self._select(
+                where={"status": "claimed", "claimed_by": reviewer},
+                now=now,
+                limit=None,
+                order="priority",
+            )
+            ids = [c.id for c in held]
+        else:
+            if isinstance(case_ids, str) or not all(isinstance(i, str) for i in case_ids):
+                raise ConfigurationError(
+                    f"The 'case_ids' parameter of {owner} must be a list of case ids or None. "
+                    f"Got {case_ids!r} instead."
+                )
+            ids = []
+            for case in [self.get(i) for i in dict.fromkeys(case_ids)]:
+                if case.status == "pending" and case.claimed_by == reviewer:
+                    continue  # the claim ran out: the case is free already
+                _check_holder(case, reviewer, now, "release")
+                ids.append(case.id)
+
+        def change(case: ReviewCase, at: float) -> dict[str, Any]:
+            _check_holder(case, reviewer, at, "release")
+            return {"status": "pending", "claimed_by": None, "lease_until": None}
+
+        released = []
+        for case_id in ids:
+            try:
+                released.append(self._update(case_id, change))
+            except CaseStateError:  # the lease ran out (or was taken over) since the check
+                continue
+        return released
 
     def resolve(
         self, case_id: str, label: Any, *, reviewer: str, note: str | None = None
@@ -529,7 +630,7 @@ class BaseQueue(ABC):
         return self._update(str(case_id), change)
 
     def skip(self, case_id: str, *, reviewer: str, note: str | None = None) -> ReviewCase:
-        """Give back a case ``reviewer`` holds as 'skipped': it waits for :meth:`reopen`."""
+        """Give back a case ``reviewer`` holds as 'skipped': it waits for [`reopen`][]."""
         owner = f"{type(self).__name__}.skip"
         _check_text(owner, "reviewer", reviewer)
         _check_text(owner, "note", note, optional=True)
@@ -607,6 +708,36 @@ class BaseQueue(ABC):
         self.close()
 
 
+def _check_kind(owner: str, kind: Any) -> None:
+    if kind is not None and kind not in KINDS:
+        raise ConfigurationError(
+            f"The 'kind' parameter of {owner} must be one of {KINDS}. Got {kind!r} instead."
+        )
+
+
+def _check_reason(owner: str, reason: Any) -> Reason:
+    """``reason`` as a [`Reason`][guardrails.Reason]: a member, its code or its name."""
+    if isinstance(reason, Reason):
+        return reason
+    try:
+        if isinstance(reason, str):
+            return Reason[reason.upper()]
+        if isinstance(reason, int) and not isinstance(reason, bool):
+            return Reason(reason)
+    except (KeyError, ValueError):
+        pass
+    names = ", ".join(str(r) for r in Reason)
+    raise ConfigurationError(
+        f"The 'reason' parameter of {owner} must be a Reason (one of {names}). "
+        f"Got {reason!r} instead."
+    )
+
+
+def _lane(kind: Any) -> int:
+    """0 for model cases, 1 for data-quality cases: the first key of every ordering."""
+    return 1 if kind == DATA_QUALITY else 0
+
+
 def _check_holder(case: ReviewCase, reviewer: str, now: float, what: str) -> None:
     """Raise unless ``reviewer`` holds a live claim on ``case``."""
     if case.status == "resolved":
@@ -635,7 +766,7 @@ def _check_holder(case: ReviewCase, reviewer: str, now: float, what: str) -> Non
 
 
 def case_from_row(row: Mapping[str, Any], now: float) -> ReviewCase:
-    """A :class:`ReviewCase` from a stored row (``context`` and ``label`` as JSON text)."""
+    """A [`ReviewCase`][] from a stored row (``context`` and ``label`` as JSON text)."""
     status = str(row["status"])
     lease = row["lease_until"]
     claimed_by = row["claimed_by"]
@@ -710,7 +841,7 @@ class MemoryQueue(BaseQueue):
     Args:
         clock: unix-seconds clock (tests pass a fake one to expire leases).
 
-    Example:
+    Examples:
         >>> from guardrails.review import MemoryQueue, NewCase
         >>> from guardrails import Reason
         >>> q = MemoryQueue()
@@ -751,15 +882,23 @@ class MemoryQueue(BaseQueue):
         )
 
     def _claim(
-        self, reviewer: str, n: int, lease: float, kind: Kind | None, now: float
+        self,
+        reviewer: str,
+        n: int,
+        lease: float,
+        kind: Kind | None,
+        reason: Reason | None,
+        now: float,
     ) -> list[ReviewCase]:
         with self._lock:
             free = [
                 r
                 for r in self._rows.values()
-                if self._claimable(r, now) and (kind is None or r["kind"] == kind)
+                if self._claimable(r, now)
+                and (kind is None or r["kind"] == kind)
+                and (reason is None or r["reason"] == int(reason))
             ]
-            free.sort(key=lambda r: (-r["priority"], r["created_at"], r["id"]))
+            free.sort(key=lambda r: (_lane(r["kind"]), -r["priority"], r["created_at"], r["id"]))
             out = []
             for row in free[:n]:
                 row.update(status="claimed", claimed_by=reviewer, lease_until=now + lease)
@@ -778,7 +917,7 @@ class MemoryQueue(BaseQueue):
         if order == "resolved":
             cases.sort(key=lambda c: (c.resolved_at or 0.0, c.id))
         else:
-            cases.sort(key=lambda c: (-c.priority, c.created_at, c.id))
+            cases.sort(key=lambda c: (_lane(c.kind), -c.priority, c.created_at, c.id))
         return cases if limit is None else cases[:limit]
 
     def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
@@ -802,6 +941,8 @@ def _matches(case: ReviewCase, where: Mapping[str, Any], now: float) -> bool:
     if where.get("kind") is not None and case.kind != where["kind"]:
         return False
     if where.get("reason") is not None and int(case.reason) != where["reason"]:
+        return False
+    if where.get("claimed_by") is not None and case.claimed_by != where["claimed_by"]:
         return False
     if where.get("overdue") is not None and case.overdue(now) != bool(where["overdue"]):
         return False
@@ -922,33 +1063,49 @@ class Reviewed(PostLayer):
     enqueue is committed before the decision is returned; if it fails, the call raises
     rather than pretend the case was queued.
 
+    Rows withheld as invalid input are a data problem, not a question for the model's
+    reviewers: they are queued as ``kind="data_quality"`` cases, which every listing and
+    claim puts after the model's cases, and at most ``data_quality_cap`` of them are queued
+    per ``data_quality_window`` seconds (in this process), so a client sending garbage
+    cannot fill the queue. A row the cap keeps out is still withheld, with no review id;
+    it is counted (``not_queued``, the metrics of the ``.log`` step) and logged as a
+    ``review_not_queued`` warning, never dropped silently.
+
     What the caller gets for a queued row:
 
     - ``provisional=False`` (default): the non-answer, unchanged apart from ``review_id``.
     - ``provisional=True``: rows with a model candidate stay withheld (``abstained`` is
       True, so no counting of answers is fooled) but get ``reason=Reason.REVIEW`` and
       ``stage="pending_review"``; the candidate stays in the prediction column, read it
-      with ``Decision.candidate`` or :func:`pending_answers`. The original reason is kept
+      with ``Decision.candidate`` or `pending_answers`. The original reason is kept
       in the case and in ``detail``. Rows without a candidate (model error, invalid
       input) stay plain non-answers.
 
     Args:
         inner: the model or guard layer to wrap.
-        queue: a :class:`ReviewQueue` (e.g. ``open_queue("sqlite:///review.db")``). It is
+        queue: a [`ReviewQueue`][] (e.g. ``open_queue("sqlite:///review.db")``). It is
             shared, not copied: it stands for an external store.
         audit_rate: share in [0, 1] of answered rows also enqueued, at random, as "audit"
             cases; their answer is still returned. Makes realized accuracy unbiased.
         priority: "uncertainty" (1 - confidence; interval width for regression), "fifo"
             (all equal, oldest first), a number, or a function ``(decisions, rows) ->
-            (n_rows,)`` such as :func:`cost_priority`.
+            (n_rows,)`` such as `cost_priority`.
         provisional: return the candidate marked pending review (see above).
         redactor: hides sensitive fields of the stored input. Array columns are named by
             position ("0", "1", ...), data frame columns by name.
         deadline: seconds within which a case should be resolved, or None.
         seed: seed of the audit sampler (None: fresh randomness).
-        guard_name, version: recorded with each case (the builder passes the guard's).
+        data_quality_cap: most invalid-input rows queued per window (None: no cap; 0:
+            none are queued).
+        data_quality_window: seconds of the cap's window (windows start at multiples
+            of it on the clock).
+        logger: a structlog logger for ``review_not_queued`` warnings;
+            ``structlog.get_logger("guardrails")`` if None.
+        clock: unix-seconds clock of the cap's windows (tests pass a fake one).
+        guard_name: recorded with each case (the builder passes the guard's).
+        version: recorded with each case (the builder passes the guard's).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import confidence_below, guard
@@ -974,6 +1131,10 @@ class Reviewed(PostLayer):
         redactor: Redactor | None = None,
         deadline: float | None = None,
         seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
+        logger: Any = None,
+        clock: Callable[[], float] = time.time,
         guard_name: str = "guard",
         version: str = "0",
     ) -> None:
@@ -1016,6 +1177,21 @@ class Reviewed(PostLayer):
             )
         if deadline is not None:
             _check_positive("Reviewed", "deadline", deadline)
+        if data_quality_cap is not None and (
+            isinstance(data_quality_cap, bool)
+            or not isinstance(data_quality_cap, int)
+            or data_quality_cap < 0
+        ):
+            raise ConfigurationError(
+                "The 'data_quality_cap' parameter of Reviewed must be an int >= 0 or None. "
+                f"Got {data_quality_cap!r} instead."
+            )
+        _check_positive("Reviewed", "data_quality_window", data_quality_window)
+        if not callable(clock):
+            raise ConfigurationError(
+                "The 'clock' parameter of Reviewed must be callable returning unix seconds. "
+                f"Got {clock!r} instead."
+            )
         self.queue = queue
         self.audit_rate = float(audit_rate)
         self.priority = priority
@@ -1023,16 +1199,46 @@ class Reviewed(PostLayer):
         self.redactor = redactor
         self.deadline = None if deadline is None else float(deadline)
         self.seed = seed
+        self.data_quality_cap = data_quality_cap
+        self.data_quality_window = float(data_quality_window)
+        self.logger = logger
+        self.clock = clock
         self.guard_name = str(guard_name)
         self.version = str(version)
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
+        self._cap_lock = threading.Lock()
+        self._cap_slot = -1  # the window the count below belongs to
+        self._cap_used = 0
+        self._not_queued = 0
+
+    @property
+    def not_queued(self) -> int:
+        """Invalid-input rows the data-quality cap kept out of the queue so far."""
+        with self._cap_lock:
+            return self._not_queued
+
+    def _admit(self, n: int) -> int:
+        """How many of ``n`` new data-quality cases the cap lets in now (and count them)."""
+        if self.data_quality_cap is None:
+            return n
+        slot = math.floor(self.clock() / self.data_quality_window)
+        with self._cap_lock:
+            if slot != self._cap_slot:
+                self._cap_slot, self._cap_used = slot, 0
+            take = max(0, min(n, self.data_quality_cap - self._cap_used))
+            self._cap_used += take
+            self._not_queued += n - take
+        return take
 
     # -- deciding ----------------------------------------------------------------------
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         # Calibration rows are labelled already: nothing to ask a person.
         return self.inner._fit(X, y, call)
+
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         d = await self.inner._adecide(X, call)
@@ -1045,14 +1251,35 @@ class Reviewed(PostLayer):
             with self._rng_lock:
                 draw = self._rng.random(len(d))
             audit = ~withheld & (draw < self.audit_rate)
-        idx = np.flatnonzero(withheld | audit)
+        invalid = withheld & (d.reason == int(Reason.INVALID_INPUT))
+        left_out = np.zeros(len(d), dtype=bool)
+        if invalid.any():
+            rows = np.flatnonzero(invalid)
+            take = self._admit(len(rows))
+            left_out[rows[take:]] = True
+        note = ReviewNote(int(left_out.sum()), self.data_quality_cap, self.data_quality_window)
+        call.review = note
+        if note.not_queued:
+            self._log().warning(
+                "review_not_queued",
+                guard=self.guard_name,
+                guard_version=self.version,
+                request_id=call.request_id,
+                kind=DATA_QUALITY,
+                reason=str(Reason.INVALID_INPUT),
+                not_queued=note.not_queued,
+                not_queued_total=self.not_queued,
+                data_quality_cap=self.data_quality_cap,
+                data_quality_window=self.data_quality_window,
+            )
+        idx = np.flatnonzero((withheld & ~left_out) | audit)
         if idx.size == 0:
             return d
         priorities = self._priorities(d, idx).tolist()
         contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
         cases = [
             NewCase(
-                "audit" if audit[i] else "withheld",
+                "audit" if audit[i] else (DATA_QUALITY if invalid[i] else "withheld"),
                 Reason(int(d.reason[i])),
                 priorities[j],
                 contexts[j],
@@ -1067,6 +1294,13 @@ class Reviewed(PostLayer):
         if self.provisional:
             changes.update(self._provisional(d, idx[withheld[idx]]))
         return d.replace(**changes)
+
+    def _log(self) -> Any:
+        if self.logger is not None:
+            return self.logger
+        import structlog
+
+        return structlog.get_logger("guardrails")
 
     def _priorities(self, d: Decisions, idx: NDArray[np.intp]) -> NDArray[np.float64]:
         if self.priority == "uncertainty":
@@ -1186,6 +1420,10 @@ class Reviewed(PostLayer):
             parts.append(f"redactor={self.redactor!r}")
         if self.deadline is not None:
             parts.append(f"deadline={self.deadline}")
+        if self.data_quality_cap != 100:
+            parts.append(f"data_quality_cap={self.data_quality_cap}")
+        if self.data_quality_window != 3600.0:
+            parts.append(f"data_quality_window={self.data_quality_window}")
         return f"Reviewed({', '.join(parts)})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -1200,6 +1438,8 @@ class Reviewed(PostLayer):
             "redactor": None if self.redactor is None else enc.component(self.redactor),
             "deadline": self.deadline,
             "seed": self.seed,
+            "data_quality_cap": self.data_quality_cap,
+            "data_quality_window": self.data_quality_window,
             "guard_name": self.guard_name,
             "version": self.version,
         }
@@ -1219,6 +1459,8 @@ class Reviewed(PostLayer):
             redactor=None if redactor is None else dec.component(redactor),
             deadline=state["deadline"],
             seed=state["seed"],
+            data_quality_cap=state.get("data_quality_cap", 100),
+            data_quality_window=state.get("data_quality_window", 3600.0),
             guard_name=state["guard_name"],
             version=state["version"],
         )
@@ -1252,7 +1494,8 @@ class LabelledData:
         classes: ``(n_classes,)`` labels in the order of ``proba``'s columns, or None.
         candidate: ``(n,)`` object: what the model proposed (None where it gave nothing).
         answered: ``(n,)`` bool: the caller got the answer (audit cases).
-        reason: ``(n,)`` int8 :class:`~guardrails.Reason` codes.
+        reason: ``(n,)`` object: the [`Reason`][guardrails.Reason] each case was
+            withheld for (``Reason.NONE`` for audit cases).
         weight: ``(n,)`` inverse sampling probability (``1/audit_rate`` for audit cases).
         created_at, resolved_at: ``(n,)`` unix times.
     """
@@ -1264,7 +1507,7 @@ class LabelledData:
     classes: NDArray[Any] | None
     candidate: NDArray[np.object_]
     answered: NDArray[np.bool_]
-    reason: NDArray[np.int8]
+    reason: NDArray[np.object_]
     weight: NDArray[np.float64]
     created_at: NDArray[np.float64]
     resolved_at: NDArray[np.float64]
@@ -1273,7 +1516,7 @@ class LabelledData:
         return len(self.ids)
 
     def as_decisions(self) -> Decisions:
-        """The guard's original outputs on these cases as a :class:`~guardrails.Decisions`
+        """The guard's original outputs on these cases as a [`Decisions`][guardrails.Decisions]
         batch (candidate, probabilities, confidence, classes), so that a layer's
         ``_learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
 
@@ -1290,7 +1533,7 @@ class LabelledData:
         return Decisions(
             prediction=self.candidate.copy(),
             abstained=~self.answered,
-            reason=self.reason.copy(),
+            reason=np.array([int(r) for r in self.reason], dtype=np.int8),
             proba=None if self.proba is None else self.proba.copy(),
             confidence=confidence,
             review_id=self.ids.copy(),
@@ -1321,11 +1564,12 @@ def labelled_data(
 
     Args:
         queue: the review queue.
-        since, until: resolution time window ``[since, until)`` in unix seconds.
-        kind: only "withheld" or only "audit" cases.
+        since: resolution time window ``[since, until)`` in unix seconds.
+        until: resolution time window ``[since, until)`` in unix seconds.
+        kind: only cases of this kind ("withheld", "audit" or "data_quality").
 
     Returns:
-        A :class:`LabelledData` (possibly empty); ``(X, y)`` plus the original outputs.
+        A `LabelledData` (possibly empty); ``(X, y)`` plus the original outputs.
     """
     cases = [c for c in queue.labelled(since=since, until=until) if kind in (None, c.kind)]
     return _to_arrays(cases)
@@ -1335,9 +1579,11 @@ def _to_arrays(cases: Sequence[ReviewCase]) -> LabelledData:
     n = len(cases)
     ids = object_column(n)
     candidate = object_column(n)
+    reason = object_column(n)
     for i, c in enumerate(cases):
         ids[i] = c.id
         candidate[i] = c.context.get("candidate")
+        reason[i] = c.reason
     inputs: list[Any] = [c.context.get("input") for c in cases]
     X: Any = inputs
     if n and all(isinstance(v, list) for v in inputs) and len({len(v) for v in inputs}) == 1:
@@ -1364,7 +1610,7 @@ def _to_arrays(cases: Sequence[ReviewCase]) -> LabelledData:
         classes=classes,
         candidate=candidate,
         answered=np.array([c.kind == "audit" for c in cases], dtype=bool),
-        reason=np.array([int(c.reason) for c in cases], dtype=np.int8),
+        reason=reason,
         weight=np.array([float(c.context.get("weight", 1.0)) for c in cases]),
         created_at=np.array([c.created_at for c in cases], dtype=np.float64),
         resolved_at=np.array([c.resolved_at or math.nan for c in cases], dtype=np.float64),
@@ -1431,12 +1677,13 @@ def realized_accuracy(
     """Realized accuracy of answered vs withheld cases, overall and per time window.
 
     Args:
-        queue: a review queue, or :class:`LabelledData` already read from one.
-        since, until: resolution time window ``[since, until)`` (queues only).
+        queue: a review queue, or `LabelledData` already read from one.
+        since: resolution time window ``[since, until)`` (queues only).
+        until: resolution time window ``[since, until)`` (queues only).
         window: width in seconds of the windows of ``created_at`` to report, or None.
 
     Returns:
-        A :class:`RealizedAccuracy`. Cases without a model candidate are left out.
+        A `RealizedAccuracy`. Cases without a model candidate are left out.
 
     Raises:
         ConfigurationError: the cases are regression cases (no accuracy to compute).

@@ -1,5 +1,8 @@
 """Command line for reviewers: ``python -m guardrails review list|show|claim|... --queue URL``.
 
+``list`` and ``claim`` filter by ``--kind`` (withheld, audit, data_quality) and ``--reason``;
+``release --reviewer NAME [ID ...]`` gives a reviewer's claimed cases back at once.
+
 Every command takes ``--queue`` (or the ``GUARDRAILS_REVIEW_QUEUE`` environment variable),
 prints plain text (or JSON with ``--json``), and exits 0 on success, 2 on a refused
 operation (unknown id, resolved twice, a label outside the classes, an expired lease) with
@@ -15,8 +18,9 @@ import os
 import sys
 from typing import Any, TextIO
 
+from guardrails.decisions import Reason
 from guardrails.errors import ConfigurationError
-from guardrails.review import STATUSES, BaseQueue, ReviewCase, ReviewError, open_queue
+from guardrails.review import KINDS, STATUSES, BaseQueue, ReviewCase, ReviewError, open_queue
 
 __all__ = ["add_review_parser", "run_review"]
 
@@ -40,9 +44,11 @@ def add_review_parser(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="print JSON")
         return p
 
-    p = op("list", "list cases, highest priority and oldest first")
+    reasons = [str(r) for r in Reason]
+    p = op("list", "list cases: model cases first, then highest priority and oldest")
     p.add_argument("--status", choices=STATUSES, default="pending")
-    p.add_argument("--kind", choices=("withheld", "audit"))
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--reason", choices=reasons, help="only cases withheld for this reason")
     p.add_argument("--overdue", action="store_true", help="only cases past their deadline")
     p.add_argument("--limit", type=int, default=20)
     p = op("show", "show one case with its context")
@@ -51,7 +57,11 @@ def add_review_parser(sub: Any) -> None:
     p.add_argument("--reviewer", required=True)
     p.add_argument("-n", type=int, default=1, help="how many cases")
     p.add_argument("--lease", type=float, default=600.0, help="seconds the claim lasts")
-    p.add_argument("--kind", choices=("withheld", "audit"))
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--reason", choices=reasons, help="only cases withheld for this reason")
+    p = op("release", "give a reviewer's claimed cases back to pending at once")
+    p.add_argument("--reviewer", required=True)
+    p.add_argument("ids", nargs="*", help="only these cases (default: all the reviewer holds)")
     p = op("resolve", "record the label of a claimed case")
     p.add_argument("id")
     p.add_argument("--label", required=True)
@@ -101,6 +111,7 @@ def _run(queue: BaseQueue, args: argparse.Namespace, out: TextIO) -> int:
         cases = queue.list(
             status=args.status,
             kind=args.kind,
+            reason=_reason(args.reason),
             overdue=True if args.overdue else None,
             limit=args.limit,
         )
@@ -108,7 +119,12 @@ def _run(queue: BaseQueue, args: argparse.Namespace, out: TextIO) -> int:
     elif command == "show":
         _print_case(queue.get(args.id), args.json, out)
     elif command == "claim":
-        cases = queue.claim(args.reviewer, n=args.n, lease=args.lease, kind=args.kind)
+        cases = queue.claim(
+            args.reviewer, n=args.n, lease=args.lease, kind=args.kind, reason=_reason(args.reason)
+        )
+        _print_cases(cases, args.json, out)
+    elif command == "release":
+        cases = queue.release(args.reviewer, case_ids=args.ids or None)
         _print_cases(cases, args.json, out)
     elif command == "resolve":
         label = _parse_label(args.label)
@@ -132,6 +148,10 @@ def _run(queue: BaseQueue, args: argparse.Namespace, out: TextIO) -> int:
         if args.fail_on_overdue and stats.overdue:
             return EXIT_OVERDUE
     return 0
+
+
+def _reason(name: str | None) -> Reason | None:
+    return None if name is None else Reason[name.upper()]
 
 
 def _parse_label(text: str) -> Any:
@@ -161,11 +181,11 @@ def _print_cases(cases: list[ReviewCase], as_json: bool, out: TextIO) -> None:
     if not cases:
         out.write("no cases\n")
         return
-    out.write(f"{'id':32}  {'status':8}  {'kind':8}  {'reason':14}  {'priority':>8}  created\n")
+    out.write(f"{'id':32}  {'status':8}  {'kind':12}  {'reason':14}  {'priority':>8}  created\n")
     for c in cases:
         late = "  OVERDUE" if c.overdue() else ""
         out.write(
-            f"{c.id:32}  {c.status:8}  {c.kind:8}  {c.reason!s:14}  {c.priority:8.3f}  "
+            f"{c.id:32}  {c.status:8}  {c.kind:12}  {c.reason!s:14}  {c.priority:8.3f}  "
             f"{_when(c.created_at)}{late}\n"
         )
 

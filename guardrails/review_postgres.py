@@ -151,7 +151,7 @@ class PostgresQueue(SQLQueue):
             raise self._failed("read", exc) from exc
 
     def _failed(self, what: str, exc: Exception) -> ReviewError:
-        """A backend error as a :class:`ReviewError`; a lost connection reconnects next time."""
+        """A backend error as a [`ReviewError`][]; a lost connection reconnects next time."""
         return ReviewError(
             f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
         )

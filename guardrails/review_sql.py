@@ -1,8 +1,8 @@
 """The SQL that the SQLite and PostgreSQL review queues share, behind two dialect hooks.
 
-A backend supplies a write transaction (:meth:`SQLQueue._transaction`), a read cursor
-(:meth:`SQLQueue._reader`), its parameter placeholder and its row-locking suffixes; the
-statements and the state machine of :class:`~guardrails.review.BaseQueue` are written once.
+A backend supplies a write transaction (`SQLQueue._transaction`), a read cursor
+(`SQLQueue._reader`), its parameter placeholder and its row-locking suffixes; the
+statements and the state machine of [`BaseQueue`][guardrails.review.BaseQueue] are written once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+from guardrails.decisions import Reason
 from guardrails.errors import ConfigurationError
 from guardrails.review import BaseQueue, CaseNotFoundError, Kind, ReviewCase, case_from_row
 
@@ -38,10 +39,14 @@ COLUMNS: tuple[str, ...] = (
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _OPEN = "status IN ('pending', 'claimed')"
 _CLAIMABLE = "(status = 'pending' OR (status = 'claimed' AND lease_until <= ?))"
+# model cases first, data-quality cases after them, then by priority and age
+_BY_PRIORITY = (
+    "ORDER BY CASE WHEN kind = 'data_quality' THEN 1 ELSE 0 END, priority DESC, created_at, id"
+)
 
 
 def check_table(owner: str, table: Any) -> str:
-    """``table`` if it is a plain SQL identifier, else :class:`ConfigurationError`."""
+    """``table`` if it is a plain SQL identifier, else [`ConfigurationError`][]."""
     if not isinstance(table, str) or not _IDENT.match(table):
         raise ConfigurationError(
             f"The 'table' parameter of {owner} must be a plain SQL identifier (letters, "
@@ -102,7 +107,13 @@ class SQLQueue(BaseQueue):
         return case_from_row(row, now)
 
     def _claim(
-        self, reviewer: str, n: int, lease: float, kind: Kind | None, now: float
+        self,
+        reviewer: str,
+        n: int,
+        lease: float,
+        kind: Kind | None,
+        reason: Reason | None,
+        now: float,
     ) -> list[ReviewCase]:
         cols = ", ".join(COLUMNS)
         params: list[Any] = [now]
@@ -110,7 +121,10 @@ class SQLQueue(BaseQueue):
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)
-        sql += f" ORDER BY priority DESC, created_at, id LIMIT ?{self.lock_skip}"
+        if reason is not None:
+            sql += " AND reason = ?"
+            params.append(int(reason))
+        sql += f" {_BY_PRIORITY} LIMIT ?{self.lock_skip}"
         params.append(n)
         with self._transaction() as cur:
             cur.execute(self._q(sql), params)
@@ -154,6 +168,9 @@ class SQLQueue(BaseQueue):
         if where.get("reason") is not None:
             clauses.append("reason = ?")
             params.append(int(where["reason"]))
+        if where.get("claimed_by") is not None:
+            clauses.append("claimed_by = ?")
+            params.append(str(where["claimed_by"]))
         overdue = where.get("overdue")
         if overdue is not None:
             late = f"(deadline IS NOT NULL AND deadline < ? AND {_OPEN})"
@@ -171,7 +188,7 @@ class SQLQueue(BaseQueue):
         if order == "resolved":
             sql += " ORDER BY resolved_at, id"
         elif order == "priority":
-            sql += " ORDER BY priority DESC, created_at, id"
+            sql += f" {_BY_PRIORITY}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))

@@ -59,7 +59,7 @@ class SQLiteQueue(SQLQueue):
         timeout: seconds a writer waits for another to finish before failing.
         clock: unix-seconds clock (tests pass a fake one to expire leases).
 
-    Example:
+    Examples:
         >>> import tempfile, os
         >>> from guardrails.review import NewCase
         >>> from guardrails import Reason

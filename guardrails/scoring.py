@@ -2,19 +2,19 @@
 
 Each scorer is a callable ``scorer(estimator, X, y) -> float`` (greater is better), so it
 goes straight into ``GridSearchCV(scoring=...)`` or ``cross_val_score(scoring=...)``. The
-estimator is anything with ``decide`` (a :class:`~guardrails.GuardedClassifier`, a
+estimator is anything with ``decide`` (a [`GuardedClassifier`][guardrails.GuardedClassifier], a
 guard) or a plain classifier with ``predict_proba`` (which then never abstains).
 
 Two kinds of question:
 
 - *how good is the policy?* depends on which rows the guard withholds:
-  :class:`SelectiveAccuracy` (accuracy on answered rows, with a floor on coverage) and
-  :class:`ExpectedCost` (errors and reviews priced). Search abstention thresholds with these.
+  [`SelectiveAccuracy`][] (accuracy on answered rows, with a floor on coverage) and
+  [`ExpectedCost`][] (errors and reviews priced). Search abstention thresholds with these.
 - *how good is the confidence ranking?* does not depend on a threshold:
-  :class:`AccuracyAtCoverage` and :class:`AURC` (area under the risk-coverage curve).
+  [`AccuracyAtCoverage`][] and [`AURC`][] (area under the risk-coverage curve).
   Compare models or calibrators with these.
 
-The numbers come from :mod:`guardrails.outcomes` (risk-coverage curve, AURC, selective
+The numbers come from [`guardrails.outcomes`][] (risk-coverage curve, AURC, selective
 accuracy, expected cost); this module only turns them into scorers. Classification only:
 a regression answer is not simply right or wrong.
 """
@@ -132,7 +132,7 @@ class SelectiveAccuracy(_Scorer):
             is the (negative) shortfall ``coverage - min_coverage``, so an infeasible
             setting ranks below every feasible one, and nearer misses rank higher.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions
         >>> from guardrails.scoring import SelectiveAccuracy

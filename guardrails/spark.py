@@ -1,7 +1,7 @@
 """Batch scoring on Apache Spark: run a fitted guard over a large table with ``mapInPandas``.
 
 The guard travels to the executors as its saved artifact (JSON plus arrays, the same
-file :meth:`~guardrails.Guard.save` writes) and the model travels the way Spark ships any
+file [`save`][guardrails.Guard.save] writes) and the model travels the way Spark ships any
 Python object; each partition loads the guard once and decides its Arrow batches with
 the same code as an in-process ``guard.decide``, so the decisions are the same.
 
@@ -89,7 +89,7 @@ def decisions_schema(
     proba: bool = False,
     interval: bool = False,
 ) -> StructType:
-    """The Spark schema of :func:`decide_frame`'s output for guard ``g``.
+    """The Spark schema of [`decide_frame`][]'s output for guard ``g``.
 
     Columns: the ``keep`` columns first, then ``prediction`` (null when withheld; the
     label type: long, double, boolean or string), ``abstained`` (boolean), ``reason``
@@ -243,10 +243,10 @@ def decide_frame(
             on named columns) or ``"records"`` (a list of dicts, for a validating schema).
         proba: add one ``proba_<class>`` column per class.
         interval: add ``interval_low`` and ``interval_high`` (conformal regression).
-        objects: what :func:`guardrails.load` needs besides the model (e.g. ``schema=``).
+        objects: what [`guardrails.load`][] needs besides the model (e.g. ``schema=``).
 
     Returns:
-        A lazy Spark DataFrame with the schema of :func:`decisions_schema`.
+        A lazy Spark DataFrame with the schema of [`decisions_schema`][].
 
     Raises:
         ConfigurationError: a column is missing or a setting is invalid.
@@ -315,7 +315,7 @@ def partition_state(
         features: the columns ``state`` reads, in order.
         state: ``X -> state`` for one batch (``X`` as chosen by ``input``).
         merge: ``(a, b) -> state`` combining two states.
-        input: ``"array"``, ``"frame"`` or ``"records"``, as in :func:`decide_frame`.
+        input: ``"array"``, ``"frame"`` or ``"records"``, as in [`decide_frame`][].
 
     Returns:
         The merged state.
@@ -431,8 +431,8 @@ def drift_report(
 ) -> DriftReport:
     """Compare a whole Spark table with a drift profile: one report, merged from partitions.
 
-    Each Arrow batch fills a :class:`~guardrails.WindowState` of ``profile`` on the
-    executor; its counts and sums (:meth:`~guardrails.WindowState.to_arrays`) add up
+    Each Arrow batch fills a [`WindowState`][guardrails.WindowState] of ``profile`` on the
+    executor; its counts and sums ([`to_arrays`][guardrails.WindowState.to_arrays]) add up
     across batches and partitions to the state of the whole table, and the driver
     evaluates it once. The report equals
     ``profile.compare`` on all the rows collected in one place.
@@ -448,13 +448,13 @@ def drift_report(
         features: the table's columns in the profile's feature order; by default the
             profile's feature names.
         guard: a fitted guard whose outputs to profile too, or None for inputs only.
-        input: what the guard receives per batch, as in :func:`decide_frame`.
-        objects: what :func:`guardrails.load` needs besides the model.
+        input: what the guard receives per batch, as in [`decide_frame`][].
+        objects: what [`guardrails.load`][] needs besides the model.
         **evaluate: ``tests``, ``alpha``, ``correction``, ``thresholds`` of
-            :meth:`~guardrails.DriftProfile.evaluate`.
+            [`evaluate`][guardrails.DriftProfile.evaluate].
 
     Returns:
-        The :class:`~guardrails.DriftReport` of the whole table.
+        The [`DriftReport`][guardrails.DriftReport] of the whole table.
     """
     from guardrails.drift import DriftProfile
 

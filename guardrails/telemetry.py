@@ -1,17 +1,19 @@
 """Metrics: a small thread-safe in-process registry of decision counts, histograms and rates.
 
-:class:`Metrics` keeps, per guard (labelled by the guard's name and version):
+[`Metrics`][] keeps, per guard (labelled by the guard's name and version):
 
 - a counter of decided rows by ``outcome`` (``answered``, ``fallback``, ``abstained``,
-  ``error``), ``reason`` (the stable :class:`~guardrails.Reason` name, or ``exception``)
+  ``error``), ``reason`` (the stable [`Reason`][guardrails.Reason] name, or ``exception``)
   and answering ``stage``;
 - histograms of latency per stage and in total (seconds per call) and of confidence
   (per answered or withheld row that has one);
 - gauges: abstention, fallback and error rates over the last ``window`` rows, and the
-  latest drift status and scores the monitor reported.
+  latest drift status and scores the monitor reported;
+- the review step's data-quality cap, and a counter of the invalid-input rows it kept out
+  of the review queue.
 
 Labels stay low-cardinality: no request ids, no inputs, only names the configuration fixes.
-:meth:`Metrics.snapshot` returns an immutable copy that exporters (Prometheus,
+[`Metrics.snapshot`][] returns an immutable copy that exporters (Prometheus,
 OpenTelemetry) and tests read; nothing here depends on an exporter.
 """
 
@@ -152,6 +154,10 @@ class GuardSnapshot:
         rates: rolling abstention, fallback and error rates.
         drift_status: the monitor's latest status ("ok", "drift", ...) or None.
         drift_scores: the monitor's latest scores, flattened to ``"name.test"`` keys.
+        review_not_queued: invalid-input rows the review step's data-quality cap kept out
+            of the queue.
+        review_data_quality_cap: that cap (rows per window), or None without a cap or
+            without a review step.
     """
 
     guard: str
@@ -163,6 +169,8 @@ class GuardSnapshot:
     rates: Rates
     drift_status: str | None
     drift_scores: Mapping[str, float]
+    review_not_queued: int = 0
+    review_data_quality_cap: int | None = None
 
     def count(
         self, *, outcome: str | None = None, reason: str | None = None, stage: str | None = None
@@ -179,7 +187,7 @@ class GuardSnapshot:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The registry at one moment: one :class:`GuardSnapshot` per guard."""
+    """The registry at one moment: one [`GuardSnapshot`][] per guard."""
 
     guards: tuple[GuardSnapshot, ...] = field(default_factory=tuple)
 
@@ -238,6 +246,8 @@ class _Series:
         self.sums = [0, 0, 0, 0]  # rows, abstained, fallback, errors in the window
         self.drift_status: str | None = None
         self.drift_scores: dict[str, float] = {}
+        self.review_not_queued = 0
+        self.review_cap: int | None = None
 
     def _roll(self, rows: int, abstained: int, fallback: int, errors: int) -> Rates:
         window, sums = self.window, self.sums
@@ -273,6 +283,8 @@ class _Series:
                 rates=self.rates(),
                 drift_status=self.drift_status,
                 drift_scores=dict(self.drift_scores),
+                review_not_queued=self.review_not_queued,
+                review_data_quality_cap=self.review_cap,
             )
 
 
@@ -282,7 +294,7 @@ Hook = Callable[[str, str, Mapping[str, float], Sequence[float]], None]
 
 class Metrics:
     """A thread-safe in-process registry of decision metrics; the guard's ``.log`` step
-    records into one, exporters read its :meth:`snapshot`.
+    records into one, exporters read its [`snapshot`][].
 
     Args:
         window: number of most recent rows the rolling rates are computed over.
@@ -292,7 +304,7 @@ class Metrics:
     Raises:
         ConfigurationError: a setting is out of range.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails import Decisions
         >>> from guardrails.telemetry import Metrics
@@ -347,6 +359,7 @@ class Metrics:
         *,
         seconds: float,
         drift: Mapping[str, Any] | None = None,
+        review: Mapping[str, Any] | None = None,
     ) -> Rates:
         """Record one call that returned decisions ``d`` after ``seconds``.
 
@@ -355,6 +368,8 @@ class Metrics:
             d: the final decisions of the call.
             seconds: wall time of the whole call; ``d.timings`` gives the stages.
             drift: the monitor's note (``{"status": ..., "scores": ...}``), if any.
+            review: the review step's note (``{"not_queued": ..., "data_quality_cap":
+                ...}``), if any.
 
         Returns:
             The guard's rolling rates after this call.
@@ -401,6 +416,10 @@ class Metrics:
                 series.confidence.add(confidences[0])
             if drift is not None:
                 _drift(series, drift)
+            if review is not None:
+                series.review_not_queued += int(review.get("not_queued", 0))
+                cap = review.get("data_quality_cap")
+                series.review_cap = None if cap is None else int(cap)
             rates = series._roll(n, n_abst, n_fb, n_err) if n else series.rates()
         if self._hooks:
             values: Sequence[float] = confidences if conf_arr is None else conf_arr.tolist()

@@ -1,7 +1,7 @@
 """Helpers for testing your own guard: assertions, fake models, log capture, strategies.
 
 Installed as a pytest plugin (the ``captured_events`` fixture is available in every test
-once ``predict-guardrails`` is installed); everything else is imported from here::
+once ``predict-guardrails`` is installed); everything else is imported from here:
 
     from guardrails.testing import assert_abstains, FailingModel, valid_records
 
@@ -17,7 +17,7 @@ import math
 import time
 import types
 import typing
-from collections.abc import Callable, Collection, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from guardrails.base import Layer, one_row_batch
+from guardrails.base import Layer, _is_frame, one_row_batch
 from guardrails.decisions import Decision, Decisions, Reason
 from guardrails.errors import ConfigurationError
 
@@ -95,6 +95,72 @@ def _describe(d: Decision) -> str:
     return ", ".join(parts)
 
 
+_SHOWN_ROWS = 5
+
+
+def _describe_rows(d: Decisions, rows: NDArray[np.intp]) -> str:
+    """``row 3: prediction 1, ...; row 7: ...`` for the first few ``rows``, and how many more."""
+    shown = "; ".join(f"row {int(i)}: {_describe(d[int(i)])}" for i in rows[:_SHOWN_ROWS])
+    if len(rows) > _SHOWN_ROWS:
+        shown += f"; and {len(rows) - _SHOWN_ROWS} more"
+    return shown
+
+
+def _is_record_like(value: Any) -> bool:
+    """Whether ``value`` can be one record of a batch (not a single feature value)."""
+    return (
+        isinstance(value, (Mapping, list, tuple, np.ndarray))
+        or callable(getattr(value, "model_dump", None))  # a pydantic model instance
+        or (hasattr(value, "to_frame") and hasattr(value, "index"))  # a pandas Series
+    )
+
+
+def _batch_size(x: Any, owner: str) -> int | None:
+    """The number of rows when ``x`` is a batch, None when it is one record.
+
+    A batch is a data frame, an array of 2 or more dimensions (rows first), or a list or
+    tuple of records (dicts, sequences, arrays, pydantic models). A dict, a pydantic model,
+    a pandas Series, a 1-D array and a list of plain values are one record.
+    """
+    if _is_frame(x):
+        n = len(x)
+    elif isinstance(x, np.ndarray):
+        if x.ndim < 2:
+            return None
+        n = int(x.shape[0])
+    elif isinstance(x, (list, tuple)):
+        if not x:
+            n = 0
+        else:
+            kinds = {_is_record_like(v) for v in x}
+            if kinds == {False}:
+                return None
+            if kinds == {True, False}:
+                raise ConfigurationError(
+                    f"The 'x' parameter of {owner} mixes records and plain values, so it is "
+                    "neither one record nor a batch. Got "
+                    f"{[type(v).__name__ for v in x[:_SHOWN_ROWS]]!r}..."
+                )
+            n = len(x)
+    else:
+        shape = getattr(x, "shape", None)  # sparse matrices, tensors
+        if shape is None or len(shape) < 2 or hasattr(x, "to_frame"):
+            return None
+        n = int(shape[0])
+    if n == 0:
+        raise AssertionError(
+            f"{owner} got an empty batch: there is no row to check, so nothing was asserted"
+        )
+    return n
+
+
+def _decide_rows(guard: Any, X: Any, n: int) -> Decisions:
+    d = _decide_batch(guard, X)
+    if len(d) != n:
+        raise AssertionError(f"the guard returned {len(d)} decisions for a batch of {n} rows")
+    return d
+
+
 def _decide_one(guard: Any, x: Any) -> Decision:
     if not isinstance(guard, Layer) and not callable(getattr(guard, "decide", None)):
         raise ConfigurationError(
@@ -103,7 +169,10 @@ def _decide_one(guard: Any, x: Any) -> Decision:
         )
     if isinstance(guard, Layer):
         return guard.decide_one(x)
-    return _as_decisions(guard.decide(one_row_batch(x)))[0]
+    d = _as_decisions(guard.decide(one_row_batch(x)))
+    if len(d) != 1:
+        raise AssertionError(f"the guard returned {len(d)} decisions for one record")
+    return d[0]
 
 
 def _as_decisions(d: Any) -> Decisions:
@@ -114,48 +183,147 @@ def _as_decisions(d: Any) -> Decisions:
 
 def assert_abstains(
     guard: Any, x: Any, *, reason: ReasonLike | Collection[ReasonLike] | None = None
-) -> Decision:
-    """Assert that ``guard`` withholds its answer on record ``x``.
+) -> Decision | Decisions:
+    """Assert that ``guard`` withholds its answer on record ``x``, or on every row of a batch.
+
+    A batch (a data frame, a 2-D array, a list of records) is decided in one call and
+    checked row by row: one answered row fails the assertion, and the message lists the
+    rows that broke it. A record whose own shape has 2 or more dimensions (an image) is
+    passed as a batch of one, ``x[np.newaxis]``.
 
     Args:
         guard: a guard, any layer, or an object with ``decide`` (e.g. ``GuardedClassifier``).
-        x: one record: a dict, a 1-D array ``(n_features,)``, a pydantic model...
-        reason: the reason expected (a :class:`Reason`, its name such as
-            ``"invalid_input"``, or several of them); any reason if None.
+        x: one record (a dict, a 1-D array ``(n_features,)``, a pydantic model...) or a
+            batch of them.
+        reason: the reason expected (a [`Reason`][], its name such as
+            ``"invalid_input"``, or several of them); any reason if None. Name it: without
+            it, a malformed record passes because it is withheld as invalid input.
 
     Returns:
-        The decision, for further checks.
+        The decision of the record, or the decisions of the batch, for further checks.
 
     Raises:
-        AssertionError: the guard answered, or withheld for another reason.
+        AssertionError: the guard answered (a row), or withheld for another reason, or
+            the batch was empty.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import confidence_below, guard
+        >>> from guardrails.testing import assert_abstains
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.99))
+        >>> assert_abstains(g, np.array([0.0]), reason="low_confidence").reason.name
+        'LOW_CONFIDENCE'
+        >>> assert_abstains(g, np.array([[0.1], [-30.0]]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        AssertionError: expected the guard to abstain on every row of the batch, but it ...
     """
     expected = _reasons(reason)
-    d = _decide_one(guard, x)
-    if not d.abstained:
-        raise AssertionError(f"expected the guard to abstain, but it answered: {_describe(d)}")
-    if expected is not None and d.reason not in expected:
-        wanted = " or ".join(sorted(str(r) for r in expected))
+    wanted = "" if expected is None else " or ".join(sorted(str(r) for r in expected))
+    n = _batch_size(x, "assert_abstains")
+    if n is None:
+        one = _decide_one(guard, x)
+        if not one.abstained:
+            raise AssertionError(
+                f"expected the guard to abstain, but it answered: {_describe(one)}"
+            )
+        if expected is not None and one.reason not in expected:
+            raise AssertionError(
+                f"expected the guard to abstain with reason {wanted}, but: {_describe(one)}"
+            )
+        return one
+    d = _decide_rows(guard, x, n)
+    answered = np.flatnonzero(~d.abstained)
+    if expected is None:
+        if len(answered):
+            raise AssertionError(
+                "expected the guard to abstain on every row of the batch, but it answered "
+                f"{len(answered)} of {n} rows: {_describe_rows(d, answered)}"
+            )
+        return d
+    codes = np.array([int(r) for r in expected])
+    broke = np.flatnonzero(~d.abstained | ~np.isin(d.reason, codes))
+    if len(broke):
         raise AssertionError(
-            f"expected the guard to abstain with reason {wanted}, but: {_describe(d)}"
+            f"expected the guard to abstain with reason {wanted} on every row of the batch, "
+            f"but {len(broke)} of {n} rows did not ({len(answered)} answered): "
+            f"{_describe_rows(d, broke)}"
         )
     return d
 
 
-def assert_answers(guard: Any, x: Any, *, prediction: Any = None) -> Decision:
+def assert_answers(guard: Any, x: Any, *, prediction: Any = None) -> Decision | Decisions:
     """Assert that ``guard`` answers record ``x`` (and, if given, with ``prediction``).
 
+    A batch (a data frame, a 2-D array, a list of records) is checked row by row: every
+    row must be answered, and ``prediction`` is one answer for all rows or one per row.
+
+    Args:
+        guard: a guard, any layer, or an object with ``decide``.
+        x: one record or a batch of them (see [`assert_abstains`][]).
+        prediction: the answer expected; any answer if None.
+
     Returns:
-        The decision, for further checks.
+        The decision of the record, or the decisions of the batch, for further checks.
 
     Raises:
-        AssertionError: the guard withheld the answer or answered something else.
+        AssertionError: the guard withheld the answer (on a row) or answered something
+            else, or the batch was empty.
+        ConfigurationError: ``prediction`` gives a number of answers other than one or
+            one per row.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import guard
+        >>> from guardrails.testing import assert_answers
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+        >>> g = guard(LogisticRegression().fit(X, y))
+        >>> assert_answers(g, X, prediction=[0, 0, 1, 1]).abstention_rate
+        0.0
     """
-    d = _decide_one(guard, x)
-    if d.abstained:
-        raise AssertionError(f"expected the guard to answer, but it abstained: {_describe(d)}")
-    if prediction is not None and d.prediction != prediction:
+    n = _batch_size(x, "assert_answers")
+    if n is None:
+        one = _decide_one(guard, x)
+        if one.abstained:
+            raise AssertionError(
+                f"expected the guard to answer, but it abstained: {_describe(one)}"
+            )
+        if prediction is not None and one.prediction != prediction:
+            raise AssertionError(
+                f"expected the guard to answer {prediction!r}, but it answered: {_describe(one)}"
+            )
+        return one
+    d = _decide_rows(guard, x, n)
+    withheld = np.flatnonzero(d.abstained)
+    if len(withheld):
         raise AssertionError(
-            f"expected the guard to answer {prediction!r}, but it answered: {_describe(d)}"
+            "expected the guard to answer every row of the batch, but it abstained on "
+            f"{len(withheld)} of {n} rows: {_describe_rows(d, withheld)}"
+        )
+    if prediction is None:
+        return d
+    wanted = np.asarray(prediction, dtype=object)
+    if wanted.ndim == 0:
+        wanted = np.full(n, prediction, dtype=object)
+    if wanted.shape != (n,):
+        raise ConfigurationError(
+            "The 'prediction' parameter of assert_answers must be one answer or one per row "
+            f"of the batch ({n}). Got {wanted.shape[0] if wanted.ndim else 1} answers."
+        )
+    got = d.prediction.astype(object)
+    wrong = np.flatnonzero([bool(g != w) for g, w in zip(got, wanted)])
+    if len(wrong):
+        details = "; ".join(
+            f"row {int(i)}: expected {wanted[i]!r}, {_describe(d[int(i)])}"
+            for i in wrong[:_SHOWN_ROWS]
+        )
+        more = f"; and {len(wrong) - _SHOWN_ROWS} more" if len(wrong) > _SHOWN_ROWS else ""
+        raise AssertionError(
+            f"expected the guard's answers, but {len(wrong)} of {n} rows got another: "
+            f"{details}{more}"
         )
     return d
 
@@ -187,22 +355,57 @@ def _decide_batch(guard: Any, X: Any) -> Decisions:
     return _as_decisions(decide(X))
 
 
+def _decide_whole_batch(guard: Any, X: Any, owner: str) -> Decisions:
+    """Decisions on batch ``X``, refusing one record and an empty batch."""
+    if isinstance(X, Decisions):
+        if len(X) == 0:
+            raise AssertionError(
+                f"{owner} got empty decisions: there is no row to check, so nothing was asserted"
+            )
+        return X
+    n = _batch_size(X, owner)
+    if n is None:
+        shape = getattr(X, "shape", None)
+        what = type(X).__name__ + (f" of shape {shape}" if shape is not None else "")
+        raise ConfigurationError(
+            f"The 'X' parameter of {owner} must be a batch of rows (a data frame, a 2-D "
+            f"array, a list of records). Got one record ({what}); a 1-D array is ambiguous: "
+            "pass X.reshape(-1, 1) for rows of one feature, X[np.newaxis] for one record."
+        )
+    return _decide_rows(guard, X, n)
+
+
 def assert_abstention_rate(guard: Any, X: Any, *, between: tuple[float, float]) -> Decisions:
     """Assert that the share of rows of ``X`` the guard withholds lies in ``between``.
 
     Args:
         guard: a guard, any layer, or an object with ``decide``.
-        X: a batch ``(n_samples, n_features)``, a data frame or a list of records.
+        X: a batch ``(n_samples, n_features)``, a data frame or a list of records (one
+            record, or an empty batch, is refused: a rate over no rows proves nothing).
         between: ``(low, high)``, inclusive bounds on the abstention rate.
 
     Returns:
         The decisions, for further checks.
 
     Raises:
-        AssertionError: the rate is outside the bounds (the message counts reasons).
+        AssertionError: the rate is outside the bounds (the message counts reasons), or
+            the batch was empty.
+        ConfigurationError: ``X`` is one record rather than a batch.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import confidence_below, guard
+        >>> from guardrails.testing import assert_abstention_rate
+        >>> X = np.array([[-2.0], [-1.0], [1.0], [2.0]]); y = np.array([0, 0, 1, 1])
+        >>> g = guard(LogisticRegression().fit(X, y)).abstain(confidence_below(0.99))
+        >>> assert_abstention_rate(g, np.array([[0.0], [0.1]]), between=(0.0, 0.5))
+        Traceback (most recent call last):
+        ...
+        AssertionError: abstention rate 1.0000 (2 of 2 rows) is outside [0, 0.5]; ...
     """
     low, high = _check_between("assert_abstention_rate", between)
-    d = _decide_batch(guard, X)
+    d = _decide_whole_batch(guard, X, "assert_abstention_rate")
     rate = d.abstention_rate
     if not low <= rate <= high:
         raise AssertionError(
@@ -219,26 +422,33 @@ def assert_coverage(
     *,
     at_least: float | None = None,
     between: tuple[float, float] | None = None,
+    max_unscored: float = 0.0,
 ) -> float:
     """Assert that prediction sets (or intervals) contain the truth often enough.
 
-    Coverage is :func:`guardrails.outcomes.coverage`: rows the model never scored
-    (invalid input, model error) are left out; an empty set counts as a miss.
+    Coverage is [`guardrails.outcomes.coverage`][]: rows the model never scored
+    (invalid input, model error) have no set and are left out of it. So that a batch the
+    guard mostly refused cannot pass on the few rows left, the share of such rows may be
+    at most ``max_unscored`` (none by default).
 
     Args:
         guard: a guard whose policy makes sets or intervals (conformal), or an object
-            with ``decide``; ``X`` may also be the :class:`Decisions` already computed.
+            with ``decide``; ``X`` may also be the [`Decisions`][] already computed.
         X: the batch to decide.
         y: ``(n_samples,)`` true labels (classification) or values (regression).
         at_least: the minimum coverage, e.g. ``0.9`` for ``alpha=0.1``.
         between: ``(low, high)`` inclusive bounds instead of ``at_least``.
+        max_unscored: the largest share of rows allowed to have no set or interval,
+            in [0, 1].
 
     Returns:
         The empirical coverage.
 
     Raises:
-        AssertionError: coverage is out of bounds.
-        ConfigurationError: neither bound was given, or the decisions carry no sets.
+        AssertionError: coverage is out of bounds, too many rows have no set or interval,
+            or the batch was empty.
+        ConfigurationError: neither bound was given, the decisions carry no sets, or
+            ``X`` is one record rather than a batch.
     """
     if (at_least is None) == (between is None):
         raise ConfigurationError(
@@ -249,17 +459,44 @@ def assert_coverage(
         low, high = _check_between("assert_coverage", between)
     else:
         low, high = _check_between("assert_coverage", (at_least, 1.0))
+    ok = isinstance(max_unscored, (int, float)) and not isinstance(max_unscored, bool)
+    if not ok or not 0.0 <= max_unscored <= 1.0:
+        raise ConfigurationError(
+            "The 'max_unscored' parameter of assert_coverage must be a float in [0, 1]. "
+            f"Got {max_unscored!r} instead."
+        )
     from guardrails.outcomes import coverage
 
-    d = _decide_batch(guard, X)
+    d = _decide_whole_batch(guard, X, "assert_coverage")
     value = coverage(d, y)
     if not isinstance(value, float) or math.isnan(value):
-        raise AssertionError("no row had a prediction set or interval to check")
-    if not low <= value <= high:
         raise AssertionError(
-            f"coverage {value:.4f} of {len(d)} decisions is outside [{low:g}, {high:g}]"
+            f"no row had a prediction set or interval to check (reasons: {d.reason_counts()})"
+        )
+    unscored = _unscored(d)
+    if unscored.mean() > max_unscored:
+        reasons = d.take(np.flatnonzero(unscored)).reason_counts()
+        raise AssertionError(
+            f"{int(unscored.sum())} of {len(d)} rows have no prediction set or interval "
+            f"(reasons: {reasons}), more than max_unscored={max_unscored:g}: coverage "
+            f"{value:.4f} holds only for the other {int((~unscored).sum())} rows"
+        )
+    if not low <= value <= high:
+        scored = int((~unscored).sum())
+        among = f" ({scored} with a set or interval)" if scored < len(d) else ""
+        raise AssertionError(
+            f"coverage {value:.4f} of {len(d)} decisions{among} is outside [{low:g}, {high:g}]"
         )
     return value
+
+
+def _unscored(d: Decisions) -> NDArray[np.bool_]:
+    """Rows without a prediction set or interval, which coverage leaves out."""
+    from guardrails.abstention import _no_candidate
+
+    if d.interval is not None and (d.pred_set is None or d.classes is None):
+        return np.isnan(d.interval[:, 0]) | np.isnan(d.interval[:, 1])
+    return np.asarray(_no_candidate(d), dtype=bool)
 
 
 # -- fake models ----------------------------------------------------------------------------
@@ -305,12 +542,39 @@ class _Wrapped:
         return self.model.__sklearn_tags__()
 
 
-def _row_mask(when: Callable[[Any], bool], X: Any) -> NDArray[np.bool_]:
+def _row_mask(when: Callable[[Any], bool], X: Any, owner: str) -> NDArray[np.bool_]:
+    """``when(row)`` for every row of batch ``X``.
+
+    A predicate that raises (or returns something without a truth value) fails the test
+    at once with ``pytest.fail``, whose exception the guard does not catch: raised inside
+    the model, it would become a model error on every row, and a test expecting model
+    errors would pass for the wrong reason.
+    """
     if hasattr(X, "iloc"):
         rows: Any = [X.iloc[i] for i in range(len(X))]
     else:
         rows = X
-    return np.fromiter((bool(when(row)) for row in rows), dtype=bool, count=len(rows))
+    mask = np.zeros(len(rows), dtype=bool)
+    for i, row in enumerate(rows):
+        try:
+            mask[i] = bool(when(row))
+        except Exception as exc:
+            pytest.fail(
+                f"the 'when' predicate of {owner} failed on row {i} ({row!r}) with "
+                f"{type(exc).__name__}: {exc}. Inside the model it would have been reported "
+                "as a model error, so the test would have passed for the wrong reason.",
+                pytrace=False,
+            )
+    return mask
+
+
+def _check_when(owner: str, when: Any, *, optional: bool) -> None:
+    if (when is None and optional) or callable(when):
+        return
+    expected = "a callable row -> bool" + (" or None" if optional else "")
+    raise ConfigurationError(
+        f"The 'when' parameter of {owner} must be {expected}. Got {when!r} instead."
+    )
 
 
 class FailingModel(_Wrapped):
@@ -322,9 +586,13 @@ class FailingModel(_Wrapped):
         mode: ``"raise"`` raises ``error`` when the batch holds any such row (the whole
             batch fails, as a crashing remote model does); ``"nan"`` returns NaN outputs
             for those rows only (a model that silently breaks on some inputs).
-        error: the exception raised in mode ``"raise"``.
+        error: the exception (an instance or a class) raised in mode ``"raise"``.
 
-    Example:
+    A ``when`` that raises, and NaN outputs that a label-returning model cannot carry,
+    fail the test with ``pytest.fail`` instead of turning into model errors that a test
+    expecting model errors would take for the fake working.
+
+    Examples:
         >>> import numpy as np
         >>> from sklearn.linear_model import LogisticRegression
         >>> from guardrails import guard
@@ -342,13 +610,15 @@ class FailingModel(_Wrapped):
         *,
         when: Callable[[Any], bool],
         mode: Literal["raise", "nan"] = "raise",
-        error: BaseException | None = None,
+        error: Exception | type[Exception] | None = None,
     ) -> None:
         super().__init__(model)
-        if not callable(when):
+        _check_when("FailingModel", when, optional=False)
+        is_class = isinstance(error, type) and issubclass(error, Exception)
+        if error is not None and not is_class and not isinstance(error, Exception):
             raise ConfigurationError(
-                f"The 'when' parameter of FailingModel must be a callable row -> bool. "
-                f"Got {when!r} instead."
+                "The 'error' parameter of FailingModel must be an exception, e.g. "
+                f"TimeoutError('upstream'), or an exception class. Got {error!r} instead."
             )
         if mode not in ("raise", "nan"):
             raise ConfigurationError(
@@ -361,14 +631,22 @@ class FailingModel(_Wrapped):
 
     def _before(self, X: Any) -> None:
         self.calls += 1
-        if self.mode == "raise" and _row_mask(self.when, X).any():
+        if self.mode == "raise" and _row_mask(self.when, X, "FailingModel").any():
             raise self.error
 
     def _rewrite(self, method: str, X: Any, out: Any) -> Any:
         if self.mode == "raise":
             return out
-        bad = _row_mask(self.when, X)
-        arr = np.array(out, dtype=np.float64, copy=True)
+        bad = _row_mask(self.when, X, "FailingModel")
+        try:
+            arr = np.array(out, dtype=np.float64, copy=True)
+        except (TypeError, ValueError):
+            pytest.fail(
+                f"FailingModel(mode='nan') cannot put NaN into the output of "
+                f"{type(self.model).__name__}.{method} ({np.asarray(out).dtype} values); "
+                "use mode='raise' for a model that returns labels.",
+                pytrace=False,
+            )
         arr[bad] = np.nan
         return arr
 
@@ -394,13 +672,14 @@ class SlowModel(_Wrapped):
                 f"The 'delay' parameter of SlowModel must be a number of seconds >= 0. "
                 f"Got {delay!r} instead."
             )
+        _check_when("SlowModel", when, optional=True)
         self.delay = float(delay)
         self.when = when
         self.calls = 0
 
     def _before(self, X: Any) -> None:
         self.calls += 1
-        if self.when is None or _row_mask(self.when, X).any():
+        if self.when is None or _row_mask(self.when, X, "SlowModel").any():
             time.sleep(self.delay)
 
     def __repr__(self) -> str:
@@ -460,7 +739,7 @@ class DriftingInputs:
         batch_size: rows per batch.
         seed: seed of the resampling, for reproducible tests.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails.testing import DriftingInputs
         >>> ref = np.random.default_rng(0).normal(size=(1000, 3))
@@ -489,6 +768,12 @@ class DriftingInputs:
             raise ConfigurationError(
                 "The 'features' parameter of DriftingInputs must list column indices in "
                 f"[0, {ref.shape[1]}). Got {list(features)!r} instead."
+            )
+        finite = isinstance(step, (int, float)) and not isinstance(step, bool)
+        if not finite or not math.isfinite(step):
+            raise ConfigurationError(
+                "The 'step' parameter of DriftingInputs must be a finite number of standard "
+                f"deviations. Got {step!r} instead."
             )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigurationError(
@@ -650,6 +935,13 @@ def _field_specs(model: type[BaseModel]) -> list[_FieldSpec]:
                 spec.max_len = int(m.max_length)
             elif getattr(m, "allow_inf_nan", None) is not None:
                 spec.allow_inf_nan = bool(m.allow_inf_nan)
+            elif isinstance(m, at.MultipleOf) or getattr(m, "pattern", None) is not None:
+                # drawn anyway, "valid" records would break it: refuse rather than mislead
+                raise ConfigurationError(
+                    f"field {name!r} of {model.__name__} has the constraint {m!r}, which the "
+                    "strategies do not support (they support ge, gt, le, lt, min_length, "
+                    "max_length and allow_inf_nan)."
+                )
         specs.append(spec)
     return specs
 
@@ -747,7 +1039,7 @@ def valid_records(schema: Any) -> SearchStrategy[dict[str, Any]]:
     Args:
         schema: a pydantic model class, or a guard (or schema object) built from one.
 
-    Example:
+    Examples:
         >>> from pydantic import BaseModel, Field
         >>> from hypothesis import find
         >>> from guardrails.testing import valid_records

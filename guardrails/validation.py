@@ -1,12 +1,12 @@
 """Validation: check every input row against a schema so invalid rows never reach the model.
 
-:class:`Validated` is the innermost wrapper. It checks records through pydantic and arrays
+[`Validated`][] is the innermost wrapper. It checks records through pydantic and arrays
 or data frames column by column with numpy (the constraints come from a
-:class:`~guardrails.schema.Schema`), optionally repairs rows the user allowed it to
+[`Schema`][guardrails.schema.Schema]), optionally repairs rows the user allowed it to
 (clip to bounds, fill a declared default), turns valid rows into the model's input
 (columns in training order, categories encoded), and sends only valid rows to the model.
 Invalid rows come back withheld with reason ``INVALID_INPUT`` and their errors, or raise
-:class:`~guardrails.errors.InvalidInputError` under policy ``"raise"``.
+[`InvalidInputError`][guardrails.errors.InvalidInputError] under policy ``"raise"``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import pydantic
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, _is_frame, take_rows
+from guardrails.base import Call, Layer, ValidationNote, _is_frame, take_rows
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.persistence import persistable
@@ -946,9 +946,9 @@ class Validated(Layer):
 
     Args:
         inner: the model or guard layer to wrap (the model, usually).
-        schema: a pydantic ``BaseModel`` subclass or a :class:`~guardrails.Schema`.
+        schema: a pydantic ``BaseModel`` subclass or a [`Schema`][guardrails.Schema].
         on_invalid: ``"abstain"`` (default: invalid rows come back withheld with reason
-            ``INVALID_INPUT`` and their errors), ``"raise"`` (:class:`InvalidInputError`
+            ``INVALID_INPUT`` and their errors), ``"raise"`` ([`InvalidInputError`][]
             carrying every row's errors) or ``"fallback"`` (withheld like abstain, and
             marked for the fallback chain to answer).
         extra: ``"forbid"`` (default: a field or column the schema does not declare makes
@@ -962,7 +962,7 @@ class Validated(Layer):
         as_frame: feed the model a pandas data frame with the schema's field names
             (categories raw unless encoded) instead of a float array.
 
-    Example:
+    Examples:
         >>> import numpy as np, pydantic
         >>> from guardrails import Validated
         >>> class Row(pydantic.BaseModel):
@@ -1166,11 +1166,8 @@ class Validated(Layer):
         if X is call.raw or call.model_input is None:
             call.model_input = result.model_input
             call.valid = result.valid
-        call.notes[_STAGE] = {
-            "policy": self.on_invalid,
-            "invalid": result.invalid,
-            "secrets": result._secrets,  # raw sensitive values per row, for outer scrubbing
-        }
+        # raw sensitive values per row travel too, for outer layers to scrub their messages
+        call.validation = ValidationNote(self.on_invalid, result.invalid, result._secrets)
         if self.on_invalid == "raise" and result.errors:
             raise _error(result, self.schema)
         return result, time.perf_counter() - t0
@@ -1229,6 +1226,9 @@ class Validated(Layer):
         result, seconds = self._prepare(X, call)
         inner = self._inner_call(result, lambda rows: self.inner._decide(rows, call))
         return self._assemble(result, inner, seconds, result.valid.shape[0])
+
+    def awaits_io(self) -> bool:
+        return False  # its async path does the sync path's work without a thread hop
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)

@@ -17,6 +17,7 @@ from guardrails import (
     Call,
     ConfigurationError,
     Decisions,
+    DriftNote,
     Logged,
     Metrics,
     PostLayer,
@@ -223,7 +224,7 @@ class OpenCircuit(PostLayer):
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
         if self.by_note:
-            call.notes["circuit"] = {"primary": "open", "rules": "closed"}
+            call.circuit_opened("primary")
             return d
         return d.withhold(np.ones(len(d), dtype=bool), Reason.CIRCUIT_OPEN)
 
@@ -241,12 +242,37 @@ def test_an_open_circuit_alerts(by_note: bool) -> None:
     assert "primary" in got[0].message
 
 
+def test_a_fallback_stage_found_open_alerts_even_when_a_later_stage_answers() -> None:
+    from guardrails import CircuitBreaker, Default, ModelStage, WithFallback
+
+    def down(X: Any) -> Any:
+        raise ConnectionError("backup down")
+
+    breaker = CircuitBreaker(name="backup", failure_threshold=1, cool_down=60)
+    chain = WithFallback(
+        guard(lambda X: 1 / 0, output="labels", classes=[0, 1]),
+        [ModelStage(down, name="backup", output="labels", breaker=breaker), Default(0)],
+    )
+    got: list[Alert] = []
+    stack = Logged(
+        chain,
+        logger=structlog.wrap_logger(structlog.ReturnLogger(), processors=[]),
+        alerts=Alerts([circuit_opened()], sinks=[got.append]),
+    )
+    stack.decide_one(np.array([0.9]))  # the backup fails once: its breaker opens
+    assert got == []
+    d = stack.decide_one(np.array([0.9]))
+    assert d.stage == "default" and d.prediction == 0  # the default answered
+    assert [a.rule for a in got] == ["circuit_open"]
+    assert "backup" in got[0].message
+
+
 def test_drift_reported_by_the_monitor_alerts() -> None:
     class Drifting(PostLayer):
         name: ClassVar[str] = "monitor"
 
         def _post(self, d: Decisions, call: Call) -> Decisions:
-            call.notes["drift"] = {"status": "drift", "scores": {"x": {"psi": 0.5}}}
+            call.drift = DriftNote("drift", {"x": {"psi": 0.5}})
             return d
 
     got: list[Alert] = []

@@ -30,6 +30,7 @@ def test_every_request_gets_a_decision_and_nothing_queued_is_lost(
         assert s.answered + sum(s.abstained_by_reason.values()) == s.requests
     assert result.queued_ids > 0
     assert result.cases_in_queue == result.queued_ids
+    assert "data-quality cases (invalid inputs, in their own lane)" in text
 
 
 def test_the_guard_beats_the_bare_model_where_it_answers(demo: tuple[DemoResult, str]) -> None:
@@ -46,6 +47,16 @@ def test_the_guard_beats_the_bare_model_where_it_answers(demo: tuple[DemoResult,
     assert flaky.unguarded_failures > 0
     drift = by_phase["gradual drift"]
     assert drift.abstained_by_reason.get("drift", 0) > 0
+
+
+def test_the_normal_phase_withholds_no_clean_row_as_invalid_or_drifted(
+    demo: tuple[DemoResult, str],
+) -> None:
+    result, _ = demo
+    normal = result.summaries[0]
+    assert normal.phase == "normal traffic"
+    assert normal.abstained_by_reason.get("invalid_input", 0) == 0
+    assert normal.abstained_by_reason.get("drift", 0) == 0
 
 
 def test_the_demo_writes_a_report_and_a_json_log(demo: tuple[DemoResult, str]) -> None:

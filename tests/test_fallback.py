@@ -22,6 +22,7 @@ from guardrails import (
     ConfigurationError,
     Decisions,
     Default,
+    DriftNote,
     FallbackExhaustedError,
     Layer,
     ModelAdapter,
@@ -32,6 +33,7 @@ from guardrails import (
     Retry,
     Rule,
     SendToReview,
+    ValidationNote,
     WithFallback,
     confidence_below,
     guard,
@@ -250,7 +252,7 @@ def test_invalid_input_goes_to_the_fallback_only_under_policy_fallback() -> None
 
         def _decide(self, X: Any, call: Call) -> Decisions:
             invalid = np.asarray(X)[:, 0] < 0
-            call.notes["validate"] = {"policy": self.policy, "invalid": invalid}
+            call.validation = ValidationNote(self.policy, invalid)
             call.valid = ~invalid
             call.model_input = np.where(invalid[:, None], 0.0, X)
             d = self.inner._decide(X, call)
@@ -275,7 +277,7 @@ def test_invalid_rows_never_reach_a_bare_model_stage_but_reach_rules() -> None:
 
         def _decide(self, X: Any, call: Call) -> Decisions:
             invalid = np.asarray(X)[:, 0] < 0
-            call.notes["validate"] = {"policy": "fallback", "invalid": invalid}
+            call.validation = ValidationNote("fallback", invalid)
             call.valid = ~invalid
             call.model_input = np.asarray(X) * 10
             d = self.inner._decide(X, call)
@@ -451,7 +453,8 @@ def test_the_primary_s_notes_survive_when_it_runs_under_a_timeout() -> None:
         name = "test_notes"
 
         def _decide(self, X: Any, call: Call) -> Decisions:
-            call.notes["monitor"] = {"drift": False}
+            call.drift = DriftNote("ok", {"x0": {"psi": 0.01}})
+            call.validation = ValidationNote("abstain", np.zeros(call.n, dtype=bool))
             return self.inner._decide(X, call)
 
     class Reader(Layer):
@@ -459,19 +462,21 @@ def test_the_primary_s_notes_survive_when_it_runs_under_a_timeout() -> None:
 
         def __init__(self, inner: Layer) -> None:
             self.inner = inner
-            self.notes: dict[str, Any] = {}
+            self.seen: Call | None = None
 
         def _decide(self, X: Any, call: Call) -> Decisions:
             assert self.inner is not None
             d = self.inner._decide(X, call)
-            self.notes = dict(call.notes)
+            self.seen = call
             return d
 
     outer = Reader(
         WithFallback(Noting(labels(primary_by_row)), [Default("d")], primary_timeout=1.0)
     )
     outer.decide(np.ones((1, 1)))
-    assert outer.notes == {"monitor": {"drift": False}}
+    assert outer.seen is not None
+    assert outer.seen.drift == DriftNote("ok", {"x0": {"psi": 0.01}})
+    assert outer.seen.validation is not None and outer.seen.validation.policy == "abstain"
 
 
 # -- circuit breakers -----------------------------------------------------------------------

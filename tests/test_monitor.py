@@ -18,6 +18,7 @@ from guardrails import (
     ConfigurationError,
     Decisions,
     DriftAlert,
+    DriftNote,
     DriftProfile,
     Layer,
     MarkDrift,
@@ -78,10 +79,10 @@ class Spy(PostLayer):
 
     def __init__(self, inner: Any) -> None:
         super().__init__(inner)
-        self.notes: list[dict[str, Any]] = []
+        self.notes: list[DriftNote | None] = []
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
-        self.notes.append(dict(call.notes))
+        self.notes.append(call.drift)
         return d
 
 
@@ -161,11 +162,11 @@ def test_the_monitor_leaves_status_and_scores_for_outer_layers(setup: dict[str, 
     mon = Monitored(setup["model"], profile=setup["profile"], window=200, mode="tumbling")
     spy = Spy(mon)
     spy.decide(next(batches(7, 1)))
-    assert spy.notes[-1]["drift"] == {"status": "warming_up", "scores": {}}
+    assert spy.notes[-1] == DriftNote("warming_up", {})
     spy.decide(next(batches(8, 1, shift=SHIFT)))
-    note = spy.notes[-1]["drift"]
-    assert note["status"] == "drift"
-    assert set(note["scores"]) >= {"x0", "x1", "x2", "prediction", "confidence"}
+    note = spy.notes[-1]
+    assert note is not None and note.status == "drift"
+    assert set(note.scores) >= {"x0", "x1", "x2", "prediction", "confidence"}
 
 
 def test_tighten_withholds_low_confidence_answers_only_while_drift_lasts(

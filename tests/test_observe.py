@@ -21,6 +21,7 @@ from guardrails import (
     Call,
     ConfigurationError,
     Decisions,
+    DriftNote,
     InvalidInputError,
     Layer,
     Logged,
@@ -30,7 +31,7 @@ from guardrails import (
     confidence_below,
     guard,
 )
-from guardrails.observe import DECISION_KEYS, scrub
+from guardrails.observe import DECISION_KEYS, MAX_ROW_EVENTS, scrub
 
 
 def json_logger() -> tuple[Any, io.StringIO]:
@@ -87,7 +88,7 @@ class Annotate(PostLayer):
     name: ClassVar[str] = "review"
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
-        call.notes["drift"] = {"status": "drift", "scores": {"x0": {"psi": 0.42}}}
+        call.drift = DriftNote("drift", {"x0": {"psi": 0.42}})
         ids = np.empty(len(d), dtype=object)
         for i in range(len(d)):
             ids[i] = f"case-{i}" if d.abstained[i] else None
@@ -299,7 +300,11 @@ def test_sampling_picks_answered_rows(sample: float, expected: int) -> None:
 def test_a_partial_sample_logs_about_that_share_of_answered_rows() -> None:
     logger, buf = json_logger()
     g = Logged(
-        guard(proba_model, output="proba", classes=[0, 1]), logger=logger, sample=0.1, seed=3
+        guard(proba_model, output="proba", classes=[0, 1]),
+        logger=logger,
+        sample=0.1,
+        seed=3,
+        max_row_events=None,
     )
     g.decide(np.c_[np.full(2_000, 0.99)])
     _, *rows = lines(buf)
@@ -331,6 +336,45 @@ def test_max_row_events_keeps_failed_rows_first_and_counts_the_rest() -> None:
         (7, "model_error"),
         (9, "model_error"),
     ]
+
+
+def test_a_large_batch_logs_at_most_the_default_cap_of_row_events() -> None:
+    logger, buf = json_logger()
+    X = np.c_[np.r_[np.full(300, 0.6), np.full(200, 0.99)], np.zeros(500)]
+    yes_no_guard(logger=logger).decide(X)
+    summary, *rows = lines(buf)
+    assert len(rows) == MAX_ROW_EVENTS
+    assert (summary["row_events"], summary["row_events_dropped"]) == (20, 280)
+    assert summary["abstained"] == 300
+
+
+def test_every_withheld_row_of_a_capped_batch_is_named_in_the_batch_event() -> None:
+    logger, buf = json_logger()
+    X = np.c_[np.r_[np.full(150, 0.6), np.full(50, 0.99)], np.zeros(200)]
+    X[[3, 170], 0] = np.nan  # invalid rows, among unsure and confident ones
+    rng = np.random.default_rng(0)
+    X = X[rng.permutation(200)]
+    d = yes_no_guard(logger=logger).decide(X)
+    summary, *_ = lines(buf)
+    codes = summary["row_reasons"]
+    assert len(codes) == 200
+    assert [i for i, c in enumerate(codes) if c != "."] == np.flatnonzero(d.abstained).tolist()
+    legend = summary["reason_codes"]
+    assert [legend[codes[i]] for i in np.flatnonzero(d.abstained)] == [
+        str(r) for r in d.reasons() if r
+    ]
+    assert legend == {"1": "low_confidence", "3": "invalid_input"}
+    assert summary["reasons"] == {"low_confidence": 149, "invalid_input": 2}
+
+
+def test_fallback_rows_are_named_by_stage_in_the_batch_event() -> None:
+    logger, buf = json_logger()
+    base = guard(proba_model, output="proba", classes=["no", "yes"]).abstain(confidence_below(0.8))
+    Logged(Reroute(base), logger=logger).decide(np.array([[0.95], [0.6], [0.99], [0.7]]))
+    summary, *_ = lines(buf)
+    assert summary["fallback_rows"] == {"rules": [1, 3]}
+    assert summary["row_reasons"] == "...."
+    assert summary["stages"] == {"primary": 2, "rules": 2}
 
 
 # -- calls that raise -------------------------------------------------------------------

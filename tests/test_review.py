@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pydantic
 import pytest
 from numpy.typing import NDArray
 from sklearn.datasets import make_classification
@@ -360,3 +361,114 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(f"guardrails.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+class _Row(pydantic.BaseModel):
+    a: float = pydantic.Field(ge=0)
+    b: float = pydantic.Field(ge=0)
+
+
+def _checked_guard() -> Any:
+    """A guard on 2 features whose schema refuses negative values; low confidence abstains."""
+    X = np.r_[np.zeros((20, 2)), np.ones((20, 2))]
+    y = np.r_[np.zeros(20), np.ones(20)]
+    model = LogisticRegression().fit(X, y)
+    return guard(model).validate(_Row).abstain(confidence_below(0.9))
+
+
+def _invalid_guard(q: BaseQueue, **review: Any) -> Any:
+    return _checked_guard().review(q, **review)
+
+
+def test_invalid_input_rows_are_queued_as_data_quality_cases_below_model_cases() -> None:
+    q = MemoryQueue()
+    g = _invalid_guard(q)
+    d = g.decide(np.array([[-1.0, 0.0], [0.5, 0.5], [-5.0, 1.0]]))
+    assert list(d.reason) == [Reason.INVALID_INPUT, Reason.LOW_CONFIDENCE, Reason.INVALID_INPUT]
+    assert all(r is not None for r in d.review_id)  # type: ignore[union-attr]
+    cases = q.list()
+    assert [c.kind for c in cases] == ["withheld", "data_quality", "data_quality"]
+    assert cases[0].reason is Reason.LOW_CONFIDENCE
+    assert cases[1].priority == 1.0 > cases[0].priority  # ranked below all the same
+    assert q.claim("ana")[0].id == d.review_id[1]  # type: ignore[index]
+
+
+def test_the_data_quality_cap_keeps_garbage_out_and_counts_what_it_kept_out() -> None:
+    import structlog
+
+    from guardrails.telemetry import Metrics
+
+    clock = FakeClock(start=7200.0)
+    q = MemoryQueue()
+    metrics = Metrics()
+    logger = structlog.get_logger("test-cap")
+    from guardrails import Logged
+
+    reviewed = Reviewed(
+        _checked_guard(),
+        queue=q,
+        data_quality_cap=3,
+        data_quality_window=60.0,
+        logger=logger,
+        clock=clock,
+    )
+    g = Logged(reviewed, metrics=metrics, logger=logger)
+    garbage = np.full((5, 2), -1.0)
+    with structlog.testing.capture_logs() as events:
+        d = g.decide(np.r_[garbage, [[0.5, 0.5]]], request_id="flood")
+    assert d.abstained.all()  # still withheld: the cap changes the queue, not the answer
+    queued = [r is not None for r in d.review_id]  # type: ignore[union-attr]
+    assert queued == [True, True, True, False, False, True]  # the model case is never capped
+    assert len(q.list(kind="data_quality")) == 3 and len(q.list(kind="withheld")) == 1
+    layer = reviewed
+    assert layer.not_queued == 2
+    [warning] = [e for e in events if e["event"] == "review_not_queued"]
+    assert warning["not_queued"] == 2 and warning["data_quality_cap"] == 3
+    assert warning["request_id"] == "flood" and warning["log_level"] == "warning"
+    snap = metrics.snapshot().guard("guard")
+    assert (snap.review_not_queued, snap.review_data_quality_cap) == (2, 3)
+    g.decide(garbage[:1])  # the window is full: kept out again
+    assert layer.not_queued == 3
+    clock.advance(60.0)  # a new window opens
+    assert g.decide(garbage[:2]).review_id[0] is not None  # type: ignore[index]
+    assert metrics.snapshot().guard("guard").review_not_queued == 3
+
+
+def test_a_data_quality_cap_of_zero_queues_no_invalid_row_and_none_lifts_the_cap() -> None:
+    q = MemoryQueue()
+    d = _invalid_guard(q, data_quality_cap=0).decide(np.full((4, 2), -1.0))
+    assert d.review_id is None and d.abstained.all()
+    assert q.list() == []
+    unlimited = MemoryQueue()
+    _invalid_guard(unlimited, data_quality_cap=None).decide(np.full((250, 2), -1.0))
+    assert len(unlimited.list(limit=1000)) == 250
+
+
+def test_data_quality_settings_are_checked_and_saved(tmp_path: Path) -> None:
+    q = MemoryQueue()
+    with pytest.raises(ConfigurationError, match="'data_quality_cap' parameter of Reviewed"):
+        _invalid_guard(q, data_quality_cap=-1)
+    with pytest.raises(ConfigurationError, match="'data_quality_window' parameter"):
+        _invalid_guard(q, data_quality_window=0)
+    g = _invalid_guard(q, data_quality_cap=7, data_quality_window=30.0)
+    assert "data_quality_cap=7, data_quality_window=30.0" in repr(g)
+    fitted = g.fit(np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)])
+    path = fitted.save(tmp_path / "g.zip")
+    layer = load(path, model=g.model, queue=q, schema=_Row).layer(Reviewed)
+    assert (layer.data_quality_cap, layer.data_quality_window) == (7, 30.0)
+
+
+def test_labelled_data_reason_holds_reason_values_not_codes() -> None:
+    q = MemoryQueue()
+    g = _invalid_guard(q)
+    g.decide(np.array([[-1.0, 0.0], [0.5, 0.5]]))
+    for c in q.claim("ana", n=2):
+        q.resolve(c.id, 1.0, reviewer="ana")
+    data = labelled_data(q)
+    assert list(data.reason) == [Reason.LOW_CONFIDENCE, Reason.INVALID_INPUT]
+    assert all(type(r) is Reason for r in data.reason)
+    assert data.as_decisions().reason.tolist() == [
+        int(Reason.LOW_CONFIDENCE),
+        int(Reason.INVALID_INPUT),
+    ]
+    assert len(labelled_data(q, kind="data_quality")) == 1

@@ -111,6 +111,43 @@ def test_refused_operations_exit_2_with_the_reason(
     q.close()
 
 
+def test_list_and_claim_filter_by_reason_and_kind(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    q = SQLiteQueue(Path(url[len("sqlite:///") :]))
+    [garbage] = q.enqueue([case(kind="data_quality", reason=Reason.INVALID_INPUT, priority=1.0)])
+    q.close()
+    code, out, _ = _run(capsys, "list", "--queue", url, "--reason", "drift", "--json")
+    assert code == 0 and [c["reason"] for c in json.loads(out)] == ["drift"]
+    code, out, _ = _run(capsys, "list", "--queue", url)
+    assert out.strip().splitlines()[-1].split()[:3] == [garbage, "pending", "data_quality"]
+    code, out, _ = _run(
+        capsys, "claim", "--queue", url, "--reviewer", "ana", "--kind", "data_quality", "--json"
+    )
+    assert [c["id"] for c in json.loads(out)] == [garbage]
+    code, out, _ = _run(
+        capsys, "claim", "--queue", url, "--reviewer", "ana", "--reason", "none", "--json"
+    )
+    assert [c["kind"] for c in json.loads(out)] == ["audit"]
+    with pytest.raises(SystemExit):
+        main(["review", "list", "--queue", url, "--reason", "bogus"])
+
+
+def test_release_gives_a_reviewers_claims_back(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = _run(capsys, "claim", "--queue", url, "--reviewer", "ana", "-n", "3", "--json")
+    first, *rest = (c["id"] for c in json.loads(out))
+    code, out, _ = _run(capsys, "release", first, "--queue", url, "--reviewer", "ana", "--json")
+    assert code == 0 and [(c["id"], c["status"]) for c in json.loads(out)] == [(first, "pending")]
+    code, _, err = _run(capsys, "release", rest[0], "--queue", url, "--reviewer", "bo")
+    assert code == 2 and "claimed by ana" in err
+    code, out, _ = _run(capsys, "release", "--queue", url, "--reviewer", "ana", "--json")
+    assert sorted(c["id"] for c in json.loads(out)) == sorted(rest)
+    code, out, _ = _run(capsys, "list", "--queue", url, "--status", "claimed")
+    assert out.strip() == "no cases"
+
+
 def test_stats_can_fail_on_overdue_cases_for_alerting(
     url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

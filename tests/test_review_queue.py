@@ -248,3 +248,70 @@ def test_sqlite_settings_are_checked(tmp_path: Path) -> None:
     fast = SQLiteQueue(tmp_path / "q.db", synchronous="normal")
     assert fast._conn().execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     fast.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_data_quality_cases_are_listed_and_claimed_after_every_model_case(
+    make_queue: MakeQueue, backend: str
+) -> None:
+    q = make_queue(backend)
+    garbage = [case(kind="data_quality", reason=Reason.INVALID_INPUT, priority=1.0)] * 3
+    [low] = q.enqueue([case(priority=0.01)])
+    q.enqueue(garbage)
+    [audit] = q.enqueue([case(kind="audit", reason=Reason.NONE, priority=0.0)])
+    listed = q.list()
+    assert [c.kind for c in listed] == ["withheld", "audit", *["data_quality"] * 3]
+    first = q.claim("ana", n=2)
+    assert [c.id for c in first] == [low, audit]  # priority 1.0 garbage waits its turn
+    assert {c.kind for c in q.claim("ana", n=5)} == {"data_quality"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_claims_filter_by_kind_and_reason(make_queue: MakeQueue, backend: str) -> None:
+    q = make_queue(backend)
+    q.enqueue(
+        [
+            case(reason=Reason.DRIFT, priority=0.9),
+            case(reason=Reason.LOW_CONFIDENCE, priority=0.5),
+            case(kind="data_quality", reason=Reason.INVALID_INPUT, priority=1.0),
+        ]
+    )
+    assert [c.reason for c in q.claim("ana", reason=Reason.LOW_CONFIDENCE)] == [
+        Reason.LOW_CONFIDENCE
+    ]
+    assert [c.kind for c in q.claim("bo", kind="data_quality")] == ["data_quality"]
+    assert [c.reason for c in q.list(kind="data_quality", status="claimed")] == [
+        Reason.INVALID_INPUT
+    ]
+    assert q.claim("cy", reason="invalid_input") == []  # a reason by name; none left
+    with pytest.raises(ConfigurationError, match=r"'reason' parameter of .*claim"):
+        q.claim("cy", reason="garbage")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=r"'kind' parameter of .*claim"):
+        q.claim("cy", kind="spam")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_release_gives_a_reviewers_claimed_cases_back_at_once(
+    make_queue: MakeQueue, backend: str
+) -> None:
+    clock = FakeClock()
+    q = make_queue(backend, clock=clock)
+    ids = q.enqueue([case(priority=p) for p in (0.9, 0.8, 0.7, 0.6)])
+    mine = [c.id for c in q.claim("ana", n=2)]
+    [theirs] = [c.id for c in q.claim("bo")]
+    assert [c.id for c in q.release("ana", case_ids=[mine[1]])] == [mine[1]]
+    assert q.get(mine[1]).status == "pending" and q.get(mine[1]).claimed_by is None
+    with pytest.raises(CaseStateError, match="claimed by bo"):
+        q.release("ana", case_ids=[mine[0], theirs])
+    assert q.get(mine[0]).status == "claimed"  # a refused release changes nothing
+    released = q.release("ana")  # everything ana holds
+    assert [c.id for c in released] == [mine[0]]
+    assert q.get(theirs).claimed_by == "bo"
+    assert {c.id for c in q.list(status="pending")} == set(ids) - {theirs}
+    assert q.release("ana") == []
+    [again] = q.claim("ana")
+    clock.advance(601)  # the lease ran out: the case is free already, nothing to release
+    assert q.release("ana", case_ids=[again.id]) == []
+    assert q.release("ana") == []
+    with pytest.raises(CaseNotFoundError):
+        q.release("ana", case_ids=["nope"])

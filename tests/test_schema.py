@@ -93,7 +93,7 @@ def test_json_schema_export_marks_sensitive_fields_write_only() -> None:
     assert exported["required"] == ["weight", "size"]
 
 
-def test_infer_schema_from_an_array_widens_the_observed_ranges() -> None:
+def test_infer_schema_from_an_array_widens_the_observed_ranges_by_their_spread() -> None:
     rng = np.random.default_rng(0)
     X = np.c_[rng.uniform(10, 20, 500), rng.integers(0, 5, 500)]
     schema = infer_schema(X, names=["temp", "level"], margin=0.1)
@@ -102,7 +102,61 @@ def test_infer_schema_from_an_array_widens_the_observed_ranges() -> None:
     lo, hi = X[:, 0].min(), X[:, 0].max()
     assert temp.ge == pytest.approx(lo - 0.1 * (hi - lo))
     assert temp.le == pytest.approx(hi + 0.1 * (hi - lo))
-    assert (level.ge, level.le) == (-1, 5)  # 0..4 widened by 0.4, rounded outward
+    assert (level.ge, level.le) == (0, 5)  # 0..4 widened by 0.4, rounded outward, sign kept
+
+
+def test_a_column_constant_in_training_gets_room_from_the_spread_floor() -> None:
+    X = np.c_[np.zeros(50), np.full(50, 3.5)]
+    zero, three = infer_schema(X, names=["pixel", "level"], margin=2.0, min_spread=0.5).fields
+    assert (zero.ge, zero.le) == (0, 1)  # [0 - 1, 0 + 1], sign kept, whole
+    assert (three.ge, three.le) == (pytest.approx(2.5), pytest.approx(4.5))
+    default_zero, _ = infer_schema(X, names=["pixel", "level"]).fields
+    assert (default_zero.ge, default_zero.le) == (0, 10)  # margin 10 x min_spread 1
+
+
+def test_a_column_never_negative_in_training_refuses_negative_values_unless_told() -> None:
+    from sklearn.dummy import DummyClassifier
+
+    X = np.c_[np.linspace(0.0, 100.0, 40)]
+    y = np.r_[np.zeros(20), np.ones(20)]
+    model = DummyClassifier().fit(X, y)
+    kept = guard(model).validate(infer_schema(X)).fit(X, y)
+    assert kept.decide(np.array([[-1.0], [0.0]])).abstained.tolist() == [True, False]
+    (free,) = infer_schema(X, keep_sign=False).fields
+    assert free.ge == pytest.approx(-1000.0)
+    negative = infer_schema(-X).fields[0]
+    assert negative.le == 0 and negative.ge == pytest.approx(-1100.0)
+
+
+@pytest.mark.parametrize("loader", ["load_digits", "load_breast_cancer", "load_wine"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_schema_inferred_from_a_training_split_refuses_no_clean_held_out_row(
+    loader: str, seed: int
+) -> None:
+    import sklearn.datasets
+    from sklearn.model_selection import train_test_split
+
+    from guardrails import ModelAdapter, Validated
+
+    X, _ = getattr(sklearn.datasets, loader)(return_X_y=True)
+    X_train, X_test = train_test_split(X, test_size=0.5, random_state=seed)
+    schema = infer_schema(X_train)
+    layer = Validated(ModelAdapter(lambda Z: Z[:, 0], output="values"), schema=schema)
+    result = layer.validate(X_test)
+    assert int(result.invalid.sum()) == 0, list(result.errors.values())[:3]
+
+
+def test_an_inferred_schema_still_refuses_values_that_cannot_be_right() -> None:
+    import sklearn.datasets
+
+    from guardrails import ModelAdapter, Validated
+
+    X, _ = sklearn.datasets.load_breast_cancer(return_X_y=True)
+    layer = Validated(ModelAdapter(lambda Z: Z[:, 0], output="values"), schema=infer_schema(X))
+    bad = np.repeat(X[:1], 4, axis=0)
+    for row, value in enumerate((np.nan, np.inf, -1.0, 1e9)):
+        bad[row, row + 3] = value
+    assert layer.validate(bad).invalid.tolist() == [True, True, True, True]
 
 
 def test_infer_schema_from_a_frame_finds_categories_and_missing_values() -> None:
@@ -135,6 +189,10 @@ def test_an_inferred_schema_guards_a_model_trained_on_the_same_data() -> None:
 def test_infer_schema_refuses_bad_settings_and_free_text() -> None:
     with pytest.raises(ConfigurationError, match="margin"):
         infer_schema(np.zeros((3, 2)), margin=-1)
+    with pytest.raises(ConfigurationError, match="'min_spread' parameter of infer_schema"):
+        infer_schema(np.zeros((3, 2)), min_spread=0.0)
+    with pytest.raises(ConfigurationError, match="'keep_sign' parameter of infer_schema"):
+        infer_schema(np.zeros((3, 2)), keep_sign="yes")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="max_categories"):
         infer_schema(np.zeros((3, 2)), max_categories=0)
     with pytest.raises(ConfigurationError, match="2-D"):

@@ -319,6 +319,20 @@ def test_drift_scores_reach_prometheus() -> None:
     assert samples[key("guardrails_drift_detected", guard="g", version="1")] == 1.0
 
 
+def test_rows_the_review_cap_kept_out_reach_prometheus() -> None:
+    from guardrails.exporters.prometheus import register
+
+    metrics = Metrics()
+    registry = CollectorRegistry()
+    register(metrics, registry)
+    note = {"not_queued": 4, "data_quality_cap": 100, "data_quality_window": 3600.0}
+    for _ in range(2):
+        metrics.observe("g", "1", batch([True], [3], ["primary"]), seconds=0, review=note)
+    samples = scrape(registry)
+    assert samples[key("guardrails_review_not_queued_total", guard="g", version="1")] == 8.0
+    assert samples[key("guardrails_review_data_quality_cap", guard="g", version="1")] == 100.0
+
+
 def test_the_prometheus_collector_checks_its_arguments() -> None:
     from guardrails.exporters.prometheus import GuardrailsCollector
 

@@ -107,6 +107,121 @@ def test_assert_abstention_rate_bounds_are_inclusive_and_checked(fitted: Any) ->
         assert_abstention_rate(g, X, between=(0.5, 0.1))
 
 
+def test_assert_abstains_on_a_batch_the_guard_answered_fails_and_lists_the_rows(
+    fitted: Any,
+) -> None:
+    model, X, _ = fitted
+    g = guard(model)  # no policy: every valid row is answered
+    with pytest.raises(
+        AssertionError,
+        match=r"abstain on every row of the batch, but it answered 3 of 3 rows: row 0: "
+        r"prediction \d.*; row 1: .*; row 2: ",
+    ):
+        assert_abstains(g, X[:3])
+    with pytest.raises(AssertionError, match=r"3 of 3 rows did not \(3 answered\)"):
+        assert_abstains(g, X[:3], reason="invalid_input")
+
+
+def test_assert_abstains_checks_every_row_of_a_batch_and_returns_its_decisions(
+    fitted: Any,
+) -> None:
+    model, _, _ = fitted
+    g = guard(model).abstain(confidence_below(0.99))
+    near = np.array([[0.0, 0.0], [0.05, 0.0], [-0.05, 0.1]])
+    d = assert_abstains(g, near, reason=Reason.LOW_CONFIDENCE)
+    assert isinstance(d, Decisions)
+    assert len(d) == 3
+    one_far = np.vstack([near, [[40.0, 0.0]]])
+    with pytest.raises(AssertionError, match=r"answered 1 of 4 rows: row 3: prediction 1"):
+        assert_abstains(g, one_far)
+
+
+def test_a_batch_row_withheld_for_another_reason_is_named(fitted: Any) -> None:
+    model, _, _ = fitted
+    g = guard(model).abstain(confidence_below(0.99))
+    X = np.array([[0.0, 0.0], [np.nan, 0.0]])
+    with pytest.raises(
+        AssertionError,
+        match=r"with reason low_confidence on every row of the batch, but 1 of 2 rows did "
+        r"not \(0 answered\): row 1: reason 'invalid_input'",
+    ):
+        assert_abstains(g, X, reason="low_confidence")
+
+
+def test_frames_and_lists_of_records_are_batches_checked_row_by_row(fitted: Any) -> None:
+    import pandas as pd
+    from pydantic import BaseModel
+
+    from guardrails import Schema
+
+    class Point(BaseModel):
+        x0: float
+        x1: float
+
+    model, _, _ = fitted
+    g = guard(model).validate(Schema(Point)).abstain(confidence_below(0.99))
+    records = [{"x0": 0.0, "x1": 0.0}, {"x0": 40.0, "x1": 0.0}]
+    for batch in (records, pd.DataFrame(records)):
+        with pytest.raises(AssertionError, match=r"answered 1 of 2 rows: row 1"):
+            assert_abstains(g, batch)
+        with pytest.raises(AssertionError, match=r"abstained on 1 of 2 rows: row 0"):
+            assert_answers(g, batch)
+    assert_abstains(g, records[0])  # one dict is one record
+    assert_answers(g, pd.DataFrame(records).iloc[1])  # so is one row of a frame
+
+
+def test_an_empty_batch_asserts_nothing_and_fails(fitted: Any) -> None:
+    g = guard(fitted[0])
+    empty = np.empty((0, 2))
+    with pytest.raises(AssertionError, match="assert_abstains got an empty batch"):
+        assert_abstains(g, empty)
+    with pytest.raises(AssertionError, match="assert_answers got an empty batch"):
+        assert_answers(g, [])
+    with pytest.raises(AssertionError, match="assert_abstention_rate got an empty batch"):
+        assert_abstention_rate(g, empty, between=(0.0, 1.0))
+
+
+def test_a_list_mixing_records_and_values_is_refused(fitted: Any) -> None:
+    with pytest.raises(ConfigurationError, match="mixes records and plain values"):
+        assert_abstains(guard(fitted[0]), [[0.0, 0.0], 1.0])
+
+
+def test_a_guard_that_drops_rows_fails_the_batch_assertions(fitted: Any) -> None:
+    real = guard(fitted[0])
+
+    class DropsLastRow:
+        def decide(self, X: Any) -> Decisions:
+            return real.decide(X[:-1])
+
+    with pytest.raises(AssertionError, match="returned 2 decisions for a batch of 3 rows"):
+        assert_answers(DropsLastRow(), fitted[1][:3])
+    with pytest.raises(AssertionError, match="returned 2 decisions for a batch of 3 rows"):
+        assert_abstention_rate(DropsLastRow(), fitted[1][:3], between=(0.0, 1.0))
+
+
+def test_assert_answers_on_a_batch_compares_each_row_with_its_expected_answer(
+    fitted: Any,
+) -> None:
+    model, _, _ = fitted
+    g = guard(model)
+    X = np.array([[-5.0, 0.0], [5.0, 0.0], [6.0, 0.0]])
+    d = assert_answers(g, X, prediction=[0, 1, 1])
+    assert isinstance(d, Decisions)
+    assert_answers(g, X[1:], prediction=1)
+    with pytest.raises(AssertionError, match=r"2 of 3 rows got another: row 1: expected 0, "):
+        assert_answers(g, X, prediction=0)
+    with pytest.raises(ConfigurationError, match="one answer or one per row of the batch"):
+        assert_answers(g, X, prediction=[0, 1])
+
+
+def test_assert_abstention_rate_refuses_one_record(fitted: Any) -> None:
+    g = guard(fitted[0])
+    with pytest.raises(ConfigurationError, match=r"Got one record \(ndarray of shape \(2,\)\)"):
+        assert_abstention_rate(g, np.array([0.0, 0.0]), between=(0.0, 1.0))
+    with pytest.raises(ConfigurationError, match="must be a batch of rows"):
+        assert_abstention_rate(g, {"x0": 0.0}, between=(0.0, 1.0))
+
+
 def _with_sets(proba: np.ndarray, threshold: float) -> Decisions:
     return Decisions(
         prediction=proba.argmax(axis=1),
@@ -145,6 +260,23 @@ def test_assert_coverage_on_a_conformal_guard() -> None:
     g = guard(model).abstain(ConformalSets(alpha=0.1)).fit(X[3000:6000], y[3000:6000])
     value = assert_coverage(g, X[6000:], y[6000:], at_least=0.87)
     assert value < 0.95  # sets are not trivially everything
+
+
+def test_assert_coverage_fails_when_rows_without_sets_are_left_out() -> None:
+    proba = np.array([[0.7, 0.2, 0.1], [0.4, 0.4, 0.2], [0.1, 0.1, 0.8], [0.3, 0.3, 0.4]])
+    d = _with_sets(proba, 0.3)
+    broken = Decisions.withheld(2, Reason.INVALID_INPUT, classes=np.array([0, 1, 2]))
+    mixed = Decisions.concat([d, broken.replace(pred_set=np.zeros((2, 3), dtype=bool))])
+    y = [0, 1, 2, 2, 0, 0]
+    with pytest.raises(
+        AssertionError,
+        match=r"2 of 6 rows have no prediction set or interval \(reasons: \{'invalid_input': 2\}"
+        r"\), more than max_unscored=0: coverage 1.0000 holds only for the other 4 rows",
+    ):
+        assert_coverage(mixed, mixed, y, at_least=0.9)
+    assert assert_coverage(mixed, mixed, y, at_least=0.9, max_unscored=0.5) == 1.0
+    with pytest.raises(ConfigurationError, match="'max_unscored' parameter"):
+        assert_coverage(mixed, mixed, y, at_least=0.9, max_unscored=2)
 
 
 # -- fakes ----------------------------------------------------------------------------------
@@ -210,6 +342,9 @@ def test_overconfident_model_keeps_the_argmax_and_raises_confidence(fitted: Any)
         (lambda m: SlowModel(m, delay=-1), "'delay' parameter of SlowModel"),
         (lambda m: OverconfidentModel(m, temperature=2.0), "'temperature' parameter"),
         (lambda m: FailingModel(object(), when=bool), "'model' parameter of FailingModel"),
+        (lambda m: FailingModel(m, when=bool, error="boom"), "'error' parameter of FailingModel"),
+        (lambda m: SlowModel(m, delay=1.0, when=3), "'when' parameter of SlowModel"),
+        (lambda m: DriftingInputs(np.zeros((3, 1)), features=[0], step=math.inf), "'step'"),
     ],
 )
 def test_fakes_validate_their_settings(fitted: Any, factory: Any, message: str) -> None:
@@ -230,6 +365,65 @@ def test_drifting_inputs_start_at_the_reference_and_move_by_step() -> None:
         assert np.all(np.abs(s[:2]) < 0.1)
     with pytest.raises(ConfigurationError, match="'features' parameter"):
         DriftingInputs(ref, features=[3])
+
+
+def test_a_predicate_that_raises_fails_the_test_instead_of_posing_as_a_model_error(
+    fitted: Any,
+) -> None:
+    model, X, _ = fitted
+    by_name = FailingModel(model, when=lambda row: row["age"] > 60)  # rows are arrays
+    with pytest.raises(pytest.fail.Exception, match=r"'when' predicate of FailingModel failed"):
+        assert_abstains(guard(by_name), X[0], reason="model_error")
+    ambiguous = SlowModel(model, delay=0.0, when=lambda row: row > 0)  # an array, not a bool
+    with pytest.raises(pytest.fail.Exception, match="passed for the wrong reason"):
+        guard(ambiguous).decide(X[:2])
+
+
+def test_nan_mode_on_a_model_of_labels_fails_the_test_instead_of_every_row() -> None:
+    X = np.array([[0.0], [1.0], [0.1], [0.9]])
+
+    class Labels:
+        def predict(self, X: Any) -> np.ndarray:
+            return np.where(np.asarray(X)[:, 0] > 0.5, "yes", "no")
+
+    flaky = FailingModel(Labels(), when=lambda row: row[0] > 5, mode="nan")
+    with pytest.raises(pytest.fail.Exception, match="cannot put NaN into the output of Labels"):
+        guard(flaky, output="labels", classes=["no", "yes"]).decide(X)
+
+
+def test_a_failing_model_that_never_fails_leaves_the_model_error_assertion_failing(
+    fitted: Any,
+) -> None:
+    model, X, _ = fitted
+    never = FailingModel(model, when=lambda row: row[0] > 1e9)
+    with pytest.raises(AssertionError, match="it answered"):
+        assert_abstains(guard(never), X[0], reason="model_error")
+    assert_abstains(guard(FailingModel(model, when=lambda row: True)), X[0], reason="model_error")
+
+
+def test_the_overconfident_fake_breaks_an_abstention_rate_the_real_model_keeps(
+    fitted: Any,
+) -> None:
+    model, X, _ = fitted
+    rate = guard(model).abstain(confidence_below(0.9)).decide(X).abstention_rate
+    assert rate > 0.2
+    band = (rate - 0.05, rate + 0.05)
+    assert_abstention_rate(guard(model).abstain(confidence_below(0.9)), X, between=band)
+    sharp = guard(OverconfidentModel(model, temperature=0.2)).abstain(confidence_below(0.9))
+    with pytest.raises(AssertionError, match=r"abstention rate .* is outside"):
+        assert_abstention_rate(sharp, X, between=band)
+
+
+def test_drifting_inputs_drift_only_after_the_first_batch() -> None:
+    from guardrails import DriftProfile
+
+    ref = np.random.default_rng(2).normal(size=(3000, 2))
+    profile = DriftProfile.from_data(ref)
+    stream = DriftingInputs(ref, features=[0], step=0.5, batch_size=1000, seed=1)
+    assert not profile.compare(stream.batch(0), tests=["ks"]).drifted
+    assert profile.compare(stream.batch(2), tests=["ks"]).drifted_features == ["x0"]
+    still = DriftingInputs(ref, features=[0], step=0.0, batch_size=1000, seed=1)
+    assert not profile.compare(still.batch(2), tests=["ks"]).drifted
 
 
 def test_captured_events_fixture_sees_structlog_events(captured_events: list[Any]) -> None:
@@ -311,6 +505,28 @@ def test_strategies_explain_unsupported_schemas() -> None:
         valid_records(Odd)
     with pytest.raises(ConfigurationError, match="pydantic model class"):
         valid_records(dict)
+
+
+def test_strategies_refuse_constraints_they_would_break() -> None:
+    class Coded(BaseModel):
+        code: str = Field(pattern="^[A-Z]+$")
+
+    class Stepped(BaseModel):
+        n: int = Field(multiple_of=3)
+
+    for schema in (Coded, Stepped):
+        with pytest.raises(ConfigurationError, match="strategies do not support"):
+            valid_records(schema)
+
+
+def test_captured_events_stay_empty_when_nothing_logs(
+    fitted: Any, captured_events: list[Any]
+) -> None:
+    model, X, _ = fitted
+    guard(model).decide(X[:3])  # no logging step
+    assert captured_events == []
+    guard(model).log().decide_one(X[0])
+    assert [e["event"] for e in captured_events] == ["guardrails.decision"]
 
 
 def test_strategies_read_the_schema_of_a_validating_guard(fitted: Any) -> None:

@@ -386,8 +386,8 @@ def test_the_call_carries_model_input_valid_mask_and_policy() -> None:
     d = spy.decide([GOOD, {**GOOD, "age": 3}])
     call = spy.calls[0]
     assert call.valid is not None and call.valid.tolist() == [True, False]
-    assert call.notes["validate"]["policy"] == "fallback"
-    assert call.notes["validate"]["invalid"].tolist() == [False, True]
+    assert call.validation is not None and call.validation.policy == "fallback"
+    assert call.validation.invalid.tolist() == [False, True]
     assert call.model_input.shape == (2, 4)
     np.testing.assert_array_equal(call.model_input[0], GOOD_ROW)
     assert np.isnan(call.model_input[1]).all()

@@ -1,5 +1,5 @@
-"""Exporters of :class:`~guardrails.telemetry.Metrics` to monitoring systems (optional extras).
+"""Exporters of [`Metrics`][guardrails.telemetry.Metrics] to monitoring systems (optional extras).
 
-- :mod:`guardrails.exporters.prometheus` needs ``pip install 'predict-guardrails[prometheus]'``.
-- :mod:`guardrails.exporters.otel` needs ``pip install 'predict-guardrails[otel]'``.
+- [`guardrails.exporters.prometheus`][] needs ``pip install 'predict-guardrails[prometheus]'``.
+- [`guardrails.exporters.otel`][] needs ``pip install 'predict-guardrails[otel]'``.
 """

@@ -1,4 +1,4 @@
-"""OpenTelemetry exporter: observable instruments over a :class:`Metrics` registry.
+"""OpenTelemetry exporter: observable instruments over a [`Metrics`][] registry.
 
 Counts and rates are read from the registry's snapshot when the SDK collects
 (observable counters and gauges); latency and confidence go to synchronous histograms
@@ -15,6 +15,8 @@ Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 - ``guardrails.abstention_rate``, ``guardrails.fallback_rate``, ``guardrails.error_rate``,
   ``guardrails.drift_detected`` gauges [guard, version]
 - ``guardrails.drift_score`` gauge [guard, version, feature]
+- ``guardrails.review_not_queued`` counter, ``guardrails.review_data_quality_cap`` gauge
+  [guard, version]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ __all__ = ["OtelExporter", "instrument"]
 
 
 class OtelExporter:
-    """The instruments that report one :class:`Metrics` registry to OpenTelemetry.
+    """The instruments that report one [`Metrics`][] registry to OpenTelemetry.
 
     Args:
         metrics: the registry the guards record into.
@@ -77,6 +79,18 @@ class OtelExporter:
         )
         meter.create_observable_counter(
             f"{p}.calls", callbacks=[self._calls], unit="1", description="Calls (a batch is one)."
+        )
+        meter.create_observable_counter(
+            f"{p}.review_not_queued",
+            callbacks=[self._not_queued],
+            unit="1",
+            description="Invalid-input rows the review step's data-quality cap kept out.",
+        )
+        meter.create_observable_gauge(
+            f"{p}.review_data_quality_cap",
+            callbacks=[self._cap],
+            unit="1",
+            description="Most invalid-input rows the review step queues per window.",
         )
         for key, doc in (
             ("abstention_rate", "Share of withheld rows over the rolling window."),
@@ -134,6 +148,17 @@ class OtelExporter:
         for g in self.metrics.snapshot().guards:
             yield Observation(g.calls, {"guard": g.guard, "version": g.version})
 
+    def _not_queued(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            yield Observation(g.review_not_queued, {"guard": g.guard, "version": g.version})
+
+    def _cap(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            if g.review_data_quality_cap is not None:
+                yield Observation(
+                    g.review_data_quality_cap, {"guard": g.guard, "version": g.version}
+                )
+
     def _gauge(self, key: str) -> Any:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             for g in self.metrics.snapshot().guards:
@@ -158,9 +183,9 @@ class OtelExporter:
 def instrument(
     metrics: Metrics, meter_provider: MeterProvider | None = None, *, prefix: str = "guardrails"
 ) -> OtelExporter:
-    """Create OpenTelemetry instruments that report ``metrics`` (see :class:`OtelExporter`).
+    """Create OpenTelemetry instruments that report ``metrics`` (see [`OtelExporter`][]).
 
-    Example:
+    Examples:
         >>> from opentelemetry.sdk.metrics import MeterProvider
         >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
         >>> from guardrails.telemetry import Metrics

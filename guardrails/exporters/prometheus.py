@@ -1,4 +1,4 @@
-"""Prometheus exporter: a custom collector that reads a :class:`Metrics` snapshot per scrape.
+"""Prometheus exporter: a custom collector that reads a [`Metrics`][] snapshot per scrape.
 
 Register it on a ``prometheus_client`` registry, then serve that registry the standard way
 (``prometheus_client.start_http_server(port, registry=registry)``, or your web framework's
@@ -20,6 +20,8 @@ name                                      type       labels
 ``guardrails_window_rows``                gauge      guard, version
 ``guardrails_drift_detected``             gauge      guard, version
 ``guardrails_drift_score``                gauge      guard, version, feature
+``guardrails_review_not_queued_total``    counter    guard, version
+``guardrails_review_data_quality_cap``    gauge      guard, version
 ========================================  =========  ======================================
 """
 
@@ -66,7 +68,7 @@ def _buckets(h: HistogramSnapshot) -> list[tuple[str, float]]:
 
 
 class GuardrailsCollector(Collector):
-    """Turns a :class:`~guardrails.telemetry.Metrics` snapshot into Prometheus families.
+    """Turns a [`Metrics`][guardrails.telemetry.Metrics] snapshot into Prometheus families.
 
     Args:
         metrics: the registry the guards record into.
@@ -76,7 +78,7 @@ class GuardrailsCollector(Collector):
         ConfigurationError: ``metrics`` is not a Metrics or ``namespace`` is not a valid
             Prometheus name.
 
-    Example:
+    Examples:
         >>> from prometheus_client import CollectorRegistry, generate_latest
         >>> from guardrails.telemetry import Metrics
         >>> from guardrails.exporters.prometheus import register
@@ -136,8 +138,21 @@ class GuardrailsCollector(Collector):
             "Latest drift statistic per monitored feature and test.",
             labels=[*_GUARD, "feature"],
         )
+        not_queued = CounterMetricFamily(
+            f"{ns}_review_not_queued",
+            "Invalid-input rows the review step's data-quality cap kept out of the queue.",
+            labels=_GUARD,
+        )
+        cap = GaugeMetricFamily(
+            f"{ns}_review_data_quality_cap",
+            "Most invalid-input rows the review step queues per window.",
+            labels=_GUARD,
+        )
         for g in snap.guards:
             who = [g.guard, g.version]
+            not_queued.add_metric(who, float(g.review_not_queued))
+            if g.review_data_quality_cap is not None:
+                cap.add_metric(who, float(g.review_data_quality_cap))
             for (outcome, reason, stage), count in sorted(g.decisions.items()):
                 decisions.add_metric([*who, outcome, reason, stage], float(count))
             calls.add_metric(who, float(g.calls))
@@ -161,6 +176,8 @@ class GuardrailsCollector(Collector):
         yield confidence
         yield from gauges.values()
         yield drift_score
+        yield not_queued
+        yield cap
 
 
 def register(
@@ -169,7 +186,7 @@ def register(
     *,
     namespace: str = "guardrails",
 ) -> GuardrailsCollector:
-    """Register a :class:`GuardrailsCollector` for ``metrics`` on ``registry``.
+    """Register a [`GuardrailsCollector`][] for ``metrics`` on ``registry``.
 
     Args:
         metrics: the registry the guards record into.
