@@ -43,8 +43,8 @@ MAX_ARRAY_BYTES = 2 * 2**30
 MAX_ARTIFACT_BYTES = 4 * 2**30
 """The most array data one artifact may declare, all arrays together."""
 MAX_RATIO = 100
-"""How far a member larger than :data:`RATIO_FLOOR` may deflate (uncompressed to
-compressed); :func:`write` stores uncompressed what would deflate further."""
+"""How far a member larger than ``RATIO_FLOOR`` may deflate (uncompressed to
+compressed); ``write`` stores uncompressed what would deflate further."""
 RATIO_FLOOR = 4 * 2**20
 _ARRAY_KEY = re.compile(r"^a[0-9]{1,6}$")
 _TEMP_NAME = re.compile(r"^\.[A-Za-z0-9_]+\.tmp$")
@@ -216,10 +216,10 @@ def write(path: str | os.PathLike[str], manifest: dict[str, Any], enc: Encoder) 
 
 
 def _compression_for(data: bytes) -> int:
-    """Deflate, unless the member would deflate past :data:`MAX_RATIO` (then stored).
+    """Deflate, unless the member would deflate past ``MAX_RATIO`` (then stored).
 
     A legitimate but very regular array (a long run of zeros) would otherwise look like a
-    deflate bomb to :func:`read`; small members are never checked, nor refused.
+    deflate bomb to ``read``; small members are never checked, nor refused.
     """
     if len(data) <= RATIO_FLOOR:
         return zipfile.ZIP_DEFLATED
@@ -283,8 +283,8 @@ def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, NDArra
 
     What may be inflated is bounded before anything is inflated: the manifest's array table
     declares every array's dtype and shape, so the artifact's uncompressed size is known
-    (:data:`MAX_ARTIFACT_BYTES` at most); every member must declare in the zip directory
-    the size the manifest gives it, and must not deflate past :data:`MAX_RATIO` to one.
+    (``MAX_ARTIFACT_BYTES`` at most); every member must declare in the zip directory
+    the size the manifest gives it, and must not deflate past ``MAX_RATIO`` to one.
     Members are then read in chunks of at most 1 MiB into buffers of their declared size,
     never past it, so a forged archive costs at most the memory its manifest declares.
 

@@ -306,9 +306,9 @@ def partition_state(
     the whole table.
 
     A state is a numpy array, a number, or a mapping of names to arrays and numbers
-    (what :meth:`~guardrails.WindowState.to_arrays` gives). It travels back to the driver
-    as ``.npz`` bytes read with ``allow_pickle=False``, never pickled, so nothing here
-    unpickles.
+    (what [`WindowState.to_arrays`][guardrails.WindowState.to_arrays] gives). It
+    travels back to the driver as ``.npz`` bytes read with ``allow_pickle=False``, never
+    pickled, so nothing here unpickles.
 
     Args:
         df: the table.
@@ -376,7 +376,7 @@ def _plain(name: str, value: Any) -> tuple[str, NDArray[Any]]:
 def encode_state(state: Any) -> bytes:
     """``state`` (an array, a number, or a mapping of str to those) as ``.npz`` bytes.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from guardrails.spark import decode_state, encode_state
         >>> back = decode_state(encode_state({"rows": 3, "counts": np.array([1, 2])}))
@@ -404,7 +404,10 @@ def encode_state(state: Any) -> bytes:
 
 
 def decode_state(data: bytes) -> Any:
-    """The state :func:`encode_state` wrote; arrays are read with ``allow_pickle=False``."""
+    """The state [`encode_state`][guardrails.spark.encode_state] wrote.
+
+    Arrays are read with ``allow_pickle=False``: nothing in the bytes can run code.
+    """
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         members = {name: npz[name] for name in npz.files}
     if _ARRAY in members:
