@@ -158,6 +158,8 @@ class GuardSnapshot:
             of the queue.
         review_data_quality_cap: that cap (rows per window), or None without a cap or
             without a review step.
+        shed: calls of each fallback step ("primary" or a stage's name) shed because no
+            worker thread freed up within the chain's ``max_wait`` or deadline.
     """
 
     guard: str
@@ -171,6 +173,7 @@ class GuardSnapshot:
     drift_scores: Mapping[str, float]
     review_not_queued: int = 0
     review_data_quality_cap: int | None = None
+    shed: Mapping[str, int] = field(default_factory=dict)
 
     def count(
         self, *, outcome: str | None = None, reason: str | None = None, stage: str | None = None
@@ -248,6 +251,7 @@ class _Series:
         self.drift_scores: dict[str, float] = {}
         self.review_not_queued = 0
         self.review_cap: int | None = None
+        self.shed: dict[str, int] = {}
 
     def _roll(self, rows: int, abstained: int, fallback: int, errors: int) -> Rates:
         window, sums = self.window, self.sums
@@ -285,6 +289,7 @@ class _Series:
                 drift_scores=dict(self.drift_scores),
                 review_not_queued=self.review_not_queued,
                 review_data_quality_cap=self.review_cap,
+                shed=dict(self.shed),
             )
 
 
@@ -360,6 +365,7 @@ class Metrics:
         seconds: float,
         drift: Mapping[str, Any] | None = None,
         review: Mapping[str, Any] | None = None,
+        shed: Sequence[str] = (),
     ) -> Rates:
         """Record one call that returned decisions ``d`` after ``seconds``.
 
@@ -370,6 +376,7 @@ class Metrics:
             drift: the monitor's note (``{"status": ..., "scores": ...}``), if any.
             review: the review step's note (``{"not_queued": ..., "data_quality_cap":
                 ...}``), if any.
+            shed: the fallback steps shed on this call for want of a worker thread.
 
         Returns:
             The guard's rolling rates after this call.
@@ -420,6 +427,8 @@ class Metrics:
                 series.review_not_queued += int(review.get("not_queued", 0))
                 cap = review.get("data_quality_cap")
                 series.review_cap = None if cap is None else int(cap)
+            for step in shed:
+                series.shed[step] = series.shed.get(step, 0) + 1
             rates = series._roll(n, n_abst, n_fb, n_err) if n else series.rates()
         if self._hooks:
             values: Sequence[float] = confidences if conf_arr is None else conf_arr.tolist()
