@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from guardrails import persistence
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
@@ -455,6 +454,8 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
     if method == "asymp" or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX):
         big, small = max(n, f.m), min(n, f.m)
         en = big * small / (big + small)
+        from scipy import stats
+
         return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
     # The exact null distribution depends only on the sizes and on D; scipy computes it
     # from samples, so hand it a window with the same ranks against the reference: grid
@@ -464,6 +465,8 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
     pos[2 : 2 * q : 2] = 0.5 * (f.grid[:-1] + f.grid[1:])
     pos[0], pos[-1] = f.grid[0] - 1.0, f.grid[-1] + 1.0
     sample = np.repeat(f.grid, np.diff(np.concatenate(([0], f.cum))))
+    from scipy import stats
+
     res = stats.ks_2samp(np.repeat(pos, counts), sample, method="exact")
     return d, float(res.pvalue)
 
@@ -504,6 +507,8 @@ def _chi2(ref_counts: NDArray[np.int64], counts: NDArray[np.int64]) -> tuple[flo
     rows = table.sum(axis=1, keepdims=True)
     expected = rows * table.sum(axis=0, keepdims=True) / table.sum()
     stat = float(np.sum((table - expected) ** 2 / expected))
+    from scipy import stats
+
     return stat, float(stats.chi2.sf(stat, table.shape[1] - 1))
 
 
