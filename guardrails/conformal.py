@@ -485,6 +485,16 @@ class ConformalSets(Policy):
 _INTERVAL_SCORES = ("absolute", "normalized", "cqr")
 
 
+class _QuantilePair:
+    """``(n_samples, 2)`` lower and upper predictions of two models (picklable)."""
+
+    def __init__(self, lower: Any, upper: Any) -> None:
+        self.lower, self.upper = lower, upper
+
+    def __call__(self, X: Any) -> NDArray[np.float64]:
+        return np.column_stack([self.lower.predict(X), self.upper.predict(X)])
+
+
 def _as_function(owner: str, name: str, value: Any, columns: int) -> Callable[[Any], Any] | None:
     """A callable, a fitted model with ``predict``, or (for two columns) a pair of models."""
     if value is None:
@@ -492,7 +502,7 @@ def _as_function(owner: str, name: str, value: Any, columns: int) -> Callable[[A
     if columns == 2 and isinstance(value, tuple) and len(value) == 2:
         lower, upper = value
         if hasattr(lower, "predict") and hasattr(upper, "predict"):
-            return lambda X: np.column_stack([lower.predict(X), upper.predict(X)])
+            return _QuantilePair(lower, upper)
     if hasattr(value, "predict") and columns == 1:
         return value.predict  # type: ignore[no-any-return]
     if callable(value):

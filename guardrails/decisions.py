@@ -494,25 +494,64 @@ class Decisions:
 
     @classmethod
     def concat(cls, batches: Sequence[Decisions]) -> Decisions:
-        """One batch holding the rows of ``batches`` one after another."""
+        """One batch holding the rows of ``batches`` one after another.
+
+        Linear in the number of rows: each column is built by one concatenation of the
+        batches' columns (probabilities aligned to the first class list, a column that
+        some batches lack filled with 'no data' for their rows), as merging the batches
+        one by one would, without copying the growing result once per batch.
+        """
         if not batches:
             raise ConfigurationError("Decisions.concat needs at least one batch.")
-        total = sum(len(b) for b in batches)
-        out = batches[0]
         if len(batches) == 1:
-            return out
-        base = cls(
-            prediction=np.empty(total, dtype=batches[0].prediction.dtype),
-            abstained=np.zeros(total, dtype=bool),
-            reason=np.zeros(total, dtype=np.int8),
-            stage=object_column(total, PRIMARY),
-            classes=batches[0].classes,
-        )
-        start = 0
+            return batches[0]
+        # the class list in force at each batch: the first one given so far
+        classes: NDArray[Any] | None = None
+        in_force: list[NDArray[Any] | None] = []
         for batch in batches:
-            base = base.merge(np.arange(start, start + len(batch)), batch)
-            start += len(batch)
-        return base
+            if classes is None:
+                classes = batch.classes
+            in_force.append(classes)
+        base: dict[str, NDArray[Any]] = {
+            "prediction": batches[0].prediction[:0],
+            "abstained": np.zeros(0, dtype=bool),
+            "reason": np.zeros(0, dtype=np.int8),
+            "stage": object_column(0),
+        }
+        values: dict[str, Any] = {}
+        for name in ROW_COLUMNS:
+            reference = base.get(name)
+            dtype = None if reference is None else reference.dtype
+            parts: list[NDArray[Any] | None] = []
+            for batch, to_classes in zip(batches, in_force):
+                theirs = getattr(batch, name)
+                if name in ("proba", "scores", "pred_set") and theirs is not None:
+                    theirs = _align_classes(theirs, batch.classes, to_classes, _OPTIONAL[name])
+                if theirs is not None:
+                    if reference is None:
+                        reference, dtype = theirs, theirs.dtype
+                    elif theirs.shape[1:] != reference.shape[1:]:
+                        theirs = None  # incompatible layouts (e.g. interval vs none)
+                    else:
+                        assert dtype is not None
+                        dtype = _common(np.empty(0, dtype=dtype), theirs)
+                parts.append(theirs)
+            if reference is None:
+                values[name] = None
+                continue
+            values[name] = np.concatenate(
+                [
+                    _fill_like(reference, len(batch)).astype(dtype, copy=False)
+                    if part is None
+                    else part.astype(dtype, copy=False)
+                    for part, batch in zip(parts, batches)
+                ]
+            )
+        timings: dict[str, float] = {}
+        for batch in batches:
+            for key, seconds in batch.timings.items():
+                timings[key] = timings.get(key, 0.0) + seconds
+        return cls(**values, classes=classes, timings=timings)
 
     # -- export --------------------------------------------------------------------------
 

@@ -440,6 +440,11 @@ def run_demo(
         "every withheld one says why."
     )
     say(f"Queued for review: {queued_ids} cases; in the queue: {cases} (nothing lost).")
+    garbage = len(queue.list(kind="data_quality", limit=max(cases, 1)))
+    say(
+        f"                 {cases - garbage} model cases first, then {garbage} data-quality "
+        "cases (invalid inputs, in their own lane)."
+    )
     report_path = None
     if report:
         report_path = _write_report(

@@ -348,7 +348,17 @@ class WindowState:
     def _add(self, i: int, f: _Feature, values: NDArray[Any]) -> None:
         if isinstance(f, _Numeric):
             x = _as_float(values, f.name)
-            x = np.sort(x[np.isfinite(x)])  # one fast sort beats a binary search per value
+            x = x[np.isfinite(x)]
+            if 4 * x.size < f.grid.size:  # few values: search each one in the grid
+                q = f.grid.size
+                left = np.searchsorted(f.grid, x, side="left")
+                slot = 2 * left + (f.grid[np.minimum(left, q - 1)] == x)
+                self.counts[i] += np.bincount(slot, minlength=f.size)
+                sums_few = self.sums[i]
+                if sums_few is not None:
+                    sums_few += np.bincount(slot, weights=x, minlength=f.size)
+                return
+            x = np.sort(x)  # many values: one fast sort beats a binary search per value
             n = x.size
             bounds = np.empty(f.size + 1, dtype=np.int64)  # rows below each slot's start
             bounds[0], bounds[-1] = 0, n
@@ -437,6 +447,26 @@ def _js(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
     return math.sqrt(max(0.0, 0.5 * kl(p_ref) + 0.5 * kl(p_cur)))
 
 
+def _ks_statistic(f: _Numeric, counts: NDArray[np.int64], n: int) -> float:
+    """Exact two-sample KS statistic of the window (slot ``counts``) vs the reference."""
+    csum = np.concatenate(([0], np.cumsum(counts))) / n
+    q = f.grid.size
+    ref_at = f.cum / f.m
+    ref_before = np.concatenate(([0.0], ref_at[:-1]))
+    before = np.abs(csum[1 : 2 * q : 2] - ref_before)  # just below each grid value
+    at = np.abs(csum[2 : 2 * q + 1 : 2] - ref_at)  # at each grid value
+    return float(max(before.max(), at.max()))
+
+
+def _ks_asymptotic(method: str, n: int, m: int) -> bool:
+    return method == "asymp" or (method == "auto" and max(n, m) > _KS_EXACT_MAX)
+
+
+def _ks_sizes(n: int, m: int) -> float:
+    big, small = max(n, m), min(n, m)
+    return float(np.round(big * small / (big + small)))
+
+
 def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[float, float]:
     """Exact two-sample KS statistic of the window vs the reference sample, and its p-value.
 
@@ -444,19 +474,12 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
     asymptotic distribution), "exact", or "auto" (exact when both samples have at most
     10,000 values).
     """
-    csum = np.concatenate(([0], np.cumsum(counts))) / n
-    q = f.grid.size
-    ref_at = f.cum / f.m
-    ref_before = np.concatenate(([0.0], ref_at[:-1]))
-    before = np.abs(csum[1 : 2 * q : 2] - ref_before)  # just below each grid value
-    at = np.abs(csum[2 : 2 * q + 1 : 2] - ref_at)  # at each grid value
-    d = float(max(before.max(), at.max()))
-    if method == "asymp" or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX):
-        big, small = max(n, f.m), min(n, f.m)
-        en = big * small / (big + small)
-        from scipy import stats
+    from scipy import stats
 
-        return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
+    d = _ks_statistic(f, counts, n)
+    if _ks_asymptotic(method, n, f.m):
+        return d, float(np.clip(stats.kstwo.sf(d, _ks_sizes(n, f.m)), 0.0, 1.0))
+    q = f.grid.size
     # The exact null distribution depends only on the sizes and on D; scipy computes it
     # from samples, so hand it a window with the same ranks against the reference: grid
     # values where the window had them, interval midpoints elsewhere.
@@ -465,8 +488,6 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
     pos[2 : 2 * q : 2] = 0.5 * (f.grid[:-1] + f.grid[1:])
     pos[0], pos[-1] = f.grid[0] - 1.0, f.grid[-1] + 1.0
     sample = np.repeat(f.grid, np.diff(np.concatenate(([0], f.cum))))
-    from scipy import stats
-
     res = stats.ks_2samp(np.repeat(pos, counts), sample, method="exact")
     return d, float(res.pvalue)
 
@@ -985,6 +1006,21 @@ class DriftProfile:
         )
         if not isinstance(state, WindowState) or not self.same_as(state.profile):
             raise ConfigurationError("evaluate() needs a WindowState of this DriftProfile.")
+        return self._report(state, tests, alpha, correction, limits, ks_method, None)
+
+    def _report(
+        self,
+        state: WindowState,
+        tests: Sequence[str],
+        alpha: float,
+        correction: str,
+        limits: Mapping[str, float | None],
+        ks_method: str,
+        only: Sequence[str] | None,
+    ) -> DriftReport:
+        """The report, or with ``only`` (Bonferroni or no correction) the entries of those
+        features alone, as the full report has them; the others only count as tests."""
+        keep = None if only is None or correction == "bh" else frozenset(only)
         raw: list[tuple[_Feature, str, int, dict[str, tuple[float, float | None]]]] = []
         for i, f in enumerate(self._all_features()):
             counts = state.counts[i]
@@ -993,6 +1029,11 @@ class DriftProfile:
                 continue
             group = "output" if i >= len(self.features) else "input"
             res: dict[str, tuple[float, float | None]] = {}
+            if keep is not None and f.name not in keep:  # counts towards the correction only
+                if "ks" in tests if isinstance(f, _Numeric) else "chi2" in tests:
+                    res["ks" if isinstance(f, _Numeric) else "chi2"] = (np.nan, 0.5)
+                raw.append((f, group, -1, res))
+                continue
             current = counts.astype(np.float64)
             if isinstance(f, _Numeric):
                 bins = f.bin_counts(counts) / n
@@ -1015,6 +1056,10 @@ class DriftProfile:
         adjusted = iter(adjust_pvalues(np.array(pvals, dtype=np.float64), correction).tolist())
         out: list[FeatureDrift] = []
         for f, group, n, res in raw:
+            if n < 0:
+                for _ in res:
+                    next(adjusted)
+                continue
             results: dict[str, TestResult] = {}
             for name, (statistic, p) in res.items():
                 if name in _PVALUE_TESTS:
@@ -1186,3 +1231,349 @@ def check_test_settings(
             )
         limits[name] = None if value is None else float(value)
     return alpha, correction, limits
+
+
+# -- verdicts without reports ----------------------------------------------------------------
+# The monitor needs, for every window it closes, only which features drifted; the full
+# report (every p-value, every distance) is needed for the latest window and for the
+# window that starts a drift episode. These helpers give exactly the verdicts
+# `DriftProfile.evaluate` gives, computing a p-value only when the statistic is close to
+# the critical value, and for many windows of one batch at once from per-row bins.
+
+_BAND = 1e-3  # relative margin around a critical value inside which the p-value decides
+_CRITICAL: dict[tuple[float, float], float] = {}
+
+
+def _ks_critical(sizes: float, level: float) -> float:
+    """The KS statistic whose asymptotic p-value is ``level`` for effective size ``sizes``."""
+    key = (sizes, level)
+    value = _CRITICAL.get(key)
+    if value is None:
+        if len(_CRITICAL) > 4096:
+            _CRITICAL.clear()
+        from scipy import stats
+
+        value = _CRITICAL[key] = float(stats.kstwo.isf(level, sizes))
+    return value
+
+
+def _p_flag(p: float, m_tests: int, alpha: float, correction: str) -> bool:
+    """The verdict `DriftProfile.evaluate` gives a p-value (Bonferroni or no correction)."""
+    adjusted = min(p * m_tests, 1.0) if correction == "bonferroni" else p
+    return bool(adjusted <= alpha)
+
+
+def _ks_drifted(
+    f: _Numeric,
+    n: int,
+    low: float,
+    high: float,
+    m_tests: int,
+    alpha: float,
+    correction: str,
+    method: str,
+    exact: Any,
+) -> bool:
+    """KS verdict from bounds ``low <= D <= high``; ``exact()`` gives the slot counts."""
+    if _ks_asymptotic(method, n, f.m) and correction in ("bonferroni", "none"):
+        level = alpha / m_tests if correction == "bonferroni" else alpha
+        critical = _ks_critical(_ks_sizes(n, f.m), level)
+        if high < critical * (1.0 - _BAND):
+            return False
+        if low > critical * (1.0 + _BAND):
+            return True
+    _, p = _ks(f, exact(), n, method)
+    return _p_flag(p, m_tests, alpha, correction)
+
+
+def _distance_flag(name: str, value: float, limits: Mapping[str, float | None]) -> bool:
+    limit = limits.get(name)
+    return limit is not None and value > limit
+
+
+def drifted_features(
+    profile: DriftProfile,
+    state: WindowState,
+    *,
+    tests: Sequence[str],
+    alpha: float,
+    correction: str,
+    limits: Mapping[str, float | None],
+    ks_method: str,
+) -> list[str]:
+    """The ``drifted_features`` of ``profile.evaluate(state, ...)``, computed faster.
+
+    P-values are computed only near the critical value; distances without a threshold
+    are not computed at all. Benjamini-Hochberg needs every p-value: it evaluates.
+    """
+    if correction == "bh":
+        report = profile.evaluate(
+            state,
+            tests=tests,
+            alpha=alpha,
+            correction=correction,
+            thresholds=limits,
+            ks_method=ks_method,
+        )
+        return report.drifted_features
+    seen = [(i, f, int(state.counts[i].sum())) for i, f in enumerate(profile._all_features())]
+    seen = [(i, f, n) for i, f, n in seen if n > 0]
+    m_tests = sum(
+        1 for _, f, _ in seen if ("ks" in tests if isinstance(f, _Numeric) else "chi2" in tests)
+    )
+    out: list[str] = []
+    for i, f, n in seen:
+        counts = state.counts[i]
+        flag = False
+        if isinstance(f, _Numeric):
+            if "ks" in tests:
+                d = _ks_statistic(f, counts, n)
+                flag = _ks_drifted(
+                    f, n, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c
+                )
+            sums = state.sums[i]
+            if (
+                not flag
+                and "wasserstein" in tests
+                and limits.get("wasserstein") is not None
+                and sums is not None
+            ):
+                flag = _distance_flag("wasserstein", _wasserstein(f, counts, sums, n), limits)
+            need_bins = any(t in tests and limits.get(t) is not None for t in ("psi", "js"))
+            bins = f.bin_counts(counts) / n if need_bins and not flag else None
+        else:
+            if "chi2" in tests:
+                _, p = _chi2(f.ref_counts, counts)
+                flag = _p_flag(p, m_tests, alpha, correction)
+            bins = counts.astype(np.float64) / n
+        if not flag and bins is not None and "psi" in tests:
+            flag = _distance_flag("psi", _psi(f.ref_bins, bins), limits)
+        if not flag and bins is not None and "js" in tests:
+            flag = _distance_flag("js", _js(f.ref_bins, bins), limits)
+        if flag:
+            out.append(f.name)
+    return out
+
+
+@dataclass(frozen=True)
+class _Coarse:
+    """A monotone partition of one numeric feature's values into ``size`` bins.
+
+    ``bin(x) = trunc(clip((x - lo) * scale, -1, k)) + 1`` is nondecreasing in ``x``, so a
+    window's count of values in bins ``<= j`` is its ECDF at some point, exactly; ``ref``
+    holds the reference sample's counts there. ``base``/``hit`` give each value's PSI bin.
+    """
+
+    lo: float
+    scale: float
+    k: int
+    ref: NDArray[np.int64]  # (size,) cumulative reference counts by bin
+    edges: NDArray[np.float64]  # PSI bin edges
+    base: NDArray[np.intp]  # (size,) edges in lower bins
+    hit: NDArray[np.bool_]  # (size,) bins holding an edge: their values are searched
+
+    @property
+    def size(self) -> int:
+        return self.k + 2
+
+    def bins(self, x: NDArray[np.float64]) -> NDArray[np.intp]:
+        t = (x - self.lo) * self.scale
+        np.clip(t, -1.0, float(self.k), out=t)
+        return t.astype(np.intp) + 1
+
+    @classmethod
+    def of(cls, f: _Numeric, k: int = 256) -> _Coarse:
+        lo, hi = float(f.grid[0]), float(f.grid[-1])
+        scale = k / (hi - lo) if hi > lo else 0.0
+        part = cls(lo, scale, k, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.intp),
+                   np.zeros(0, bool))  # fmt: skip
+        ref_mass = np.diff(np.concatenate(([0], f.cum)))
+        ref = np.cumsum(np.bincount(part.bins(f.grid.copy()), ref_mass, part.size))
+        edges = f.grid[f.edge_idx]
+        edge_bins = part.bins(edges.copy())
+        base = np.searchsorted(np.sort(edge_bins), np.arange(part.size), side="left")
+        hit = np.zeros(part.size, dtype=bool)
+        hit[edge_bins] = True
+        return cls(lo, scale, k, np.rint(ref).astype(np.int64), edges, base, hit)
+
+
+def _slot_counts(f: _Numeric, x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Counts of finite ``x`` per slot of ``f``'s grid (what `WindowState.update` adds)."""
+    x = x[np.isfinite(x)]
+    q = f.grid.size
+    left = np.searchsorted(f.grid, x, side="left")
+    equal = f.grid[np.minimum(left, q - 1)] == x
+    return np.bincount(2 * left + equal, minlength=f.size).astype(np.int64)
+
+
+def window_verdicts(
+    profile: DriftProfile,
+    columns: Sequence[NDArray[Any] | None],
+    starts: NDArray[np.intp],
+    windows: Sequence[tuple[int, int]],
+    *,
+    tests: Sequence[str],
+    alpha: float,
+    correction: str,
+    limits: Mapping[str, float | None],
+    ks_method: str,
+    cache: dict[int, _Coarse],
+) -> list[list[str]] | None:
+    """``drifted_features`` of many windows of one batch, without a state per window.
+
+    Args:
+        profile: the reference.
+        columns: per profiled feature and output, its ``(n_rows,)`` values in row order
+            (numbers for numeric features, slot codes for categorical ones), or None.
+        starts: ``(n_buckets + 1,)`` first row of each bucket, then the number of rows.
+        windows: ``(first, stop)`` bucket ranges, one per window.
+        tests, alpha, correction, limits, ks_method: as in `DriftProfile.evaluate`.
+        cache: per feature index, its coarse partition (filled on first use).
+
+    Returns:
+        One list of drifted feature names per window, or None when these settings need
+        the full evaluation (Benjamini-Hochberg, a Wasserstein or Jensen-Shannon threshold).
+    """
+    if correction == "bh" or any(
+        limits.get(t) is not None for t in ("wasserstein", "js") if t in tests
+    ):
+        return None
+    n_buckets = starts.size - 1
+    bucket = np.repeat(np.arange(n_buckets), np.diff(starts))
+    first = np.array([w[0] for w in windows], dtype=np.intp)
+    stop = np.array([w[1] for w in windows], dtype=np.intp)
+    n_windows = len(windows)
+    psi_limit = limits.get("psi") if "psi" in tests else None
+
+    def per_window(codes: NDArray[np.intp], size: int) -> NDArray[np.int64]:
+        """(n_windows, size) counts of codes ``< size`` (codes == size are left out)."""
+        flat = np.bincount(bucket * (size + 1) + codes, minlength=n_buckets * (size + 1))
+        table = flat.reshape(n_buckets, size + 1)[:, :size]
+        acc = np.concatenate((np.zeros((1, size), np.int64), np.cumsum(table, axis=0)))
+        out: NDArray[np.int64] = acc[stop] - acc[first]
+        return out
+
+    features = profile._all_features()
+    n_seen = np.zeros((len(features), n_windows), dtype=np.int64)
+    ks_low: dict[int, NDArray[np.float64]] = {}
+    ks_high: dict[int, NDArray[np.float64]] = {}
+    flags = np.zeros((len(features), n_windows), dtype=bool)  # distance and chi2 verdicts
+    chi2_p: dict[int, list[float]] = {}
+    for i, f in enumerate(features):
+        col = columns[i]
+        if col is None:
+            continue
+        col = col[: int(starts[-1])]
+        if isinstance(f, _Numeric):
+            x = _as_float(col, f.name)
+            part = cache.get(i)
+            if part is None:
+                part = cache[i] = _Coarse.of(f)
+            finite = np.isfinite(x)
+            codes = np.full(x.size, part.size, dtype=np.intp)
+            codes[finite] = part.bins(x[finite])
+            hist = per_window(codes, part.size)
+            n = hist.sum(axis=1)
+            n_seen[i] = n
+            ok = n > 0
+            safe = np.where(ok, n, 1)[:, None]
+            if "ks" in tests:
+                fw = np.cumsum(hist, axis=1) / safe
+                fr = part.ref / f.m
+                fw_prev = np.concatenate((np.zeros((n_windows, 1)), fw[:, :-1]), axis=1)
+                fr_prev = np.concatenate(([0.0], fr[:-1]))
+                ks_low[i] = np.abs(fw - fr).max(axis=1)
+                ks_high[i] = np.maximum((fw - fr_prev).max(axis=1), (fr - fw_prev).max(axis=1))
+            if psi_limit is not None:
+                psi_codes = np.full(x.size, part.edges.size + 1, dtype=np.intp)
+                psi_codes[finite] = part.base[codes[finite]]
+                near = finite & part.hit[np.minimum(codes, part.size - 1)]
+                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right")
+                bins = per_window(psi_codes, part.edges.size + 1) / safe
+                flags[i] = ok & _psi_rows(f.ref_bins, bins, psi_limit)
+        else:
+            counts = per_window(np.asarray(col, dtype=np.intp), f.size)
+            n = counts.sum(axis=1)
+            n_seen[i] = n
+            ps: list[float] = []
+            for w in range(n_windows):
+                if n[w] == 0:
+                    ps.append(1.0)
+                    continue
+                if "chi2" in tests:
+                    ps.append(_chi2(f.ref_counts, counts[w])[1])
+                bins_w = counts[w].astype(np.float64) / n[w]
+                if psi_limit is not None and _psi(f.ref_bins, bins_w) > psi_limit:
+                    flags[i, w] = True
+            if "chi2" in tests:
+                chi2_p[i] = ps
+    has_p = np.array(
+        [("ks" in tests) if isinstance(f, _Numeric) else ("chi2" in tests) for f in features]
+    )
+    m_tests = ((n_seen > 0) & has_p[:, None]).sum(axis=0)
+    undecided = np.zeros_like(flags)
+    for i, low in ks_low.items():
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        n_i = n_seen[i]
+        asymp = (
+            ks_method == "asymp"
+            or (ks_method == "auto" and f.m > _KS_EXACT_MAX)
+            or (ks_method == "auto" and bool((n_i > _KS_EXACT_MAX).all()))
+        )
+        if not asymp:  # exact p-values: decided one window at a time
+            undecided[i] = (n_i > 0) & ~flags[i]
+            continue
+        levels = (
+            alpha / np.maximum(m_tests, 1)
+            if correction == "bonferroni"
+            else np.full(n_windows, alpha)
+        )
+        keys = np.stack((n_i.astype(np.float64), levels))
+        uniq, inverse = np.unique(keys, axis=1, return_inverse=True)
+        table = np.array(
+            [
+                _ks_critical(_ks_sizes(int(n), f.m), float(level)) if n > 0 else np.inf
+                for n, level in uniq.T.tolist()
+            ]
+        )
+        critical = table[inverse.reshape(-1)]
+        sure = low > critical * (1.0 + _BAND)
+        maybe = ~sure & ~(ks_high[i] < critical * (1.0 - _BAND))
+        flags[i] |= (n_i > 0) & sure
+        undecided[i] = (n_i > 0) & maybe & ~flags[i]
+    for i, w in zip(*np.nonzero(undecided)):
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        col = columns[i]
+        assert col is not None
+        a, b = int(starts[first[w]]), int(starts[stop[w]])
+        counts = _slot_counts(f, _as_float(col[a:b], f.name))
+        d = _ks_statistic(f, counts, int(n_seen[i, w]))
+        flags[i, w] = _ks_drifted(
+            f, int(n_seen[i, w]), d, d, int(m_tests[w]), alpha, correction, ks_method,
+            lambda c=counts: c,
+        )  # fmt: skip
+    for i, ps in chi2_p.items():
+        for w in range(n_windows):
+            if n_seen[i, w] > 0 and not flags[i, w]:
+                flags[i, w] = _p_flag(ps[w], int(m_tests[w]), alpha, correction)
+    names = [f.name for f in features]
+    return [
+        [names[i] for i in np.flatnonzero(flags[:, w] & (n_seen[:, w] > 0))]
+        for w in range(n_windows)
+    ]
+
+
+def _psi_rows(
+    ref: NDArray[np.float64], bins: NDArray[np.float64], limit: float
+) -> NDArray[np.bool_]:
+    """PSI > limit per row of ``bins``, exactly as `_psi` decides it row by row."""
+    a = np.maximum(ref, PSI_EPS)
+    b = np.maximum(bins, PSI_EPS)
+    values = np.sum((b - a) * np.log(b / a), axis=1)
+    flags: NDArray[np.bool_] = values > limit
+    close = np.flatnonzero(np.abs(values - limit) <= 1e-9 * max(1.0, limit))
+    for w in close.tolist():
+        flags[w] = _psi(ref, bins[w]) > limit
+    return flags

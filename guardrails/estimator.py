@@ -161,7 +161,13 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
     # -- the guard -----------------------------------------------------------------------
 
     def _build(
-        self, model: Any, *, output: Any = None, classes: Any = None, validate: bool = True
+        self,
+        model: Any,
+        *,
+        output: Any = None,
+        classes: Any = None,
+        validate: bool = True,
+        policy: Policy | None = None,
     ) -> Guard:
         """The configured guard around ``model`` (unfitted).
 
@@ -171,18 +177,89 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         g = guard(model, output=output, classes=classes)
         if validate and self.schema is not None:
             g = g.validate(self.schema)
-        return self._steps(g)
+        return self._steps(g, self.policy if policy is None else policy)
 
-    def _steps(self, g: Guard) -> Guard:
+    def _steps(self, g: Guard, policy: Policy | None) -> Guard:
         if self.calibration is not None:
             g = g.calibrate(self.calibration)
-        if self.policy is not None:
-            g = g.abstain(self.policy)
+        if policy is not None:
+            g = g.abstain(policy)
         return g
 
     def _load_objects(self) -> dict[str, Any]:
         """Objects that a saved guard of this estimator needs back (code, never stored)."""
-        return {} if self.schema is None else {"schema": self.schema}
+        objects = dict(getattr(self, "interval_models_", {}))
+        if self.schema is not None:
+            objects["schema"] = self.schema
+        return objects
+
+    # -- models of the interval (scale, quantiles), trained like the model itself --------
+
+    def _interval_nodes(self) -> list[tuple[str, Any]]:
+        """``(parameter path, ConformalIntervals)`` of every policy that reads the inputs."""
+        return _interval_nodes(self.policy, "")
+
+    def _fit_interval_models(self, X: Any, y: NDArray[Any], model: Any) -> dict[str, Any]:
+        """The fitted scale/quantile models, by parameter name, trained on ``(X, y)``.
+
+        An unfitted estimator is cloned and trained: a scale model on the model's absolute
+        residuals ``|y - f(x)|`` on these rows, quantile models on ``y``. A fitted one (in
+        ``FrozenEstimator`` to survive ``clone``) or a function is used as given.
+        """
+        out: dict[str, Any] = {}
+        for _, node in self._interval_nodes():
+            name = "scale" if node.score == "normalized" else "quantiles"
+            given = node.scale if name == "scale" else node.quantiles
+            members = given if isinstance(given, tuple) else (given,)
+            if not any(_unfitted(m) for m in members):
+                out[name] = given
+            elif name == "scale":
+                residual = np.abs(y - np.asarray(model.predict(X), dtype=np.float64))
+                out[name] = clone(given).fit(X, residual)
+            else:
+                out[name] = tuple(clone(m).fit(X, y) for m in members)
+        return out
+
+    def _interval_outputs(self, models: Mapping[str, Any], X: Any) -> dict[str, NDArray[Any]]:
+        """What each interval model gives on rows ``X`` (held out, or one test fold)."""
+        from guardrails.conformal import _as_function
+
+        out: dict[str, NDArray[Any]] = {}
+        for name, given in models.items():
+            fn = _as_function(self._owner, name, given, 1 if name == "scale" else 2)
+            assert fn is not None
+            out[name] = np.asarray(fn(X), dtype=np.float64)
+        return out
+
+    def _held_out_policy(self, outputs: Mapping[str, NDArray[Any]]) -> Policy | None:
+        """The policy with its interval models replaced by their held-out outputs."""
+        if not outputs or self.policy is None:
+            return self.policy
+        policy: Policy = clone(self.policy)
+        for path, node in _interval_nodes(policy, ""):
+            name = "scale" if node.score == "normalized" else "quantiles"
+            policy.set_params(**{path + name: _OutOfFold(outputs[name])})
+        return policy
+
+    def _check_interval_models(self) -> None:
+        nodes = self._interval_nodes()
+        names = ["scale" if n.score == "normalized" else "quantiles" for _, n in nodes]
+        if len(names) != len(set(names)):
+            raise ConfigurationError(
+                f"The 'policy' parameter of {self._owner} may hold one normalized and one "
+                f"cqr ConformalIntervals at most (their models are saved by name). Got "
+                f"{self.policy!r} instead."
+            )
+        if self.prefit:
+            for _, node in nodes:
+                given = node.scale if node.score == "normalized" else node.quantiles
+                members = given if isinstance(given, tuple) else (given,)
+                if any(_unfitted(m) for m in members):
+                    raise NotFittedError(
+                        f"{self._owner}(prefit=True) trains nothing, so the models of "
+                        f"{node!r} must be fitted already (or functions); "
+                        f"{type(members[0]).__name__} is not fitted."
+                    )
 
     def _schema_rows(self, X: Any) -> Any:
         """Training rows as the model will see them through the schema; all must be valid."""
@@ -219,16 +296,20 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                     f"{type(model).__name__} is not fitted. (GridSearchCV and clone() refit "
                     "copies: wrap the model in sklearn.frozen.FrozenEstimator instead.)"
                 ) from exc
+            self._check_interval_models()
             g = self._build(model)
             if self._learns(g):
                 g.fit(X, y)
             self.estimator_ = model
+            self.interval_models_ = self._fit_interval_models(X, y, model)
             self.guard_ = g
             return
+        self._check_interval_models()
         if self.schema is not None:
             X = self._schema_rows(X)
         if not self._configured_learns():
             self.estimator_ = clone(self.estimator).fit(X, y)
+            self.interval_models_ = {}
             self.guard_ = self._build(self.estimator_)
         elif self.cv is None:
             self._fit_held_out(X, y, stratify)
@@ -249,23 +330,33 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         fit_rows, cal_rows = train_test_split(
             index, test_size=self.cal_size, random_state=self.random_state, stratify=stratify
         )
-        model = clone(self.estimator).fit(_safe_indexing(X, fit_rows), y[fit_rows])
+        X_fit, X_cal = _safe_indexing(X, fit_rows), _safe_indexing(X, cal_rows)
+        model = clone(self.estimator).fit(X_fit, y[fit_rows])
         self._check_model_classes(model)
-        kind, outputs = _outputs(model, _safe_indexing(X, cal_rows))
-        self._fit_layers(kind, outputs, y[cal_rows], model)
+        kind, outputs = _outputs(model, X_cal)
+        models = self._fit_interval_models(X_fit, y[fit_rows], model)
+        extra = self._interval_outputs(models, X_cal)
+        self._fit_layers(kind, outputs, y[cal_rows], model, extra, models)
 
     def _fit_cross(self, X: Any, y: NDArray[Any], stratify: NDArray[Any] | None) -> None:
         splitter = check_cv(self.cv, y, classifier=stratify is not None)
         outputs: NDArray[Any] | None = None
         covered = np.zeros(len(y), dtype=bool)
         kind: Any = None
+        extra: dict[str, NDArray[Any]] = {}
         for train, test in splitter.split(X, y):
-            model = clone(self.estimator).fit(_safe_indexing(X, train), y[train])
+            X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+            model = clone(self.estimator).fit(X_train, y[train])
             self._check_model_classes(model)
-            kind, raw = _outputs(model, _safe_indexing(X, test))
+            kind, raw = _outputs(model, X_test)
             if outputs is None:
                 outputs = np.full((len(y), *raw.shape[1:]), np.nan, dtype=raw.dtype)
             outputs[test] = raw
+            fold_models = self._fit_interval_models(X_train, y[train], model)
+            for name, values in self._interval_outputs(fold_models, X_test).items():
+                if name not in extra:
+                    extra[name] = np.full((len(y), *values.shape[1:]), np.nan)
+                extra[name][test] = values
             covered[test] = True
         if outputs is None or not covered.all():
             raise ConfigurationError(
@@ -274,18 +365,34 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             )
         final = clone(self.estimator).fit(X, y)
         self._check_model_classes(final)
-        self._fit_layers(kind, outputs, y, final)
+        models = self._fit_interval_models(X, y, final)
+        self._fit_layers(kind, outputs, y, final, extra, models)
 
-    def _fit_layers(self, kind: Any, outputs: NDArray[Any], y: NDArray[Any], model: Any) -> None:
+    def _fit_layers(
+        self,
+        kind: Any,
+        outputs: NDArray[Any],
+        y: NDArray[Any],
+        model: Any,
+        extra: Mapping[str, NDArray[Any]],
+        models: Mapping[str, Any],
+    ) -> None:
         """Fit the guard on held-out model outputs, then put its layers around ``model``.
 
         The model's errors on held-out rows propagate (as scikit-learn's own fitting
         does): a guard fitted on rows the model could not score would be fitted on nothing.
         """
         classes = getattr(self, "classes_", None)
-        held_out = self._build(_OutOfFold(outputs), output=kind, classes=classes, validate=False)
+        held_out = self._build(
+            _OutOfFold(outputs),
+            output=kind,
+            classes=classes,
+            validate=False,
+            policy=self._held_out_policy(extra),
+        )
         held_out.fit(np.arange(len(y))[:, None], y)
         self.estimator_ = model
+        self.interval_models_ = dict(models)
         fitted = _transplant(held_out, model, self._load_objects())
         self.guard_ = fitted if self.schema is None else fitted.validate(self.schema)
 
@@ -358,6 +465,34 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         super().__setstate__(state)
         if blob is not None:
             self.guard_ = _from_artifact_bytes(blob, self.estimator_, self._load_objects())
+
+
+def _interval_nodes(policy: Any, prefix: str) -> list[tuple[str, Any]]:
+    """Every ``ConformalIntervals`` inside ``policy`` that reads the model inputs."""
+    from guardrails.abstention import _Combined
+    from guardrails.conformal import AdaptiveConformal, ConformalIntervals
+
+    if isinstance(policy, ConformalIntervals):
+        return [(prefix, policy)] if policy.uses_inputs else []
+    if isinstance(policy, AdaptiveConformal):
+        return _interval_nodes(policy.base, prefix + "base__")
+    if isinstance(policy, _Combined):
+        found: list[tuple[str, Any]] = []
+        for i, p in enumerate(policy.policies):
+            found += _interval_nodes(p, f"{prefix}{i}__")
+        return found
+    return []
+
+
+def _unfitted(model: Any) -> bool:
+    """An estimator (it has ``fit``) that has not been fitted."""
+    if not (callable(getattr(model, "fit", None)) and hasattr(model, "get_params")):
+        return False
+    try:
+        check_is_fitted(model)
+    except Exception:  # sklearn's NotFittedError, or a model check_is_fitted cannot read
+        return True
+    return False
 
 
 def _outputs(model: Any, X: Any) -> tuple[Any, NDArray[np.float64]]:
@@ -570,9 +705,18 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         marker: what ``predict`` returns for a withheld row (NaN by default).
         random_state: seed of the held-out split.
 
+    Interval policies that read the inputs (``ConformalIntervals`` with
+    ``score="normalized"`` and a ``scale`` model, or ``score="cqr"`` with ``quantiles``)
+    have their models trained like the estimator: an unfitted scale model on the
+    absolute residuals of the model on its own training rows, unfitted quantile models
+    on the training targets (per fold with ``cv``); the conformal quantile is then
+    fitted on held-out (or out-of-fold) outputs of both. A fitted model (wrapped in
+    ``FrozenEstimator`` to survive ``clone``) or a function is used as given.
+
     Attributes:
         estimator_: the trained model.
         guard_: the fitted [`Guard`][guardrails.Guard].
+        interval_models_: the trained ``scale`` / ``quantiles`` models, by name.
 
     Examples:
         >>> import numpy as np
@@ -622,6 +766,22 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         check_consistent_length(X, y_arr)
         self._fit_guarded(X, y_arr, None)
         return self
+
+    def _makes_intervals(self) -> bool:
+        return self.policy is not None and "interval" in self.policy.makes()
+
+    @available_if(_makes_intervals)  # type: ignore[untyped-decorator]
+    def predict_interval(self, X: Any) -> NDArray[np.float64]:
+        """``(n_samples, 2)`` lower and upper bounds of the guard's prediction intervals.
+
+        Available when the policy makes intervals (``ConformalIntervals``). Rows the
+        guard could make no interval for (invalid input, a failed model) are NaN; a
+        withheld row keeps its interval, which says why it was too wide to answer.
+        """
+        d = self.decide(X)
+        if d.interval is None:
+            return np.full((len(d), 2), np.nan)
+        return np.array(d.interval, dtype=np.float64, copy=True)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """R² on the rows the guard answered (NaN when it answered none)."""

@@ -34,7 +34,7 @@ import math
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -582,14 +582,14 @@ class _CodeStage(Stage):
     def compute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
         """Decisions for rows ``idx`` of the request (may raise; the chain catches)."""
 
+    def awaits(self) -> bool:
+        """True when [`acompute`][] awaits work of its own; otherwise the async path runs
+        [`compute`][] in a thread."""
+        return False
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        """Async [`compute`][]; raises ``_RunInThread`` when the chain should run
-        [`compute`][] in a worker thread instead (no native async path)."""
-        raise _RunInThread
-
-
-class _RunInThread(Exception):
-    """Internal signal: this stage has no native async path."""
+        """Async [`compute`][], called only when [`awaits`][] is True."""
+        return self.compute(idx, call, prev)
 
 
 def native_async(layer: Layer) -> bool:
@@ -672,9 +672,10 @@ class ModelStage(_CodeStage):
         rows = self._rows(idx, call)
         return self.layer._decide(rows, _sub_call(rows, len(idx), call))
 
+    def awaits(self) -> bool:
+        return self.is_guard and native_async(self.layer)
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        if not self.is_guard or not native_async(self.layer):
-            raise _RunInThread
         rows = self._rows(idx, call)
         return await self.layer._adecide(rows, _sub_call(rows, len(idx), call))
 
@@ -793,9 +794,10 @@ class Rule(_CodeStage):
             raw = self.fn(rows)
         return self._finish(raw, prev)
 
+    def awaits(self) -> bool:
+        return self.is_async
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        if not self.is_async:
-            raise _RunInThread
         return self._finish(await self.fn(call.rows(idx)), prev)
 
     def __repr__(self) -> str:
@@ -967,6 +969,36 @@ class _Outcome:
     failed: bool  # counts against a circuit breaker
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """A step of the chain: run user code, under ``limit`` seconds if not None.
+
+    ``sync`` is the blocking call; ``coro`` (when the code awaits work of its own) makes
+    the coroutine the async driver awaits instead. ``needs_thread``: the sync driver runs
+    ``sync`` in a worker even without a limit (an async rule run by ``decide``).
+    """
+
+    sync: Callable[[], Any]
+    coro: Callable[[], Awaitable[Any]] | None
+    limit: float | None
+    needs_thread: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sleep:
+    """A step of the chain: wait ``seconds`` (a retry's backoff)."""
+
+    seconds: float
+
+
+_Flow = Generator["_Run | _Sleep", Any, T]
+"""The chain written once: yields steps, receives their results, returns its own."""
+
+
+def _ends(limit: float | None) -> float | None:
+    return None if limit is None else time.monotonic() + limit
+
+
 def _limit(timeout: float | None, call: Call) -> float | None:
     remaining = call.remaining()
     if timeout is None:
@@ -1075,11 +1107,7 @@ class WithFallback(Layer):
         return all(s.is_fitted() for s in self.stages)
 
     def awaits_io(self) -> bool:
-        return self._native or any(
-            (isinstance(s, Rule) and s.is_async)
-            or (isinstance(s, ModelStage) and s.is_guard and native_async(s.layer))
-            for s in self.stages
-        )
+        return self._native or any(isinstance(s, _CodeStage) and s.awaits() for s in self.stages)
 
     @property
     def workers(self) -> WorkerPool:
@@ -1110,19 +1138,78 @@ class WithFallback(Layer):
             parts.append(f"max_wait={self.max_wait:g}")
         return f"WithFallback({', '.join(parts)})"
 
-    # -- sync ------------------------------------------------------------------------------
+    # -- one chain, two drivers ----------------------------------------------------------
+    #
+    # The chain is written once, as generators that yield what to run (_Run) or how long to
+    # wait (_Sleep) and receive the result (or have the exception thrown in). _drive runs
+    # them for decide(), _adrive for adecide(): the only places where sync and async differ.
 
     def _decide(self, X: Any, call: Call) -> Decisions:
-        return _scrubbed(self._chain(self._primary(X, call), call), call)
+        return self._drive(self._flow(X, call))
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        return await self._adrive(self._flow(X, call))
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         d = self.inner._fit(X, y, call)
         for s in self.stages:
             if isinstance(s, ModelStage) and s.is_guard and not s.is_fitted():
                 s.layer.fit(X, y)
-        return self._chain(d, call, fitting=True)
+        return self._drive(self._chain(d, call, fitting=True))
 
-    def _primary(self, X: Any, call: Call) -> Decisions:
+    def _flow(self, X: Any, call: Call) -> _Flow[Decisions]:
+        d = yield from self._primary(X, call)
+        d = yield from self._chain(d, call)
+        return _scrubbed(d, call)
+
+    def _drive(self, flow: _Flow[T]) -> T:
+        """Run ``flow`` in the caller's thread (``decide``)."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(step, _Sleep):
+                    time.sleep(step.seconds)
+                elif step.limit is None and not step.needs_thread:
+                    value = step.sync()
+                else:
+                    value = self._workers.run(step.sync, deadline=_ends(step.limit))
+            except BaseException as exc:
+                error = exc
+
+    async def _adrive(self, flow: _Flow[T]) -> T:
+        """Run ``flow`` on the event loop (``adecide``); blocking work goes to threads."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(step, _Sleep):
+                    await asyncio.sleep(step.seconds)
+                elif step.coro is not None:
+                    try:
+                        value = await asyncio.wait_for(step.coro(), step.limit)
+                    except asyncio.TimeoutError:
+                        raise Abandoned from None
+                elif step.limit is None:  # never abandoned: where the sync path runs it
+                    value = await asyncio.to_thread(step.sync)
+                else:
+                    value = await self._workers.arun(step.sync, deadline=_ends(step.limit))
+            except BaseException as exc:
+                error = exc
+
+    def _primary(self, X: Any, call: Call) -> _Flow[Decisions]:
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
@@ -1130,27 +1217,134 @@ class WithFallback(Layer):
             d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
             return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
-        try:
-            if limit is None:
-                d = self.inner._decide(X, call)
-            else:
-                d = self._primary_in_thread(X, call, limit)
-        except Shed:
-            if breaker is not None:
-                breaker.release(token)  # it never ran: says nothing about the primary
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-            return self._screen_skipped(X, call, d)
-        except InvalidInputError:
-            if breaker is not None:
-                breaker.release(token)  # the caller's input, not the model, failed
-            raise
-        except BaseException:
-            if breaker is not None:
-                breaker.failure(token)
-            raise
+        if limit is not None and limit <= 0:
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
+        else:
+            # a call that may be abandoned works on a copy: a late finish writes nothing here
+            sub = call if limit is None else dataclasses.replace(call)
+            try:
+                d = yield _Run(
+                    lambda: self.inner._decide(X, sub),
+                    (lambda: self.inner._adecide(X, sub)) if self._native else None,
+                    limit,
+                )
+            except Abandoned:
+                d = self._withheld_primary(
+                    call.n, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"
+                )
+            except Shed:
+                if breaker is not None:
+                    breaker.release(token)  # it never ran: says nothing about the primary
+                d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+                return self._screen_skipped(X, call, d)
+            except (InvalidInputError, asyncio.CancelledError):
+                if breaker is not None:
+                    breaker.release(token)  # the caller's input failed, or the caller left
+                raise
+            except BaseException:
+                if breaker is not None:
+                    breaker.failure(token)
+                raise
+            if sub is not call:
+                _adopt(call, sub)
         if breaker is not None:
             (breaker.failure if _all_failed(d) else breaker.success)(token)
         return self._screen_skipped(X, call, d)
+
+    def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> _Flow[Decisions]:
+        if not d.abstained.any():
+            return d
+        book = _Book(d)
+        for stage in self.stages:
+            idx = self._selected(stage, book.d, call)
+            if idx.size == 0:
+                continue
+            t0 = time.perf_counter()
+            prev = book.d.take(idx)
+            if isinstance(stage, _CodeStage):
+                sub = yield from self._run_code(stage, idx, call, prev)
+            else:
+                sub = _instant(stage).answer(prev)
+            book.record(stage, idx, sub, time.perf_counter() - t0)
+        return book.result() if fitting else self._finish(book)
+
+    def _run_code(
+        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
+    ) -> _Flow[Decisions]:
+        out: Decisions | None = None
+        pending = np.arange(idx.size)
+        attempt = 0
+        while True:
+            result = yield from self._attempt(stage, idx[pending], call, prev.take(pending))
+            out = result.d if out is None else out.merge(pending, result.d)
+            retry = stage.retry
+            if retry is None or attempt >= retry.retries:
+                return out
+            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
+            if not again.any():
+                return out
+            delay = retry.delay(attempt)
+            remaining = call.remaining()
+            if remaining is not None and delay >= remaining:
+                return out
+            if delay > 0:
+                yield _Sleep(delay)
+            pending = pending[again]
+            attempt += 1
+
+    def _attempt(
+        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
+    ) -> _Flow[_Outcome]:
+        breaker = stage.breaker
+        token = breaker.acquire() if breaker is not None else 0
+        if token is None:
+            call.circuit_opened(stage.name)
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
+            )
+        limit = _limit(stage.timeout, call)
+        try:
+            outcome = yield from self._attempt_once(stage, idx, call, prev, limit)
+        except BaseException:
+            if breaker is not None:
+                breaker.release(token)  # cancelled from outside: free the probe slot
+            raise
+        if breaker is not None:
+            (breaker.failure if outcome.failed else breaker.success)(token)
+        return outcome
+
+    def _attempt_once(
+        self,
+        stage: _CodeStage,
+        idx: NDArray[np.intp],
+        call: Call,
+        prev: Decisions,
+        limit: float | None,
+    ) -> _Flow[_Outcome]:
+        if limit is not None and limit <= 0:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
+                False,
+            )
+        try:
+            d = yield _Run(
+                lambda: stage.compute(idx, call, prev),
+                (lambda: stage.acompute(idx, call, prev)) if stage.awaits() else None,
+                limit,
+                needs_thread=stage.needs_thread,
+            )
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except Abandoned:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
+                True,
+            )
+        except Exception as exc:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
+            )
+        return _checked(stage, d, prev, idx.size)
 
     def _screen_skipped(self, X: Any, call: Call, d: Decisions) -> Decisions:
         """Validate the rows a skipped primary never validated (circuit open, timeout).
@@ -1170,19 +1364,6 @@ class WithFallback(Layer):
         invalid = np.flatnonzero(note.invalid)
         return d.merge(invalid, screened.take(invalid)) if invalid.size else d
 
-    def _primary_in_thread(self, X: Any, call: Call, limit: float) -> Decisions:
-        if limit <= 0:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-        sub = dataclasses.replace(call)
-        try:
-            d = self._workers.run(
-                lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
-            )
-        except Abandoned:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
-        _adopt(call, sub)
-        return d
-
     def _withheld_primary(self, n: int, reason: Reason, detail: str) -> Decisions:
         classes = self.inner.classes_
         dtype: Any = object if classes is None else classes.dtype
@@ -1200,23 +1381,6 @@ class WithFallback(Layer):
             "some possibly abandoned past their deadline)"
         )
 
-    def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> Decisions:
-        if not d.abstained.any():
-            return d
-        book = _Book(d)
-        for stage in self.stages:
-            idx = self._selected(stage, book.d, call)
-            if idx.size == 0:
-                continue
-            t0 = time.perf_counter()
-            prev = book.d.take(idx)
-            if isinstance(stage, _CodeStage):
-                sub = self._run_code(stage, idx, call, prev)
-            else:
-                sub = _instant(stage).answer(prev)
-            book.record(stage, idx, sub, time.perf_counter() - t0)
-        return book.result() if fitting else self._finish(book)
-
     def _selected(self, stage: Stage, d: Decisions, call: Call) -> NDArray[np.intp]:
         if not d.abstained.any():
             return np.empty(0, dtype=np.intp)
@@ -1224,80 +1388,6 @@ class WithFallback(Layer):
         if isinstance(stage, _CodeStage) and idx.size:
             idx = stage.takes(idx, call)
         return idx
-
-    def _run_code(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> Decisions:
-        out: Decisions | None = None
-        pending = np.arange(idx.size)
-        attempt = 0
-        while True:
-            result = self._attempt(stage, idx[pending], call, prev.take(pending))
-            out = result.d if out is None else out.merge(pending, result.d)
-            retry = stage.retry
-            if retry is None or attempt >= retry.retries:
-                return out
-            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
-            if not again.any():
-                return out
-            delay = retry.delay(attempt)
-            remaining = call.remaining()
-            if remaining is not None and delay >= remaining:
-                return out
-            if delay > 0:
-                time.sleep(delay)
-            pending = pending[again]
-            attempt += 1
-
-    def _attempt(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> _Outcome:
-        n = idx.size
-        breaker = stage.breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(stage.name)
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
-            )
-        limit = _limit(stage.timeout, call)
-        outcome = self._attempt_sync(stage, idx, call, prev, limit, n)
-        if breaker is not None:
-            (breaker.failure if outcome.failed else breaker.success)(token)
-        return outcome
-
-    def _attempt_sync(
-        self,
-        stage: _CodeStage,
-        idx: NDArray[np.intp],
-        call: Call,
-        prev: Decisions,
-        limit: float | None,
-        n: int,
-    ) -> _Outcome:
-        if limit is not None and limit <= 0:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
-                False,
-            )
-        try:
-            if limit is None and not stage.needs_thread:
-                d = stage.compute(idx, call, prev)
-            else:
-                ends = None if limit is None else time.monotonic() + limit
-                d = self._workers.run(lambda: stage.compute(idx, call, prev), deadline=ends)
-        except Shed:
-            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
-        except Abandoned:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
-                True,
-            )
-        except Exception as exc:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
-            )
-        return _checked(stage, d, prev, n)
 
     def _finish(self, book: _Book) -> Decisions:
         d = book.result()
@@ -1312,158 +1402,6 @@ class WithFallback(Layer):
                     rows,
                 )
         return d
-
-    # -- async -----------------------------------------------------------------------------
-
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return _scrubbed(await self._achain(await self._aprimary(X, call), call), call)
-
-    async def _aprimary(self, X: Any, call: Call) -> Decisions:
-        breaker = self.primary_breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(PRIMARY)
-            d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
-            return self._screen_skipped(X, call, d)
-        limit = _limit(self.primary_timeout, call)
-        sub = dataclasses.replace(call)
-        try:
-            if limit is not None and limit <= 0:
-                d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-            elif self._native:
-                d = await asyncio.wait_for(self.inner._adecide(X, sub), limit)
-                _adopt(call, sub)
-            elif limit is None:  # never abandoned: the loop's executor, as the sync path inline
-                d = await asyncio.to_thread(self.inner._decide, X, sub)
-                _adopt(call, sub)
-            else:
-                d = await self._workers.arun(
-                    lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
-                )
-                _adopt(call, sub)
-        except (asyncio.TimeoutError, Abandoned):
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
-        except Shed:
-            if breaker is not None:
-                breaker.release(token)  # it never ran: says nothing about the primary
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-            return self._screen_skipped(X, call, d)
-        except InvalidInputError:
-            if breaker is not None:
-                breaker.release(token)
-            raise
-        except asyncio.CancelledError:
-            if breaker is not None:
-                breaker.release(token)  # the caller gave up; says nothing about the primary
-            raise
-        except BaseException:
-            if breaker is not None:
-                breaker.failure(token)
-            raise
-        if breaker is not None:
-            (breaker.failure if _all_failed(d) else breaker.success)(token)
-        return self._screen_skipped(X, call, d)
-
-    async def _achain(self, d: Decisions, call: Call) -> Decisions:
-        if not d.abstained.any():
-            return d
-        book = _Book(d)
-        for stage in self.stages:
-            idx = self._selected(stage, book.d, call)
-            if idx.size == 0:
-                continue
-            t0 = time.perf_counter()
-            prev = book.d.take(idx)
-            if isinstance(stage, _CodeStage):
-                sub = await self._arun_code(stage, idx, call, prev)
-            else:
-                sub = _instant(stage).answer(prev)
-            book.record(stage, idx, sub, time.perf_counter() - t0)
-        return self._finish(book)
-
-    async def _arun_code(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> Decisions:
-        out: Decisions | None = None
-        pending = np.arange(idx.size)
-        attempt = 0
-        while True:
-            result = await self._aattempt(stage, idx[pending], call, prev.take(pending))
-            out = result.d if out is None else out.merge(pending, result.d)
-            retry = stage.retry
-            if retry is None or attempt >= retry.retries:
-                return out
-            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
-            if not again.any():
-                return out
-            delay = retry.delay(attempt)
-            remaining = call.remaining()
-            if remaining is not None and delay >= remaining:
-                return out
-            await asyncio.sleep(delay)
-            pending = pending[again]
-            attempt += 1
-
-    async def _aattempt(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> _Outcome:
-        n = idx.size
-        breaker = stage.breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(stage.name)
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
-            )
-        limit = _limit(stage.timeout, call)
-        try:
-            outcome = await self._aattempt_inner(stage, idx, call, prev, limit, n)
-        except BaseException:
-            if breaker is not None:
-                breaker.release(token)  # cancelled from outside: free the probe slot
-            raise
-        if breaker is not None:
-            (breaker.failure if outcome.failed else breaker.success)(token)
-        return outcome
-
-    async def _aattempt_inner(
-        self,
-        stage: _CodeStage,
-        idx: NDArray[np.intp],
-        call: Call,
-        prev: Decisions,
-        limit: float | None,
-        n: int,
-    ) -> _Outcome:
-        if limit is not None and limit <= 0:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
-                False,
-            )
-        ends = None if limit is None else time.monotonic() + limit
-        try:
-            try:
-                coro = stage.acompute(idx, call, prev)
-                d = await asyncio.wait_for(coro, limit)
-            except _RunInThread:
-                if ends is None:  # never abandoned: the loop's executor, as the sync path inline
-                    d = await asyncio.to_thread(stage.compute, idx, call, prev)
-                else:
-                    d = await self._workers.arun(
-                        lambda: stage.compute(idx, call, prev), deadline=ends
-                    )
-        except Shed:
-            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
-        except (asyncio.TimeoutError, Abandoned):
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"),
-                True,
-            )
-        except Exception as exc:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
-            )
-        return _checked(stage, d, prev, n)
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -11,11 +11,12 @@ through plain-callable sinks ([`DriftAlert`][]), withhold low-confidence answers
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -33,7 +34,11 @@ from guardrails.drift import (
     FeatureDrift,
     TestResult,
     WindowState,
+    _Coarse,
+    _Numeric,
     check_test_settings,
+    drifted_features,
+    window_verdicts,
 )
 from guardrails.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.persistence import persistable
@@ -443,6 +448,9 @@ class Monitored(PostLayer):
         self._status = "warming_up"
         self._clean = 0
         self._report: DriftReport | None = None
+        self._pending: _PendingReport | None = None
+        self._drifted_now: list[str] = []
+        self._coarse: dict[int, _Coarse] = {}
         self._concept: FeatureDrift | None = None
         self._concept_since = 0
         self._note = DriftNote(self._status)
@@ -530,12 +538,19 @@ class Monitored(PostLayer):
 
     @property
     def report(self) -> DriftReport | None:
-        """The latest window's report (with the label stream's row once labels came)."""
+        """The latest window's report (with the label stream's row once labels came).
+
+        Serving computes only each window's verdict; the report's p-values and distances
+        are computed here, on first access.
+        """
+        if self._report is None and self._pending is not None:
+            self._report = self._pending.get()
         return self._report
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Latest statistic per test per feature, for a metrics exporter."""
-        return {} if self._report is None else self._report.scores()
+        report = self.report
+        return {} if report is None else report.scores()
 
     @property
     def state_nbytes(self) -> int:
@@ -549,6 +564,8 @@ class Monitored(PostLayer):
             self._status = "warming_up"
             self._clean = 0
             self._report = None
+            self._pending = None
+            self._drifted_now = []
             self._concept = None
             self.detector.reset()
             self._note = DriftNote(self._status)
@@ -611,6 +628,10 @@ class Monitored(PostLayer):
         pred = d.prediction[idx] if "prediction" in outputs else None
         conf = d.confidence[idx] if "confidence" in outputs and d.confidence is not None else None
         abst = d.abstained[idx] if "abstention" in outputs else None
+        if self._closes(idx.size) >= self._window.n_buckets + 2:
+            batch = self._observe_batch(inputs, pred, conf, abst, idx.size)
+            if batch is not None:
+                return batch
         events: list[dict[str, Any]] = []
         start, total = 0, idx.size
         while start < total:
@@ -641,43 +662,182 @@ class Monitored(PostLayer):
                     events += self._evaluate(state)
         return events
 
+    # -- many windows in one call --------------------------------------------------------
+
+    def _closes(self, total: int) -> int:
+        """How many windows a call of ``total`` observed rows closes."""
+        w = self._window
+        room = w.room()
+        if total < room:
+            return 0
+        buckets = 1 + (total - room) // w.capacity
+        return max(0, buckets - max(0, w.n_buckets - len(w.done) - 1))
+
+    def _columns(
+        self, inputs: Any, pred: Any, conf: Any, abst: Any
+    ) -> list[NDArray[Any] | None] | None:
+        """Per profiled feature and output, its values (numeric) or slot codes; None when
+        the batch is not a plain numeric array the windows can be read from directly."""
+        p = self.profile
+        cols: list[NDArray[Any] | None] = []
+        if p.features:
+            if (
+                not isinstance(inputs, np.ndarray)
+                or inputs.ndim != 2
+                or inputs.dtype.kind not in "iufb"
+                or inputs.shape[1] != len(p.features)
+            ):
+                return None
+            for j, f in enumerate(p.features):
+                col = inputs[:, j]
+                cols.append(col if isinstance(f, _Numeric) else _codes(f, col))
+        given = {"prediction": pred, "confidence": conf, "abstention": abst}
+        for f in p.outputs:
+            value = given[f.name]
+            if value is None:
+                cols.append(None)
+            elif isinstance(f, _Numeric):
+                cols.append(np.asarray(value))
+            elif f.name == "abstention":
+                yes, no = f.slots(np.array(["abstained", "answered"])).tolist()
+                cols.append(np.where(np.asarray(value).astype(bool), yes, no))
+            else:
+                try:
+                    cols.append(_codes(f, np.asarray(value)))
+                except TypeError:  # labels numpy cannot sort
+                    return None
+        return cols
+
+    def _observe_batch(
+        self, inputs: Any, pred: Any, conf: Any, abst: Any, total: int
+    ) -> list[dict[str, Any]] | None:
+        """Observe a call that closes many windows: verdicts for all windows at once.
+
+        The windows, their verdicts and the events are exactly those of observing the
+        rows bucket by bucket; only the windows a full report may be asked of (those that
+        hold rows of earlier calls, the last one, and any that starts a drift episode)
+        get a window state, built the way the bucket-by-bucket path builds it.
+        """
+        from guardrails.base import take_rows
+
+        cols = self._columns(inputs, pred, conf, abst)
+        if cols is None:
+            return None
+        w = self._window
+        cap, nb, carried = w.capacity, w.n_buckets, list(w.done)
+        room = w.room()
+        n_closed = 1 + (total - room) // cap
+        starts = np.concatenate(([0], room + cap * np.arange(n_closed))).astype(np.intp)
+        # window at the close of new bucket j: sequence [len(carried) + j + 1 - nb, ... + 1)
+        closes = [j for j in range(n_closed) if len(carried) + j + 1 >= nb]
+        clean = [j for j in closes if nb <= j < n_closed - 1]
+        verdicts = window_verdicts(
+            self.profile,
+            cols,
+            starts,
+            [(j - nb + 1, j + 1) for j in clean],
+            tests=self.tests,
+            alpha=self.alpha,
+            correction=self.correction,
+            limits=self._limits,
+            ks_method=self.ks_method,
+            cache=self._coarse,
+        )
+        if verdicts is None:
+            return None
+        built: dict[int, WindowState] = {}
+
+        def rows_state(a: int, b: int, state: WindowState | None = None) -> WindowState:
+            state = self.profile.window_state() if state is None else state
+            before = state.rows
+            part = np.arange(a, b)
+            state.update(
+                None if inputs is None else take_rows(inputs, part),
+                predictions=None if pred is None else pred[part],
+                confidence=None if conf is None else conf[part],
+                abstained=None if abst is None else abst[part],
+            )
+            state.rows = before + (b - a)
+            return state
+
+        def bucket(j: int) -> WindowState:  # new bucket j as the bucket-by-bucket path fills it
+            if j not in built:
+                first = w.current if j == 0 else None
+                built[j] = rows_state(int(starts[j]), int(starts[j + 1]), first)
+            return built[j]
+
+        def window(j: int) -> WindowState:
+            d0 = len(carried)
+            seq = [
+                carried[k] if k < d0 else bucket(k - d0) for k in range(d0 + j + 1 - nb, d0 + j + 1)
+            ]
+            total_state = seq[0]
+            for state in seq[1:]:
+                total_state = total_state.merge(state)
+            return total_state
+
+        by_close = dict(zip(clean, verdicts))
+        events: list[dict[str, Any]] = []
+        for j in closes:
+            if j in by_close:
+                names = by_close[j]
+                events += self._conclude(names, nb * cap, functools.partial(window, j))
+            else:
+                events += self._evaluate(window(j))
+        kept = [bucket(j) for j in range(max(0, n_closed - nb + 1), n_closed)] if nb > 1 else []
+        w.done = deque(kept)
+        end = int(starts[-1])
+        w.current = rows_state(end, total) if end < total else self.profile.window_state()
+        self.rows_observed += total
+        return events
+
+    # -- verdicts ------------------------------------------------------------------------
+
     def _evaluate(self, state: WindowState) -> list[dict[str, Any]]:
-        report = self.profile.evaluate(
+        names = drifted_features(
+            self.profile,
             state,
             tests=self.tests,
             alpha=self.alpha,
             correction=self.correction,
-            thresholds=self._limits,
+            limits=self._limits,
             ks_method=self.ks_method,
         )
-        if self._concept is not None:
-            report = report.with_feature(self._concept)
-        self._report = report
+        return self._conclude(names, state.rows, lambda: state)
+
+    def _conclude(
+        self, names: list[str], rows: int, state: Callable[[], WindowState]
+    ) -> list[dict[str, Any]]:
+        """Status, events and the (lazy) report of one window whose verdict is ``names``."""
+        concept = self._concept
+        if concept is not None:  # the report carries the label stream's row last
+            names = [n for n in names if n != concept.feature]
+            if concept.drifted:
+                names.append(concept.feature)
+        self._pending = _PendingReport(self, state, concept)
+        self._report = None
+        self._drifted_now = names
         self.windows_evaluated += 1
         events: list[dict[str, Any]] = [
             {
                 "event": "drift_window",
                 "level": "info",
-                "rows": report.rows,
-                "drifted": report.drifted,
-                "drifted_features": report.drifted_features,
+                "rows": rows,
+                "drifted": bool(names),
+                "drifted_features": list(names),
             }
         ]
         before = self._status
-        if report.drifted:
+        if names:
             self._clean = 0
             self._status = "drift"
         else:
             self._clean += 1
             if before != "drift" or self._clean >= self.recovery:
                 self._status = "ok"
-        events += self._transition(before, report)
-        self._note = DriftNote(self._status, report.scores())
-        return events
-
-    def _transition(self, before: str, report: DriftReport) -> list[dict[str, Any]]:
         if before != "drift" and self._status == "drift":
-            return [
+            report = self._pending.get(names)
+            events.append(
                 {
                     "event": "drift_detected",
                     "level": "warning",
@@ -687,10 +847,11 @@ class Monitored(PostLayer):
                     },
                     "actions": [a.name for a in self.actions],
                 }
-            ]
-        if before == "drift" and self._status == "ok":
-            return [{"event": "drift_recovered", "level": "info", "rows": report.rows}]
-        return []
+            )
+        elif before == "drift" and self._status == "ok":
+            events.append({"event": "drift_recovered", "level": "info", "rows": rows})
+        self._note = DriftNote(self._status, _LazyScores(self._pending))
+        return events
 
     def _emit(self, event: dict[str, Any]) -> None:
         """Log ``event`` and notify the actions; a broken logger must not break serving."""
@@ -707,7 +868,7 @@ class Monitored(PostLayer):
                     _logger_failed(event["event"], exc)
 
     def _drifted_names(self) -> list[str]:
-        return [] if self._report is None else self._report.drifted_features
+        return list(self._drifted_now)
 
     # -- labels --------------------------------------------------------------------------
 
@@ -763,7 +924,8 @@ class Monitored(PostLayer):
                 },
                 drifted=drifted,
             )
-            base = self._report
+            base = self.report
+            self._pending = None
             self._report = (
                 DriftReport((self._concept,), self.alpha, self.correction, 0)
                 if base is None
@@ -777,6 +939,7 @@ class Monitored(PostLayer):
             elif before == "drift":
                 self._status = "ok"
             self._note = DriftNote(self._status, self._report.scores())
+            self._drifted_now = self._report.drifted_features
             events: list[dict[str, Any]] = []
             if found:
                 events.append(
@@ -845,3 +1008,68 @@ def _logger_failed(event: str, exc: Exception) -> None:
         GuardrailsWarning,
         stacklevel=3,
     )
+
+
+def _codes(f: Any, values: NDArray[Any]) -> NDArray[np.intp]:
+    """Slot codes of a categorical feature's values (what `WindowState.update` counts)."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    codes: NDArray[np.intp] = np.asarray(f.slots(uniq), dtype=np.intp)[inverse.reshape(-1)]
+    return codes
+
+
+class _PendingReport:
+    """The full report of one window, computed on first use (serving needs the verdict)."""
+
+    def __init__(
+        self, owner: Monitored, state: Callable[[], WindowState], concept: FeatureDrift | None
+    ) -> None:
+        self._owner = owner
+        self._state: Callable[[], WindowState] | None = state
+        self._concept = concept
+        self._report: DriftReport | None = None
+        self._built: WindowState | None = None
+        self._lock = threading.Lock()
+
+    def get(self, only: Sequence[str] | None = None) -> DriftReport:
+        """The report; with ``only``, the entries of those features (as the report has
+        them) and the label stream's, for an event that names the drifted features."""
+        with self._lock:
+            if self._report is not None:
+                return self._report
+            o = self._owner
+            if self._built is None:
+                assert self._state is not None
+                self._built, self._state = self._state(), None
+            report = o.profile._report(
+                self._built, o.tests, o.alpha, o.correction, o._limits, o.ks_method, only
+            )
+            if self._concept is not None:
+                report = report.with_feature(self._concept)
+            if only is None:
+                self._report, self._built = report, None
+            return report
+
+
+class _LazyScores(Mapping[str, dict[str, float]]):
+    """``report.scores()`` of a pending report, computed when first read."""
+
+    def __init__(self, pending: _PendingReport) -> None:
+        self._pending = pending
+        self._scores: dict[str, dict[str, float]] | None = None
+
+    def _get(self) -> dict[str, dict[str, float]]:
+        if self._scores is None:
+            self._scores = self._pending.get().scores()
+        return self._scores
+
+    def __getitem__(self, key: str) -> dict[str, float]:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())

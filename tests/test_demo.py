@@ -30,6 +30,7 @@ def test_every_request_gets_a_decision_and_nothing_queued_is_lost(
         assert s.answered + sum(s.abstained_by_reason.values()) == s.requests
     assert result.queued_ids > 0
     assert result.cases_in_queue == result.queued_ids
+    assert "data-quality cases (invalid inputs, in their own lane)" in text
 
 
 def test_the_guard_beats_the_bare_model_where_it_answers(demo: tuple[DemoResult, str]) -> None:

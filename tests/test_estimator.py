@@ -521,3 +521,109 @@ def test_an_explicit_marker_is_used_as_given_without_a_warning(data: Any) -> Non
         warnings.simplefilter("error")
         pred = clf.fit(X, y).predict(X)
     assert pred.dtype == object and None in pred.tolist()
+
+
+def _quantile_pair() -> tuple[Any, Any]:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    def q(level: float) -> Any:
+        return GradientBoostingRegressor(
+            loss="quantile", alpha=level, n_estimators=30, max_depth=2, random_state=0
+        )
+
+    return q(0.05), q(0.95)
+
+
+def _interval_policy(score: str) -> Any:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    from guardrails import ConformalIntervals
+
+    if score == "cqr":
+        return ConformalIntervals(0.1, score="cqr", quantiles=_quantile_pair())
+    scale = GradientBoostingRegressor(n_estimators=30, max_depth=2, random_state=0)
+    return ConformalIntervals(0.1, score="normalized", scale=scale)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("score", ["cqr", "normalized"])
+@pytest.mark.parametrize("how", ["held_out", "cv"])
+def test_feature_dependent_intervals_cover_diabetes_over_repeated_splits(
+    score: str, how: str
+) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.model_selection import train_test_split
+
+    # 442 rows: 309 to fit (78 of them held out to calibrate), 133 to test. One split's
+    # coverage has sd ~ sqrt(.09/80 + .09/133) ~ 0.042 (the calibration quantile's Beta
+    # spread plus the test binomial), so the mean of 8 splits has sd ~ 0.015. Split
+    # conformal promises a mean in [0.9, 0.9 + 1/79]; 0.855 and 0.96 lie three sd beyond.
+    # Cross-fitting (out-of-fold scores, model refitted on all rows) is only promised
+    # 1 - 2 alpha = 0.8 in the worst case (jackknife+/CV+), so its floor is 0.8 - 0.045.
+    X, y = load_diabetes(return_X_y=True)
+    coverage, spread = [], []
+    for seed in range(8):
+        X_fit, X_test, y_fit, y_test = train_test_split(X, y, test_size=0.3, random_state=seed)
+        settings: dict[str, Any] = {"random_state": seed} if how == "held_out" else {"cv": 3}
+        reg = GuardedRegressor(LinearRegression(), policy=_interval_policy(score), **settings)
+        interval = reg.fit(X_fit, y_fit).predict_interval(X_test)
+        assert np.isfinite(interval).all()
+        coverage.append(np.mean((interval[:, 0] <= y_test) & (y_test <= interval[:, 1])))
+        spread.append(np.std(interval[:, 1] - interval[:, 0]))
+    floor = 0.855 if how == "held_out" else 0.755
+    assert floor <= np.mean(coverage) <= 0.96, coverage
+    assert min(spread) > 1.0  # the width follows the inputs: not one width for all rows
+
+
+def test_a_feature_dependent_max_width_withholds_some_rows_not_all() -> None:
+    from sklearn.datasets import load_diabetes
+
+    from guardrails import ConformalIntervals
+
+    X, y = load_diabetes(return_X_y=True)
+    policy = ConformalIntervals(0.1, score="cqr", quantiles=_quantile_pair())
+    reg = GuardedRegressor(LinearRegression(), policy=policy, random_state=0).fit(X, y)
+    width = np.diff(reg.predict_interval(X), axis=1)[:, 0]
+    cut = float(np.median(width))
+    reg.set_params(policy__max_width=cut).fit(X, y)
+    d = reg.decide(X)
+    assert 0.2 < d.abstention_rate < 0.8
+    assert set(d.reason_counts()) == {"ambiguous"}
+    assert np.isnan(reg.predict(X)[d.abstained]).all()
+    # the interval models were trained by the estimator, and travel with its pickle
+    assert set(reg.interval_models_) == {"quantiles"}
+    again = pickle.loads(pickle.dumps(reg))
+    assert np.allclose(again.predict_interval(X), reg.predict_interval(X))
+    assert policy.quantiles[0] is reg.policy.quantiles[0]  # the settings stay unfitted
+    assert not hasattr(policy.quantiles[0], "estimators_")
+
+
+def test_fitted_interval_models_and_functions_are_used_as_given() -> None:
+    from sklearn.datasets import load_diabetes
+
+    from guardrails import ConformalIntervals
+
+    X, y = load_diabetes(return_X_y=True)
+    model = LinearRegression().fit(X[:200], y[:200])
+    lo, hi = (FrozenEstimator(q.fit(X[:200], y[:200])) for q in _quantile_pair())
+    cqr = ConformalIntervals(0.1, score="cqr", quantiles=(lo, hi))
+    reg = GuardedRegressor(FrozenEstimator(model), policy=cqr, random_state=0).fit(X, y)
+    assert reg.interval_models_["quantiles"] == (lo, hi)
+
+    def spread(rows: Any) -> Any:
+        return 1.0 + np.abs(rows[:, 0]) * 100
+
+    normalized = ConformalIntervals(0.1, score="normalized", scale=spread)
+    reg = GuardedRegressor(model, policy=normalized, prefit=True).fit(X[200:], y[200:])
+    width = np.diff(reg.predict_interval(X[:5]), axis=1)[:, 0]
+    assert width / width[0] == pytest.approx(spread(X[:5]) / spread(X[:1]))
+    unfitted = ConformalIntervals(0.1, score="cqr", quantiles=_quantile_pair())
+    with pytest.raises(NotFittedError, match="must be fitted already"):
+        GuardedRegressor(model, policy=unfitted, prefit=True).fit(X, y)
+
+
+def test_predict_interval_exists_only_when_the_policy_makes_intervals() -> None:
+    from guardrails import ConformalIntervals
+
+    assert not hasattr(GuardedRegressor(Ridge()), "predict_interval")
+    assert hasattr(GuardedRegressor(Ridge(), policy=ConformalIntervals(0.1)), "predict_interval")
