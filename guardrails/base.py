@@ -236,6 +236,11 @@ def one_row_batch(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x[np.newaxis, ...] if x.ndim >= 1 else np.asarray([[x.item()]])
     if _is_frame(x):
+        if len(x) == 0:
+            raise InvalidInputError(
+                "decide_one needs one record; got a data frame with no rows. Use decide() "
+                "for a batch (an empty batch gets an empty Decisions)."
+            )
         return x.iloc[:1]
     if hasattr(x, "to_frame") and hasattr(x, "index"):  # a pandas Series: one row
         return x.to_frame().T

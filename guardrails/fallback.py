@@ -9,6 +9,14 @@ a batch keeps its order. Every row says which stage answered (``stage``), every 
 saw it (``tried``) and, for a fallback answer, why the earlier stages did not answer
 (``detail``).
 
+Failures and verdicts. A stage built without ``when=`` takes only rows the primary
+*failed* on ([`on_failure`][]: model error, timeout, circuit open). Rows the guard
+withheld as a *verdict* (low confidence, ambiguous, invalid input, drift, and any reason
+that is not a failure) stay withheld unless a stage names them (``when=on_abstain()``,
+``on_invalid_input()``, ``on_withheld()``). A row a stage answers after a verdict keeps
+that verdict in ``overridden`` and ``overridden_detail``, so no abstention rate can hide
+behind a fallback.
+
 Timeouts. The primary and each stage that runs code may have a timeout; a request's
 overall ``timeout=`` sets a deadline they all share. A call under a limit runs in the
 chain's [`WorkerPool`][guardrails.WorkerPool] (``max_workers`` daemon threads, or a pool
@@ -32,9 +40,10 @@ import dataclasses
 import inspect
 import math
 import random
+import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -71,6 +80,7 @@ __all__ = [
     "on_abstain",
     "on_circuit_open",
     "on_error",
+    "on_failure",
     "on_invalid_input",
     "on_timeout",
     "on_withheld",
@@ -79,7 +89,21 @@ __all__ = [
 T = TypeVar("T")
 
 _FAILED = frozenset({int(Reason.MODEL_ERROR), int(Reason.TIMEOUT)})
+_FAILURES = (Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
+"""Reasons under which the primary could not answer: what a chain exists for."""
 _POLICY_REASONS = (Reason.LOW_CONFIDENCE, Reason.AMBIGUOUS, Reason.DRIFT)
+_NOT_VERDICTS = frozenset({int(Reason.NONE), int(Reason.REVIEW), *(int(r) for r in _FAILURES)})
+
+
+def verdict_mask(reason: NDArray[np.int8]) -> NDArray[np.bool_]:
+    """``(n,)`` bool: codes that are verdicts (the guard chose not to trust an answer).
+
+    Everything that is not an answer, a failure (model error, timeout, circuit open) or a
+    deliberate routing to review is a verdict, so a reason added later counts as one.
+    """
+    return ~np.isin(reason, np.fromiter(_NOT_VERDICTS, dtype=np.int8))
+
+
 _RESERVED_NAMES = frozenset({PRIMARY, "model", "path"})
 _DETAIL_LIMIT = 300
 
@@ -330,10 +354,26 @@ class OnCircuitOpen(Trigger):
 
 
 @persistable
-class OnWithheld(Trigger):
-    """Every withheld row except those sent to review on purpose (the default trigger).
+class OnFailure(Trigger):
+    """Rows the primary (or an earlier stage) failed on: model error, timeout, circuit open.
 
-    Invalid-input rows count only when the validating layer's policy is "fallback".
+    The default trigger of every stage: a fallback answers failures, never verdicts.
+    """
+
+    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
+        return _with_reason(d, (int(r) for r in _FAILURES))
+
+    def __repr__(self) -> str:
+        return "on_failure()"
+
+
+@persistable
+class OnWithheld(Trigger):
+    """Every withheld row except those sent to review on purpose, verdicts included.
+
+    Naming it answers low-confidence, ambiguous and drift rows too: ask for it only when a
+    stage should override the policy. Invalid-input rows count only when the validating
+    layer's policy is "fallback".
     """
 
     def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
@@ -372,8 +412,13 @@ def on_circuit_open() -> OnCircuitOpen:
 
 
 def on_withheld() -> OnWithheld:
-    """Take every withheld row except those sent to review (the default)."""
+    """Take every withheld row except those sent to review, verdicts included."""
     return OnWithheld()
+
+
+def on_failure() -> OnFailure:
+    """Take rows the model failed on: model error, timeout, circuit open (the default)."""
+    return OnFailure()
 
 
 # -- retries ---------------------------------------------------------------------------------
@@ -473,7 +518,7 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
         name: written into the ``stage`` column of rows this stage answers and appended to
             their ``tried`` column. Unique within a chain.
         when: the [`Trigger`][] choosing which withheld rows this stage takes
-            (default [`on_withheld`][]).
+            (default [`on_failure`][]: failures only, never verdicts).
     """
 
     kind: ClassVar[str] = "stage"
@@ -494,11 +539,14 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
                 f"The 'when' parameter of {owner} must be a trigger such as on_error() | "
                 f"on_timeout(). Got {when!r} instead."
             )
-        self.name: str = name or self.kind
-        self.when: Trigger = when if when is not None else OnWithheld()
+        self.name: str = name or self._default_name()
+        self.when: Trigger = when if when is not None else OnFailure()
         self.timeout: float | None = None
         self.breaker: CircuitBreaker | None = None
         self.retry: Retry | None = None
+
+    def _default_name(self) -> str:
+        return self.kind
 
     def copy(self) -> Stage:
         """A copy that owns fresh breaker, retry and trigger state and shares the model."""
@@ -513,7 +561,7 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
 
     def _settings_repr(self) -> str:
         parts = [f"name={self.name!r}"]
-        if not isinstance(self.when, OnWithheld):
+        if not isinstance(self.when, OnFailure):
             parts.append(f"when={self.when!r}")
         if self.timeout is not None:
             parts.append(f"timeout={self.timeout:g}")
@@ -582,14 +630,14 @@ class _CodeStage(Stage):
     def compute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
         """Decisions for rows ``idx`` of the request (may raise; the chain catches)."""
 
+    def awaits(self) -> bool:
+        """True when [`acompute`][] awaits work of its own; otherwise the async path runs
+        [`compute`][] in a thread."""
+        return False
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        """Async [`compute`][]; raises ``_RunInThread`` when the chain should run
-        [`compute`][] in a worker thread instead (no native async path)."""
-        raise _RunInThread
-
-
-class _RunInThread(Exception):
-    """Internal signal: this stage has no native async path."""
+        """Async [`compute`][], called only when [`awaits`][] is True."""
+        return self.compute(idx, call, prev)
 
 
 def native_async(layer: Layer) -> bool:
@@ -618,8 +666,9 @@ class ModelStage(_CodeStage):
     Args:
         model: a fitted estimator, an object with ``predict_proba``/``predict``, a callable,
             or a [`Guard`][guardrails.Guard].
-        name: stage name (default ``"model"``).
-        when: trigger (default [`on_withheld`][]).
+        name: stage name (default: from the model, e.g. ``"random_forest_classifier"``
+            for a ``RandomForestClassifier``, a guard's own name, a function's name).
+        when: trigger (default [`on_failure`][]: failures only).
         timeout: seconds this stage may take (the request's deadline still applies).
         breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] for this stage.
         retry: a [`Retry`][], only if the model is safe to call twice.
@@ -641,8 +690,8 @@ class ModelStage(_CodeStage):
         output: OutputKind | None = None,
         classes: Sequence[Any] | NDArray[Any] | None = None,
     ) -> None:
-        super().__init__(name=name, when=when, timeout=timeout, breaker=breaker, retry=retry)
         self.model = model
+        super().__init__(name=name, when=when, timeout=timeout, breaker=breaker, retry=retry)
         self.output = output
         self.classes = None if classes is None else np.asarray(classes)
         if isinstance(model, Layer):
@@ -655,6 +704,19 @@ class ModelStage(_CodeStage):
         else:
             self.layer = ModelAdapter(model, output=output, classes=classes, name=self.name)
             self.is_guard = False
+
+    def _default_name(self) -> str:
+        """A name from the model: a guard's own name, a function's name, or its class
+        in snake case (``RandomForestClassifier`` -> ``random_forest_classifier``)."""
+        model = self.model
+        text = getattr(model, "guard_name", None)
+        if not isinstance(text, str):
+            text = getattr(model, "__name__", None) if inspect.isroutine(model) else None
+        if not isinstance(text, str):
+            text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(model).__name__).lower()
+        if not text.isidentifier() or text in _RESERVED_NAMES:
+            return "backup_model"
+        return text
 
     def is_fitted(self) -> bool:
         return all(layer.is_fitted() for layer in self.layer.layers())
@@ -672,9 +734,10 @@ class ModelStage(_CodeStage):
         rows = self._rows(idx, call)
         return self.layer._decide(rows, _sub_call(rows, len(idx), call))
 
+    def awaits(self) -> bool:
+        return self.is_guard and native_async(self.layer)
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        if not self.is_guard or not native_async(self.layer):
-            raise _RunInThread
         rows = self._rows(idx, call)
         return await self.layer._adecide(rows, _sub_call(rows, len(idx), call))
 
@@ -793,9 +856,10 @@ class Rule(_CodeStage):
             raw = self.fn(rows)
         return self._finish(raw, prev)
 
+    def awaits(self) -> bool:
+        return self.is_async
+
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
-        if not self.is_async:
-            raise _RunInThread
         return self._finish(await self.fn(call.rows(idx)), prev)
 
     def __repr__(self) -> str:
@@ -830,7 +894,7 @@ class Default(_InstantStage):
     Args:
         value: the answer (a str, int, float or bool, so that it can be saved).
         name: stage name (default ``"default"``).
-        when: trigger (default [`on_withheld`][]).
+        when: trigger (default [`on_failure`][]).
 
     Examples:
         >>> from guardrails import Default
@@ -863,7 +927,7 @@ class Default(_InstantStage):
 
     def __repr__(self) -> str:
         name = "" if self.name == self.kind else f", name={self.name!r}"
-        when = "" if isinstance(self.when, OnWithheld) else f", when={self.when!r}"
+        when = "" if isinstance(self.when, OnFailure) else f", when={self.when!r}"
         return f"Default({self.value!r}{name}{when})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -883,7 +947,7 @@ class SendToReview(_InstantStage):
 
     Args:
         name: stage name (default ``"review"``).
-        when: trigger (default [`on_withheld`][]).
+        when: trigger (default [`on_failure`][]).
     """
 
     kind = "review"
@@ -965,6 +1029,36 @@ class _Outcome:
 
     d: Decisions
     failed: bool  # counts against a circuit breaker
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """A step of the chain: run user code, under ``limit`` seconds if not None.
+
+    ``sync`` is the blocking call; ``coro`` (when the code awaits work of its own) makes
+    the coroutine the async driver awaits instead. ``needs_thread``: the sync driver runs
+    ``sync`` in a worker even without a limit (an async rule run by ``decide``).
+    """
+
+    sync: Callable[[], Any]
+    coro: Callable[[], Awaitable[Any]] | None
+    limit: float | None
+    needs_thread: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sleep:
+    """A step of the chain: wait ``seconds`` (a retry's backoff)."""
+
+    seconds: float
+
+
+_Flow = Generator["_Run | _Sleep", Any, T]
+"""The chain written once: yields steps, receives their results, returns its own."""
+
+
+def _ends(limit: float | None) -> float | None:
+    return None if limit is None else time.monotonic() + limit
 
 
 def _limit(timeout: float | None, call: Call) -> float | None:
@@ -1075,11 +1169,7 @@ class WithFallback(Layer):
         return all(s.is_fitted() for s in self.stages)
 
     def awaits_io(self) -> bool:
-        return self._native or any(
-            (isinstance(s, Rule) and s.is_async)
-            or (isinstance(s, ModelStage) and s.is_guard and native_async(s.layer))
-            for s in self.stages
-        )
+        return self._native or any(isinstance(s, _CodeStage) and s.awaits() for s in self.stages)
 
     @property
     def workers(self) -> WorkerPool:
@@ -1110,19 +1200,78 @@ class WithFallback(Layer):
             parts.append(f"max_wait={self.max_wait:g}")
         return f"WithFallback({', '.join(parts)})"
 
-    # -- sync ------------------------------------------------------------------------------
+    # -- one chain, two drivers ----------------------------------------------------------
+    #
+    # The chain is written once, as generators that yield what to run (_Run) or how long to
+    # wait (_Sleep) and receive the result (or have the exception thrown in). _drive runs
+    # them for decide(), _adrive for adecide(): the only places where sync and async differ.
 
     def _decide(self, X: Any, call: Call) -> Decisions:
-        return _scrubbed(self._chain(self._primary(X, call), call), call)
+        return self._drive(self._flow(X, call))
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        return await self._adrive(self._flow(X, call))
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         d = self.inner._fit(X, y, call)
         for s in self.stages:
             if isinstance(s, ModelStage) and s.is_guard and not s.is_fitted():
                 s.layer.fit(X, y)
-        return self._chain(d, call, fitting=True)
+        return self._drive(self._chain(d, call, fitting=True))
 
-    def _primary(self, X: Any, call: Call) -> Decisions:
+    def _flow(self, X: Any, call: Call) -> _Flow[Decisions]:
+        d = yield from self._primary(X, call)
+        d = yield from self._chain(d, call)
+        return _scrubbed(d, call)
+
+    def _drive(self, flow: _Flow[T]) -> T:
+        """Run ``flow`` in the caller's thread (``decide``)."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(step, _Sleep):
+                    time.sleep(step.seconds)
+                elif step.limit is None and not step.needs_thread:
+                    value = step.sync()
+                else:
+                    value = self._workers.run(step.sync, deadline=_ends(step.limit))
+            except BaseException as exc:
+                error = exc
+
+    async def _adrive(self, flow: _Flow[T]) -> T:
+        """Run ``flow`` on the event loop (``adecide``); blocking work goes to threads."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = flow.send(value) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            value, error = None, None
+            try:
+                if isinstance(step, _Sleep):
+                    await asyncio.sleep(step.seconds)
+                elif step.coro is not None:
+                    try:
+                        value = await asyncio.wait_for(step.coro(), step.limit)
+                    except asyncio.TimeoutError:
+                        raise Abandoned from None
+                elif step.limit is None:  # never abandoned: where the sync path runs it
+                    value = await asyncio.to_thread(step.sync)
+                else:
+                    value = await self._workers.arun(step.sync, deadline=_ends(step.limit))
+            except BaseException as exc:
+                error = exc
+
+    def _primary(self, X: Any, call: Call) -> _Flow[Decisions]:
         breaker = self.primary_breaker
         token = breaker.acquire() if breaker is not None else 0
         if token is None:
@@ -1130,27 +1279,134 @@ class WithFallback(Layer):
             d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
             return self._screen_skipped(X, call, d)
         limit = _limit(self.primary_timeout, call)
-        try:
-            if limit is None:
-                d = self.inner._decide(X, call)
-            else:
-                d = self._primary_in_thread(X, call, limit)
-        except Shed:
-            if breaker is not None:
-                breaker.release(token)  # it never ran: says nothing about the primary
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-            return self._screen_skipped(X, call, d)
-        except InvalidInputError:
-            if breaker is not None:
-                breaker.release(token)  # the caller's input, not the model, failed
-            raise
-        except BaseException:
-            if breaker is not None:
-                breaker.failure(token)
-            raise
+        if limit is not None and limit <= 0:
+            d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
+        else:
+            # a call that may be abandoned works on a copy: a late finish writes nothing here
+            sub = call if limit is None else dataclasses.replace(call)
+            try:
+                d = yield _Run(
+                    lambda: self.inner._decide(X, sub),
+                    (lambda: self.inner._adecide(X, sub)) if self._native else None,
+                    limit,
+                )
+            except Abandoned:
+                d = self._withheld_primary(
+                    call.n, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"
+                )
+            except Shed:
+                if breaker is not None:
+                    breaker.release(token)  # it never ran: says nothing about the primary
+                d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
+                return self._screen_skipped(X, call, d)
+            except (InvalidInputError, asyncio.CancelledError):
+                if breaker is not None:
+                    breaker.release(token)  # the caller's input failed, or the caller left
+                raise
+            except BaseException:
+                if breaker is not None:
+                    breaker.failure(token)
+                raise
+            if sub is not call:
+                _adopt(call, sub)
         if breaker is not None:
             (breaker.failure if _all_failed(d) else breaker.success)(token)
         return self._screen_skipped(X, call, d)
+
+    def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> _Flow[Decisions]:
+        if not d.abstained.any():
+            return d
+        book = _Book(d)
+        for stage in self.stages:
+            idx = self._selected(stage, book.d, call)
+            if idx.size == 0:
+                continue
+            t0 = time.perf_counter()
+            prev = book.d.take(idx)
+            if isinstance(stage, _CodeStage):
+                sub = yield from self._run_code(stage, idx, call, prev)
+            else:
+                sub = _instant(stage).answer(prev)
+            book.record(stage, idx, sub, time.perf_counter() - t0)
+        return book.result() if fitting else self._finish(book)
+
+    def _run_code(
+        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
+    ) -> _Flow[Decisions]:
+        out: Decisions | None = None
+        pending = np.arange(idx.size)
+        attempt = 0
+        while True:
+            result = yield from self._attempt(stage, idx[pending], call, prev.take(pending))
+            out = result.d if out is None else out.merge(pending, result.d)
+            retry = stage.retry
+            if retry is None or attempt >= retry.retries:
+                return out
+            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
+            if not again.any():
+                return out
+            delay = retry.delay(attempt)
+            remaining = call.remaining()
+            if remaining is not None and delay >= remaining:
+                return out
+            if delay > 0:
+                yield _Sleep(delay)
+            pending = pending[again]
+            attempt += 1
+
+    def _attempt(
+        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
+    ) -> _Flow[_Outcome]:
+        breaker = stage.breaker
+        token = breaker.acquire() if breaker is not None else 0
+        if token is None:
+            call.circuit_opened(stage.name)
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
+            )
+        limit = _limit(stage.timeout, call)
+        try:
+            outcome = yield from self._attempt_once(stage, idx, call, prev, limit)
+        except BaseException:
+            if breaker is not None:
+                breaker.release(token)  # cancelled from outside: free the probe slot
+            raise
+        if breaker is not None:
+            (breaker.failure if outcome.failed else breaker.success)(token)
+        return outcome
+
+    def _attempt_once(
+        self,
+        stage: _CodeStage,
+        idx: NDArray[np.intp],
+        call: Call,
+        prev: Decisions,
+        limit: float | None,
+    ) -> _Flow[_Outcome]:
+        if limit is not None and limit <= 0:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
+                False,
+            )
+        try:
+            d = yield _Run(
+                lambda: stage.compute(idx, call, prev),
+                (lambda: stage.acompute(idx, call, prev)) if stage.awaits() else None,
+                limit,
+                needs_thread=stage.needs_thread,
+            )
+        except Shed:
+            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
+        except Abandoned:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
+                True,
+            )
+        except Exception as exc:
+            return _Outcome(
+                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
+            )
+        return _checked(stage, d, prev, idx.size)
 
     def _screen_skipped(self, X: Any, call: Call, d: Decisions) -> Decisions:
         """Validate the rows a skipped primary never validated (circuit open, timeout).
@@ -1170,19 +1426,6 @@ class WithFallback(Layer):
         invalid = np.flatnonzero(note.invalid)
         return d.merge(invalid, screened.take(invalid)) if invalid.size else d
 
-    def _primary_in_thread(self, X: Any, call: Call, limit: float) -> Decisions:
-        if limit <= 0:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-        sub = dataclasses.replace(call)
-        try:
-            d = self._workers.run(
-                lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
-            )
-        except Abandoned:
-            return self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
-        _adopt(call, sub)
-        return d
-
     def _withheld_primary(self, n: int, reason: Reason, detail: str) -> Decisions:
         classes = self.inner.classes_
         dtype: Any = object if classes is None else classes.dtype
@@ -1200,23 +1443,6 @@ class WithFallback(Layer):
             "some possibly abandoned past their deadline)"
         )
 
-    def _chain(self, d: Decisions, call: Call, *, fitting: bool = False) -> Decisions:
-        if not d.abstained.any():
-            return d
-        book = _Book(d)
-        for stage in self.stages:
-            idx = self._selected(stage, book.d, call)
-            if idx.size == 0:
-                continue
-            t0 = time.perf_counter()
-            prev = book.d.take(idx)
-            if isinstance(stage, _CodeStage):
-                sub = self._run_code(stage, idx, call, prev)
-            else:
-                sub = _instant(stage).answer(prev)
-            book.record(stage, idx, sub, time.perf_counter() - t0)
-        return book.result() if fitting else self._finish(book)
-
     def _selected(self, stage: Stage, d: Decisions, call: Call) -> NDArray[np.intp]:
         if not d.abstained.any():
             return np.empty(0, dtype=np.intp)
@@ -1224,80 +1450,6 @@ class WithFallback(Layer):
         if isinstance(stage, _CodeStage) and idx.size:
             idx = stage.takes(idx, call)
         return idx
-
-    def _run_code(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> Decisions:
-        out: Decisions | None = None
-        pending = np.arange(idx.size)
-        attempt = 0
-        while True:
-            result = self._attempt(stage, idx[pending], call, prev.take(pending))
-            out = result.d if out is None else out.merge(pending, result.d)
-            retry = stage.retry
-            if retry is None or attempt >= retry.retries:
-                return out
-            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
-            if not again.any():
-                return out
-            delay = retry.delay(attempt)
-            remaining = call.remaining()
-            if remaining is not None and delay >= remaining:
-                return out
-            if delay > 0:
-                time.sleep(delay)
-            pending = pending[again]
-            attempt += 1
-
-    def _attempt(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> _Outcome:
-        n = idx.size
-        breaker = stage.breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(stage.name)
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
-            )
-        limit = _limit(stage.timeout, call)
-        outcome = self._attempt_sync(stage, idx, call, prev, limit, n)
-        if breaker is not None:
-            (breaker.failure if outcome.failed else breaker.success)(token)
-        return outcome
-
-    def _attempt_sync(
-        self,
-        stage: _CodeStage,
-        idx: NDArray[np.intp],
-        call: Call,
-        prev: Decisions,
-        limit: float | None,
-        n: int,
-    ) -> _Outcome:
-        if limit is not None and limit <= 0:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
-                False,
-            )
-        try:
-            if limit is None and not stage.needs_thread:
-                d = stage.compute(idx, call, prev)
-            else:
-                ends = None if limit is None else time.monotonic() + limit
-                d = self._workers.run(lambda: stage.compute(idx, call, prev), deadline=ends)
-        except Shed:
-            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
-        except Abandoned:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit or 0:.3g} s"),
-                True,
-            )
-        except Exception as exc:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
-            )
-        return _checked(stage, d, prev, n)
 
     def _finish(self, book: _Book) -> Decisions:
         d = book.result()
@@ -1312,158 +1464,6 @@ class WithFallback(Layer):
                     rows,
                 )
         return d
-
-    # -- async -----------------------------------------------------------------------------
-
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return _scrubbed(await self._achain(await self._aprimary(X, call), call), call)
-
-    async def _aprimary(self, X: Any, call: Call) -> Decisions:
-        breaker = self.primary_breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(PRIMARY)
-            d = self._withheld_primary(call.n, Reason.CIRCUIT_OPEN, "circuit open for primary")
-            return self._screen_skipped(X, call, d)
-        limit = _limit(self.primary_timeout, call)
-        sub = dataclasses.replace(call)
-        try:
-            if limit is not None and limit <= 0:
-                d = self._withheld_primary(call.n, Reason.TIMEOUT, "deadline passed")
-            elif self._native:
-                d = await asyncio.wait_for(self.inner._adecide(X, sub), limit)
-                _adopt(call, sub)
-            elif limit is None:  # never abandoned: the loop's executor, as the sync path inline
-                d = await asyncio.to_thread(self.inner._decide, X, sub)
-                _adopt(call, sub)
-            else:
-                d = await self._workers.arun(
-                    lambda: self.inner._decide(X, sub), deadline=time.monotonic() + limit
-                )
-                _adopt(call, sub)
-        except (asyncio.TimeoutError, Abandoned):
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, f"timed out after {limit:.3g} s")
-        except Shed:
-            if breaker is not None:
-                breaker.release(token)  # it never ran: says nothing about the primary
-            d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
-            return self._screen_skipped(X, call, d)
-        except InvalidInputError:
-            if breaker is not None:
-                breaker.release(token)
-            raise
-        except asyncio.CancelledError:
-            if breaker is not None:
-                breaker.release(token)  # the caller gave up; says nothing about the primary
-            raise
-        except BaseException:
-            if breaker is not None:
-                breaker.failure(token)
-            raise
-        if breaker is not None:
-            (breaker.failure if _all_failed(d) else breaker.success)(token)
-        return self._screen_skipped(X, call, d)
-
-    async def _achain(self, d: Decisions, call: Call) -> Decisions:
-        if not d.abstained.any():
-            return d
-        book = _Book(d)
-        for stage in self.stages:
-            idx = self._selected(stage, book.d, call)
-            if idx.size == 0:
-                continue
-            t0 = time.perf_counter()
-            prev = book.d.take(idx)
-            if isinstance(stage, _CodeStage):
-                sub = await self._arun_code(stage, idx, call, prev)
-            else:
-                sub = _instant(stage).answer(prev)
-            book.record(stage, idx, sub, time.perf_counter() - t0)
-        return self._finish(book)
-
-    async def _arun_code(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> Decisions:
-        out: Decisions | None = None
-        pending = np.arange(idx.size)
-        attempt = 0
-        while True:
-            result = await self._aattempt(stage, idx[pending], call, prev.take(pending))
-            out = result.d if out is None else out.merge(pending, result.d)
-            retry = stage.retry
-            if retry is None or attempt >= retry.retries:
-                return out
-            again = np.isin(result.d.reason, list(_FAILED)) & result.d.abstained
-            if not again.any():
-                return out
-            delay = retry.delay(attempt)
-            remaining = call.remaining()
-            if remaining is not None and delay >= remaining:
-                return out
-            await asyncio.sleep(delay)
-            pending = pending[again]
-            attempt += 1
-
-    async def _aattempt(
-        self, stage: _CodeStage, idx: NDArray[np.intp], call: Call, prev: Decisions
-    ) -> _Outcome:
-        n = idx.size
-        breaker = stage.breaker
-        token = breaker.acquire() if breaker is not None else 0
-        if token is None:
-            call.circuit_opened(stage.name)
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.CIRCUIT_OPEN, "circuit open"), False
-            )
-        limit = _limit(stage.timeout, call)
-        try:
-            outcome = await self._aattempt_inner(stage, idx, call, prev, limit, n)
-        except BaseException:
-            if breaker is not None:
-                breaker.release(token)  # cancelled from outside: free the probe slot
-            raise
-        if breaker is not None:
-            (breaker.failure if outcome.failed else breaker.success)(token)
-        return outcome
-
-    async def _aattempt_inner(
-        self,
-        stage: _CodeStage,
-        idx: NDArray[np.intp],
-        call: Call,
-        prev: Decisions,
-        limit: float | None,
-        n: int,
-    ) -> _Outcome:
-        if limit is not None and limit <= 0:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, "deadline passed before the stage"),
-                False,
-            )
-        ends = None if limit is None else time.monotonic() + limit
-        try:
-            try:
-                coro = stage.acompute(idx, call, prev)
-                d = await asyncio.wait_for(coro, limit)
-            except _RunInThread:
-                if ends is None:  # never abandoned: the loop's executor, as the sync path inline
-                    d = await asyncio.to_thread(stage.compute, idx, call, prev)
-                else:
-                    d = await self._workers.arun(
-                        lambda: stage.compute(idx, call, prev), deadline=ends
-                    )
-        except Shed:
-            return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
-        except (asyncio.TimeoutError, Abandoned):
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.TIMEOUT, f"timed out after {limit:.3g} s"),
-                True,
-            )
-        except Exception as exc:
-            return _Outcome(
-                _stage_withheld(stage, prev, Reason.MODEL_ERROR, _error_text(exc)), True
-            )
-        return _checked(stage, d, prev, n)
 
     # -- persistence -----------------------------------------------------------------------
 
@@ -1571,6 +1571,9 @@ class _Book:
         else:
             self.tried[:] = [(str(s),) for s in d.stage]
         self.history = object_column(n)
+        # the verdict each row entered the chain with, kept for the rows a stage overrides
+        self.verdict = np.where(d.abstained & verdict_mask(d.reason), d.reason, 0).astype(np.int8)
+        self.verdict_detail = d.detail
 
     def record(self, stage: Stage, idx: NDArray[np.intp], sub: Decisions, seconds: float) -> None:
         m = idx.size
@@ -1579,6 +1582,7 @@ class _Book:
         detail = object_column(m) if sub.detail is None else sub.detail.copy()
         review = sub.abstained & (sub.reason == int(Reason.REVIEW))
         declined = f"rule {stage.name!r} declined" if isinstance(stage, Rule) else None
+        over = self._overrides(idx, sub)
         for j in range(m):
             i = int(idx[j])
             seen = self.history[i]
@@ -1593,7 +1597,21 @@ class _Book:
                 what = "declined" if detail[j] == declined else str(Reason(int(sub.reason[j])))
                 seen = f"{seen}; {stage.name}: {what}"
             self.history[i] = seen
-        self.d = self.d.merge(idx, sub.replace(detail=detail))
+        self.d = self.d.merge(idx, sub.replace(detail=detail, **over))
+
+    def _overrides(self, idx: NDArray[np.intp], sub: Decisions) -> dict[str, Any]:
+        """``overridden`` columns for ``sub``: the entry verdict of every row it answered."""
+        verdict = self.verdict[idx]
+        took = ~sub.abstained & (verdict != 0)
+        if not took.any() and sub.overridden is None:
+            return {}
+        m = idx.size
+        codes = np.zeros(m, dtype=np.int8) if sub.overridden is None else sub.overridden.copy()
+        text = object_column(m) if sub.overridden_detail is None else sub.overridden_detail.copy()
+        codes[took] = verdict[took]
+        if self.verdict_detail is not None:
+            text[took] = self.verdict_detail[idx][took]
+        return {"overridden": codes, "overridden_detail": text}
 
     def result(self) -> Decisions:
         return self.d.replace(tried=self.tried)

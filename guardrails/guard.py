@@ -42,7 +42,7 @@ from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
 from guardrails.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observe import check_settings as check_log_settings
-from guardrails.redaction import Redactor
+from guardrails.redaction import Redactor, truncate
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 from guardrails.workers import WorkerPool
@@ -604,17 +604,20 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
         steps = manifest["steps"]
         if not isinstance(steps, list):
             raise TypeError("steps is not a list")
+        saved = dec.array(model_info.get("classes"))
+        # a plain callable has no classes_ to check against: it gets the saved ones back
+        given = saved if getattr(model, "classes_", None) is None else None
         g = Guard(
             model,
             output=model_info["output"],
+            classes=given,
             name=str(info["name"]),
             version=str(info["version"]),
         )
-    except (KeyError, TypeError) as exc:
-        raise ArtifactError(f"malformed guard artifact: {exc}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ArtifactError(f"malformed guard artifact: {truncate(str(exc), 200)}") from exc
     except ConfigurationError as exc:
         raise ArtifactError(f"the model does not fit this artifact: {exc}") from exc
-    saved = dec.array(model_info.get("classes"))
     have = g._adapter.classes_
     if (saved is None) != (have is None) or (
         saved is not None
@@ -622,8 +625,8 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
         and not np.array_equal(saved, have.astype(saved.dtype))
     ):
         raise ArtifactError(
-            f"the model's classes {None if have is None else list(have)!r} differ from the "
-            f"saved guard's {None if saved is None else list(saved)!r}"
+            f"the model's classes {persistence.preview(have)} differ from the "
+            f"saved guard's {persistence.preview(saved)}"
         )
     rebuilt: list[_Step] = []
     for entry in steps:

@@ -15,8 +15,16 @@ Two kinds of question:
   Compare models or calibrators with these.
 
 The numbers come from [`guardrails.outcomes`][] (risk-coverage curve, AURC, selective
-accuracy, expected cost); this module only turns them into scorers. Classification only:
-a regression answer is not simply right or wrong.
+accuracy, expected cost); this module only turns them into scorers.
+
+A regression answer is not simply right or wrong, so a regressor (a
+[`GuardedRegressor`][guardrails.GuardedRegressor] with conformal intervals) has scorers
+of its own, on the ``interval`` column: [`CoverageAtWidth`][] and [`IntervalScore`][]
+rate the intervals as they are (search ``alpha`` or ``max_width`` with these);
+[`WidthAtCoverage`][] and [`MAEAtCoverage`][] rate how well the interval widths rank
+the rows, whatever the threshold (compare models, scale or quantile models with these).
+A classification scorer refuses a regressor and a regression scorer a classifier,
+with an error that names the scorers to use instead.
 """
 
 from __future__ import annotations
@@ -30,7 +38,20 @@ from guardrails import outcomes
 from guardrails.decisions import Decisions, Reason
 from guardrails.errors import ConfigurationError
 
-__all__ = ["AURC", "AccuracyAtCoverage", "ExpectedCost", "SelectiveAccuracy", "decisions_of"]
+__all__ = [
+    "AURC",
+    "AccuracyAtCoverage",
+    "CoverageAtWidth",
+    "ExpectedCost",
+    "IntervalScore",
+    "MAEAtCoverage",
+    "SelectiveAccuracy",
+    "WidthAtCoverage",
+    "decisions_of",
+]
+
+_REGRESSION_SCORERS = "CoverageAtWidth, WidthAtCoverage, IntervalScore or MAEAtCoverage"
+_CLASSIFICATION_SCORERS = "SelectiveAccuracy, ExpectedCost, AccuracyAtCoverage or AURC"
 
 _NO_CANDIDATE = (Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
 
@@ -112,10 +133,33 @@ def _ranking_confidence(d: Decisions) -> NDArray[np.float64]:
     return np.where(scored, d.confidence, -1.0)
 
 
+def _is_regressor(estimator: Any) -> bool:
+    task = getattr(estimator, "task", None)
+    if isinstance(task, str):
+        return task == "regression"
+    return getattr(estimator, "_estimator_type", None) == "regressor" or (
+        hasattr(estimator, "__sklearn_tags__")
+        and getattr(estimator.__sklearn_tags__(), "estimator_type", None) == "regressor"
+    )
+
+
 class _Scorer:
     """Base: ``scorer(estimator, X, y)`` computes decisions, then a number."""
 
+    regression: bool = False
+
     def __call__(self, estimator: Any, X: Any, y: Any) -> float:
+        if _is_regressor(estimator) != self.regression:
+            name = type(self).__name__
+            kind, other, use = (
+                ("regressors", "a classifier", _CLASSIFICATION_SCORERS)
+                if self.regression
+                else ("classifiers", "a regressor", _REGRESSION_SCORERS)
+            )
+            raise ConfigurationError(
+                f"{name} scores {kind}, and {type(estimator).__name__} is {other}: use "
+                f"{use} from guardrails.scoring."
+            )
         d = decisions_of(estimator, X)
         return self.score(d, _truth(d, y))
 
@@ -150,8 +194,8 @@ class SelectiveAccuracy(_Scorer):
         cover = float(answered.mean()) if len(d) else 0.0
         if cover < self.min_coverage:
             return cover - self.min_coverage
-        if not answered.any():  # min_coverage 0 and nothing answered: nothing right
-            return 0.0
+        if not answered.any():  # answering nothing ranks below every guard that answers
+            return -1.0
         return 1.0 - outcomes.selective_risk(d, y)
 
     def __repr__(self) -> str:
@@ -215,3 +259,170 @@ class ExpectedCost(_Scorer):
 
     def __repr__(self) -> str:
         return f"ExpectedCost(error_cost={self.error_cost!r}, review_cost={self.review_cost!r})"
+
+
+# -- regression: scorers of the interval column ------------------------------------------
+
+
+def _intervals(d: Decisions, y: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[Any]]:
+    """``(n, 2)`` intervals (NaN rows where none) and numeric truth."""
+    if d.interval is None:
+        raise ConfigurationError(
+            "this score reads prediction intervals, but the decisions carry none: give the "
+            "regressor an interval policy such as ConformalIntervals(0.1)."
+        )
+    return np.asarray(d.interval, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def _check_positive(owner: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"The {name!r} parameter of {owner} must be a number > 0. Got {value!r} instead."
+        )
+    return float(value)
+
+
+def _width_ranking(d: Decisions, iv: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Minus the interval width as confidence: narrow first; rows without one last."""
+    width = iv[:, 1] - iv[:, 0]
+    scored = ~np.isin(d.reason, [int(r) for r in _NO_CANDIDATE]) & np.isfinite(width)
+    return np.where(scored, -width, -np.inf)
+
+
+class CoverageAtWidth(_Scorer):
+    """Share of rows answered with an interval at most ``max_width`` wide that holds the truth.
+
+    Rows withheld, or whose interval is wider (or missing), count as not covered, so a
+    guard scores high only when its intervals are both narrow and right.
+
+    Args:
+        max_width: the widest interval that is still useful, > 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> from guardrails import Decisions
+        >>> from guardrails.scoring import CoverageAtWidth
+        >>> d = Decisions(prediction=np.zeros(3),
+        ...               interval=np.array([[-1.0, 1.0], [-5.0, 5.0], [-1.0, 1.0]]))
+        >>> round(CoverageAtWidth(max_width=2.0).score(d, np.array([0.5, 0.0, 3.0])), 4)
+        0.3333
+    """
+
+    regression = True
+
+    def __init__(self, *, max_width: float) -> None:
+        self.max_width = _check_positive("CoverageAtWidth", "max_width", max_width)
+
+    def score(self, d: Decisions, y: NDArray[Any]) -> float:
+        iv, truth = _intervals(d, y)
+        with np.errstate(invalid="ignore"):
+            held = (iv[:, 0] <= truth) & (truth <= iv[:, 1])
+            narrow = (iv[:, 1] - iv[:, 0]) <= self.max_width
+        return float(np.mean(held & narrow & d.answered)) if len(d) else 0.0
+
+    def __repr__(self) -> str:
+        return f"CoverageAtWidth(max_width={self.max_width!r})"
+
+
+class WidthAtCoverage(_Scorer):
+    """Minus the mean width of the intervals stretched to hold exactly ``coverage`` of rows.
+
+    Each interval is scaled about its centre by one common factor, the smallest that
+    makes ``coverage`` of the rows' intervals hold their truth; the score is minus the
+    mean scaled width. It does not depend on ``alpha``: it rates the *shape* of the
+    intervals (which rows get wide ones), i.e. the scale or quantile models. Rows
+    without an interval count as needing an infinite one, so they are covered last.
+
+    Args:
+        coverage: the share of rows the scaled intervals must hold, in (0, 1].
+    """
+
+    regression = True
+
+    def __init__(self, *, coverage: float = 0.9) -> None:
+        self.coverage = _check_unit("WidthAtCoverage", "coverage", coverage, low_open=True)
+
+    def score(self, d: Decisions, y: NDArray[Any]) -> float:
+        iv, truth = _intervals(d, y)
+        centre, half = iv.mean(axis=1), (iv[:, 1] - iv[:, 0]) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need = np.abs(truth - centre) / half  # the factor each row needs
+        need = np.where(np.isfinite(need) & (half > 0), need, np.inf)
+        need = np.where((half == 0) & (truth == centre), 0.0, need)
+        k = max(1, int(np.ceil(self.coverage * len(need) - 1e-9)))
+        factor = float(np.sort(need)[k - 1])
+        if not np.isfinite(factor):
+            return float("-inf")
+        width = 2 * half[np.isfinite(half)] * factor
+        return -float(width.mean())
+
+    def __repr__(self) -> str:
+        return f"WidthAtCoverage(coverage={self.coverage!r})"
+
+
+class IntervalScore(_Scorer):
+    """Minus the mean interval score (Gneiting and Raftery 2007), so greater is better.
+
+    For an interval ``[l, u]`` meant to hold the truth with probability ``1 - alpha``,
+    the score is ``(u - l) + 2/alpha * (l - y) if y < l, + 2/alpha * (y - u) if y > u``:
+    width, plus a penalty for every miss that grows with its distance. It is a proper
+    score: in expectation it is best for the true ``alpha/2`` and ``1 - alpha/2``
+    quantiles. Rows without an interval (never scored) are left out; when no row has
+    one the score is ``-inf``.
+
+    Args:
+        alpha: the miscoverage the intervals are meant for, in (0, 1).
+    """
+
+    regression = True
+
+    def __init__(self, *, alpha: float = 0.1) -> None:
+        a = _check_unit("IntervalScore", "alpha", alpha, low_open=True)
+        if a >= 1.0:
+            raise ConfigurationError(
+                f"The 'alpha' parameter of IntervalScore must be a float in (0, 1). "
+                f"Got {alpha!r} instead."
+            )
+        self.alpha = a
+
+    def score(self, d: Decisions, y: NDArray[Any]) -> float:
+        iv, truth = _intervals(d, y)
+        ok = np.isfinite(iv).all(axis=1) & np.isfinite(truth)
+        if not ok.any():
+            return float("-inf")
+        lo, hi, t = iv[ok, 0], iv[ok, 1], truth[ok]
+        penalty = 2.0 / self.alpha * (np.maximum(lo - t, 0.0) + np.maximum(t - hi, 0.0))
+        return -float(np.mean(hi - lo + penalty))
+
+    def __repr__(self) -> str:
+        return f"IntervalScore(alpha={self.alpha!r})"
+
+
+class MAEAtCoverage(_Scorer):
+    """Minus the mean absolute error on the ``coverage`` share of rows with the narrowest
+    intervals: selective MAE, the regression twin of ``AccuracyAtCoverage``.
+
+    Independent of any width threshold: it rates whether narrow intervals go with small
+    errors. Rows the model never scored rank last and count with an infinite error, so a
+    share that reaches them scores ``-inf``.
+
+    Args:
+        coverage: share of rows answered, in (0, 1].
+    """
+
+    regression = True
+
+    def __init__(self, *, coverage: float = 0.8) -> None:
+        self.coverage = _check_unit("MAEAtCoverage", "coverage", coverage, low_open=True)
+
+    def score(self, d: Decisions, y: NDArray[Any]) -> float:
+        iv, truth = _intervals(d, y)
+        rank = _width_ranking(d, iv)
+        pred = np.asarray(d.prediction, dtype=np.float64)
+        error = np.where(np.isfinite(rank), np.abs(truth - pred), np.inf)
+        k = max(1, int(np.ceil(self.coverage * len(error) - 1e-9)))
+        chosen = np.argsort(-rank, kind="stable")[:k]
+        return -float(np.mean(error[chosen]))
+
+    def __repr__(self) -> str:
+        return f"MAEAtCoverage(coverage={self.coverage!r})"

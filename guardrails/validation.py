@@ -1224,7 +1224,8 @@ class Validated(Layer):
 
     def _decide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
-        inner = self._inner_call(result, lambda rows: self.inner._decide(rows, call))
+        rows = self._inner_rows(result)
+        inner = None if rows is None else self.inner._decide(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
     def awaits_io(self) -> bool:
@@ -1232,15 +1233,8 @@ class Validated(Layer):
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
-        idx = np.flatnonzero(result.valid)
-        inner = None
-        if idx.size:
-            rows = (
-                result.model_input
-                if idx.size == result.valid.shape[0]
-                else take_rows(result.model_input, idx)
-            )
-            inner = await self.inner._adecide(rows, call)
+        rows = self._inner_rows(result)
+        inner = None if rows is None else await self.inner._adecide(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
@@ -1252,17 +1246,17 @@ class Validated(Layer):
                 f"{self.schema!r}. First errors: {_detail(next(iter(result.errors.values())))}",
                 errors=_error_list(result),
             )
-        inner = self._inner_call(result, lambda rows: self.inner._fit(rows, y[idx], call))
+        inner = self.inner._fit(self._inner_rows(result), y[idx], call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
-    def _inner_call(self, result: ValidationResult, run: Any) -> Decisions | None:
+    def _inner_rows(self, result: ValidationResult) -> Any:
+        """The valid model-ready rows the layers inside get (sync and async alike), or None
+        when a non-empty batch has none."""
         n = result.valid.shape[0]
         idx = np.flatnonzero(result.valid)
         if idx.size == 0 and n > 0:
             return None
-        rows = result.model_input if idx.size == n else take_rows(result.model_input, idx)
-        out: Decisions = run(rows)
-        return out
+        return result.model_input if idx.size == n else take_rows(result.model_input, idx)
 
     # -- persistence ---------------------------------------------------------------------
 

@@ -170,3 +170,113 @@ def test_ranking_scores_need_confidence_and_matching_labels() -> None:
     with pytest.raises(ConfigurationError, match="one label per decision"):
         ExpectedCost(review_cost=0.1)(LogisticRegression().fit([[0], [1]], [0, 1]), [[0]], [1, 0])
     assert repr(ExpectedCost(review_cost=0.2)) == "ExpectedCost(error_cost=1.0, review_cost=0.2)"
+
+
+# -- regression scorers ---------------------------------------------------------------
+
+
+def _interval_decisions() -> tuple[Decisions, np.ndarray]:
+    interval = np.array([[-1.0, 1.0], [-4.0, 4.0], [0.0, 2.0], [np.nan, np.nan]])
+    d = Decisions(
+        prediction=np.array([0.0, 0.0, 1.0, np.nan]),
+        interval=interval,
+        abstained=np.array([False, True, False, True]),
+        reason=np.array([0, int(Reason.AMBIGUOUS), 0, int(Reason.INVALID_INPUT)], dtype=np.int8),
+    )
+    return d, np.array([0.5, 3.0, 2.5, 0.0])
+
+
+def test_coverage_at_width_counts_only_answered_narrow_intervals_that_hold_the_truth() -> None:
+    from guardrails.scoring import CoverageAtWidth
+
+    d, y = _interval_decisions()
+    # row 0: answered, width 2, holds 0.5; row 1 withheld; row 2 misses 2.5; row 3 none
+    assert CoverageAtWidth(max_width=2.0).score(d, y) == pytest.approx(1 / 4)
+
+
+def test_interval_score_is_width_plus_the_scaled_misses() -> None:
+    from guardrails.scoring import IntervalScore
+
+    d, y = _interval_decisions()
+    by_hand = np.mean([2.0, 8.0, 2.0 + 2 / 0.1 * 0.5])  # the row without an interval left out
+    assert IntervalScore(alpha=0.1).score(d, y) == pytest.approx(-by_hand)
+
+
+def test_width_at_coverage_stretches_every_interval_by_one_factor() -> None:
+    from guardrails.scoring import WidthAtCoverage
+
+    d, y = _interval_decisions()
+    # factors needed: 0.5, 0.75, 1.5, inf; two of four rows need a factor of 0.75,
+    # so the mean width of the three intervals becomes 0.75 * (2 + 8 + 2) / 3
+    assert WidthAtCoverage(coverage=0.5).score(d, y) == pytest.approx(-0.75 * 4.0)
+    assert WidthAtCoverage(coverage=1.0).score(d, y) == float("-inf")
+
+
+def test_mae_at_coverage_answers_the_narrowest_intervals_first() -> None:
+    from guardrails.scoring import MAEAtCoverage
+
+    d, y = _interval_decisions()
+    # narrowest first: rows 0 and 2 (width 2, stable order), then row 1 (width 8)
+    assert MAEAtCoverage(coverage=0.5).score(d, y) == pytest.approx(-(0.5 + 1.5) / 2)
+    assert MAEAtCoverage(coverage=0.75).score(d, y) == pytest.approx(-(0.5 + 1.5 + 3.0) / 3)
+    assert MAEAtCoverage(coverage=1.0).score(d, y) == float("-inf")
+
+
+def test_a_classification_scorer_refuses_a_regressor_and_the_other_way_round() -> None:
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import Ridge
+
+    from guardrails import ConformalIntervals, GuardedRegressor
+    from guardrails.scoring import IntervalScore
+
+    X, y = make_regression(n_samples=200, n_features=3, noise=5.0, random_state=0)
+    reg = GuardedRegressor(Ridge(), policy=ConformalIntervals(0.1), random_state=0).fit(X, y)
+    for scorer in (SelectiveAccuracy(), ExpectedCost(review_cost=0.1), AURC()):
+        with pytest.raises(ConfigurationError, match="scores classifiers, and GuardedRegr"):
+            scorer(reg, X, y)
+    Xc, yc = make_classification(n_samples=200, random_state=0)
+    clf = GuardedClassifier(LogisticRegression()).fit(Xc, yc)
+    with pytest.raises(ConfigurationError, match="IntervalScore scores regressors"):
+        IntervalScore()(clf, Xc, yc)
+    with pytest.raises(ConfigurationError, match="carry none"):
+        IntervalScore()(GuardedRegressor(Ridge()).fit(X, y), X, y)
+
+
+def test_grid_search_of_a_regressor_by_interval_score_prefers_the_nominal_alpha() -> None:
+    from sklearn.datasets import make_regression
+    from sklearn.linear_model import LinearRegression
+
+    from guardrails import ConformalIntervals, GuardedRegressor
+    from guardrails.scoring import IntervalScore
+
+    # Gaussian noise: the interval score at alpha 0.1 is best for the 5% and 95%
+    # quantiles, which the conformal interval at alpha 0.1 estimates; alpha 0.01 and
+    # 0.5 give intervals about 1.57 and 0.41 times as wide, which score clearly worse.
+    X, y = make_regression(n_samples=1500, n_features=4, noise=10.0, random_state=1)
+    search = GridSearchCV(
+        GuardedRegressor(LinearRegression(), policy=ConformalIntervals(0.1), random_state=0),
+        {"policy__alpha": [0.01, 0.1, 0.5]},
+        scoring=IntervalScore(alpha=0.1),
+        cv=3,
+    ).fit(X, y)
+    assert search.best_params_ == {"policy__alpha": 0.1}
+
+
+def test_a_search_ranks_a_guard_that_answers_nothing_last() -> None:
+    from guardrails import GuardrailsWarning, RiskControlledThreshold
+
+    # 300 rows, 50 held out per fit: no threshold can prove a risk of 1% with 90%
+    # confidence, so that setting withholds every row (and says so when fitted)
+    X, y = make_classification(n_samples=300, flip_y=0.05, random_state=0)
+    with pytest.warns(GuardrailsWarning, match="every row will be withheld"):
+        search = GridSearchCV(
+            GuardedClassifier(LogisticRegression(), random_state=0),
+            {"policy": [RiskControlledThreshold(0.01), RiskControlledThreshold(0.3)]},
+            scoring=SelectiveAccuracy(),
+            cv=3,
+        ).fit(X, y)
+    ranks = dict(
+        zip(map(repr, search.cv_results_["param_policy"]), search.cv_results_["rank_test_score"])
+    )
+    assert search.cv_results_["mean_test_score"][0] == -1.0
+    assert search.best_params_["policy"].target_risk == 0.3, ranks
