@@ -4,7 +4,9 @@
 
 - a counter of decided rows by ``outcome`` (``answered``, ``fallback``, ``abstained``,
   ``error``), ``reason`` (the stable [`Reason`][guardrails.Reason] name, or ``exception``)
-  and answering ``stage``;
+  and answering ``stage``; a row a fallback answered after a verdict counts under that
+  verdict (``("fallback", "low_confidence", "backup")``: answered by fallback after low
+  confidence), so an abstention rate never hides behind a fallback;
 - histograms of latency per stage and in total (seconds per call) and of confidence
   (per answered or withheld row that has one);
 - gauges: abstention, fallback and error rates over the last ``window`` rows, and the
@@ -379,6 +381,8 @@ class Metrics:
             abstained = bool(d.abstained[0])
             stage = str(d.stage[0])
             code = int(d.reason[0])
+            if d.overridden is not None and not abstained:
+                code = int(d.overridden[0])  # answered by fallback after this verdict
             outcome = "abstained" if abstained else ("answered" if stage == PRIMARY else "fallback")
             counts = {(outcome, _reason_name(code), stage): 1}
             n_abst = int(abstained)
@@ -389,7 +393,10 @@ class Metrics:
             conf_arr = None
         else:
             codes = row_outcomes(d)
-            counts = _count(codes, d.reason, d.stage)
+            reasons = d.reason
+            if d.overridden is not None:  # answered by fallback after a verdict: that verdict
+                reasons = np.where(d.abstained, d.reason, d.overridden).astype(np.int8)
+            counts = _count(codes, reasons, d.stage)
             n_abst = int(d.abstained.sum())
             n_fb = int((codes == _FALLBACK).sum())
             n_err = int((d.abstained & np.isin(d.reason, _ERROR_CODES)).sum())
