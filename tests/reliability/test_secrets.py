@@ -31,6 +31,7 @@ from guardrails import (
     SQLiteQueue,
     confidence_below,
     guard,
+    on_withheld,
 )
 from guardrails.__main__ import main
 
@@ -80,7 +81,7 @@ def _stack(queue: Any, *, with_fallback: bool, profile: DriftProfile) -> Any:
     g = g.abstain(confidence_below(0.9)).monitor(profile, window=20)
     if with_fallback:
         g = g.fallback(
-            ModelStage(_backup, name="backup", output="proba", classes=[0, 1]),
+            ModelStage(_backup, name="backup", output="proba", classes=[0, 1], when=on_withheld()),
             primary_breaker=CircuitBreaker(failure_threshold=100),
         )
     g = g.review(queue, redactor=REDACTOR)
@@ -162,7 +163,7 @@ def test_no_secret_reaches_exception_messages(profile: DriftProfile) -> None:
         guard(_model, output="proba", classes=[0, 1])
         .validate(Schema(Applicant, exclude=["api_key"]), redactor=REDACTOR)
         .fallback(
-            ModelStage(_backup, name="backup", output="proba", classes=[0, 1]),
+            ModelStage(_backup, name="backup", output="proba", classes=[0, 1], when=on_withheld()),
             on_exhausted="raise",
         )
     )
