@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from guardrails.base import Call, Layer, _is_frame
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, ModelOutputError
+from guardrails.persistence import preview
 
 __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
 
@@ -153,8 +154,8 @@ class ModelAdapter(Layer):
             np.asarray(classes), np.asarray(model_classes)
         ):
             raise ConfigurationError(
-                f"classes={list(classes)!r} differ from the model's classes_ "
-                f"{list(model_classes)!r}."
+                f"classes={preview(np.asarray(classes))} differ from the model's classes_ "
+                f"{preview(np.asarray(model_classes))}."
             )
         if classes is None:
             if self.output in ("proba", "scores"):
@@ -171,10 +172,10 @@ class ModelAdapter(Layer):
         arr = np.asarray(classes)
         if arr.ndim != 1 or arr.size < 2:
             raise ConfigurationError(
-                f"The 'classes' parameter must list at least two labels. Got {list(arr)!r}."
+                f"The 'classes' parameter must list at least two labels. Got {preview(arr)}."
             )
         if len(np.unique(arr)) != arr.size:
-            raise ConfigurationError(f"The 'classes' parameter has duplicates: {list(arr)!r}.")
+            raise ConfigurationError(f"The 'classes' parameter has duplicates: {preview(arr)}.")
         return arr
 
     # -- what it exposes -----------------------------------------------------------------

@@ -57,6 +57,8 @@ _OPTIONAL: dict[str, Any] = {
     "errors": None,
     "repaired": False,
     "tried": None,
+    "overridden": 0,
+    "overridden_detail": None,
 }
 # Reasons under which the model produced no usable output for the row.
 _NO_CANDIDATE = frozenset(
@@ -118,6 +120,10 @@ class Decision:
         errors: structured validation errors of an invalid input.
         repaired: True when a repair step changed the input before the model saw it.
         stages_tried: every stage that saw this row, in order.
+        overridden: the verdict a fallback stage overrode to answer this row (the reason the
+            row had when it entered the chain: low confidence, invalid input, drift...), or
+            ``None`` when no verdict was overridden.
+        overridden_detail: that verdict's own detail (e.g. the validation error).
         timings: seconds spent per stage for the batch this row came from.
     """
 
@@ -136,6 +142,8 @@ class Decision:
     errors: tuple[Mapping[str, Any], ...] | None = None
     repaired: bool = False
     stages_tried: tuple[str, ...] = ()
+    overridden: Reason | None = None
+    overridden_detail: str | None = None
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -162,6 +170,8 @@ class Decision:
             "errors": None if self.errors is None else [dict(e) for e in self.errors],
             "repaired": self.repaired,
             "stages_tried": list(self.stages_tried),
+            "overridden": None if self.overridden is None else str(self.overridden),
+            "overridden_detail": self.overridden_detail,
         }
 
 
@@ -178,7 +188,8 @@ class Decisions:
       ``proba`` ``(n, k)``, ``scores`` ``(n, k)`` raw model scores, ``interval`` ``(n, 2)``,
       ``pred_set`` ``(n, k)`` bool, ``review_id`` ``(n,)``, ``detail`` ``(n,)`` text,
       ``errors`` ``(n,)`` validation errors, ``repaired`` ``(n,)`` bool, ``tried`` ``(n,)``
-      tuples of stage names.
+      tuples of stage names, ``overridden`` ``(n,)`` int8 codes of the verdict a fallback
+      stage overrode (0 where none), ``overridden_detail`` ``(n,)`` that verdict's detail.
     - ``classes`` ``(k,)`` and ``timings`` (seconds per stage for the batch) are not per row.
 
     Treat instances as immutable: every method returns a new batch.
@@ -210,6 +221,8 @@ class Decisions:
     errors: NDArray[np.object_] | None
     repaired: NDArray[np.bool_] | None
     tried: NDArray[np.object_] | None
+    overridden: NDArray[np.int8] | None
+    overridden_detail: NDArray[np.object_] | None
     classes: NDArray[Any] | None
     timings: dict[str, float]
 
@@ -230,6 +243,8 @@ class Decisions:
         errors: NDArray[np.object_] | None = None,
         repaired: NDArray[np.bool_] | None = None,
         tried: NDArray[np.object_] | None = None,
+        overridden: NDArray[np.int8] | None = None,
+        overridden_detail: NDArray[np.object_] | None = None,
         classes: NDArray[Any] | None = None,
         timings: Mapping[str, float] | None = None,
     ) -> None:
@@ -259,6 +274,8 @@ class Decisions:
         self.errors = errors
         self.repaired = repaired
         self.tried = tried
+        self.overridden = overridden
+        self.overridden_detail = overridden_detail
         self.classes = classes
         self.timings = dict(timings) if timings else {}
         for name in ROW_COLUMNS:
@@ -411,6 +428,7 @@ class Decisions:
         interval = opt("interval")
         pred_set = opt("pred_set")
         tried = opt("tried")
+        overridden = opt("overridden")
         stage = str(self.stage[i])
         return Decision(
             prediction=None if abstained else candidate,
@@ -432,6 +450,8 @@ class Decisions:
             errors=None if opt("errors") is None else tuple(opt("errors")),
             repaired=bool(opt("repaired")) if self.repaired is not None else False,
             stages_tried=tuple(tried) if tried is not None else (stage,),
+            overridden=Reason(int(overridden)) if overridden else None,
+            overridden_detail=opt("overridden_detail"),
             timings=self.timings,
         )
 
@@ -494,25 +514,64 @@ class Decisions:
 
     @classmethod
     def concat(cls, batches: Sequence[Decisions]) -> Decisions:
-        """One batch holding the rows of ``batches`` one after another."""
+        """One batch holding the rows of ``batches`` one after another.
+
+        Linear in the number of rows: each column is built by one concatenation of the
+        batches' columns (probabilities aligned to the first class list, a column that
+        some batches lack filled with 'no data' for their rows), as merging the batches
+        one by one would, without copying the growing result once per batch.
+        """
         if not batches:
             raise ConfigurationError("Decisions.concat needs at least one batch.")
-        total = sum(len(b) for b in batches)
-        out = batches[0]
         if len(batches) == 1:
-            return out
-        base = cls(
-            prediction=np.empty(total, dtype=batches[0].prediction.dtype),
-            abstained=np.zeros(total, dtype=bool),
-            reason=np.zeros(total, dtype=np.int8),
-            stage=object_column(total, PRIMARY),
-            classes=batches[0].classes,
-        )
-        start = 0
+            return batches[0]
+        # the class list in force at each batch: the first one given so far
+        classes: NDArray[Any] | None = None
+        in_force: list[NDArray[Any] | None] = []
         for batch in batches:
-            base = base.merge(np.arange(start, start + len(batch)), batch)
-            start += len(batch)
-        return base
+            if classes is None:
+                classes = batch.classes
+            in_force.append(classes)
+        base: dict[str, NDArray[Any]] = {
+            "prediction": batches[0].prediction[:0],
+            "abstained": np.zeros(0, dtype=bool),
+            "reason": np.zeros(0, dtype=np.int8),
+            "stage": object_column(0),
+        }
+        values: dict[str, Any] = {}
+        for name in ROW_COLUMNS:
+            reference = base.get(name)
+            dtype = None if reference is None else reference.dtype
+            parts: list[NDArray[Any] | None] = []
+            for batch, to_classes in zip(batches, in_force):
+                theirs = getattr(batch, name)
+                if name in ("proba", "scores", "pred_set") and theirs is not None:
+                    theirs = _align_classes(theirs, batch.classes, to_classes, _OPTIONAL[name])
+                if theirs is not None:
+                    if reference is None:
+                        reference, dtype = theirs, theirs.dtype
+                    elif theirs.shape[1:] != reference.shape[1:]:
+                        theirs = None  # incompatible layouts (e.g. interval vs none)
+                    else:
+                        assert dtype is not None
+                        dtype = _common(np.empty(0, dtype=dtype), theirs)
+                parts.append(theirs)
+            if reference is None:
+                values[name] = None
+                continue
+            values[name] = np.concatenate(
+                [
+                    _fill_like(reference, len(batch)).astype(dtype, copy=False)
+                    if part is None
+                    else part.astype(dtype, copy=False)
+                    for part, batch in zip(parts, batches)
+                ]
+            )
+        timings: dict[str, float] = {}
+        for batch in batches:
+            for key, seconds in batch.timings.items():
+                timings[key] = timings.get(key, 0.0) + seconds
+        return cls(**values, classes=classes, timings=timings)
 
     # -- export --------------------------------------------------------------------------
 

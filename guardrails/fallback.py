@@ -9,6 +9,14 @@ a batch keeps its order. Every row says which stage answered (``stage``), every 
 saw it (``tried``) and, for a fallback answer, why the earlier stages did not answer
 (``detail``).
 
+Failures and verdicts. A stage built without ``when=`` takes only rows the primary
+*failed* on ([`on_failure`][]: model error, timeout, circuit open). Rows the guard
+withheld as a *verdict* (low confidence, ambiguous, invalid input, drift, and any reason
+that is not a failure) stay withheld unless a stage names them (``when=on_abstain()``,
+``on_invalid_input()``, ``on_withheld()``). A row a stage answers after a verdict keeps
+that verdict in ``overridden`` and ``overridden_detail``, so no abstention rate can hide
+behind a fallback.
+
 Timeouts. The primary and each stage that runs code may have a timeout; a request's
 overall ``timeout=`` sets a deadline they all share. A call under a limit runs in the
 chain's [`WorkerPool`][guardrails.WorkerPool] (``max_workers`` daemon threads, or a pool
@@ -32,6 +40,7 @@ import dataclasses
 import inspect
 import math
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
@@ -71,6 +80,7 @@ __all__ = [
     "on_abstain",
     "on_circuit_open",
     "on_error",
+    "on_failure",
     "on_invalid_input",
     "on_timeout",
     "on_withheld",
@@ -79,7 +89,21 @@ __all__ = [
 T = TypeVar("T")
 
 _FAILED = frozenset({int(Reason.MODEL_ERROR), int(Reason.TIMEOUT)})
+_FAILURES = (Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
+"""Reasons under which the primary could not answer: what a chain exists for."""
 _POLICY_REASONS = (Reason.LOW_CONFIDENCE, Reason.AMBIGUOUS, Reason.DRIFT)
+_NOT_VERDICTS = frozenset({int(Reason.NONE), int(Reason.REVIEW), *(int(r) for r in _FAILURES)})
+
+
+def verdict_mask(reason: NDArray[np.int8]) -> NDArray[np.bool_]:
+    """``(n,)`` bool: codes that are verdicts (the guard chose not to trust an answer).
+
+    Everything that is not an answer, a failure (model error, timeout, circuit open) or a
+    deliberate routing to review is a verdict, so a reason added later counts as one.
+    """
+    return ~np.isin(reason, np.fromiter(_NOT_VERDICTS, dtype=np.int8))
+
+
 _RESERVED_NAMES = frozenset({PRIMARY, "model", "path"})
 _DETAIL_LIMIT = 300
 
@@ -330,10 +354,26 @@ class OnCircuitOpen(Trigger):
 
 
 @persistable
-class OnWithheld(Trigger):
-    """Every withheld row except those sent to review on purpose (the default trigger).
+class OnFailure(Trigger):
+    """Rows the primary (or an earlier stage) failed on: model error, timeout, circuit open.
 
-    Invalid-input rows count only when the validating layer's policy is "fallback".
+    The default trigger of every stage: a fallback answers failures, never verdicts.
+    """
+
+    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
+        return _with_reason(d, (int(r) for r in _FAILURES))
+
+    def __repr__(self) -> str:
+        return "on_failure()"
+
+
+@persistable
+class OnWithheld(Trigger):
+    """Every withheld row except those sent to review on purpose, verdicts included.
+
+    Naming it answers low-confidence, ambiguous and drift rows too: ask for it only when a
+    stage should override the policy. Invalid-input rows count only when the validating
+    layer's policy is "fallback".
     """
 
     def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
@@ -372,8 +412,13 @@ def on_circuit_open() -> OnCircuitOpen:
 
 
 def on_withheld() -> OnWithheld:
-    """Take every withheld row except those sent to review (the default)."""
+    """Take every withheld row except those sent to review, verdicts included."""
     return OnWithheld()
+
+
+def on_failure() -> OnFailure:
+    """Take rows the model failed on: model error, timeout, circuit open (the default)."""
+    return OnFailure()
 
 
 # -- retries ---------------------------------------------------------------------------------
@@ -473,7 +518,7 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
         name: written into the ``stage`` column of rows this stage answers and appended to
             their ``tried`` column. Unique within a chain.
         when: the [`Trigger`][] choosing which withheld rows this stage takes
-            (default [`on_withheld`][]).
+            (default [`on_failure`][]: failures only, never verdicts).
     """
 
     kind: ClassVar[str] = "stage"
@@ -494,11 +539,14 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
                 f"The 'when' parameter of {owner} must be a trigger such as on_error() | "
                 f"on_timeout(). Got {when!r} instead."
             )
-        self.name: str = name or self.kind
-        self.when: Trigger = when if when is not None else OnWithheld()
+        self.name: str = name or self._default_name()
+        self.when: Trigger = when if when is not None else OnFailure()
         self.timeout: float | None = None
         self.breaker: CircuitBreaker | None = None
         self.retry: Retry | None = None
+
+    def _default_name(self) -> str:
+        return self.kind
 
     def copy(self) -> Stage:
         """A copy that owns fresh breaker, retry and trigger state and shares the model."""
@@ -513,7 +561,7 @@ class Stage(ABC):  # noqa: B024 - abstract by intent: subclass a code or an inst
 
     def _settings_repr(self) -> str:
         parts = [f"name={self.name!r}"]
-        if not isinstance(self.when, OnWithheld):
+        if not isinstance(self.when, OnFailure):
             parts.append(f"when={self.when!r}")
         if self.timeout is not None:
             parts.append(f"timeout={self.timeout:g}")
@@ -618,8 +666,9 @@ class ModelStage(_CodeStage):
     Args:
         model: a fitted estimator, an object with ``predict_proba``/``predict``, a callable,
             or a [`Guard`][guardrails.Guard].
-        name: stage name (default ``"model"``).
-        when: trigger (default [`on_withheld`][]).
+        name: stage name (default: from the model, e.g. ``"random_forest_classifier"``
+            for a ``RandomForestClassifier``, a guard's own name, a function's name).
+        when: trigger (default [`on_failure`][]: failures only).
         timeout: seconds this stage may take (the request's deadline still applies).
         breaker: a [`CircuitBreaker`][guardrails.CircuitBreaker] for this stage.
         retry: a [`Retry`][], only if the model is safe to call twice.
@@ -641,8 +690,8 @@ class ModelStage(_CodeStage):
         output: OutputKind | None = None,
         classes: Sequence[Any] | NDArray[Any] | None = None,
     ) -> None:
-        super().__init__(name=name, when=when, timeout=timeout, breaker=breaker, retry=retry)
         self.model = model
+        super().__init__(name=name, when=when, timeout=timeout, breaker=breaker, retry=retry)
         self.output = output
         self.classes = None if classes is None else np.asarray(classes)
         if isinstance(model, Layer):
@@ -655,6 +704,19 @@ class ModelStage(_CodeStage):
         else:
             self.layer = ModelAdapter(model, output=output, classes=classes, name=self.name)
             self.is_guard = False
+
+    def _default_name(self) -> str:
+        """A name from the model: a guard's own name, a function's name, or its class
+        in snake case (``RandomForestClassifier`` -> ``random_forest_classifier``)."""
+        model = self.model
+        text = getattr(model, "guard_name", None)
+        if not isinstance(text, str):
+            text = getattr(model, "__name__", None) if inspect.isroutine(model) else None
+        if not isinstance(text, str):
+            text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(model).__name__).lower()
+        if not text.isidentifier() or text in _RESERVED_NAMES:
+            return "backup_model"
+        return text
 
     def is_fitted(self) -> bool:
         return all(layer.is_fitted() for layer in self.layer.layers())
@@ -832,7 +894,7 @@ class Default(_InstantStage):
     Args:
         value: the answer (a str, int, float or bool, so that it can be saved).
         name: stage name (default ``"default"``).
-        when: trigger (default [`on_withheld`][]).
+        when: trigger (default [`on_failure`][]).
 
     Examples:
         >>> from guardrails import Default
@@ -865,7 +927,7 @@ class Default(_InstantStage):
 
     def __repr__(self) -> str:
         name = "" if self.name == self.kind else f", name={self.name!r}"
-        when = "" if isinstance(self.when, OnWithheld) else f", when={self.when!r}"
+        when = "" if isinstance(self.when, OnFailure) else f", when={self.when!r}"
         return f"Default({self.value!r}{name}{when})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -885,7 +947,7 @@ class SendToReview(_InstantStage):
 
     Args:
         name: stage name (default ``"review"``).
-        when: trigger (default [`on_withheld`][]).
+        when: trigger (default [`on_failure`][]).
     """
 
     kind = "review"
@@ -1235,6 +1297,7 @@ class WithFallback(Layer):
             except Shed:
                 if breaker is not None:
                     breaker.release(token)  # it never ran: says nothing about the primary
+                call.was_shed(PRIMARY)
                 d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
                 return self._screen_skipped(X, call, d)
             except (InvalidInputError, asyncio.CancelledError):
@@ -1334,6 +1397,7 @@ class WithFallback(Layer):
                 needs_thread=stage.needs_thread,
             )
         except Shed:
+            call.was_shed(stage.name)
             return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
         except Abandoned:
             return _Outcome(
@@ -1509,6 +1573,9 @@ class _Book:
         else:
             self.tried[:] = [(str(s),) for s in d.stage]
         self.history = object_column(n)
+        # the verdict each row entered the chain with, kept for the rows a stage overrides
+        self.verdict = np.where(d.abstained & verdict_mask(d.reason), d.reason, 0).astype(np.int8)
+        self.verdict_detail = d.detail
 
     def record(self, stage: Stage, idx: NDArray[np.intp], sub: Decisions, seconds: float) -> None:
         m = idx.size
@@ -1517,6 +1584,7 @@ class _Book:
         detail = object_column(m) if sub.detail is None else sub.detail.copy()
         review = sub.abstained & (sub.reason == int(Reason.REVIEW))
         declined = f"rule {stage.name!r} declined" if isinstance(stage, Rule) else None
+        over = self._overrides(idx, sub)
         for j in range(m):
             i = int(idx[j])
             seen = self.history[i]
@@ -1531,7 +1599,21 @@ class _Book:
                 what = "declined" if detail[j] == declined else str(Reason(int(sub.reason[j])))
                 seen = f"{seen}; {stage.name}: {what}"
             self.history[i] = seen
-        self.d = self.d.merge(idx, sub.replace(detail=detail))
+        self.d = self.d.merge(idx, sub.replace(detail=detail, **over))
+
+    def _overrides(self, idx: NDArray[np.intp], sub: Decisions) -> dict[str, Any]:
+        """``overridden`` columns for ``sub``: the entry verdict of every row it answered."""
+        verdict = self.verdict[idx]
+        took = ~sub.abstained & (verdict != 0)
+        if not took.any() and sub.overridden is None:
+            return {}
+        m = idx.size
+        codes = np.zeros(m, dtype=np.int8) if sub.overridden is None else sub.overridden.copy()
+        text = object_column(m) if sub.overridden_detail is None else sub.overridden_detail.copy()
+        codes[took] = verdict[took]
+        if self.verdict_detail is not None:
+            text[took] = self.verdict_detail[idx][took]
+        return {"overridden": codes, "overridden_detail": text}
 
     def result(self) -> Decisions:
         return self.d.replace(tried=self.tried)

@@ -42,7 +42,7 @@ from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
 from guardrails.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observe import check_settings as check_log_settings
-from guardrails.redaction import Redactor
+from guardrails.redaction import Redactor, truncate
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 from guardrails.workers import WorkerPool
@@ -479,6 +479,7 @@ class Guard(Layer):
                         step = self._steps.get(slot)
                         if step is not None:
                             layer = step.build(layer)
+                    _share_schema_secrets(layer)
                     self._stack = layer
         return self._stack
 
@@ -554,6 +555,35 @@ class Guard(Layer):
         return persistence.write(path, manifest, enc)
 
 
+def _share_schema_secrets(top: Layer) -> None:
+    """Sinks outside a validating layer hide what its schema declares sensitive.
+
+    The review queue and the log get the validator's sensitive fields (its own redactor's
+    plus the schema's ``SecretStr`` and ``sensitive`` fields) added to theirs, whatever
+    order the builder steps were called in and whether or not a redactor was passed
+    again; a stored record also has the values of keys the schema does not know (an extra
+    or misspelled key such as ``api_keyy``) withheld. A sink's own ``reveal=True`` stays
+    its opt-in.
+    """
+    layers = list(top.layers())
+    validator = next((x for x in layers if isinstance(x, Validated)), None)
+    if validator is None:
+        return
+    secret = validator.redactor
+    for layer in layers:
+        if isinstance(layer, (Reviewed, Logged)):
+            own = layer.redactor
+            layer.redactor = Redactor(
+                fields=secret.fields | (own.fields if own is not None else frozenset()),
+                patterns=dict.fromkeys(
+                    (*secret.patterns, *(own.patterns if own is not None else ()))
+                ),
+                reveal=own is not None and own.reveal,
+            )
+        if isinstance(layer, Reviewed):
+            layer.known_fields = frozenset(validator.schema.names)
+
+
 def guard(
     model: Any,
     *,
@@ -604,17 +634,20 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
         steps = manifest["steps"]
         if not isinstance(steps, list):
             raise TypeError("steps is not a list")
+        saved = dec.array(model_info.get("classes"))
+        # a plain callable has no classes_ to check against: it gets the saved ones back
+        given = saved if getattr(model, "classes_", None) is None else None
         g = Guard(
             model,
             output=model_info["output"],
+            classes=given,
             name=str(info["name"]),
             version=str(info["version"]),
         )
-    except (KeyError, TypeError) as exc:
-        raise ArtifactError(f"malformed guard artifact: {exc}") from exc
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ArtifactError(f"malformed guard artifact: {truncate(str(exc), 200)}") from exc
     except ConfigurationError as exc:
         raise ArtifactError(f"the model does not fit this artifact: {exc}") from exc
-    saved = dec.array(model_info.get("classes"))
     have = g._adapter.classes_
     if (saved is None) != (have is None) or (
         saved is not None
@@ -622,8 +655,8 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
         and not np.array_equal(saved, have.astype(saved.dtype))
     ):
         raise ArtifactError(
-            f"the model's classes {None if have is None else list(have)!r} differ from the "
-            f"saved guard's {None if saved is None else list(saved)!r}"
+            f"the model's classes {persistence.preview(have)} differ from the "
+            f"saved guard's {persistence.preview(saved)}"
         )
     rebuilt: list[_Step] = []
     for entry in steps:

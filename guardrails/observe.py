@@ -58,6 +58,7 @@ DECISION_KEYS: tuple[str, ...] = (
     "row",
     "outcome",
     "reason",
+    "overridden",
     "stage",
     "stages_tried",
     "confidence",
@@ -310,6 +311,7 @@ class Logged(Layer):
                     "not_queued": review.not_queued,
                     "data_quality_cap": review.data_quality_cap,
                 },
+                shed=call.shed,
             )
             if self.alerts is not None:
                 circuits = call.open_circuits
@@ -366,6 +368,7 @@ class Logged(Layer):
             "row": i,
             "outcome": outcome,
             "reason": _REASONS[code] if 0 <= code < len(_REASONS) else str(code),
+            "overridden": _overridden(d, i),
             "stage": stage,
             "stages_tried": list(tried) if tried is not None else [stage],
             "confidence": confidence,
@@ -444,6 +447,7 @@ class Logged(Layer):
             abstained=n - n_answered,
             failed=int(failed_rows.sum()),
             reasons=counts,
+            overridden=overridden_rows(d),
             stages=dict(sorted(stages.items())),
             latency_ms=total_ms,
             stage_latency_ms=stage_ms,
@@ -615,6 +619,25 @@ def check_settings(
         or max_row_events < 0
     ):
         raise bad("max_row_events", "an int >= 0 or None", max_row_events)
+
+
+def _overridden(d: Decisions, i: int) -> str | None:
+    """The verdict a fallback overrode to answer row ``i``, by name, or None."""
+    if d.overridden is None:
+        return None
+    code = int(d.overridden[i])
+    if code == 0:
+        return None
+    return _REASONS[code] if code < len(_REASONS) else str(code)
+
+
+def overridden_rows(d: Decisions) -> dict[str, list[int]]:
+    """Rows answered by a fallback after a verdict, grouped by that verdict (row order)."""
+    if d.overridden is None:
+        return {}
+    idx = np.flatnonzero(d.overridden != 0)
+    codes = d.overridden[idx]
+    return {_REASONS[int(c)]: idx[codes == c].tolist() for c in np.unique(codes)}
 
 
 def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:

@@ -11,8 +11,8 @@ pandas < 3). Set ``PYSPARK_PYTHON`` to the Python that has guardrails installed.
 
 from __future__ import annotations
 
+import io
 import os
-import pickle
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
     from guardrails.drift import DriftProfile, DriftReport, WindowState
 
-__all__ = ["decide_frame", "decisions_schema", "drift_report", "partition_state"]
+__all__ = [
+    "decide_frame",
+    "decisions_schema",
+    "decode_state",
+    "drift_report",
+    "encode_state",
+    "partition_state",
+]
 
 InputKind = Literal["array", "frame", "records"]
 S = TypeVar("S")
@@ -298,8 +305,10 @@ def partition_state(
     (counts, sums, histograms and sketches are) so that the result equals ``state`` of
     the whole table.
 
-    The states travel back to the driver pickled, like every Python object Spark moves
-    between its own processes; nothing here reads a pickle from disk.
+    A state is a numpy array, a number, or a mapping of names to arrays and numbers
+    (what [`WindowState.to_arrays`][guardrails.WindowState.to_arrays] gives). It
+    travels back to the driver as ``.npz`` bytes read with ``allow_pickle=False``, never
+    pickled, so nothing here unpickles.
 
     Args:
         df: the table.
@@ -312,7 +321,8 @@ def partition_state(
         The merged state.
 
     Raises:
-        ConfigurationError: a column is missing, or the table is empty.
+        ConfigurationError: a column is missing, the table is empty, or a state is not
+            an array, a number or a mapping of names to those.
     """
     if not callable(state) or not callable(merge):
         raise ConfigurationError(
@@ -336,16 +346,80 @@ def partition_state(
             acc = s if not seen else merge(acc, s)
             seen = True
         if seen:
-            yield pd.DataFrame({"state": [pickle.dumps(acc)]})
+            yield pd.DataFrame({"state": [encode_state(acc)]})
 
     rows = df.select(*feats).mapInPandas(run, schema).collect()
     if not rows:
         raise ConfigurationError("partition_state got an empty table: there is nothing to merge.")
-    states = [pickle.loads(r["state"]) for r in rows]
+    states = [decode_state(r["state"]) for r in rows]
     out = states[0]
     for s in states[1:]:
         out = merge(out, s)
     return out  # type: ignore[no-any-return]
+
+
+_ARRAY, _SCALAR, _EMPTY = "__array__", "__scalar__", "__empty_mapping__"
+
+
+def _plain(name: str, value: Any) -> tuple[str, NDArray[Any]]:
+    if isinstance(value, (bool, int, float, np.generic)) and not isinstance(value, np.object_):
+        return f"s.{name}", np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return f"a.{name}", value
+    raise ConfigurationError(
+        "A partition_state state must be a numpy array, a number, or a mapping of str "
+        f"names to arrays and numbers (it travels as .npz, never pickled). Got "
+        f"{type(value).__name__} for {name!r}."
+    )
+
+
+def encode_state(state: Any) -> bytes:
+    """``state`` (an array, a number, or a mapping of str to those) as ``.npz`` bytes.
+
+    Examples:
+        >>> import numpy as np
+        >>> from guardrails.spark import decode_state, encode_state
+        >>> back = decode_state(encode_state({"rows": 3, "counts": np.array([1, 2])}))
+        >>> back["rows"], back["counts"].tolist()
+        (3, [1, 2])
+    """
+    if isinstance(state, Mapping):
+        members: dict[str, NDArray[Any]] = {}
+        for name, value in state.items():
+            if not isinstance(name, str):
+                raise ConfigurationError(
+                    "A partition_state state mapping must have str keys. "
+                    f"Got {type(name).__name__}."
+                )
+            key, arr = _plain(name, value)
+            members[key] = arr
+        if not members:
+            members[_EMPTY] = np.zeros(0)
+    else:
+        key, arr = _plain("state", state)
+        members = {_SCALAR if key.startswith("s.") else _ARRAY: arr}
+    buf = io.BytesIO()
+    np.savez(buf, allow_pickle=False, **members)
+    return buf.getvalue()
+
+
+def decode_state(data: bytes) -> Any:
+    """The state [`encode_state`][guardrails.spark.encode_state] wrote.
+
+    Arrays are read with ``allow_pickle=False``: nothing in the bytes can run code.
+    """
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        members = {name: npz[name] for name in npz.files}
+    if _ARRAY in members:
+        return members[_ARRAY]
+    if _SCALAR in members:
+        return members[_SCALAR].item()
+    out: dict[str, Any] = {}
+    for key, arr in members.items():
+        if key == _EMPTY:
+            continue
+        out[key[2:]] = arr.item() if key.startswith("s.") else arr
+    return out
 
 
 def drift_report(

@@ -4,7 +4,9 @@
 
 - a counter of decided rows by ``outcome`` (``answered``, ``fallback``, ``abstained``,
   ``error``), ``reason`` (the stable [`Reason`][guardrails.Reason] name, or ``exception``)
-  and answering ``stage``;
+  and answering ``stage``; a row a fallback answered after a verdict counts under that
+  verdict (``("fallback", "low_confidence", "backup")``: answered by fallback after low
+  confidence), so an abstention rate never hides behind a fallback;
 - histograms of latency per stage and in total (seconds per call) and of confidence
   (per answered or withheld row that has one);
 - gauges: abstention, fallback and error rates over the last ``window`` rows, and the
@@ -158,6 +160,8 @@ class GuardSnapshot:
             of the queue.
         review_data_quality_cap: that cap (rows per window), or None without a cap or
             without a review step.
+        shed: calls of each fallback step ("primary" or a stage's name) shed because no
+            worker thread freed up within the chain's ``max_wait`` or deadline.
     """
 
     guard: str
@@ -171,6 +175,7 @@ class GuardSnapshot:
     drift_scores: Mapping[str, float]
     review_not_queued: int = 0
     review_data_quality_cap: int | None = None
+    shed: Mapping[str, int] = field(default_factory=dict)
 
     def count(
         self, *, outcome: str | None = None, reason: str | None = None, stage: str | None = None
@@ -248,6 +253,7 @@ class _Series:
         self.drift_scores: dict[str, float] = {}
         self.review_not_queued = 0
         self.review_cap: int | None = None
+        self.shed: dict[str, int] = {}
 
     def _roll(self, rows: int, abstained: int, fallback: int, errors: int) -> Rates:
         window, sums = self.window, self.sums
@@ -285,6 +291,7 @@ class _Series:
                 drift_scores=dict(self.drift_scores),
                 review_not_queued=self.review_not_queued,
                 review_data_quality_cap=self.review_cap,
+                shed=dict(self.shed),
             )
 
 
@@ -360,6 +367,7 @@ class Metrics:
         seconds: float,
         drift: Mapping[str, Any] | None = None,
         review: Mapping[str, Any] | None = None,
+        shed: Sequence[str] = (),
     ) -> Rates:
         """Record one call that returned decisions ``d`` after ``seconds``.
 
@@ -370,6 +378,7 @@ class Metrics:
             drift: the monitor's note (``{"status": ..., "scores": ...}``), if any.
             review: the review step's note (``{"not_queued": ..., "data_quality_cap":
                 ...}``), if any.
+            shed: the fallback steps shed on this call for want of a worker thread.
 
         Returns:
             The guard's rolling rates after this call.
@@ -379,6 +388,8 @@ class Metrics:
             abstained = bool(d.abstained[0])
             stage = str(d.stage[0])
             code = int(d.reason[0])
+            if d.overridden is not None and not abstained:
+                code = int(d.overridden[0])  # answered by fallback after this verdict
             outcome = "abstained" if abstained else ("answered" if stage == PRIMARY else "fallback")
             counts = {(outcome, _reason_name(code), stage): 1}
             n_abst = int(abstained)
@@ -389,7 +400,10 @@ class Metrics:
             conf_arr = None
         else:
             codes = row_outcomes(d)
-            counts = _count(codes, d.reason, d.stage)
+            reasons = d.reason
+            if d.overridden is not None:  # answered by fallback after a verdict: that verdict
+                reasons = np.where(d.abstained, d.reason, d.overridden).astype(np.int8)
+            counts = _count(codes, reasons, d.stage)
             n_abst = int(d.abstained.sum())
             n_fb = int((codes == _FALLBACK).sum())
             n_err = int((d.abstained & np.isin(d.reason, _ERROR_CODES)).sum())
@@ -420,6 +434,8 @@ class Metrics:
                 series.review_not_queued += int(review.get("not_queued", 0))
                 cap = review.get("data_quality_cap")
                 series.review_cap = None if cap is None else int(cap)
+            for step in shed:
+                series.shed[step] = series.shed.get(step, 0) + 1
             rates = series._roll(n, n_abst, n_fb, n_err) if n else series.rates()
         if self._hooks:
             values: Sequence[float] = confidences if conf_arr is None else conf_arr.tolist()

@@ -90,7 +90,7 @@ def test_only_withheld_rows_reach_the_fallback_and_row_order_is_kept() -> None:
     backup = Recorder()
     chain = WithFallback(
         WithholdNegative(labels(primary_by_row)),
-        [ModelStage(labels(backup).model, name="backup", output="labels")],
+        [ModelStage(labels(backup).model, name="backup", output="labels", when=on_abstain())],
     )
     X = np.array([[1.0], [-1.0], [2.0], [-2.0], [-3.0], [4.0]])
     d = chain.decide(X)
@@ -102,6 +102,8 @@ def test_only_withheld_rows_reach_the_fallback_and_row_order_is_kept() -> None:
     assert d[1].stages_tried == ("primary", "backup") and d[0].stages_tried == ("primary",)
     assert d[1].detail == "after primary: low_confidence"
     assert d[0].detail is None
+    assert d[1].overridden is Reason.LOW_CONFIDENCE and d[1].overridden_detail == "unsure"
+    assert d[0].overridden is None
 
 
 def test_a_batch_the_primary_answers_never_calls_a_stage() -> None:
@@ -121,7 +123,9 @@ def test_a_guard_with_its_own_policy_is_a_stage(iris: dict[str, Any]) -> None:
     g = (
         guard(iris["model"])
         .abstain(confidence_below(0.95))
-        .fallback(ModelStage(inner, name="cautious"), Default(-1))
+        .fallback(
+            ModelStage(inner, name="cautious", when=on_abstain()), Default(-1, when=on_abstain())
+        )
     )
     d = g.decide(iris["X_test"])
     primary = guard(iris["model"]).abstain(confidence_below(0.95)).decide(iris["X_test"])
@@ -260,7 +264,9 @@ def test_invalid_input_goes_to_the_fallback_only_under_policy_fallback() -> None
 
     X = np.array([[1.0], [-1.0]])
     for policy, expected in (("fallback", "partial"), ("abstain", None)):
-        rule = Rule(lambda rows: ["partial"] * len(rows), name="partial_data")
+        rule = Rule(
+            lambda rows: ["partial"] * len(rows), name="partial_data", when=on_invalid_input()
+        )
         chain = WithFallback(Validating(labels(primary_by_row), policy), [rule])
         d = chain.decide(X)
         assert d[0].prediction == "p"
@@ -287,7 +293,10 @@ def test_invalid_rows_never_reach_a_bare_model_stage_but_reach_rules() -> None:
     X = np.array([[1.0, 1.0], [-1.0, 0.0], [2.0, 0.0]])
     chain = WithFallback(
         Validating(labels(primary_by_row)),
-        [ModelStage(backup, name="backup", output="labels"), Default("d")],
+        [
+            ModelStage(backup, name="backup", output="labels", when=on_withheld()),
+            Default("d", when=on_withheld()),
+        ],
     )
     d = chain.decide(X)
     np.testing.assert_array_equal(backup.batches[0], X[[0]] * 10)  # model-ready rows
@@ -303,7 +312,10 @@ def test_rows_sent_to_review_on_purpose_are_left_alone() -> None:
             d = d.withhold(np.array([True, False, False]), Reason.REVIEW)
             return d.withhold(np.array([False, True, False]), Reason.LOW_CONFIDENCE)
 
-    chain = WithFallback(Route(labels(primary_by_row)), [SendToReview(), Default(0)])
+    chain = WithFallback(
+        Route(labels(primary_by_row)),
+        [SendToReview(when=on_abstain()), Default(0, when=on_withheld())],
+    )
     d = chain.decide(np.zeros((3, 1)))
     assert d[0].reason is Reason.REVIEW and d[0].stages_tried == ("primary",)
     assert d[1].reason is Reason.REVIEW and d[1].stage == "review"
@@ -353,7 +365,9 @@ def test_on_exhausted_raise_names_the_rows() -> None:
 
 def test_rows_sent_to_review_are_not_exhausted() -> None:
     chain = WithFallback(
-        WithholdNegative(labels(primary_by_row)), [SendToReview()], on_exhausted="raise"
+        WithholdNegative(labels(primary_by_row)),
+        [SendToReview(when=on_abstain())],
+        on_exhausted="raise",
     )
     d = chain.decide(np.array([[-1.0]]))
     assert d[0].reason is Reason.REVIEW
@@ -917,7 +931,10 @@ def test_fit_fits_an_unfitted_guard_stage(iris: dict[str, Any]) -> None:
     g = (
         guard(iris["model"])
         .abstain(confidence_below(0.9))
-        .fallback(ModelStage(stage_guard, name="inner"), Default(-1))
+        .fallback(
+            ModelStage(stage_guard, name="inner", when=on_abstain()),
+            Default(-1, when=on_abstain()),
+        )
     )
     with pytest.raises(NotFittedError):
         g.decide(iris["X_test"])

@@ -255,3 +255,22 @@ def test_spark_records_through_a_validating_guard(spark: Any) -> None:
     assert d.reason_counts().get("invalid_input", 0) > 0  # |x| > 10 happens at 4 sd * 2.5
     assert out["reason"].tolist() == [str(r) for r in d.reasons()]
     assert out["prediction"].isna().tolist() == d.abstained.tolist()
+
+
+def test_a_partition_state_travels_as_plain_arrays_and_anything_else_is_refused(
+    table: dict[str, Any],
+) -> None:
+    from guardrails.spark import decode_state, encode_state, partition_state
+
+    state = {"rows": 3, "mean": 0.5, "counts": np.array([[1, 2], [3, 4]]), "empty": np.zeros(0)}
+    back = decode_state(encode_state(state))
+    assert back.keys() == state.keys() and back["rows"] == 3 and back["mean"] == 0.5
+    assert np.array_equal(back["counts"], state["counts"]) and back["empty"].shape == (0,)
+    assert decode_state(encode_state(7)) == 7 and decode_state(encode_state({})) == {}
+    for bad in ({"labels": ["a", "b"]}, {1: np.zeros(2)}, np.array([None], dtype=object)):
+        with pytest.raises(ConfigurationError, match="partition_state state"):
+            encode_state(bad)
+    with pytest.raises(Exception, match="partition_state state"):
+        partition_state(
+            table["df"], features=FEATURES, state=lambda X: {"x": [1]}, merge=lambda a, b: a
+        )

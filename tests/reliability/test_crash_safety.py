@@ -164,3 +164,42 @@ def test_sigkill_of_a_serving_monitor_keeps_the_saved_guard(tmp_path: Path) -> N
     monitor = g.layer(Monitored)
     assert monitor.status == "warming_up"  # the window was memory: it starts afresh
     assert len(g.decide(X[:40])) == 40
+
+
+KILLED_BEFORE_RENAME = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    from guardrails import DriftProfile
+
+    os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # killed mid-save
+    DriftProfile.from_data(np.zeros((20, 2))).save(sys.argv[1])
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="live temp files are told by POSIX locks")
+def test_the_next_save_sweeps_the_temp_files_a_killed_save_left(tmp_path: Path) -> None:
+    import fcntl
+
+    import numpy as np
+
+    from guardrails import DriftProfile
+
+    path = tmp_path / "ref.drift"
+    proc = subprocess.run([sys.executable, "-c", KILLED_BEFORE_RENAME, str(path)], check=False)
+    assert proc.returncode == -signal.SIGKILL
+    stale = [p for p in tmp_path.iterdir() if p.name.startswith(".ref.drift.")]
+    assert len(stale) == 1 and not path.exists()
+    other = tmp_path / ".ref.drift2.abcd1234.tmp"  # another artifact's temp file
+    live = tmp_path / ".ref.drift.live0000.tmp"  # a save still running in another process
+    for p in (other, live):
+        p.write_bytes(b"partial")
+    for p in (*stale, other, live):
+        os.utime(p, (time.time() - 60, time.time() - 60))  # a minute has passed
+    with open(live, "rb+") as holder:
+        fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+        DriftProfile.from_data(np.ones((20, 2))).save(path)
+        left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"ref.drift", other.name, live.name}
+    assert DriftProfile.load(path).features[0].n_ref == 20

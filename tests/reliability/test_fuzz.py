@@ -293,3 +293,21 @@ def test_the_cli_as_a_process_never_prints_a_traceback(
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode in (0, 2, 3), (argv, done.stderr)
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("entry", ["decide_one", "adecide_one"])
+def test_decide_one_of_an_empty_data_frame_says_it_needs_one_record(
+    iris: dict[str, Any], entry: str
+) -> None:
+    pd = pytest.importorskip("pandas", reason="needs the 'pandas' extra")
+    from guardrails import InvalidInputError
+
+    g = guard(iris["model"]).abstain(confidence_below(0.7))
+    empty = pd.DataFrame({f"x{i}": pd.Series([], dtype=float) for i in range(4)})
+    run = (
+        (lambda: g.decide_one(empty))
+        if entry == "decide_one"
+        else (lambda: asyncio.run(g.adecide_one(empty)))
+    )
+    with pytest.raises(InvalidInputError, match="needs one record; got a data frame with no"):
+        run()
