@@ -482,6 +482,7 @@ class Guard(Layer):
                         step = self._steps.get(slot)
                         if step is not None:
                             layer = step.build(layer)
+                    _share_schema_secrets(layer)
                     self._stack = layer
         return self._stack
 
@@ -556,6 +557,35 @@ class Guard(Layer):
             ],
         }
         return persistence.write(path, manifest, enc)
+
+
+def _share_schema_secrets(top: Layer) -> None:
+    """Sinks outside a validating layer hide what its schema declares sensitive.
+
+    The review queue and the log get the validator's sensitive fields (its own redactor's
+    plus the schema's ``SecretStr`` and ``sensitive`` fields) added to theirs, whatever
+    order the builder steps were called in and whether or not a redactor was passed
+    again; a stored record also has the values of keys the schema does not know (an extra
+    or misspelled key such as ``api_keyy``) withheld. A sink's own ``reveal=True`` stays
+    its opt-in.
+    """
+    layers = list(top.layers())
+    validator = next((x for x in layers if isinstance(x, Validated)), None)
+    if validator is None:
+        return
+    secret = validator.redactor
+    for layer in layers:
+        if isinstance(layer, (Reviewed, Logged)):
+            own = layer.redactor
+            layer.redactor = Redactor(
+                fields=secret.fields | (own.fields if own is not None else frozenset()),
+                patterns=dict.fromkeys(
+                    (*secret.patterns, *(own.patterns if own is not None else ()))
+                ),
+                reveal=own is not None and own.reveal,
+            )
+        if isinstance(layer, Reviewed):
+            layer.known_fields = frozenset(validator.schema.names)
 
 
 def guard(

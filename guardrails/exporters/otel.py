@@ -17,6 +17,8 @@ Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 - ``guardrails.drift_score`` gauge [guard, version, feature]
 - ``guardrails.review_not_queued`` counter, ``guardrails.review_data_quality_cap`` gauge
   [guard, version]
+- ``guardrails.shed_calls`` counter [guard, version, stage]: calls shed for want of a
+  worker thread
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ class OtelExporter:
             unit="1",
             description="Invalid-input rows the review step's data-quality cap kept out.",
         )
+        meter.create_observable_counter(
+            f"{p}.shed_calls",
+            callbacks=[self._shed],
+            unit="1",
+            description="Calls of a fallback step shed because no worker thread freed up.",
+        )
         meter.create_observable_gauge(
             f"{p}.review_data_quality_cap",
             callbacks=[self._cap],
@@ -151,6 +159,11 @@ class OtelExporter:
     def _not_queued(self, options: CallbackOptions) -> Iterable[Observation]:
         for g in self.metrics.snapshot().guards:
             yield Observation(g.review_not_queued, {"guard": g.guard, "version": g.version})
+
+    def _shed(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            for step, count in g.shed.items():
+                yield Observation(count, {"guard": g.guard, "version": g.version, "stage": step})
 
     def _cap(self, options: CallbackOptions) -> Iterable[Observation]:
         for g in self.metrics.snapshot().guards:

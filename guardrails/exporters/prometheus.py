@@ -22,6 +22,7 @@ name                                      type       labels
 ``guardrails_drift_score``                gauge      guard, version, feature
 ``guardrails_review_not_queued_total``    counter    guard, version
 ``guardrails_review_data_quality_cap``    gauge      guard, version
+``guardrails_shed_calls_total``           counter    guard, version, stage
 ========================================  =========  ======================================
 """
 
@@ -148,8 +149,15 @@ class GuardrailsCollector(Collector):
             "Most invalid-input rows the review step queues per window.",
             labels=_GUARD,
         )
+        shed = CounterMetricFamily(
+            f"{ns}_shed_calls",
+            "Calls of a fallback step shed because no worker thread freed up in time.",
+            labels=[*_GUARD, "stage"],
+        )
         for g in snap.guards:
             who = [g.guard, g.version]
+            for step, count in sorted(g.shed.items()):
+                shed.add_metric([*who, step], float(count))
             not_queued.add_metric(who, float(g.review_not_queued))
             if g.review_data_quality_cap is not None:
                 cap.add_metric(who, float(g.review_data_quality_cap))
@@ -178,6 +186,7 @@ class GuardrailsCollector(Collector):
         yield drift_score
         yield not_queued
         yield cap
+        yield shed
 
 
 def register(
