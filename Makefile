@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev
 
-.PHONY: install demo test lint typecheck pytest docs bench clean
+.PHONY: install demo test lint typecheck pytest docs bench peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,33 @@ docs: install
 
 test: lint typecheck docs pytest
 
-bench: install
-	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+# The peers the benchmarks compare with, each in an environment of its own (make test
+# needs none of them): .venv-peers/bench has the project with MAPIE, crepes and pybreaker
+# (they run beside our code in the comparison rows); Evidently and alibi-detect need
+# pandas < 3 and numpy < 2, so benchmarks/drift.py runs them as subprocesses of theirs.
+PEERS := .venv-peers
+BENCH_PY := $(PEERS)/bench/bin/python
+
+$(PEERS)/bench/.stamp: pyproject.toml
+	test -x $(BENCH_PY) || $(PYTHON) -m venv $(PEERS)/bench
+	$(BENCH_PY) -m pip install --quiet --upgrade pip
+	$(BENCH_PY) -m pip install --quiet -e '.[dev]' "mapie==1.6.0" "crepes==0.9.1" "pybreaker==1.4.1"
+	touch $@
+
+$(PEERS)/evidently/.stamp:
+	test -x $(PEERS)/evidently/bin/python || $(PYTHON) -m venv $(PEERS)/evidently
+	$(PEERS)/evidently/bin/python -m pip install --quiet "evidently==0.7.23" "pandas<3"
+	touch $@
+
+$(PEERS)/alibi/.stamp:
+	test -x $(PEERS)/alibi/bin/python || $(PYTHON) -m venv $(PEERS)/alibi
+	$(PEERS)/alibi/bin/python -m pip install --quiet "alibi-detect==0.13.0" "numpy<2" "pandas<3"
+	touch $@
+
+peers: $(PEERS)/bench/.stamp $(PEERS)/evidently/.stamp $(PEERS)/alibi/.stamp
+
+bench: install peers
+	for script in benchmarks/*.py; do $(BENCH_PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) build dist *.egg-info .mypy_cache .ruff_cache

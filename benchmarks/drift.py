@@ -2,12 +2,8 @@
 
 Times and flagged features for: ours (KS + PSI; all tests), a scipy ``ks_2samp`` loop,
 Evidently's DataDriftPreset and alibi-detect's KSDrift. The two peers need pandas < 3 /
-numpy < 2, so they run as subprocesses of their own virtualenvs when those exist:
-
-    python3 -m venv /tmp/drift-evidently && /tmp/drift-evidently/bin/pip install \\
-        "evidently==0.7.23" "pandas<3"
-    python3 -m venv /tmp/drift-alibi && /tmp/drift-alibi/bin/pip install \\
-        "alibi-detect==0.13.0" "numpy<2" "pandas<3"
+numpy < 2, so they run as subprocesses of their own virtualenvs, which ``make bench``
+creates: ``.venv-peers/evidently`` and ``.venv-peers/alibi`` (see the Makefile).
 
 Run: ``.venv/bin/python benchmarks/drift.py`` (a minute or two, most of it Evidently).
 """
@@ -33,8 +29,9 @@ from _timing import fmt_seconds, median_seconds, table
 from guardrails import DriftProfile
 
 SHIFTED = (3, 11, 22, 34, 47)
-EVIDENTLY = Path("/tmp/drift-evidently/bin/python")
-ALIBI = Path("/tmp/drift-alibi/bin/python")
+PEERS = Path(__file__).resolve().parent.parent / ".venv-peers"
+EVIDENTLY = PEERS / "evidently" / "bin" / "python"
+ALIBI = PEERS / "alibi" / "bin" / "python"
 
 
 def benchmark_data(

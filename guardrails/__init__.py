@@ -4,6 +4,8 @@ withheld when it should not be trusted, routed to a fallback or a person, and re
 The front door: every public name is imported here explicitly and listed in ``__all__``.
 """
 
+import typing as _typing
+
 from guardrails.abstention import (
     Abstaining,
     AllOf,
@@ -66,7 +68,6 @@ from guardrails.errors import (
     ModelOutputError,
     NotFittedError,
 )
-from guardrails.estimator import GuardedClassifier, GuardedRegressor
 from guardrails.fallback import (
     Default,
     ModelStage,
@@ -247,3 +248,29 @@ __all__ = [
     "reliability_curve",
     "set_size_above",
 ]
+
+# The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with
+# scikit-learn on first use, so that ``import guardrails`` stays light (a review command,
+# a service that never touches them).
+_LAZY = {
+    "GuardedClassifier": "guardrails.estimator",
+    "GuardedRegressor": "guardrails.estimator",
+}
+
+if _typing.TYPE_CHECKING:
+    from guardrails.estimator import GuardedClassifier, GuardedRegressor
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'guardrails' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

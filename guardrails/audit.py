@@ -31,7 +31,6 @@ from typing import Any, TextIO
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import softmax
 
 from guardrails.abstention import CostRule, RiskControlledThreshold, label_index
 from guardrails.adapter import ModelAdapter
@@ -40,6 +39,7 @@ from guardrails.calibration import (
     CalibrationScores,
     logits_from_proba,
     make_calibrator,
+    softmax,
 )
 from guardrails.conformal import ConformalIntervals, ConformalSets, set_sizes
 from guardrails.decisions import Decisions

@@ -127,6 +127,8 @@ class Call:
         validation: the validating layer's [`ValidationNote`][], once it ran.
         drift: the drift monitor's [`DriftNote`][], once it ran.
         review: the review step's [`ReviewNote`][], once it ran.
+        shed: names of the steps ("primary" or a fallback stage's name) whose call was
+            shed during this call: no worker thread freed up in time, so it never ran.
         open_circuits: names of the circuit breakers found open during this call
             ("primary" or a fallback stage's name), in the order found.
 
@@ -149,11 +151,16 @@ class Call:
     drift: DriftNote | None = None
     review: ReviewNote | None = None
     open_circuits: tuple[str, ...] = ()
+    shed: tuple[str, ...] = ()
 
     def circuit_opened(self, name: str) -> None:
         """Record that breaker ``name`` was found open (once per name)."""
         if name not in self.open_circuits:
             self.open_circuits = (*self.open_circuits, name)
+
+    def was_shed(self, name: str) -> None:
+        """Record that step ``name`` was shed for want of a worker thread."""
+        self.shed = (*self.shed, name)
 
     def adopt(self, other: Call) -> None:
         """Take over what the layers left on ``other``, a copy of this call that a worker
@@ -165,6 +172,7 @@ class Call:
         self.review = other.review
         for name in other.open_circuits:
             self.circuit_opened(name)
+        self.shed = (*self.shed, *other.shed)
 
     def rows(self, indices: NDArray[np.intp]) -> Any:
         """The raw input rows at ``indices`` (what a rule or a fallback guard receives)."""

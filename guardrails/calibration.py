@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, softmax
 
 from guardrails.base import Call, Layer, PostLayer, _is_frame
 from guardrails.decisions import Decisions
@@ -75,6 +74,21 @@ __all__ = [
     "calibration_report",
     "logits_from_proba",
 ]
+
+
+def softmax(Z: NDArray[np.float64], axis: int = 1) -> NDArray[np.float64]:
+    """``exp(Z) / sum(exp(Z))`` along ``axis``, shifted by the maximum (scipy's formula,
+    without importing scipy on the request path)."""
+    E = np.exp(Z - np.max(Z, axis=axis, keepdims=True))
+    return np.asarray(E / np.sum(E, axis=axis, keepdims=True))
+
+
+def expit(x: Any) -> Any:
+    """The logistic function, scipy's ``expit`` (scipy loads on first use, not on import)."""
+    from scipy.special import expit as _expit
+
+    return _expit(x)
+
 
 Method = Literal["temperature", "sigmoid", "isotonic", "histogram", "vector"]
 METHODS: tuple[str, ...] = ("temperature", "sigmoid", "isotonic", "histogram", "vector")

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from guardrails import persistence
 from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
@@ -475,6 +474,8 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
     asymptotic distribution), "exact", or "auto" (exact when both samples have at most
     10,000 values).
     """
+    from scipy import stats
+
     d = _ks_statistic(f, counts, n)
     if _ks_asymptotic(method, n, f.m):
         return d, float(np.clip(stats.kstwo.sf(d, _ks_sizes(n, f.m)), 0.0, 1.0))
@@ -527,6 +528,8 @@ def _chi2(ref_counts: NDArray[np.int64], counts: NDArray[np.int64]) -> tuple[flo
     rows = table.sum(axis=1, keepdims=True)
     expected = rows * table.sum(axis=0, keepdims=True) / table.sum()
     stat = float(np.sum((table - expected) ** 2 / expected))
+    from scipy import stats
+
     return stat, float(stats.chi2.sf(stat, table.shape[1] - 1))
 
 
@@ -1248,6 +1251,8 @@ def _ks_critical(sizes: float, level: float) -> float:
     if value is None:
         if len(_CRITICAL) > 4096:
             _CRITICAL.clear()
+        from scipy import stats
+
         value = _CRITICAL[key] = float(stats.kstwo.isf(level, sizes))
     return value
 

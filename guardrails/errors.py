@@ -9,7 +9,7 @@ and also from the builtin it resembles, so ``except ValueError`` keeps working:
     ├── ConfigurationError(+ValueError)       bad settings, refused when the guard is built
     ├── InvalidInputError(+ValueError)        bad inputs under policy "raise"; ``.errors``
     ├── ModelOutputError(+ValueError)         the model returned the wrong shape or type
-    ├── NotFittedError(+sklearn's NotFittedError)   a learning part used before ``fit``
+    ├── NotFittedError(+ValueError, AttributeError)  a learning part used before ``fit``
     ├── ArtifactError(+ValueError)            a saved guard that cannot be trusted
     └── FallbackExhaustedError(+RuntimeError) no stage answered and the user asked to raise
 
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 __all__ = [
     "ArtifactError",
@@ -61,8 +59,15 @@ class ModelOutputError(GuardrailsError, ValueError):
     """The wrapped model returned something of the wrong shape, type or range."""
 
 
-class NotFittedError(GuardrailsError, _SklearnNotFittedError):  # type: ignore[misc]
-    """A part of the guard that learns from data was used before ``fit``."""
+class NotFittedError(GuardrailsError, ValueError, AttributeError):
+    """A part of the guard that learns from data was used before ``fit``.
+
+    It has the builtin bases of scikit-learn's ``NotFittedError`` (so ``except ValueError``
+    and ``except AttributeError``, which scikit-learn's own tools use, catch it) without
+    importing scikit-learn: ``import guardrails`` stays light. The scikit-learn estimators
+    ([`GuardedClassifier`][guardrails.GuardedClassifier]) raise scikit-learn's own
+    ``NotFittedError`` through ``check_is_fitted``, as scikit-learn expects.
+    """
 
 
 class ArtifactError(GuardrailsError, ValueError):

@@ -1297,6 +1297,7 @@ class WithFallback(Layer):
             except Shed:
                 if breaker is not None:
                     breaker.release(token)  # it never ran: says nothing about the primary
+                call.was_shed(PRIMARY)
                 d = self._withheld_primary(call.n, Reason.TIMEOUT, self._no_worker())
                 return self._screen_skipped(X, call, d)
             except (InvalidInputError, asyncio.CancelledError):
@@ -1396,6 +1397,7 @@ class WithFallback(Layer):
                 needs_thread=stage.needs_thread,
             )
         except Shed:
+            call.was_shed(stage.name)
             return _Outcome(_stage_withheld(stage, prev, Reason.TIMEOUT, self._no_worker()), False)
         except Abandoned:
             return _Outcome(

@@ -311,6 +311,7 @@ class Logged(Layer):
                     "not_queued": review.not_queued,
                     "data_quality_cap": review.data_quality_cap,
                 },
+                shed=call.shed,
             )
             if self.alerts is not None:
                 circuits = call.open_circuits

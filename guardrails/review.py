@@ -49,7 +49,7 @@ from guardrails.base import Call, Layer, PostLayer, ReviewNote
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, GuardrailsError
 from guardrails.persistence import persistable
-from guardrails.redaction import Redactor
+from guardrails.redaction import REDACTED, Redactor
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
@@ -1197,6 +1197,8 @@ class Reviewed(PostLayer):
         self.priority = priority
         self.provisional = provisional
         self.redactor = redactor
+        # set by the builder from the schema: the values of other record keys are withheld
+        self.known_fields: frozenset[str] | None = None
         self.deadline = None if deadline is None else float(deadline)
         self.seed = seed
         self.data_quality_cap = data_quality_cap
@@ -1337,6 +1339,10 @@ class Reviewed(PostLayer):
                     value = [self.redactor.value(k, v) for k, v in zip(keys, value)]
                 else:
                     value = self.redactor.value("0", value)
+            known = self.known_fields
+            if known is not None and isinstance(value, dict):
+                reveal = self.redactor is not None and self.redactor.reveal
+                value = {k: v if reveal or k in known else REDACTED for k, v in value.items()}
             if names is not None and isinstance(value, list):
                 value = dict(zip(names, value))
             out.append(value)

@@ -160,6 +160,8 @@ class GuardSnapshot:
             of the queue.
         review_data_quality_cap: that cap (rows per window), or None without a cap or
             without a review step.
+        shed: calls of each fallback step ("primary" or a stage's name) shed because no
+            worker thread freed up within the chain's ``max_wait`` or deadline.
     """
 
     guard: str
@@ -173,6 +175,7 @@ class GuardSnapshot:
     drift_scores: Mapping[str, float]
     review_not_queued: int = 0
     review_data_quality_cap: int | None = None
+    shed: Mapping[str, int] = field(default_factory=dict)
 
     def count(
         self, *, outcome: str | None = None, reason: str | None = None, stage: str | None = None
@@ -250,6 +253,7 @@ class _Series:
         self.drift_scores: dict[str, float] = {}
         self.review_not_queued = 0
         self.review_cap: int | None = None
+        self.shed: dict[str, int] = {}
 
     def _roll(self, rows: int, abstained: int, fallback: int, errors: int) -> Rates:
         window, sums = self.window, self.sums
@@ -287,6 +291,7 @@ class _Series:
                 drift_scores=dict(self.drift_scores),
                 review_not_queued=self.review_not_queued,
                 review_data_quality_cap=self.review_cap,
+                shed=dict(self.shed),
             )
 
 
@@ -362,6 +367,7 @@ class Metrics:
         seconds: float,
         drift: Mapping[str, Any] | None = None,
         review: Mapping[str, Any] | None = None,
+        shed: Sequence[str] = (),
     ) -> Rates:
         """Record one call that returned decisions ``d`` after ``seconds``.
 
@@ -372,6 +378,7 @@ class Metrics:
             drift: the monitor's note (``{"status": ..., "scores": ...}``), if any.
             review: the review step's note (``{"not_queued": ..., "data_quality_cap":
                 ...}``), if any.
+            shed: the fallback steps shed on this call for want of a worker thread.
 
         Returns:
             The guard's rolling rates after this call.
@@ -427,6 +434,8 @@ class Metrics:
                 series.review_not_queued += int(review.get("not_queued", 0))
                 cap = review.get("data_quality_cap")
                 series.review_cap = None if cap is None else int(cap)
+            for step in shed:
+                series.shed[step] = series.shed.get(step, 0) + 1
             rates = series._roll(n, n_abst, n_fb, n_err) if n else series.rates()
         if self._hooks:
             values: Sequence[float] = confidences if conf_arr is None else conf_arr.tolist()

@@ -1130,13 +1130,18 @@ class Validated(Layer):
     def _clean(self, entry: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
         loc = tuple(_loc_part(p) for p in entry["loc"])
         value = entry["input"]
+        reveal = self.redactor.reveal
+        known = self.schema.names
         if isinstance(value, Mapping):
             try:
                 value = self.redactor.record({str(k): v for k, v in value.items()})
+                if not reveal:  # a key the schema does not know (api_keyy) may be a secret
+                    value = {k: v if k in known else REDACTED for k, v in value.items()}
             except Exception:
                 value = f"<{type(value).__name__}>"
         msg = str(entry["msg"])
-        sensitive = any(self.redactor.is_sensitive(p) for p in loc)
+        unknown = bool(loc) and isinstance(loc[0], str) and loc[0] not in known and not reveal
+        sensitive = unknown or any(self.redactor.is_sensitive(p) for p in loc)
         if sensitive and entry["type"] in _USER_MESSAGES:
             msg = "Value error (message hidden: the field is sensitive)"
         for secret in secrets:
@@ -1150,6 +1155,9 @@ class Validated(Layer):
         }
         if out["input"] is not None:
             out = self.redactor.error(out)
+            if unknown:  # named, never shown
+                out["input"] = REDACTED
+                out.pop("ctx", None)
         text = out["input"]
         if isinstance(text, str) and not self.redactor.reveal:
             for secret in secrets:

@@ -68,3 +68,20 @@ def test_the_validating_layer_screens_through_every_layer_outside_it() -> None:
     assert call.validation is not None and call.validation.policy == "fallback"
     assert call.validation.invalid.tolist() == [False, True]
     assert call.valid is not None and call.valid.tolist() == [True, False]
+
+
+def test_importing_guardrails_loads_neither_sklearn_nor_scipy_nor_pandas() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, guardrails\n"
+        "heavy = [m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert 'GuardedClassifier' in dir(guardrails)\n"
+        "from guardrails import GuardedClassifier\n"  # loads scikit-learn on first use
+        "assert 'sklearn' in sys.modules and GuardedClassifier.__module__ == "
+        "'guardrails.estimator'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

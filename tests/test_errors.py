@@ -22,7 +22,9 @@ def test_every_error_is_a_guardrails_error_and_its_builtin() -> None:
     assert issubclass(ModelOutputError, ValueError)
     assert issubclass(ArtifactError, ValueError)
     assert issubclass(FallbackExhaustedError, RuntimeError)
-    assert issubclass(NotFittedError, sklearn.exceptions.NotFittedError)
+    # scikit-learn's NotFittedError's own builtins, without importing scikit-learn
+    assert issubclass(NotFittedError, ValueError) and issubclass(NotFittedError, AttributeError)
+    assert set(sklearn.exceptions.NotFittedError.__bases__) == {ValueError, AttributeError}
     for exc in (
         ConfigurationError,
         InvalidInputError,

@@ -18,7 +18,7 @@ import pytest
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from guardrails import Default, Reason, Rule, WithFallback, WorkerPool, guard
+from guardrails import Default, Metrics, Reason, Rule, WithFallback, WorkerPool, guard
 
 HANG, TIMEOUT, BOUND = 3.0, 0.05, 1.0
 
@@ -34,6 +34,15 @@ def release() -> Iterator[threading.Event]:
     event = threading.Event()
     yield event
     event.set()
+
+
+class _Silent:
+    """A structlog-style logger that drops every event."""
+
+    def _drop(self, event: str, **kw: Any) -> None:
+        return None
+
+    debug = info = warning = error = critical = _drop
 
 
 def _hanging(release: threading.Event) -> Any:
@@ -161,8 +170,11 @@ def test_a_burst_beyond_the_workers_is_shed_at_once_and_counted(
     release: threading.Event,
 ) -> None:
     """max_wait is the load-shedding policy: a call waits that long for a worker, no more."""
-    g = guard(_hanging(release), output="values").fallback(
-        Default(0.0), primary_timeout=1.0, max_workers=2, max_wait=0.0
+    metrics = Metrics()
+    g = (
+        guard(_hanging(release), output="values", name="burst")
+        .fallback(Default(0.0), primary_timeout=1.0, max_workers=2, max_wait=0.0)
+        .log(_Silent(), metrics=metrics)
     )
 
     async def main() -> list[Any]:
@@ -175,6 +187,7 @@ def test_a_burst_beyond_the_workers_is_shed_at_once_and_counted(
     stats = g.layer(WithFallback).worker_stats()
     # two got the two workers and were abandoned at 1 s; eighteen found none and never ran
     assert stats.shed == 18 and stats.started == 2 and stats.abandoned == 2
+    assert metrics.snapshot().guard("burst").shed == {"primary": 18}  # and the metric says so
 
 
 @pytest.mark.timeout(60)

@@ -216,3 +216,84 @@ def test_the_canary_would_be_caught(tmp_path: Path) -> None:
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("q.db"))
     with pytest.raises(AssertionError, match="leaked"):
         _assert_clean("the SQLite file", raw)
+
+
+# -- what the schema alone declares: no Redactor passed anywhere --------------------------------
+
+MISSPELLED = [
+    {"age": 40, "income": INCOME, "api_keyy": KEY},  # a misspelled key: extra, unknown
+    {"age": 40, "income": INCOME, "api_key": "sk-other", "token": KEY},  # an extra key
+    {"income": INCOME, "note": KEY},  # missing fields: the errors quote the whole row
+]
+
+
+def _schema_only(queue: Any, order: str, *, on_invalid: str = "abstain") -> Any:
+    """The stack with the schema as the only word on secrets, steps in either order."""
+    g = guard(_model, output="proba", classes=[0, 1])
+    steps = [
+        lambda g: g.validate(Schema(Applicant, exclude=["api_key"]), on_invalid=on_invalid),
+        lambda g: g.abstain(confidence_below(0.9)),
+        lambda g: g.review(queue),
+        lambda g: g.log(details=True, sample=1.0),
+    ]
+    for step in steps if order == "canonical" else steps[::-1]:
+        g = step(g)
+    return g
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("order", ["canonical", "reversed"])
+def test_secrets_the_schema_declares_reach_no_sink_without_a_redactor(
+    tmp_path: Path, order: str
+) -> None:
+    path = tmp_path / "q.db"
+    queue = SQLiteQueue(path)
+    g = _schema_only(queue, order)
+    with capture_logs() as logs:
+        d = g.decide(ROWS + MISSPELLED)
+    assert d.abstained.all() and all(d.review_id)
+    assert "api_keyy" in d.detail[3] and "[REDACTED]" in d.detail[3]  # named, not shown
+    _assert_clean("log events", json.dumps(logs, default=repr))
+    _assert_clean("decisions", json.dumps(d.to_records(), default=repr))
+    cases = [queue.get(i) for i in d.review_id]
+    _assert_clean("review cases", json.dumps([c.to_dict() for c in cases], default=repr))
+    queue.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("q.db"))
+    assert b"withheld" in raw
+    _assert_clean("the SQLite file", raw)
+    url = f"sqlite:///{path}"
+    for command in (
+        ["list"],
+        ["list", "--json"],
+        *[["show", str(i), "--json"] for i in d.review_id],
+    ):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            assert main(["review", command[0], "--queue", url, *command[1:]]) == 0
+        _assert_clean(f"`review {command[0]}` output", out.getvalue())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("row", MISSPELLED, ids=["misspelled", "extra", "missing"])
+def test_the_value_of_a_key_the_schema_does_not_know_is_in_no_error(
+    tmp_path: Path, row: dict[str, Any]
+) -> None:
+    queue = SQLiteQueue(tmp_path / "q.db")
+    with pytest.raises(GuardrailsError) as info:
+        _schema_only(queue, "canonical", on_invalid="raise").decide([row])
+    _assert_clean("InvalidInputError", str(info.value) + repr(getattr(info.value, "errors", "")))
+    queue.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_report_of_schema_only_decisions_holds_no_secret(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib", reason="the report needs the 'report' extra")
+    from guardrails import Report
+
+    queue = SQLiteQueue(tmp_path / "q.db")
+    records = _schema_only(queue, "reversed").decide(ROWS + MISSPELLED).to_records()
+    report = Report("canary").add_table(
+        "Withheld rows", ["reason", "detail"], [[r["reason"], r["detail"]] for r in records]
+    )
+    _assert_clean("the HTML report", report.to_html(tmp_path / "r.html").read_text())
+    queue.close()
