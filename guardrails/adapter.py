@@ -332,14 +332,17 @@ class ModelAdapter(Layer):
         bad: NDArray[np.bool_] = ~np.isfinite(sums)
         any_bad = bool(bad.any())
         clean = np.where(bad[:, None], 0.0, arr) if any_bad else arr
-        top = np.argmax(clean, axis=1)
+        if k == 2:  # argmax's first-maximum rule, without a strided reduction per row
+            top: NDArray[np.intp] = (clean[:, 1] > clean[:, 0]).astype(np.intp)
+        else:
+            top = np.argmax(clean, axis=1)
         if self.output == "proba":
             _check_proba(clean, sums, bad, any_bad)
             d = Decisions(
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=np.take_along_axis(arr, top[:, None], axis=1)[:, 0],
+                confidence=arr[np.arange(n), top],
                 classes=classes,
             )
         else:

@@ -268,11 +268,14 @@ def test_prometheus_exposition_has_exact_counts() -> None:
     assert samples[key("guardrails_calls_total", **who)] == 5.0
     assert samples[key("guardrails_latency_seconds_count", **who, stage="total")] == 5.0
     assert samples[key("guardrails_latency_seconds_count", **who, stage="primary")] == 5.0
-    assert samples[key("guardrails_abstention_rate", **who)] == pytest.approx(0.3)
-    assert samples[key("guardrails_fallback_rate", **who)] == 0.0
-    assert samples[key("guardrails_error_rate", **who)] == 0.0
+    assert samples[key("guardrails_abstention_ratio", **who)] == pytest.approx(0.3)
+    assert samples[key("guardrails_fallback_ratio", **who)] == 0.0
+    assert samples[key("guardrails_error_ratio", **who)] == 0.0
     assert samples[key("guardrails_window_rows", **who)] == 10.0
-    assert samples[key("guardrails_drift_detected", **who)] == 0.0
+    # ratios follow Prometheus naming (_ratio, a share in [0, 1]), and this guard has no
+    # drift monitor, so it has no drift gauge (a constant 0 would claim "no drift")
+    assert not any(name.endswith("_rate") for name, _ in samples)
+    assert not any(name == "guardrails_drift_detected" for name, _ in samples)
     buckets = {
         dict(labels)["le"]: value
         for (name, labels), value in samples.items()
@@ -371,8 +374,9 @@ def test_opentelemetry_reads_the_same_counts() -> None:
         ("abstained", "low_confidence"): 2,
         ("abstained", "invalid_input"): 1,
     }
-    (rate,) = found["guardrails.abstention_rate"].data_points
+    (rate,) = found["guardrails.abstention_ratio"].data_points
     assert rate.value == pytest.approx(0.3)
+    assert "guardrails.drift_detected" not in found  # no monitor, no drift gauge
     latency = {p.attributes["stage"]: p.count for p in found["guardrails.latency"].data_points}
     assert latency["total"] == 5
     (conf,) = found["guardrails.confidence"].data_points
