@@ -391,3 +391,31 @@ def test_an_empty_batch_counts_a_call_and_leaves_the_rates_alone() -> None:
     snap = m.snapshot().guard("g")
     assert snap.calls == 101
     assert (snap.rates.rows, snap.rates.abstention) == (1, 1.0)
+
+
+def test_metrics_served_from_a_fastapi_route_answer_get_metrics_without_a_redirect() -> None:
+    from fastapi import FastAPI, Response
+    from fastapi.testclient import TestClient
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app
+
+    from guardrails.exporters.prometheus import register
+
+    metrics = Metrics()
+    registry = CollectorRegistry()
+    register(metrics, registry)
+    g = guard(proba_model, output="proba", classes=[0, 1]).log(logger=quiet(), metrics=metrics)
+    g.decide(np.full((3, 1), 0.9))
+    app = FastAPI()
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    scrape = TestClient(app).get("/metrics", follow_redirects=False)
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    assert "guardrails_decisions_total" in scrape.text
+    # what docs/serving.md warns about: the naive mount redirects
+    mounted = FastAPI()
+    mounted.mount("/metrics", make_asgi_app(registry=registry))
+    assert TestClient(mounted).get("/metrics", follow_redirects=False).status_code == 307
