@@ -367,3 +367,22 @@ def test_decide_one_of_a_number_is_one_row_of_one_feature() -> None:
     assert (
         guard(lambda X: np.asarray(X)[:, 0] * 2, output="values").decide_one(3.0).prediction == 6.0
     )
+
+
+# -- whose monitor spoke -------------------------------------------------------------------
+
+
+def test_drift_window_events_carry_the_guard_name_version_and_request_id(
+    digits: dict[str, Any],
+) -> None:
+    from guardrails import DriftProfile
+
+    g = guard(digits["model"], name="digits", version="7").monitor(
+        DriftProfile.from_data(digits["X_cal"]), window=20, mode="tumbling"
+    )
+    with capture_logs() as events:
+        g.decide(digits["X_test"][:20], request_id="req-42")
+    windows = [e for e in events if e["event"] == "drift_window"]
+    assert windows, "a full window was evaluated"
+    for e in windows:
+        assert (e["guard"], e["guard_version"], e["request_id"]) == ("digits", "7", "req-42")
