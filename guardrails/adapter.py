@@ -17,7 +17,7 @@ from typing import Any, Literal, cast, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.base import Call, Layer, _is_frame
+from guardrails.base import Call, Layer, _is_frame, take_rows
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, ModelOutputError
 from guardrails.persistence import preview
@@ -56,6 +56,10 @@ class ModelAdapter(Layer):
         classes: class labels in the order of the output's columns. Taken from the model's
             ``classes_`` when it has one; required for a callable returning proba or scores.
         name: the stage name written on the decisions this model answers.
+        allow_nan: the model handles missing values: rows with NaN reach it. Rows with NaN
+            (unless allowed) or an infinite number are withheld as ``INVALID_INPUT``,
+            in numeric arrays and in the numeric columns of data frames, and the other rows
+            of the batch still reach the model.
 
     Examples:
         >>> import numpy as np
@@ -75,6 +79,7 @@ class ModelAdapter(Layer):
         output: OutputKind | None = None,
         classes: Sequence[Any] | NDArray[Any] | None = None,
         name: str = PRIMARY,
+        allow_nan: bool = False,
     ) -> None:
         if isinstance(model, Layer):
             raise ConfigurationError(
@@ -89,8 +94,14 @@ class ModelAdapter(Layer):
             raise ConfigurationError(
                 f"The 'name' parameter of ModelAdapter must be a non-empty str. Got {name!r}."
             )
+        if not isinstance(allow_nan, bool):
+            raise ConfigurationError(
+                "The 'allow_nan' parameter of ModelAdapter must be a bool. "
+                f"Got {allow_nan!r} instead."
+            )
         self.model = model
         self.stage_name = name
+        self.allow_nan = allow_nan
         self.output, self._method = self._resolve(model, output)
         self._classes = self._resolve_classes(model, classes)
         self._n_features = getattr(model, "n_features_in_", None)
@@ -193,16 +204,23 @@ class ModelAdapter(Layer):
         return "regression" if self.output == "values" else "classification"
 
     def __repr__(self) -> str:
-        return f"ModelAdapter({type(self.model).__name__}, output={self.output!r})"
+        nan = ", allow_nan=True" if self.allow_nan else ""
+        return f"ModelAdapter({type(self.model).__name__}, output={self.output!r}{nan})"
 
     # -- the call ------------------------------------------------------------------------
 
-    def _screen(self, X: Any) -> tuple[NDArray[np.bool_] | None, str | None]:
-        """Cheap checks on a numeric array before an estimator sees it.
+    def _screen(self, X: Any, call: Call) -> tuple[NDArray[np.bool_] | None, str | None]:
+        """Cheap checks on numeric input before an estimator sees it.
 
         Returns a mask of rows safe to send (None: all) and a reason for the whole batch
-        when nothing can be sent.
+        when nothing can be sent. Rows with NaN or infinite numbers are not sent (NaN is
+        sent when ``allow_nan``); in a data frame, the numeric columns are checked unless a
+        validating layer made the frame (its schema decided what may be missing).
         """
+        if _is_frame(X):
+            if call.validation is not None:
+                return None, None
+            return self._finite_rows(_frame_numbers(X)), None
         if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
             return None, None
         if X.ndim != 2:
@@ -213,25 +231,39 @@ class ModelAdapter(Layer):
                 f"got {X.shape[1]}"
             )
         if X.dtype.kind == "f":
-            with np.errstate(over="ignore", invalid="ignore"):
-                total = X.sum()  # fast path: one reduction; huge values may overflow it
-            if not np.isfinite(total):
-                finite: NDArray[np.bool_] = np.asarray(np.isfinite(X).all(axis=1))
-                if not finite.all():
-                    return finite, None
+            return self._finite_rows(X), None
         return None, None
+
+    def _finite_rows(self, X: NDArray[np.float64] | None) -> NDArray[np.bool_] | None:
+        """Mask of the rows of ``X`` fit to send, or None when every row is."""
+        if X is None or X.size == 0:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = X.sum()  # fast path: one reduction; huge values may overflow it
+        if np.isfinite(total):
+            return None
+        if self.allow_nan:
+            ok: NDArray[np.bool_] = ~np.asarray(np.isinf(X).any(axis=1))
+        else:
+            ok = np.asarray(np.isfinite(X).all(axis=1))
+        return None if ok.all() else ok
 
     def _decide(self, X: Any, call: Call) -> Decisions:
         t0 = time.perf_counter()
         n = call.n if X is call.raw else _len(X)
-        send, whole = self._screen(X)
+        send, whole = self._screen(X, call)
         if whole is not None:
             out = self._withheld(n, Reason.INVALID_INPUT, whole)
         elif send is not None:
             idx = np.flatnonzero(send)
-            out = self._withheld(n, Reason.INVALID_INPUT, "input has NaN or infinite values")
+            detail = (
+                "input has infinite values"
+                if self.allow_nan
+                else "input has NaN or infinite values"
+            )
+            out = self._withheld(n, Reason.INVALID_INPUT, detail)
             if idx.size:
-                out = out.merge(idx, self._call(X[idx], idx.size))
+                out = out.merge(idx, self._call(take_rows(X, idx), idx.size))
         else:
             out = self._call(X, n)
         out.timings[self.stage_name] = out.timings.get(self.stage_name, 0.0) + (
@@ -300,14 +332,17 @@ class ModelAdapter(Layer):
         bad: NDArray[np.bool_] = ~np.isfinite(sums)
         any_bad = bool(bad.any())
         clean = np.where(bad[:, None], 0.0, arr) if any_bad else arr
-        top = np.argmax(clean, axis=1)
+        if k == 2:  # argmax's first-maximum rule, without a strided reduction per row
+            top: NDArray[np.intp] = (clean[:, 1] > clean[:, 0]).astype(np.intp)
+        else:
+            top = np.argmax(clean, axis=1)
         if self.output == "proba":
             _check_proba(clean, sums, bad, any_bad)
             d = Decisions(
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=np.take_along_axis(arr, top[:, None], axis=1)[:, 0],
+                confidence=arr[np.arange(n), top],
                 classes=classes,
             )
         else:
@@ -462,3 +497,17 @@ def as_layer(model: Any, **adapter_options: Any) -> Layer:
             )
         return model
     return ModelAdapter(model, **adapter_options)
+
+
+def _frame_numbers(X: Any) -> NDArray[np.float64] | None:
+    """The float and nullable numeric columns of data frame ``X`` as floats (missing as
+    NaN), or None when it has none; integer and boolean numpy columns cannot hold NaN."""
+    cols = [
+        j
+        for j, dt in enumerate(X.dtypes)
+        if (dt.kind == "f" if isinstance(dt, np.dtype) else dt.kind in "biuf")
+    ]
+    if not cols:
+        return None
+    part = X if len(cols) == X.shape[1] else X.iloc[:, cols]
+    return np.asarray(part.to_numpy(dtype=np.float64, na_value=np.nan))

@@ -451,6 +451,120 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             tags.input_tags.allow_nan = inner.input_tags.allow_nan
         return tags
 
+    # -- saving: one pickle-free file, the model saved by the caller --------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted estimator to ``path``: its settings and its guard, never pickle.
+
+        One zip file holding ``estimator.json`` (the settings, classes and feature names)
+        and the guard's own artifact (as [`Guard.save`][guardrails.Guard.save] writes it).
+        The trained model is not stored, nor are code objects (a schema, interval
+        models): save the model with skops (``skops.io.dump(est.estimator_, ...)``) and
+        pass it, and them, back to [`load`][guardrails.GuardedClassifier.load].
+
+        Raises:
+            sklearn.exceptions.NotFittedError: the estimator is not fitted.
+        """
+        import json
+        import zipfile
+
+        check_is_fitted(self)
+        settings: dict[str, Any] = {
+            "format": "guardrails-estimator",
+            "format_version": 1,
+            "type": type(self).__name__,
+            "cal_size": self.cal_size,
+            "cv": self.cv if self.cv is None or isinstance(self.cv, int) else None,
+            "prefit": self.prefit,
+            "random_state": self.random_state if isinstance(self.random_state, int) else None,
+            "marker": _to_json(self.marker),
+            "calibration": self.calibration if isinstance(self.calibration, str) else None,
+            "n_features_in": getattr(self, "n_features_in_", None),
+            "feature_names_in": (
+                None
+                if getattr(self, "feature_names_in_", None) is None
+                else [str(c) for c in self.feature_names_in_]
+            ),
+        }
+        if hasattr(self, "classes_"):
+            settings["classes"] = _to_json(self.classes_.tolist())
+            settings["classes_dtype"] = self.classes_.dtype.str
+            settings["withheld_marker"] = _to_json(self.withheld_marker_)
+        target = Path(path)
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("estimator.json", json.dumps(settings, indent=1, sort_keys=True))
+            zf.writestr("guard.zip", _artifact_bytes(self.guard_))
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Any:
+        """A fitted estimator from a file [`save`][guardrails.GuardedClassifier.save] wrote.
+
+        Args:
+            path: the file.
+            model: the trained model the estimator was fitted with (e.g. from
+                ``skops.io.load``); it becomes ``estimator_`` and ``estimator``.
+            **objects: what the file names but never stores: ``schema=``, the interval
+                models ``scale=`` / ``quantiles=``; settings that were objects
+                (``cv=`` a splitter, ``random_state=`` a generator) may be given too.
+
+        Raises:
+            ArtifactError: not a saved estimator of this class, or the guard in it does
+                not match ``model`` or the objects given.
+        """
+        import json
+        import zipfile
+
+        from guardrails.abstention import Abstaining
+        from guardrails.calibration import Calibrated
+        from guardrails.errors import ArtifactError
+
+        try:
+            with zipfile.ZipFile(path) as zf:
+                settings = json.loads(zf.read("estimator.json"))
+                blob = zf.read("guard.zip")
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise ArtifactError(f"{path!s} is not a saved guarded estimator: {exc}") from exc
+        if settings.get("format") != "guardrails-estimator" or settings.get("type") != cls.__name__:
+            raise ArtifactError(
+                f"{path!s} holds a {settings.get('type')!r}, not a {cls.__name__}; load it "
+                "with that class (or guardrails.load for a bare guard artifact)."
+            )
+        guard_objects = {k: v for k, v in objects.items() if k not in ("cv", "random_state")}
+        g = _from_artifact_bytes(blob, model, guard_objects)
+        layers = list(g.layers())
+        policy = next((x.policy for x in layers if isinstance(x, Abstaining)), None)
+        calibrator = next((x.calibrator for x in layers if isinstance(x, Calibrated)), None)
+        params: dict[str, Any] = {
+            "schema": objects.get("schema"),
+            "policy": None if policy is None else clone(policy),
+            "cal_size": settings["cal_size"],
+            "cv": objects.get("cv", settings["cv"]),
+            "prefit": settings["prefit"],
+            "marker": _from_json(settings["marker"]),
+            "random_state": objects.get("random_state", settings["random_state"]),
+        }
+        import inspect
+
+        if "calibration" in inspect.signature(cls).parameters:
+            params["calibration"] = settings["calibration"] or (
+                None if calibrator is None else clone(calibrator)
+            )
+        est = cls(model, **params)
+        est.estimator_ = model
+        est.guard_ = g
+        est.interval_models_ = {k: objects[k] for k in ("scale", "quantiles") if k in objects}
+        if settings["n_features_in"] is not None:
+            est.n_features_in_ = int(settings["n_features_in"])
+        if settings["feature_names_in"] is not None:
+            est.feature_names_in_ = np.asarray(settings["feature_names_in"], dtype=object)
+        if "classes" in settings:
+            est.classes_ = np.asarray(
+                _from_json(settings["classes"]), dtype=np.dtype(settings["classes_dtype"])
+            )
+            est.withheld_marker_ = _from_json(settings["withheld_marker"])
+        return est
+
     # -- pickling: the guard travels as its saved artifact, never as live objects --------
 
     def __getstate__(self) -> dict[str, Any]:
@@ -465,6 +579,30 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         super().__setstate__(state)
         if blob is not None:
             self.guard_ = _from_artifact_bytes(blob, self.estimator_, self._load_objects())
+
+
+def _to_json(value: Any) -> Any:
+    """``value`` as JSON, with NaN and numpy scalars tagged so they come back as they were."""
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"$float": repr(value)}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ConfigurationError(
+        f"save() stores markers and labels as JSON; {value!r} ({type(value).__name__}) is not "
+        "one of None, a bool, a number or a string."
+    )
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict) and "$float" in value:
+        return float(value["$float"])
+    return value
 
 
 def _interval_nodes(policy: Any, prefix: str) -> list[tuple[str, Any]]:
@@ -677,6 +815,47 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         if d.proba is None:
             return np.full((len(d), len(self.classes_)), np.nan)
         return d.proba
+
+    @available_if(_has_proba)  # type: ignore[untyped-decorator]
+    def predict_log_proba(self, X: Any) -> NDArray[np.float64]:
+        """``log(predict_proba(X))``: ``(n_samples, n_classes)``, NaN rows never scored."""
+        with np.errstate(divide="ignore"):
+            out: NDArray[np.float64] = np.log(self.predict_proba(X))
+        return out
+
+    def _has_decision_function(self) -> bool:
+        if self.calibration is not None:  # the guard decides on calibrated probabilities
+            return False
+        model = getattr(self, "estimator_", self.estimator)
+        return callable(getattr(model, "decision_function", None))
+
+    @available_if(_has_decision_function)  # type: ignore[untyped-decorator]
+    def decision_function(self, X: Any) -> NDArray[np.float64]:
+        """The trained model's raw scores, ``(n_samples,)`` binary or ``(n_samples, n_classes)``.
+
+        As the model gives them; rows the guard withholds as invalid input are NaN and
+        never reach the model. Not available when the guard calibrates (its answers then
+        follow the calibrated probabilities: use ``predict_log_proba``).
+        """
+        from guardrails.base import take_rows
+        from guardrails.decisions import Reason
+
+        check_is_fitted(self)
+        X = self._input(X, reset=False)
+        d = self.guard_.decide(X)
+        rows = X
+        if self.schema is not None:
+            from guardrails.validation import Validated
+
+            checker = Validated(ModelAdapter(_no_model, output="values"), schema=self.schema)
+            rows = checker.validate(X).model_input
+        valid = np.flatnonzero(d.reason != int(Reason.INVALID_INPUT))
+        scores = np.asarray(
+            self.estimator_.decision_function(take_rows(rows, valid)), dtype=np.float64
+        )
+        out = np.full((len(d), *scores.shape[1:]), np.nan)
+        out[valid] = scores
+        return out
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy where a withheld answer counts as wrong (see guardrails.scoring for

@@ -97,6 +97,7 @@ class Guard(Layer):
         name: str = "guard",
         version: str = "0",
         steps: Sequence[_Step] = (),
+        allow_nan: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError(
@@ -112,7 +113,8 @@ class Guard(Layer):
         self.guard_name = name
         self.version = version
         self._steps: dict[str, _Step] = {s.slot: s for s in steps}
-        self._adapter = ModelAdapter(model, output=output, classes=classes)
+        self._adapter = ModelAdapter(model, output=output, classes=classes, allow_nan=allow_nan)
+        self.allow_nan = allow_nan
         self._lock = threading.Lock()
         self._stack: Layer | None = None
 
@@ -136,6 +138,7 @@ class Guard(Layer):
             name=self.guard_name,
             version=self.version,
             steps=[*self._steps.values(), step],
+            allow_nan=self.allow_nan,
         )
         return new
 
@@ -517,7 +520,7 @@ class Guard(Layer):
 
     def __repr__(self) -> str:
         model = type(self.model).__name__
-        text = f"guard({model})"
+        text = f"guard({model}, allow_nan=True)" if self.allow_nan else f"guard({model})"
         for slot in CANONICAL_ORDER:
             step = self._steps.get(slot)
             if step is not None:
@@ -546,6 +549,7 @@ class Guard(Layer):
                 "output": adapter.output,
                 "classes": enc.array(classes),
                 "n_features": adapter._n_features,
+                "allow_nan": adapter.allow_nan,
             },
             "steps": [
                 {"slot": slot, "text": self._steps[slot].text, "layer": enc.component(layer)}
@@ -591,6 +595,7 @@ def guard(
     classes: Sequence[Any] | NDArray[Any] | None = None,
     name: str = "guard",
     version: str = "0",
+    allow_nan: bool = False,
 ) -> Guard:
     """Start a guard around ``model``; chain steps to add layers.
 
@@ -601,6 +606,10 @@ def guard(
         classes: class labels in the order of the output's columns (callables only).
         name: the guard's name in logs and metrics.
         version: the guard's version in logs, metrics and saved artifacts.
+        allow_nan: the model handles missing values (as scikit-learn's
+            ``HistGradientBoostingClassifier`` does): rows with NaN reach it. Rows with an
+            infinite number are withheld as invalid input either way, in arrays and in the
+            numeric columns of data frames; by default NaN rows are withheld too.
 
     Examples:
         >>> import numpy as np
@@ -611,7 +620,9 @@ def guard(
         >>> g.predict(np.array([[0.0], [0.5]]), marker=-1).tolist()
         [0.0, -1.0]
     """
-    return Guard(model, output=output, classes=classes, name=name, version=version)
+    return Guard(
+        model, output=output, classes=classes, name=name, version=version, allow_nan=allow_nan
+    )
 
 
 def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
@@ -643,6 +654,7 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
             classes=given,
             name=str(info["name"]),
             version=str(info["version"]),
+            allow_nan=bool(model_info.get("allow_nan", False)),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ArtifactError(f"malformed guard artifact: {truncate(str(exc), 200)}") from exc

@@ -76,15 +76,21 @@ if True:  # a learning policy, local to the tests, so held-out fitting is exerci
 # A guard withholds rows with NaN/inf as "invalid input" instead of raising: that is the
 # point of a guard, and the one scikit-learn convention these estimators set aside. A
 # policy that withholds rows also fails check_classifiers_train, which wants training
-# accuracy above 0.83 and counts a withheld row as wrong. docs/sklearn.md lists exactly
-# these; the test below fails if any other check fails, and also if one of these passes.
+# accuracy above 0.83 and counts a withheld row as wrong, and check_classifiers_classes,
+# which wants predict to be the argmax of decision_function, marker rows included.
+# docs/sklearn.md lists exactly these; the test below fails if any other check fails,
+# and also if one of these passes.
 NAN_INF = "check_estimators_nan_inf"
 WITHHOLDS = "check_classifiers_train"
+AGREES = "check_classifiers_classes"  # predict must equal the argmax of decision_function
 
 ESTIMATOR_CASES = [
     (GuardedClassifier(LogisticRegression()), {NAN_INF}),
     (GuardedClassifier(LogisticRegression(), policy=confidence_below(0.0), marker=-1), {NAN_INF}),
-    (GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9)), {NAN_INF, WITHHOLDS}),
+    (
+        GuardedClassifier(LogisticRegression(), policy=confidence_below(0.9)),
+        {NAN_INF, WITHHOLDS, AGREES},
+    ),
     (
         GuardedClassifier(
             make_pipeline(StandardScaler(), LogisticRegression()),
@@ -627,3 +633,65 @@ def test_predict_interval_exists_only_when_the_policy_makes_intervals() -> None:
 
     assert not hasattr(GuardedRegressor(Ridge()), "predict_interval")
     assert hasattr(GuardedRegressor(Ridge(), policy=ConformalIntervals(0.1)), "predict_interval")
+
+
+def test_log_proba_and_decision_function_follow_the_inner_model(data: Any) -> None:
+    X, y = data
+    clf = GuardedClassifier(LogisticRegression()).fit(X, y)
+    X_bad = X[:4].copy()
+    X_bad[2, 0] = np.nan
+    log_proba = clf.predict_log_proba(X_bad)
+    assert np.allclose(log_proba[[0, 1, 3]], np.log(clf.predict_proba(X_bad)[[0, 1, 3]]))
+    scores = clf.decision_function(X_bad)
+    assert np.isnan(scores[2])
+    assert np.allclose(scores[[0, 1, 3]], clf.estimator_.decision_function(X[[0, 1, 3]]))
+    calibrated = GuardedClassifier(LogisticRegression(), calibration="temperature")
+    assert not hasattr(calibrated.fit(X, y), "decision_function")
+    labels_only = GuardedClassifier(LabelsOnly()).fit(X, y)
+    assert not hasattr(labels_only, "decision_function")
+    assert not hasattr(labels_only, "predict_log_proba")
+
+
+def test_a_saved_classifier_loads_back_as_an_estimator_that_decides_the_same(
+    data: Any, tmp_path: Any
+) -> None:
+    import zipfile
+
+    X, y = data
+    clf = GuardedClassifier(
+        LogisticRegression(), calibration="temperature", policy=AnswerShare(0.8), random_state=0
+    ).fit(X, y)
+    path = clf.save(tmp_path / "clf.zip")
+    assert sorted(zipfile.ZipFile(path).namelist()) == ["estimator.json", "guard.zip"]
+    again = GuardedClassifier.load(path, model=clf.estimator_)
+    assert again.decide(X) == clf.decide(X)
+    with pytest.warns(UserWarning, match="withheld rows"):
+        assert np.array_equal(again.predict(X), clf.predict(X))
+    assert again.withheld_marker_ == -1 and again.calibration == "temperature"
+    assert again.get_params()["policy__share"] == 0.8 and not again.policy.is_fitted()
+    refit = clone(again).fit(X, y)  # the loaded settings train a new one
+    assert refit.decide(X) == clf.decide(X)
+
+
+def test_a_saved_regressor_with_a_schema_and_interval_models_asks_for_them_back(
+    tmp_path: Any,
+) -> None:
+    import pandas as pd
+    from sklearn.datasets import load_diabetes
+
+    from guardrails import ArtifactError, ConformalIntervals
+
+    X, y = load_diabetes(return_X_y=True, as_frame=True)
+    policy = ConformalIntervals(0.1, score="cqr", quantiles=_quantile_pair())
+    reg = GuardedRegressor(LinearRegression(), policy=policy, random_state=0).fit(X, y)
+    path = reg.save(tmp_path / "reg.zip")
+    with pytest.raises(ArtifactError, match="quantiles"):
+        GuardedRegressor.load(path, model=reg.estimator_)
+    with pytest.raises(ArtifactError, match="holds a 'GuardedRegressor'"):
+        GuardedClassifier.load(path, model=reg.estimator_)
+    models = reg.interval_models_
+    again = GuardedRegressor.load(path, model=reg.estimator_, **models)
+    assert np.allclose(again.predict_interval(X), reg.predict_interval(X))
+    assert list(again.feature_names_in_) == list(X.columns)
+    with pytest.raises(ValueError, match="feature names"):
+        again.predict(pd.DataFrame(X.to_numpy()[:, ::-1], columns=X.columns[::-1]))

@@ -268,11 +268,14 @@ def test_prometheus_exposition_has_exact_counts() -> None:
     assert samples[key("guardrails_calls_total", **who)] == 5.0
     assert samples[key("guardrails_latency_seconds_count", **who, stage="total")] == 5.0
     assert samples[key("guardrails_latency_seconds_count", **who, stage="primary")] == 5.0
-    assert samples[key("guardrails_abstention_rate", **who)] == pytest.approx(0.3)
-    assert samples[key("guardrails_fallback_rate", **who)] == 0.0
-    assert samples[key("guardrails_error_rate", **who)] == 0.0
+    assert samples[key("guardrails_abstention_ratio", **who)] == pytest.approx(0.3)
+    assert samples[key("guardrails_fallback_ratio", **who)] == 0.0
+    assert samples[key("guardrails_error_ratio", **who)] == 0.0
     assert samples[key("guardrails_window_rows", **who)] == 10.0
-    assert samples[key("guardrails_drift_detected", **who)] == 0.0
+    # ratios follow Prometheus naming (_ratio, a share in [0, 1]), and this guard has no
+    # drift monitor, so it has no drift gauge (a constant 0 would claim "no drift")
+    assert not any(name.endswith("_rate") for name, _ in samples)
+    assert not any(name == "guardrails_drift_detected" for name, _ in samples)
     buckets = {
         dict(labels)["le"]: value
         for (name, labels), value in samples.items()
@@ -371,8 +374,9 @@ def test_opentelemetry_reads_the_same_counts() -> None:
         ("abstained", "low_confidence"): 2,
         ("abstained", "invalid_input"): 1,
     }
-    (rate,) = found["guardrails.abstention_rate"].data_points
+    (rate,) = found["guardrails.abstention_ratio"].data_points
     assert rate.value == pytest.approx(0.3)
+    assert "guardrails.drift_detected" not in found  # no monitor, no drift gauge
     latency = {p.attributes["stage"]: p.count for p in found["guardrails.latency"].data_points}
     assert latency["total"] == 5
     (conf,) = found["guardrails.confidence"].data_points
@@ -387,3 +391,31 @@ def test_an_empty_batch_counts_a_call_and_leaves_the_rates_alone() -> None:
     snap = m.snapshot().guard("g")
     assert snap.calls == 101
     assert (snap.rates.rows, snap.rates.abstention) == (1, 1.0)
+
+
+def test_metrics_served_from_a_fastapi_route_answer_get_metrics_without_a_redirect() -> None:
+    from fastapi import FastAPI, Response
+    from fastapi.testclient import TestClient
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest, make_asgi_app
+
+    from guardrails.exporters.prometheus import register
+
+    metrics = Metrics()
+    registry = CollectorRegistry()
+    register(metrics, registry)
+    g = guard(proba_model, output="proba", classes=[0, 1]).log(logger=quiet(), metrics=metrics)
+    g.decide(np.full((3, 1), 0.9))
+    app = FastAPI()
+
+    @app.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    scrape = TestClient(app).get("/metrics", follow_redirects=False)
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+    assert "guardrails_decisions_total" in scrape.text
+    # what docs/serving.md warns about: the naive mount redirects
+    mounted = FastAPI()
+    mounted.mount("/metrics", make_asgi_app(registry=registry))
+    assert TestClient(mounted).get("/metrics", follow_redirects=False).status_code == 307

@@ -12,8 +12,8 @@ Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 - ``guardrails.calls`` counter [guard, version]
 - ``guardrails.latency`` histogram, seconds [guard, version, stage]
 - ``guardrails.confidence`` histogram [guard, version]
-- ``guardrails.abstention_rate``, ``guardrails.fallback_rate``, ``guardrails.error_rate``,
-  ``guardrails.drift_detected`` gauges [guard, version]
+- ``guardrails.abstention_ratio``, ``guardrails.fallback_ratio``, ``guardrails.error_ratio``,
+  ``guardrails.drift_detected`` (guards with a drift monitor) gauges [guard, version]
 - ``guardrails.drift_score`` gauge [guard, version, feature]
 - ``guardrails.review_not_queued`` counter, ``guardrails.review_data_quality_cap`` gauge
   [guard, version]
@@ -101,9 +101,9 @@ class OtelExporter:
             description="Most invalid-input rows the review step queues per window.",
         )
         for key, doc in (
-            ("abstention_rate", "Share of withheld rows over the rolling window."),
-            ("fallback_rate", "Share of rows answered by a fallback stage (rolling)."),
-            ("error_rate", "Share of rows lost to errors over the rolling window."),
+            ("abstention_ratio", "Share of withheld rows over the rolling window."),
+            ("fallback_ratio", "Share of rows answered by a fallback stage (rolling)."),
+            ("error_ratio", "Share of rows lost to errors over the rolling window."),
             ("drift_detected", "1 while the monitor reports drift, else 0."),
         ):
             meter.create_observable_gauge(
@@ -175,10 +175,12 @@ class OtelExporter:
     def _gauge(self, key: str) -> Any:
         def callback(options: CallbackOptions) -> Iterable[Observation]:
             for g in self.metrics.snapshot().guards:
+                if key == "drift_detected" and g.drift_status is None:
+                    continue  # a guard without a drift monitor has no drift gauge
                 value = {
-                    "abstention_rate": g.rates.abstention,
-                    "fallback_rate": g.rates.fallback,
-                    "error_rate": g.rates.error,
+                    "abstention_ratio": g.rates.abstention,
+                    "fallback_ratio": g.rates.fallback,
+                    "error_ratio": g.rates.error,
                     "drift_detected": 1.0 if g.drift_status == "drift" else 0.0,
                 }[key]
                 yield Observation(value, {"guard": g.guard, "version": g.version})

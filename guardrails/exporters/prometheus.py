@@ -14,11 +14,11 @@ name                                      type       labels
 ``guardrails_calls_total``                counter    guard, version
 ``guardrails_latency_seconds``            histogram  guard, version, stage ("total" too)
 ``guardrails_confidence``                 histogram  guard, version
-``guardrails_abstention_rate``            gauge      guard, version
-``guardrails_fallback_rate``              gauge      guard, version
-``guardrails_error_rate``                 gauge      guard, version
+``guardrails_abstention_ratio``           gauge      guard, version
+``guardrails_fallback_ratio``             gauge      guard, version
+``guardrails_error_ratio``                gauge      guard, version
 ``guardrails_window_rows``                gauge      guard, version
-``guardrails_drift_detected``             gauge      guard, version
+``guardrails_drift_detected``             gauge      guard, version (guards with a monitor)
 ``guardrails_drift_score``                gauge      guard, version, feature
 ``guardrails_review_not_queued_total``    counter    guard, version
 ``guardrails_review_data_quality_cap``    gauge      guard, version
@@ -127,9 +127,9 @@ class GuardrailsCollector(Collector):
         gauges: dict[str, GaugeMetricFamily] = {
             key: GaugeMetricFamily(f"{ns}_{key}", doc, labels=_GUARD)
             for key, doc in (
-                ("abstention_rate", "Share of withheld rows over the rolling window."),
-                ("fallback_rate", "Share of rows answered by a fallback stage (rolling)."),
-                ("error_rate", "Share of rows lost to errors over the rolling window."),
+                ("abstention_ratio", "Share of withheld rows over the rolling window."),
+                ("fallback_ratio", "Share of rows answered by a fallback stage (rolling)."),
+                ("error_ratio", "Share of rows lost to errors over the rolling window."),
                 ("window_rows", "Rows in the rolling window behind the rates."),
                 ("drift_detected", "1 while the monitor reports drift, else 0."),
             )
@@ -168,12 +168,13 @@ class GuardrailsCollector(Collector):
                 latency.add_metric([*who, stage], _buckets(hist), hist.sum)
             confidence.add_metric(who, _buckets(g.confidence), g.confidence.sum)
             values: dict[str, Any] = {
-                "abstention_rate": g.rates.abstention,
-                "fallback_rate": g.rates.fallback,
-                "error_rate": g.rates.error,
+                "abstention_ratio": g.rates.abstention,
+                "fallback_ratio": g.rates.fallback,
+                "error_ratio": g.rates.error,
                 "window_rows": g.rates.rows,
-                "drift_detected": 1.0 if g.drift_status == "drift" else 0.0,
             }
+            if g.drift_status is not None:  # only a guard with a drift monitor has one
+                values["drift_detected"] = 1.0 if g.drift_status == "drift" else 0.0
             for key, value in values.items():
                 gauges[key].add_metric(who, float(value))
             for feature, score in sorted(g.drift_scores.items()):
