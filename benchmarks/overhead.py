@@ -244,26 +244,21 @@ def drift_row(sink: Any) -> list[str]:
     forest = RandomForestClassifier(200, random_state=0).fit(X[:4000], y[:4000])
     profile = DriftProfile.from_data(X[:4000])
     rows = X[4000:4450]
-    bare = guard(forest)
     monitored = guard(forest).monitor(profile, logger=json_logger(sink))
     feed = iter(range(4450, 8000 - 450, 450))
+    spent = []
 
     def next_call() -> Any:  # fresh rows every call, as traffic would be
         start = next(feed, 4000)
-        return monitored.decide(X[start : start + 450])
+        d = monitored.decide(X[start : start + 450])
+        spent.append(d.timings["monitor"])  # the monitor's own time in this call
+        return d
 
-    t = wall_best(
-        {
-            "forest": lambda: forest.predict_proba(rows),
-            "bare": lambda: bare.decide(rows),
-            "monitored": next_call,
-        },
-        rounds=7,
-    )
+    t = wall_best({"forest": lambda: forest.predict_proba(rows), "monitored": next_call}, rounds=7)
     return row(
-        f"drift monitor on a 450-row call, 64 features: its cost / RandomForest(200) "
-        f"predict_proba ({t['forest'] * 1e3:.0f} ms)",
-        max(0.0, t["monitored"] - t["bare"]) / t["forest"],
+        f"drift monitor on a 450-row call, 64 features: its own time (best of 7 calls) / "
+        f"RandomForest(200) predict_proba ({t['forest'] * 1e3:.0f} ms)",
+        min(spent) / t["forest"],
         0.2,
     )
 

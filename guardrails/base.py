@@ -194,10 +194,45 @@ def _is_frame(X: Any) -> bool:
     return hasattr(X, "iloc") and hasattr(X, "columns")
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, complex, np.number, np.bool_))
+
+
+def _one_dimensional(what: str) -> InvalidInputError:
+    """Misuse, not bad data: a 1-D batch of numbers is one row or one feature, never both."""
+    return InvalidInputError(
+        f"Expected a 2-D batch (n_rows, n_features); got {what}: use decide_one(x) for one "
+        "row, or X.reshape(1, -1) (one row) / X.reshape(-1, 1) (one feature)."
+    )
+
+
+def _check_ragged(X: list[Any] | tuple[Any, ...]) -> None:
+    """Refuse nested rows of different lengths before numpy sees them.
+
+    Only for a stack without a schema: a validating layer withholds each malformed row
+    as invalid input instead.
+    """
+    width: int | None = None
+    for i, row in enumerate(X):
+        if not isinstance(row, (list, tuple, np.ndarray)):
+            return  # records (dicts, models...): the schema checks them row by row
+        k = len(row)
+        if width is None:
+            width = k
+        elif k != width:
+            raise InvalidInputError(
+                f"Expected rows of one length (n_features); row 0 has {width} values and "
+                f"row {i} has {k}. Every row of a batch needs the same features."
+            )
+
+
 def as_batch(X: Any) -> int:
     """Number of rows in batch ``X``; raises [`InvalidInputError`][] if it is not one.
 
-    A batch is a 2-D (or deeper) array, a data frame, or a list/tuple of records.
+    A batch is a 2-D (or deeper) array, a data frame, or a list/tuple of records. A 1-D
+    array of numbers or a flat list of numbers is refused: it could be one row or one
+    feature, and guessing would queue one review case per value. (A 1-D array of text, for
+    a text model, is a batch.)
     """
     if X is None:
         raise InvalidInputError("decide() got None; expected a batch of rows.")
@@ -211,10 +246,14 @@ def as_batch(X: Any) -> int:
             raise InvalidInputError(
                 "decide() got a 0-d array; expected a batch (n_samples, n_features)."
             )
+        if X.ndim == 1 and X.dtype.kind in "biufc":
+            raise _one_dimensional(f"a 1-D array of {X.shape[0]} values")
         return int(X.shape[0])
     if _is_frame(X):
         return len(X)
     if isinstance(X, (list, tuple)):
+        if X and all(_is_number(v) for v in X):
+            raise _one_dimensional(f"a flat {type(X).__name__} of {len(X)} numbers")
         return len(X)
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) >= 1:  # array-likes: sparse matrices, tensors
@@ -252,6 +291,8 @@ def one_row_batch(x: Any) -> Any:
         return x.iloc[:1]
     if hasattr(x, "to_frame") and hasattr(x, "index"):  # a pandas Series: one row
         return x.to_frame().T
+    if _is_number(x):  # one row of one feature
+        return [[x]]
     return [x]
 
 
@@ -348,6 +389,8 @@ class Layer(ABC):
 
     def _start(self, X: Any, request_id: str | None, timeout: float | None) -> Call:
         n = as_batch(X)
+        if isinstance(X, (list, tuple)) and not any(hasattr(x, "schema") for x in self.layers()):
+            _check_ragged(X)
         call = Call(raw=X, n=n)
         if request_id is not None:
             call.request_id = request_id

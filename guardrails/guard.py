@@ -483,6 +483,9 @@ class Guard(Layer):
                         if step is not None:
                             layer = step.build(layer)
                     _share_schema_secrets(layer)
+                    for part in layer.layers():
+                        if isinstance(part, Monitored):  # its events say whose monitor spoke
+                            part.identity = (self.guard_name, self.version)
                     self._stack = layer
         return self._stack
 

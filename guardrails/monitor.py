@@ -391,6 +391,8 @@ class Monitored(PostLayer):
     """
 
     name = "monitor"
+    identity: tuple[str, str] | None = None
+    """The guard's (name, version), set by the guard that assembles this layer."""
 
     def __init__(
         self,
@@ -589,7 +591,7 @@ class Monitored(PostLayer):
         else:
             status, note = self._status, self._note
         for event in events:
-            self._emit(event)
+            self._emit(event, call.request_id)
         call.drift = note
         if status == "drift" and self.actions:
             detail = "drift: " + ", ".join(self._drifted_names()[:5])
@@ -853,9 +855,17 @@ class Monitored(PostLayer):
         self._note = DriftNote(self._status, _LazyScores(self._pending))
         return events
 
-    def _emit(self, event: dict[str, Any]) -> None:
-        """Log ``event`` and notify the actions; a broken logger must not break serving."""
+    def _emit(self, event: dict[str, Any], request_id: str | None = None) -> None:
+        """Log ``event`` and notify the actions; a broken logger must not break serving.
+
+        Events carry the guard's name and version, and the id of the request whose rows
+        closed the window, like decision events.
+        """
         fields = {k: v for k, v in event.items() if k not in ("event", "level")}
+        if self.identity is not None:
+            fields["guard"], fields["guard_version"] = self.identity
+        if request_id is not None:
+            fields["request_id"] = request_id
         try:
             getattr(self.log, event["level"])(event["event"], **fields)
         except Exception as exc:

@@ -237,10 +237,10 @@ def test_on_error_with_types_routes_the_primary_s_exception() -> None:
         raise ValueError("bad input")
 
     stages = [Default("retry-later", when=on_error(exc_types=[ConnectionError]))]
-    assert guard(down, output="labels").fallback(*stages).decide([1])[0].prediction == (
+    assert guard(down, output="labels").fallback(*stages).decide([[1]])[0].prediction == (
         "retry-later"
     )
-    d = guard(wrong, output="labels").fallback(*stages).decide([1])
+    d = guard(wrong, output="labels").fallback(*stages).decide([[1]])
     assert d[0].reason is Reason.MODEL_ERROR and d[0].stages_tried == ("primary",)
 
 

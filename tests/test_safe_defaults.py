@@ -305,3 +305,84 @@ def test_an_unnamed_model_stage_saves_and_loads_under_its_name(
     path = g.save(tmp_path / "g.guard")
     loaded = guardrails.load(path, model=digits["model"], logistic_regression=digits["backup"])
     assert loaded.decide(digits["X_test"]) == g.decide(digits["X_test"])
+
+
+# -- input shapes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("batch", "what"),
+    [
+        (np.arange(64.0), "a 1-D array of 64 values"),
+        (list(range(64)), "a flat list of 64 numbers"),
+        (tuple(np.arange(3.0)), "a flat tuple of 3 numbers"),
+    ],
+    ids=["array", "list", "tuple"],
+)
+def test_a_one_dimensional_batch_is_misuse_and_nothing_is_queued(
+    digits: dict[str, Any], batch: Any, what: str
+) -> None:
+    from guardrails import InvalidInputError, MemoryQueue
+
+    queue = MemoryQueue()
+    g = (
+        guard(digits["model"])
+        .abstain(ConformalSets(0.05))
+        .review(queue)
+        .fit(digits["X_cal"], digits["y_cal"])
+    )
+    for call in (g.decide, g.predict):
+        with pytest.raises(InvalidInputError, match=re.escape(what)) as info:
+            call(batch)
+        assert "(n_rows, n_features)" in str(info.value) and "decide_one(x)" in str(info.value)
+        assert "reshape(1, -1)" in str(info.value)
+    assert sum(queue.stats().counts.values()) == 0
+    assert g.decide_one(digits["X_test"][0]).stage == "primary"
+
+
+def test_a_one_dimensional_array_of_text_is_still_a_batch_for_a_text_model() -> None:
+    d = guard(lambda X: np.array([len(t) for t in X]), output="labels").decide(
+        np.array(["ab", "abc"])
+    )
+    assert d.prediction.tolist() == [2, 3]
+
+
+def test_ragged_rows_get_a_clear_error_not_a_numpy_traceback(digits: dict[str, Any]) -> None:
+    from guardrails import InvalidInputError
+
+    g = guard(digits["model"])
+    rows = [list(digits["X_test"][0]), list(digits["X_test"][1][:10])]
+    with pytest.raises(InvalidInputError, match="row 0 has 64 values and row 1 has 10"):
+        g.decide(rows)
+
+
+def test_ragged_rows_under_a_schema_are_withheld_row_by_row() -> None:
+    g = guard(lambda X: np.zeros(len(X), dtype=int), output="labels").validate(Point)
+    d = g.decide([[1.0, 2.0], [3.0], [1.0, 2.0, 3.0]])
+    assert d[0].answered
+    assert d[1].reason is Reason.INVALID_INPUT and d[2].reason is Reason.INVALID_INPUT
+
+
+def test_decide_one_of_a_number_is_one_row_of_one_feature() -> None:
+    assert (
+        guard(lambda X: np.asarray(X)[:, 0] * 2, output="values").decide_one(3.0).prediction == 6.0
+    )
+
+
+# -- whose monitor spoke -------------------------------------------------------------------
+
+
+def test_drift_window_events_carry_the_guard_name_version_and_request_id(
+    digits: dict[str, Any],
+) -> None:
+    from guardrails import DriftProfile
+
+    g = guard(digits["model"], name="digits", version="7").monitor(
+        DriftProfile.from_data(digits["X_cal"]), window=20, mode="tumbling"
+    )
+    with capture_logs() as events:
+        g.decide(digits["X_test"][:20], request_id="req-42")
+    windows = [e for e in events if e["event"] == "drift_window"]
+    assert windows, "a full window was evaluated"
+    for e in windows:
+        assert (e["guard"], e["guard_version"], e["request_id"]) == ("digits", "7", "req-42")

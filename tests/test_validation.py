@@ -166,7 +166,6 @@ def test_each_bad_array_row_is_withheld_and_never_reaches_the_model(case: str) -
         pytest.param(np.zeros((3, 5)), id="too many columns"),
         pytest.param(np.zeros((3, 3)), id="too few columns"),
         pytest.param(np.zeros((3, 4, 2)), id="3-d array"),
-        pytest.param(np.zeros(4), id="1-d array as a batch"),
     ],
 )
 def test_a_badly_shaped_array_withholds_every_row(X: NDArray[Any]) -> None:
@@ -177,6 +176,14 @@ def test_a_badly_shaped_array_withholds_every_row(X: NDArray[Any]) -> None:
     assert model.seen == []
     with pytest.raises(InvalidInputError):
         guarded(on_invalid="raise")[0].decide(X)
+
+
+@pytest.mark.parametrize("on_invalid", ["abstain", "raise", "fallback"])
+def test_a_1d_array_is_refused_as_misuse_under_every_policy(on_invalid: str) -> None:
+    g, model = guarded(on_invalid=on_invalid)
+    with pytest.raises(InvalidInputError, match="got a 1-D array of 4 values"):
+        g.decide(np.zeros(4))
+    assert model.seen == []
 
 
 def test_a_0d_array_or_none_is_not_a_batch() -> None:
@@ -594,6 +601,11 @@ records = st.one_of(
 @given(batch=st.lists(records, max_size=6))
 def test_arbitrary_json_like_records_give_only_answers_or_invalid_input(batch: list[Any]) -> None:
     g, model = guarded()
+    if batch and all(isinstance(v, (int, float)) for v in batch):  # a flat list: misuse
+        with pytest.raises(InvalidInputError, match="2-D batch"):
+            g.decide(batch)
+        assert model.rows_seen() == 0
+        return
     d = g.decide(batch)
     assert len(d) == len(batch)
     withheld = d.abstained
@@ -629,6 +641,11 @@ any_arrays = st.one_of(
 @given(X=any_arrays)
 def test_arbitrary_arrays_give_only_answers_or_invalid_input(X: NDArray[Any]) -> None:
     g, model = guarded()
+    if X.ndim == 1 and X.dtype.kind in "biuf":  # one row or one feature? misuse, refused
+        with pytest.raises(InvalidInputError, match="2-D batch"):
+            g.decide(X)
+        assert model.rows_seen() == 0
+        return
     d = g.decide(X)
     assert len(d) == X.shape[0]
     assert set(d.reason[d.abstained].tolist()) <= {int(Reason.INVALID_INPUT)}
