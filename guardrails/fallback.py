@@ -1581,6 +1581,8 @@ class _Book:
         m = idx.size
         prev_stage, prev_reason = self.d.stage[idx], self.d.reason[idx]
         sub = sub.replace(stage=object_column(m, stage.name), timings={stage.name: seconds})
+        if sub.errors is None and self.d.errors is not None:  # why validation refused it
+            sub = sub.replace(errors=self.d.errors[idx])
         detail = object_column(m) if sub.detail is None else sub.detail.copy()
         review = sub.abstained & (sub.reason == int(Reason.REVIEW))
         declined = f"rule {stage.name!r} declined" if isinstance(stage, Rule) else None

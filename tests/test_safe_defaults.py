@@ -386,3 +386,14 @@ def test_drift_window_events_carry_the_guard_name_version_and_request_id(
     assert windows, "a full window was evaluated"
     for e in windows:
         assert (e["guard"], e["guard_version"], e["request_id"]) == ("digits", "7", "req-42")
+
+
+def test_a_row_a_rule_declined_still_shows_why_validation_refused_it() -> None:
+    g = (
+        guard(lambda X: np.zeros(len(X), dtype=int), output="labels")
+        .validate(Point, on_invalid="fallback")
+        .fallback(Rule(lambda rows: [None] * len(rows), name="nope", when=on_invalid_input()))
+    )
+    d = g.decide([{"x": 20.0, "y": 1.0}])
+    assert d[0].reason is Reason.INVALID_INPUT and d[0].stages_tried[-1] == "nope"
+    assert d[0].errors and d[0].errors[0]["loc"] == ("x",)
