@@ -98,6 +98,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     estimator: Any
     schema: Any
+    validation: Mapping[str, Any] | None
     calibration: Any = None  # the regressor has no calibration
     policy: Policy | None
     cal_size: float
@@ -132,6 +133,30 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                     f"{list(METHODS)} or a Calibrator such as TemperatureScaling(). "
                     f"Got {self.calibration!r} instead."
                 )
+        if self.validation is not None:
+            from guardrails.validation import Validated
+
+            if not isinstance(self.validation, Mapping) or self.schema is None:
+                raise ConfigurationError(
+                    f"The 'validation' parameter of {owner} must be None or a dict of "
+                    "Guard.validate() settings (on_invalid, extra, repair, redactor, "
+                    f"as_frame), used with schema=... Got {self.validation!r} with "
+                    f"schema={self.schema!r} instead."
+                )
+            defaults = {
+                "on_invalid": "abstain",
+                "extra": "forbid",
+                "repair": (),
+                "redactor": None,
+                "as_frame": False,
+            }
+            unknown = sorted(set(self.validation) - set(defaults))
+            if unknown:
+                raise ConfigurationError(
+                    f"The 'validation' parameter of {owner} takes the settings of "
+                    f"Guard.validate(): {sorted(defaults)}. Got unknown {unknown!r}."
+                )
+            Validated.check_settings(schema=self.schema, **{**defaults, **self.validation})
         size = self.cal_size
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not 0 < size < 1:
             raise ConfigurationError(
@@ -176,7 +201,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         """
         g = guard(model, output=output, classes=classes)
         if validate and self.schema is not None:
-            g = g.validate(self.schema)
+            g = g.validate(self.schema, **self._validation())
         return self._steps(g, self.policy if policy is None else policy)
 
     def _steps(self, g: Guard, policy: Policy | None) -> Guard:
@@ -185,6 +210,10 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         if policy is not None:
             g = g.abstain(policy)
         return g
+
+    def _validation(self) -> dict[str, Any]:
+        """The ``validation`` settings as keywords of ``Guard.validate`` / ``Validated``."""
+        return dict(self.validation or {})
 
     def _load_objects(self) -> dict[str, Any]:
         """Objects that a saved guard of this estimator needs back (code, never stored)."""
@@ -265,7 +294,9 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         """Training rows as the model will see them through the schema; all must be valid."""
         from guardrails.validation import Validated
 
-        checker = Validated(ModelAdapter(_no_model, output="values"), schema=self.schema)
+        checker = Validated(
+            ModelAdapter(_no_model, output="values"), schema=self.schema, **self._validation()
+        )
         result = checker.validate(X)
         if not result.valid.all():
             bad = np.flatnonzero(~result.valid)
@@ -394,7 +425,9 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         self.estimator_ = model
         self.interval_models_ = dict(models)
         fitted = _transplant(held_out, model, self._load_objects())
-        self.guard_ = fitted if self.schema is None else fitted.validate(self.schema)
+        self.guard_ = (
+            fitted if self.schema is None else fitted.validate(self.schema, **self._validation())
+        )
 
     def _check_model_classes(self, model: Any) -> None:
         """The trained model must know every class (only classifiers check)."""
@@ -479,6 +512,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             "random_state": self.random_state if isinstance(self.random_state, int) else None,
             "marker": _to_json(self.marker),
             "calibration": self.calibration if isinstance(self.calibration, str) else None,
+            "validation": _json_or_none(self.validation),
             "n_features_in": getattr(self, "n_features_in_", None),
             "feature_names_in": (
                 None
@@ -530,13 +564,15 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 f"{path!s} holds a {settings.get('type')!r}, not a {cls.__name__}; load it "
                 "with that class (or guardrails.load for a bare guard artifact)."
             )
-        guard_objects = {k: v for k, v in objects.items() if k not in ("cv", "random_state")}
+        settings_only = ("cv", "random_state", "validation")
+        guard_objects = {k: v for k, v in objects.items() if k not in settings_only}
         g = _from_artifact_bytes(blob, model, guard_objects)
         layers = list(g.layers())
         policy = next((x.policy for x in layers if isinstance(x, Abstaining)), None)
         calibrator = next((x.calibrator for x in layers if isinstance(x, Calibrated)), None)
         params: dict[str, Any] = {
             "schema": objects.get("schema"),
+            "validation": objects.get("validation", settings.get("validation")),
             "policy": None if policy is None else clone(policy),
             "cal_size": settings["cal_size"],
             "cv": objects.get("cv", settings["cv"]),
@@ -579,6 +615,17 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         super().__setstate__(state)
         if blob is not None:
             self.guard_ = _from_artifact_bytes(blob, self.estimator_, self._load_objects())
+
+
+def _json_or_none(value: Any) -> Any:
+    """``value`` when JSON can hold it as it is (settings without objects), else None."""
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return value
 
 
 def _to_json(value: Any) -> Any:
@@ -671,6 +718,11 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
             training rows must satisfy it (and are turned into the model's input by
             it), and at predict time invalid rows are withheld with reason
             ``invalid_input``. With a schema, ``X`` may be a list of records.
+        validation: the settings of [`Guard.validate`][guardrails.Guard.validate] for
+            the schema, as a dict: e.g. ``{"as_frame": True}`` hands the model a data
+            frame with the schema's field names as columns (what a
+            ``ColumnTransformer`` selecting columns by name needs), ``{"extra":
+            "ignore"}`` lets rows carry other fields.
         calibration: None, a method name ("temperature", "sigmoid", "isotonic",
             "histogram", "vector") or a [`Calibrator`][guardrails.calibration.Calibrator],
             fitted on held-out outputs; the policy then decides on calibrated
@@ -717,6 +769,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         estimator: Any,
         *,
         schema: Any = None,
+        validation: Mapping[str, Any] | None = None,
         calibration: Any = None,
         policy: Policy | None = None,
         cal_size: float = 0.25,
@@ -727,6 +780,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
     ) -> None:
         self.estimator = estimator
         self.schema = schema
+        self.validation = validation
         self.calibration = calibration
         self.policy = policy
         self.cal_size = cal_size
@@ -847,7 +901,9 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         if self.schema is not None:
             from guardrails.validation import Validated
 
-            checker = Validated(ModelAdapter(_no_model, output="values"), schema=self.schema)
+            checker = Validated(
+                ModelAdapter(_no_model, output="values"), schema=self.schema, **self._validation()
+            )
             rows = checker.validate(X).model_input
         valid = np.flatnonzero(d.reason != int(Reason.INVALID_INPUT))
         scores = np.asarray(
@@ -876,6 +932,8 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
             training rows must satisfy it (and are turned into the model's input by
             it), and at predict time invalid rows are withheld with reason
             ``invalid_input``. With a schema, ``X`` may be a list of records.
+        validation: the settings of [`Guard.validate`][guardrails.Guard.validate] for
+            the schema, as a dict (e.g. ``{"as_frame": True}``).
         policy: the abstention policy (e.g. one that withholds wide conformal
             intervals); None answers every valid row.
         cal_size: share held out to fit the learning layers when ``cv`` is None.
@@ -914,6 +972,7 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
         estimator: Any,
         *,
         schema: Any = None,
+        validation: Mapping[str, Any] | None = None,
         policy: Policy | None = None,
         cal_size: float = 0.25,
         cv: Any = None,
@@ -923,6 +982,7 @@ class GuardedRegressor(RegressorMixin, _GuardedBase):  # type: ignore[misc]
     ) -> None:
         self.estimator = estimator
         self.schema = schema
+        self.validation = validation
         self.policy = policy
         self.cal_size = cal_size
         self.cv = cv

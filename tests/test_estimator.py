@@ -695,3 +695,39 @@ def test_a_saved_regressor_with_a_schema_and_interval_models_asks_for_them_back(
     assert list(again.feature_names_in_) == list(X.columns)
     with pytest.raises(ValueError, match="feature names"):
         again.predict(pd.DataFrame(X.to_numpy()[:, ::-1], columns=X.columns[::-1]))
+
+
+class WineCut(pydantic.BaseModel):
+    alcohol: float = pydantic.Field(ge=0)
+    malic_acid: float = pydantic.Field(ge=0)
+    color_intensity: float = pydantic.Field(ge=0)
+    proline: float = pydantic.Field(ge=0)
+
+
+def test_a_column_transformer_selecting_by_name_gets_a_frame_through_the_schema() -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True)
+    X, y = wine.data[list(WineCut.model_fields)], wine.target
+    by_name = ColumnTransformer(
+        [
+            ("scaled", StandardScaler(), ["alcohol", "malic_acid"]),
+            ("raw", "passthrough", ["color_intensity", "proline"]),
+        ]
+    )
+    pipe = make_pipeline(by_name, LogisticRegression(max_iter=2000))
+    settings: dict[str, Any] = {"schema": WineCut, "marker": -1, "random_state": 0}
+    with pytest.raises(ValueError, match="only supported for dataframes"):  # no names
+        GuardedClassifier(pipe, **settings).fit(X, y)
+    clf = GuardedClassifier(pipe, validation={"as_frame": True}, **settings).fit(X, y)
+    bad = X.iloc[:3].copy()
+    bad.iloc[1, 0] = -1.0
+    d = clf.decide(bad)
+    assert d.abstained.tolist() == [False, True, False]
+    assert d[1].reason is Reason.INVALID_INPUT and d[1].errors[0]["loc"] == ("alcohol",)
+    assert clf.score(X, y) > 0.85
+    with pytest.raises(ConfigurationError, match="'validation' parameter of GuardedClassifier"):
+        GuardedClassifier(pipe, validation={"as_frame": True}).fit(X, y)  # no schema
+    with pytest.raises(ConfigurationError, match="unknown \\['frame'\\]"):
+        GuardedClassifier(pipe, schema=WineCut, validation={"frame": True}).fit(X, y)
