@@ -552,7 +552,11 @@ class _Checker:
             col[missing] = value
             repaired |= missing
             return
-        errs.add_mask(missing, (spec.name,), "missing", "Field required (missing value)", col)
+        nan = missing & _is_nan(col)
+        errs.add_mask(nan, (spec.name,), "missing", "Input is NaN; the field is required", col)
+        errs.add_mask(
+            missing & ~nan, (spec.name,), "missing", "Field required (missing value)", col
+        )
 
     def _objects(
         self,
@@ -1359,3 +1363,14 @@ def _error(result: ValidationResult, schema: Schema) -> InvalidInputError:
         f"{schema!r}: {shown}{more}",
         errors=_error_list(result),
     )
+
+
+def _is_nan(col: NDArray[Any]) -> NDArray[np.bool_]:
+    """``(n,)`` bool: cells that are a float NaN (not None, not pd.NA)."""
+    if col.dtype.kind in "fc":
+        return np.isnan(col) if col.ndim == 1 else np.zeros(len(col), dtype=bool)
+    out = np.zeros(len(col), dtype=bool)
+    if col.dtype.kind == "O":
+        for i, v in enumerate(col.tolist()):
+            out[i] = isinstance(v, float) and v != v
+    return out

@@ -397,3 +397,11 @@ def test_a_row_a_rule_declined_still_shows_why_validation_refused_it() -> None:
     d = g.decide([{"x": 20.0, "y": 1.0}])
     assert d[0].reason is Reason.INVALID_INPUT and d[0].stages_tried[-1] == "nope"
     assert d[0].errors and d[0].errors[0]["loc"] == ("x",)
+
+
+def test_a_nan_reads_is_nan_not_field_required() -> None:
+    g = guard(lambda X: np.zeros(len(X), dtype=int), output="labels").validate(Point)
+    d = g.decide(np.array([[np.nan, 1.0], [1.0, 1.0]]))
+    assert d[0].reason is Reason.INVALID_INPUT and d[1].answered
+    assert d[0].errors is not None
+    assert [e["msg"] for e in d[0].errors] == ["Input is NaN; the field is required"]
