@@ -1602,6 +1602,11 @@ class _Book:
             else:
                 what = "declined" if detail[j] == declined else str(Reason(int(sub.reason[j])))
                 seen = f"{seen}; {stage.name}: {what}"
+            if sub.abstained[j] and self.verdict[i] and self.verdict_detail is not None:
+                # a row still withheld keeps why its verdict was given (field, bound, value)
+                why = self.verdict_detail[i]
+                if why and why != detail[j]:
+                    detail[j] = why if detail[j] is None else f"{why}; {detail[j]}"
             self.history[i] = seen
         self.d = self.d.merge(idx, sub.replace(detail=detail, **over))
 

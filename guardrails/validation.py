@@ -419,10 +419,11 @@ class _Checker:
                     "Extra column is not permitted",
                     None,
                 )
-        for spec in self.specs:
-            if spec.name not in present and spec.required:
-                errs.add_batch((spec.name,), "missing", "Column is missing", None)
+        missing = [s.name for s in self.specs if s.name not in present and s.required]
+        for name in missing:
+            errs.add_batch((name,), "missing", "Column is missing", None)
         if errs.batch:
+            errs.batch.insert(0, self._column_summary(missing, extras))
             return None, repaired
         if all(s.name in present for s in self.specs):
             series = [df[present[s.name]] for s in self.specs]
@@ -453,6 +454,17 @@ class _Checker:
         if errs.batch:
             return None, repaired
         return _Checked(columns=columns), repaired
+
+    def _column_summary(self, missing: list[str], extras: list[str]) -> dict[str, Any]:
+        """One error naming the expected columns and which were missing or unexpected."""
+        parts = [f"expected {_names([s.name for s in self.specs])}"]
+        if missing:
+            parts.append(f"missing {_names(missing)}")
+        if extras:
+            kind = "unexpected" if self.extra == "forbid" else "ignored"
+            parts.append(f"{kind} {_names(extras)}")
+        msg = "Data frame columns do not match the schema: " + "; ".join(parts)
+        return {"loc": (), "type": "column_mismatch", "msg": msg, "input": None}
 
     # -- column checks -------------------------------------------------------------------
 
@@ -1335,6 +1347,13 @@ def _rows(X: Any) -> int:
     if shape is not None and len(shape) >= 1:
         return int(shape[0])
     return 1
+
+
+def _names(names: Sequence[str], limit: int = 12) -> str:
+    """Column names as a short list: each cut to 40 characters, at most ``limit`` shown."""
+    shown = [n if len(n) <= 40 else n[:37] + "..." for n in names[:limit]]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{shown!r}{more}"
 
 
 def _cut(text: str) -> str:

@@ -405,3 +405,43 @@ def test_a_nan_reads_is_nan_not_field_required() -> None:
     assert d[0].reason is Reason.INVALID_INPUT and d[1].answered
     assert d[0].errors is not None
     assert [e["msg"] for e in d[0].errors] == ["Input is NaN; the field is required"]
+
+
+def test_a_frame_with_wrong_column_names_says_which_columns_were_expected() -> None:
+    import pandas as pd
+
+    g = guard(lambda X: np.zeros(len(X), dtype=int), output="labels").validate(Point)
+    d = g.decide(pd.DataFrame({"x": [1.0], "Y": [2.0]}))
+    assert d[0].reason is Reason.INVALID_INPUT
+    assert d[0].detail is not None and d[0].errors is not None
+    summary = "expected ['x', 'y']; missing ['y']; unexpected ['Y']"
+    assert summary in d[0].detail
+    assert d[0].errors[0]["type"] == "column_mismatch" and summary in d[0].errors[0]["msg"]
+    assert [e["loc"] for e in d[0].errors[1:]] == [("Y",), ("y",)]
+
+
+def test_the_validation_error_survives_the_chain_into_decision_review_case_and_log() -> None:
+    from guardrails import MemoryQueue
+
+    queue = MemoryQueue()
+    g = (
+        guard(lambda X: np.zeros(len(X), dtype=int), output="labels", name="pts")
+        .validate(Point, on_invalid="fallback")
+        .fallback(Rule(lambda rows: [None] * len(rows), name="nope", when=on_invalid_input()))
+        .review(queue)
+        .log(details=True)
+    )
+    with capture_logs() as logs:
+        d = g.decide([{"x": 20.0, "y": 1.0}, {"x": 1.0, "y": 1.0}])
+    assert d[0].abstained and d[1].answered and d[0].stages_tried[-1] == "nope"
+    why = "x: Input should be less than or equal to 10 (got 20.0)"
+    assert d[0].detail is not None and why in d[0].detail
+    assert d[0].errors and d[0].errors[0]["loc"] == ("x",)
+    (case,) = queue.list()
+    assert why in str(case.context.get("detail"))
+    row_events = [e for e in logs if e.get("row") == 0]
+    assert row_events and why in str(row_events[0].get("detail"))
+    logged = row_events[0].get("errors")
+    assert [(e["loc"], e["type"], e["msg"]) for e in logged] == [
+        (("x",), "less_than_equal", "Input should be less than or equal to 10")
+    ]
