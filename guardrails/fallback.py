@@ -748,7 +748,9 @@ class ModelStage(_CodeStage):
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
         state = self._common_state(enc)
         what = "guard" if self.is_guard else "model"
-        state["model"] = enc.ref(self.name, f"the {what} of fallback stage {self.name!r}")
+        state["model"] = enc.ref(
+            self.name, f"the {what} of fallback stage {self.name!r}", self.model, shown="type"
+        )
         state["output"] = None if self.is_guard else self._layer_output()
         classes = self.classes
         if classes is not None and classes.dtype == object:

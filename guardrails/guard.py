@@ -693,6 +693,10 @@ def guard(
 def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
     """Load a guard saved by [`Guard.save`][] around ``model``.
 
+    Every object the artifact names but cannot store must be passed back by name, except
+    a [`Metrics`][guardrails.telemetry.Metrics] registry: omitted, it starts fresh. The
+    loaded guard's repr shows the objects passed in.
+
     Args:
         path: the artifact file.
         model: the trained model the guard was fitted on (models are never stored).
@@ -700,9 +704,11 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
 
     Raises:
         ArtifactError: the file is not a guard artifact, was tampered with, names an
-            unknown type, or does not match ``model``.
+            unknown type, or does not match ``model``; or objects it needs were not
+            passed (all of them are named in one error).
     """
     manifest, arrays = persistence.read(path)
+    objects = _needed_objects(manifest, objects)
     dec = persistence.Decoder(arrays, objects)
     try:
         info = manifest["guard"]
@@ -744,13 +750,64 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
             persistence.registered(str(spec.get("type"))), Layer
         ):
             raise ArtifactError(f"step {entry['slot']!r} does not hold a guard layer")
-        rebuilt.append(
-            _Step(entry["slot"], _loader(dec, spec), str(entry.get("text", entry["slot"])))
-        )
+        text = _shown_as_passed(str(entry.get("text", entry["slot"])), manifest, objects)
+        rebuilt.append(_Step(entry["slot"], _loader(dec, spec), text))
     g._steps = {s.slot: s for s in rebuilt}
     g.build()
     g._fitted = True
     return g
+
+
+def _fresh_metrics() -> Any:
+    from guardrails.telemetry import Metrics
+
+    return Metrics()
+
+
+#: objects an artifact may name that load() makes afresh when they are not passed
+_FRESH: dict[str, Callable[[], Any]] = {"metrics": _fresh_metrics}
+
+
+def _needed_objects(manifest: dict[str, Any], objects: dict[str, Any]) -> dict[str, Any]:
+    """``objects`` plus fresh registries; every other missing object named in one error."""
+    refs = manifest.get("refs", {})
+    if not isinstance(refs, dict):
+        raise ArtifactError("malformed reference table in guard.json")
+    given = dict(objects)
+    missing: list[str] = []
+    for name in refs:
+        if name in given:
+            continue
+        if name in _FRESH:
+            given[name] = _FRESH[name]()
+        else:
+            missing.append(str(name))
+    if missing:
+        names = [n if n.isidentifier() and len(n) <= 60 else truncate(n, 60) for n in missing]
+        lines = "".join(
+            f"\n  {shown}=...: {str(refs[name])[:120]}" for shown, name in zip(names, missing)
+        )
+        asked = ", ".join(f"{shown}=..." for shown in names)
+        count = "an object" if len(missing) == 1 else f"{len(missing)} objects"
+        raise ArtifactError(
+            f"this artifact needs {count} that the file never stores (code and models): "
+            f"pass load(path, model=..., {asked}).{lines}"
+        )
+    return given
+
+
+def _shown_as_passed(text: str, manifest: dict[str, Any], objects: dict[str, Any]) -> str:
+    """A saved step's text with each saved object's text replaced by the passed object's."""
+    shown = manifest.get("shown", {})
+    if not isinstance(shown, dict):
+        return text
+    for name, entry in shown.items():
+        if not isinstance(entry, dict) or name not in objects:
+            continue
+        old, how = entry.get("text"), entry.get("as")
+        if isinstance(old, str) and old and how in ("repr", "type"):
+            text = text.replace(old, persistence.shown_text(objects[name], str(how)))
+    return text
 
 
 def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer], Layer]:

@@ -547,10 +547,10 @@ class Logged(Layer):
             else enc.ref("logger", "the structlog logger the log step wrote to"),
             "metrics": None
             if self.metrics is None
-            else enc.ref("metrics", "the guardrails.telemetry.Metrics registry"),
+            else enc.ref("metrics", "the guardrails.telemetry.Metrics registry", self.metrics),
             "alerts": None
             if self.alerts is None
-            else enc.ref("alerts", "the guardrails.alerts.Alerts rules and sinks"),
+            else enc.ref("alerts", "the guardrails.alerts.Alerts rules and sinks", self.alerts),
         }
 
     @classmethod

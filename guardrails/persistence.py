@@ -94,6 +94,7 @@ class Encoder:
     def __init__(self) -> None:
         self.arrays: dict[str, NDArray[Any]] = {}
         self.refs: dict[str, str] = {}
+        self.shown: dict[str, dict[str, str]] = {}
 
     def array(self, value: NDArray[Any] | None) -> str | None:
         """Store ``value`` and return the key to put in the JSON state."""
@@ -118,9 +119,17 @@ class Encoder:
             )
         return {"type": name, "state": obj._to_state(self)}
 
-    def ref(self, name: str, description: str) -> dict[str, str]:
-        """A placeholder for an object that load() must be given as ``name=...``."""
+    def ref(
+        self, name: str, description: str, obj: Any = None, *, shown: str = "repr"
+    ) -> dict[str, str]:
+        """A placeholder for an object that load() must be given as ``name=...``.
+
+        ``obj`` is the object itself when the guard's repr shows it (``shown="repr"``: its
+        repr, ``"type"``: its class name); load() puts the passed object's text in its place.
+        """
         self.refs[name] = description
+        if obj is not None:
+            self.shown[name] = {"text": shown_text(obj, shown), "as": shown}
         return {"$ref": name}
 
 
@@ -191,6 +200,7 @@ def write(path: str | os.PathLike[str], manifest: dict[str, Any], enc: Encoder) 
         key: {"dtype": arr.dtype.str, "shape": list(arr.shape)} for key, arr in enc.arrays.items()
     }
     body["refs"] = enc.refs
+    body["shown"] = enc.shown
     text = json.dumps(body, indent=1, sort_keys=True, allow_nan=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temp_files(target)
@@ -348,6 +358,11 @@ def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, NDArra
         for key, (need, dtype, shape) in plans.items():
             arrays[key] = _read_array(zf, infos[f"arrays/{key}.npy"], key, need, dtype, shape)
     return manifest, arrays
+
+
+def shown_text(obj: Any, shown: str) -> str:
+    """How the guard's repr shows ``obj``: its repr, or its class name in ``Stage(Name, ...``."""
+    return f"({type(obj).__name__}," if shown == "type" else repr(obj)
 
 
 def _short(value: Any, limit: int = 80) -> str:

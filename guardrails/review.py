@@ -1437,7 +1437,7 @@ class Reviewed(PostLayer):
         if callable(priority):
             priority = enc.ref("priority", "the review priority function")
         return {
-            "queue": enc.ref("queue", f"the review queue (was {self.queue.url})"),
+            "queue": enc.ref("queue", f"the review queue (was {self.queue.url})", self.queue),
             "audit_rate": self.audit_rate,
             "priority": priority,
             "provisional": self.provisional,

@@ -135,3 +135,99 @@ def test_a_model_with_other_classes_is_refused(saved: Path, iris: dict[str, Any]
 def test_missing_files_are_clear(tmp_path: Path, iris: dict[str, Any]) -> None:
     with pytest.raises(ArtifactError, match="no saved guard"):
         load(tmp_path / "nope.guard", model=iris["model"])
+
+
+@pytest.fixture
+def wired(tmp_path: Path, iris: dict[str, Any]) -> dict[str, Any]:
+    """A guard that names a schema, a queue, a fallback model, metrics and alerts."""
+    from guardrails import (
+        Alerts,
+        Metrics,
+        ModelStage,
+        SQLiteQueue,
+        abstention_rate_above,
+        infer_schema,
+    )
+
+    schema = infer_schema(iris["X_cal"])
+    backup = LogisticRegression(max_iter=200).fit(iris["X_cal"], iris["y_cal"])
+    g = (
+        guard(iris["model"])
+        .validate(schema)
+        .abstain(confidence_below(0.9))
+        .fallback(ModelStage(backup, name="backup"))
+        .review(SQLiteQueue(tmp_path / "saved.db"))
+        .log(metrics=Metrics(window=50), alerts=Alerts([abstention_rate_above(0.5)]))
+        .fit(iris["X_cal"], iris["y_cal"])
+    )
+    return {"path": g.save(tmp_path / "wired.guard"), "schema": schema, "backup": backup}
+
+
+def test_load_names_every_missing_object_in_one_error(
+    wired: dict[str, Any], iris: dict[str, Any]
+) -> None:
+    with pytest.raises(ArtifactError) as info:
+        load(wired["path"], model=iris["model"])
+    text = str(info.value)
+    assert "needs 4 objects" in text
+    for name in ("schema", "queue", "backup", "alerts"):
+        assert f"{name}=..." in text
+    assert "metrics=" not in text
+
+
+def test_load_names_only_what_is_still_missing(
+    wired: dict[str, Any], iris: dict[str, Any], tmp_path: Path
+) -> None:
+    from guardrails import SQLiteQueue
+
+    with pytest.raises(ArtifactError, match=r"needs an object .*alerts=\.\.\.") as info:
+        load(
+            wired["path"],
+            model=iris["model"],
+            schema=wired["schema"],
+            queue=SQLiteQueue(tmp_path / "new.db"),
+            backup=wired["backup"],
+        )
+    assert "schema=" not in str(info.value)
+
+
+def test_an_omitted_metrics_registry_starts_fresh(
+    wired: dict[str, Any], iris: dict[str, Any], tmp_path: Path
+) -> None:
+    from guardrails import Alerts, SQLiteQueue, abstention_rate_above
+
+    g = load(
+        wired["path"],
+        model=iris["model"],
+        schema=wired["schema"],
+        queue=SQLiteQueue(tmp_path / "new.db"),
+        backup=wired["backup"],
+        alerts=Alerts([abstention_rate_above(0.5)]),
+    )
+    assert len(g.decide(iris["X_test"])) == len(iris["X_test"])
+    assert "Metrics(window=1000)" in repr(g)
+
+
+def test_a_loaded_guard_shows_the_objects_passed_in_not_the_saved_ones(
+    wired: dict[str, Any], iris: dict[str, Any], tmp_path: Path
+) -> None:
+    from sklearn.tree import DecisionTreeClassifier
+
+    from guardrails import Alerts, Metrics, SQLiteQueue, abstention_rate_above
+
+    other = DecisionTreeClassifier().fit(iris["X_cal"], iris["y_cal"])
+    g = load(
+        wired["path"],
+        model=iris["model"],
+        schema=wired["schema"],
+        queue=SQLiteQueue(tmp_path / "new.db"),
+        backup=other,
+        metrics=Metrics(window=7),
+        alerts=Alerts([abstention_rate_above(0.25)], cooldown=5),
+    )
+    shown = repr(g)
+    assert "new.db" in shown and "saved.db" not in shown
+    assert "ModelStage(DecisionTreeClassifier," in shown
+    assert "ModelStage(LogisticRegression," not in shown
+    assert "Metrics(window=7)" in shown and "Metrics(window=50)" not in shown
+    assert "abstention_rate_above(0.25" in shown and "cooldown=5.0" in shown
