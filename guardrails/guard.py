@@ -4,8 +4,10 @@ Whatever order the steps are called in, the stack is, outermost first:
 
     Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
 
-Each step returns a new, unfitted [`Guard`][]; the stack is built (and checked) on
-first use or by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out.
+Each step returns a new [`Guard`][]; the stack is built (and checked) on first use or
+by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step called after
+``fit`` that needs no fitting keeps copies of the fitted layers; ``calibrate`` or
+``abstain`` after ``fit`` gives a guard to fit again.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from guardrails.calibration import (
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
 from guardrails.drift import TESTS, DriftProfile
-from guardrails.errors import ArtifactError, ConfigurationError, InvalidInputError
+from guardrails.errors import (
+    ArtifactError,
+    ConfigurationError,
+    InvalidInputError,
+    NotFittedError,
+)
 from guardrails.fallback import ExhaustedPolicy, WithFallback, normalise_stages
 from guardrails.fallback import check_settings as check_fallback_settings
 from guardrails.monitor import DriftAction, Monitored
@@ -68,6 +75,9 @@ CANONICAL_ORDER: tuple[str, ...] = (
     "log",
 )
 """Slots of a guard, innermost first."""
+
+_REFITTING: frozenset[str] = frozenset({"calibrate", "abstain"})
+"""Slots whose step, called after ``fit``, changes what was fitted."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,8 @@ class Guard(Layer):
         self.allow_nan = allow_nan
         self._lock = threading.Lock()
         self._stack: Layer | None = None
+        self._fitted = False  # fit (or load) completed on this guard
+        self._unfitted_by: str | None = None  # the step after fit that asks for a new fit
 
     # -- builder -------------------------------------------------------------------------
 
@@ -140,6 +152,17 @@ class Guard(Layer):
             steps=[*self._steps.values(), step],
             allow_nan=self.allow_nan,
         )
+        if not self._fitted or self._stack is None:
+            new._unfitted_by = self._unfitted_by
+        elif step.slot in _REFITTING:
+            new._unfitted_by = f".{step.slot}({step.text})"
+        else:
+            for layer in self._stack.layers():
+                slot = _slot_of(layer)
+                if slot is not None and slot in new._steps:
+                    old = new._steps[slot]
+                    new._steps[slot] = _Step(slot, _carried(old.build, layer), old.text)
+            new._fitted = True
         return new
 
     def abstain(self, policy: Policy) -> Guard:
@@ -505,7 +528,23 @@ class Guard(Layer):
         return await self.stack._adecide(X, call)
 
     def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        return self.stack._fit(X, y, call)
+        d = self.stack._fit(X, y, call)
+        self._fitted = True
+        self._unfitted_by = None
+        return d
+
+    def check_fitted(self) -> None:
+        """Raise [`NotFittedError`][] naming the first unfitted layer (and, when a step
+        called after ``fit`` unfitted the guard, that step)."""
+        if self._unfitted_by is None:
+            super().check_fitted()
+            return
+        for layer in self.layers():
+            if not layer.is_fitted():
+                raise NotFittedError(
+                    f"This {type(layer).__name__} is not fitted: this guard was unfitted by "
+                    f"{self._unfitted_by} after fit: call fit(X_cal, y_cal) again."
+                )
 
     def layers(self) -> Any:
         """Every layer of the stack, outermost first (the guard itself excluded)."""
@@ -560,6 +599,29 @@ class Guard(Layer):
             ],
         }
         return persistence.write(path, manifest, enc)
+
+
+def _slot_of(layer: Layer) -> str | None:
+    """The slot of a layer that learns at ``fit`` (None for the others)."""
+    if isinstance(layer, Calibrated):
+        return "calibrate"
+    if isinstance(layer, Abstaining):
+        return "abstain"
+    return None
+
+
+def _carried(build: Callable[[Layer], Layer], fitted: Layer) -> Callable[[Layer], Layer]:
+    """``build``, with what ``fitted`` learned copied in (never shared) after each build."""
+
+    def carry(inner: Layer) -> Layer:
+        layer = build(inner)
+        if isinstance(layer, Calibrated) and isinstance(fitted, Calibrated):
+            layer.calibrator = copy.deepcopy(fitted.calibrator)
+        elif isinstance(layer, Abstaining) and isinstance(fitted, Abstaining):
+            layer.policy = copy.deepcopy(fitted.policy)
+        return layer
+
+    return carry
 
 
 def _share_schema_secrets(top: Layer) -> None:
@@ -692,6 +754,7 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
         rebuilt.append(_Step(entry["slot"], _loader(dec, spec), text))
     g._steps = {s.slot: s for s in rebuilt}
     g.build()
+    g._fitted = True
     return g
 
 

@@ -13,6 +13,7 @@ from sklearn.svm import SVC
 from guardrails import (
     CANONICAL_ORDER,
     Abstaining,
+    Calibrated,
     ConfidenceThreshold,
     ConfigurationError,
     Decisions,
@@ -232,3 +233,87 @@ def test_a_batch_the_model_failed_on_entirely_keeps_its_reasons_under_any_policy
     failing = Abstaining(ModelAdapter(broken, output="proba", classes=[0, 1]), policy=stack.policy)
     d = failing.decide(X[:5])
     assert d.reasons() == [Reason.MODEL_ERROR] * 5
+
+
+# -- builder steps after fit (issue 15 item 3) ---------------------------------------------
+
+
+def test_a_step_that_needs_no_fitting_after_fit_keeps_the_fitted_layers(
+    iris: dict[str, Any],
+) -> None:
+    from guardrails import ConformalSets, MemoryQueue
+
+    fitted = guard(iris["model"]).abstain(ConformalSets(0.1)).fit(iris["X_cal"], iris["y_cal"])
+    logged = fitted.log()
+    got, want = logged.decide(iris["X_test"]), fitted.decide(iris["X_test"])
+    assert got.abstained.tolist() == want.abstained.tolist()
+    assert np.array_equal(got.prediction, want.prediction)
+    queue = MemoryQueue()
+    for later in (fitted.fallback(lambda rows: [0] * len(rows)), logged.review(queue)):
+        assert later.decide(iris["X_test"]).abstained.tolist() == want.abstained.tolist()
+
+
+def test_a_step_after_fit_copies_the_fitted_state_instead_of_sharing_it(
+    iris: dict[str, Any],
+) -> None:
+    fitted = (
+        guard(iris["model"])
+        .calibrate("temperature")
+        .abstain(QuantileThreshold(0.2))
+        .fit(iris["X_cal"], iris["y_cal"])
+    )
+    logged = fitted.log()
+    old_policy = fitted.layer(Abstaining).policy
+    new_policy = logged.layer(Abstaining).policy
+    assert new_policy is not old_policy and new_policy.is_fitted()
+    assert new_policy.threshold_ == old_policy.threshold_
+    old_cal = fitted.layer(Calibrated).calibrator
+    assert logged.layer(Calibrated).calibrator is not old_cal
+    # refitting one guard leaves the other's fitted state as it was
+    threshold = old_policy.threshold_
+    logged.fit(iris["X_test"], iris["y_test"])
+    assert fitted.layer(Abstaining).policy.threshold_ == threshold
+
+
+def test_calibrate_or_abstain_after_fit_gives_a_guard_whose_error_names_that_step(
+    iris: dict[str, Any],
+) -> None:
+    fitted = guard(iris["model"]).abstain(QuantileThreshold(0.2)).fit(iris["X_cal"], iris["y_cal"])
+    recalibrated = fitted.calibrate("temperature").log()
+    with pytest.raises(NotFittedError, match=r"unfitted by \.calibrate\(.*\) after fit: call fit"):
+        recalibrated.decide(iris["X_test"])
+    calibrated = guard(iris["model"]).calibrate().fit(iris["X_cal"], iris["y_cal"])
+    with pytest.raises(NotFittedError, match=r"unfitted by \.abstain\(.*\) after fit"):
+        calibrated.abstain(QuantileThreshold(0.2)).decide(iris["X_test"])
+    recalibrated.fit(iris["X_cal"], iris["y_cal"])
+    assert len(recalibrated.decide(iris["X_test"])) == len(iris["X_test"])
+    assert len(fitted.decide(iris["X_test"])) == len(iris["X_test"])  # the original stays fitted
+
+
+def test_serving_state_after_fit_belongs_to_the_new_guard(iris: dict[str, Any]) -> None:
+    from guardrails import CircuitBreaker, WithFallback
+
+    breaker = CircuitBreaker(name="primary")
+    fitted = (
+        guard(iris["model"])
+        .abstain(QuantileThreshold(0.2))
+        .fallback(lambda rows: [0] * len(rows), primary_breaker=breaker)
+        .fit(iris["X_cal"], iris["y_cal"])
+    )
+    logged = fitted.log()
+    ours, theirs = logged.layer(WithFallback), fitted.layer(WithFallback)
+    assert ours.primary_breaker is not theirs.primary_breaker
+    assert len(logged.decide(iris["X_test"])) == len(iris["X_test"])
+
+
+def test_a_loaded_guard_keeps_its_fitted_layers_through_a_later_step(
+    iris: dict[str, Any], tmp_path: Any
+) -> None:
+    from guardrails import ConformalSets, load
+
+    fitted = guard(iris["model"]).abstain(ConformalSets(0.1)).fit(iris["X_cal"], iris["y_cal"])
+    loaded = load(fitted.save(tmp_path / "g"), model=iris["model"])
+    want = fitted.decide(iris["X_test"]).abstained.tolist()
+    assert loaded.log().decide(iris["X_test"]).abstained.tolist() == want
+    with pytest.raises(NotFittedError, match=r"unfitted by \.calibrate"):
+        loaded.calibrate().decide(iris["X_test"])
