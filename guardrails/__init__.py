@@ -87,6 +87,7 @@ from guardrails.fallback import (
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
 from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.novelty import NoveltyGate, NoveltyGated
 from guardrails.observe import Logged
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.reliability import (
@@ -175,6 +176,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PlattScaling",
