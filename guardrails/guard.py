@@ -365,7 +365,9 @@ class Guard(Layer):
                 max_reference=max_reference,
                 seed=seed,
             ).fit(reference)
-        return self._with(_Step("novelty", lambda inner: NoveltyGated(inner, gate=gate), repr(gate)))
+        return self._with(
+            _Step("novelty", lambda inner: NoveltyGated(inner, gate=gate), repr(gate))
+        )
 
     def calibrate(
         self, method: str | Calibrator = "temperature", *, training_data: Any = None

@@ -225,20 +225,20 @@ class _Encoding:
     def _categorical(self, X: Any) -> list[NDArray[np.str_]]:
         return [self._column(X, int(j)).astype(str) for j in self.categorical]
 
-    def transform(
-        self, X: Any
-    ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.intp]]:
+    def transform(self, X: Any) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.intp]]:
         """Encoded rows, a mask of rows with a non-finite number, and for each row the
         first categorical column (position in ``categorical``) with an unseen value, or -1."""
         X = _table(X)
         self._check(X)
         num = (self._numeric(X) - self.mean) / self.scale
-        bad = ~np.isfinite(num).all(axis=1)
+        bad: NDArray[np.bool_] = np.asarray(~np.isfinite(num).all(axis=1))
         unseen = np.full(num.shape[0], -1, dtype=np.intp)
         parts = [np.where(bad[:, None], 0.0, num)]
         for k, (col, cats) in enumerate(zip(self._categorical(X), self.categories)):
             pos = np.searchsorted(cats, col).clip(0, max(len(cats) - 1, 0))
-            known = cats[pos] == col if len(cats) else np.zeros(col.shape[0], dtype=bool)
+            known: NDArray[np.bool_] = (
+                np.asarray(cats[pos] == col) if len(cats) else np.zeros(col.shape[0], dtype=bool)
+            )
             unseen[(~known) & (unseen < 0)] = k
             onehot = np.zeros((col.shape[0], len(cats)))
             onehot[np.flatnonzero(known), pos[known]] = _ONE_HOT
@@ -498,8 +498,10 @@ class NoveltyGate:
         self._tree: Any = None
 
     def __repr__(self) -> str:
-        score = self.score_name if self.scorer is None else getattr(
-            self.scorer, "__qualname__", type(self.scorer).__name__
+        score = (
+            self.score_name
+            if self.scorer is None
+            else getattr(self.scorer, "__qualname__", type(self.scorer).__name__)
         )
         parts = [f"alpha={self.alpha!r}", f"score={score!r}"]
         if self.score_name == "knn" and self.n_neighbors != 5:
@@ -564,7 +566,7 @@ class NoveltyGate:
             ConfigurationError: too few rows for any p-value to reach ``alpha``.
         """
         self._check_reference()
-        s = self.score(X_cal)
+        s, nearest, _ = self._scores(X_cal)
         s = s[~np.isnan(s)]
         need = math.ceil(1.0 / self.alpha) - 1
         if s.shape[0] < need:
@@ -573,7 +575,7 @@ class NoveltyGate:
                 f"alpha={self.alpha} (no p-value can be <= alpha with fewer); got "
                 f"{s.shape[0]}."
             )
-        if self.score_name == "knn" and s.shape[0] >= 20 and float(np.mean(s == 0.0)) > 0.5:
+        if nearest is not None and s.shape[0] >= 20 and float(np.mean(nearest == 0.0)) > 0.5:
             warnings.warn(
                 "Most calibration rows of the novelty gate sit on top of reference rows: "
                 "calibrate on held-out rows, not on the reference (training) rows, or "
@@ -818,9 +820,9 @@ class NoveltyGated(PostLayer):
             f" <= alpha {g.alpha:g}",
         )
         if nearest is not None:
-            tail = np.char.add("; nearest reference row at scaled distance ", np.char.mod(
-                "%.3g", nearest[flag]
-            ))
+            tail = np.char.add(
+                "; nearest reference row at scaled distance ", np.char.mod("%.3g", nearest[flag])
+            )
         else:
             tail = np.char.add(f"; {g.score_name} score ", np.char.mod("%.3g", s))
         text = np.char.add(head, tail).astype(object)
