@@ -126,6 +126,7 @@ def main() -> None:
         methods.append((peer, make))  # type: ignore[arg-type]
 
     rows, results = [], {}
+    one = data["in"][:1]
     for name, make in methods:
         assert make is not None
         t_fit, gate = _timed(make)
@@ -133,8 +134,7 @@ def main() -> None:
             rows.append([name, "not installed", "", "", "", "", "", ""])
             continue
         t_cal, _ = _timed(lambda g=gate: g.calibrate(cal))
-        one = data["in"][:1]
-        t_one = median_seconds(lambda g=gate: g.is_novel(one), repeats=7, number=20)
+        t_one = median_seconds(lambda g=gate: g.is_novel(one), repeats=5, number=5)
         t_batch = median_seconds(lambda g=gate: g.is_novel(data["batch"]), repeats=3) / 10_000
         false = float(gate.is_novel(data["in"]).mean())
         power = {s: float(gate.is_novel(data[s]).mean()) for s in SCENARIOS}

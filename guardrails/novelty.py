@@ -13,7 +13,8 @@ or its confidence. [`NoveltyGated`][] withholds such rows with ``Reason.NOVEL``;
 ``guard(model).novelty(X_train)`` puts it right outside validation.
 
 Scores (higher is more novel): the mean distance to the ``n_neighbors`` nearest
-reference rows after scaling ("knn", exact, with scikit-learn's KD or ball tree),
+reference rows after scaling, relative to those neighbours' own mean distance to theirs
+("knn", exact, with scikit-learn's KD or ball tree; ``relative=False`` for the plain one),
 the Mahalanobis distance ("mahalanobis", Ledoit-Wolf covariance), the isolation depth of
 an isolation forest ("isolation_forest"), or a plain function of rows to scores.
 Numeric columns are standardised on the reference; categorical columns are one-hot
@@ -427,7 +428,10 @@ class NoveltyGate:
         score: "knn" (default), "mahalanobis", "isolation_forest", or a plain function of
             rows (or of embeddings, with ``embed``) to ``(n,)`` scores, higher is more novel,
             already fitted by you.
-        n_neighbors: neighbours averaged by "knn".
+        n_neighbors: neighbours averaged by "knn" (20, as LocalOutlierFactor's default).
+        relative: "knn" divides a row's mean neighbour distance by its neighbours' own
+            (so a row in a sparse part of the reference is judged against that part, as
+            LocalOutlierFactor does); False gives the plain mean distance.
         categorical: positions (or names, for a data frame) of categorical columns.
         embed: a function of rows to a 2-D numeric embedding (a model's penultimate
             layer, a text encoder); the gate then scores what the model sees.
@@ -450,7 +454,8 @@ class NoveltyGate:
         *,
         alpha: float = 0.01,
         score: str | Scorer = "knn",
-        n_neighbors: int = 5,
+        n_neighbors: int = 20,
+        relative: bool = True,
         categorical: Sequence[int | str] = (),
         embed: Callable[[Any], Any] | None = None,
         max_reference: int | None = 50_000,
@@ -467,6 +472,11 @@ class NoveltyGate:
         self.score_name = score if isinstance(score, str) else "custom"
         self.scorer: Scorer | None = None if isinstance(score, str) else score
         self.n_neighbors = _check_int(owner, "n_neighbors", n_neighbors, 1)
+        if not isinstance(relative, bool):
+            raise ConfigurationError(
+                f"The 'relative' parameter of {owner} must be a bool. Got {relative!r} instead."
+            )
+        self.relative = relative
         if isinstance(categorical, (str, bytes)) or not isinstance(categorical, Sequence):
             raise ConfigurationError(
                 f"The 'categorical' parameter of {owner} must be a sequence of column "
@@ -490,6 +500,7 @@ class NoveltyGate:
         self.seed = _check_int(owner, "seed", seed, 0)
         self.encoding_: _Encoding | None = None
         self.reference_: NDArray[np.float64] | None = None
+        self.reference_spread_: NDArray[np.float64] | None = None
         self.n_reference_seen_: int | None = None
         self.location_: NDArray[np.float64] | None = None
         self.precision_: NDArray[np.float64] | None = None
@@ -504,8 +515,10 @@ class NoveltyGate:
             else getattr(self.scorer, "__qualname__", type(self.scorer).__name__)
         )
         parts = [f"alpha={self.alpha!r}", f"score={score!r}"]
-        if self.score_name == "knn" and self.n_neighbors != 5:
+        if self.score_name == "knn" and self.n_neighbors != 20:
             parts.append(f"n_neighbors={self.n_neighbors}")
+        if self.score_name == "knn" and not self.relative:
+            parts.append("relative=False")
         if self.categorical:
             parts.append(f"categorical={list(self.categorical)!r}")
         if self.embed is not None:
@@ -537,17 +550,21 @@ class NoveltyGate:
             return self
         self.encoding_ = _Encoding.fit(rows, self.categorical)
         Z, _, _ = self.encoding_.transform(rows)
-        self.reference_ = self.location_ = self.precision_ = None
+        self.reference_ = self.reference_spread_ = self.location_ = self.precision_ = None
         self.forest_ = None
         self._tree = None
         if self.score_name == "knn":
-            if Z.shape[0] < self.n_neighbors:
+            if Z.shape[0] <= self.n_neighbors:
                 raise InvalidInputError(
-                    f"The novelty gate's knn score needs at least n_neighbors="
+                    f"The novelty gate's knn score needs more than n_neighbors="
                     f"{self.n_neighbors} reference rows; got {Z.shape[0]}."
                 )
             self.reference_ = Z
             self._tree = _tree(Z)
+            if self.relative:
+                # each reference row's own mean distance to its neighbours, itself left out
+                dist, _ = self._tree.query(Z, k=self.n_neighbors + 1)
+                self.reference_spread_ = np.asarray(dist[:, 1:].mean(axis=1), dtype=np.float64)
         elif self.score_name == "mahalanobis":
             from sklearn.covariance import LedoitWolf  # shrinks a singular covariance
 
@@ -631,9 +648,13 @@ class NoveltyGate:
         if Z.shape[0] == 0:
             s = np.zeros(0)
         elif self.score_name == "knn":
-            dist, _ = self._tree.query(Z, k=self.n_neighbors)
+            dist, idx = self._tree.query(Z, k=self.n_neighbors)
             s = dist.mean(axis=1)
             nearest = dist[:, 0]
+            if self.reference_spread_ is not None:
+                spread = self.reference_spread_
+                floor = max(float(np.median(spread)) * 1e-6, np.finfo(np.float64).tiny)
+                s = s / np.maximum(spread[idx].mean(axis=1), floor)
         elif self.score_name == "mahalanobis":
             assert self.location_ is not None and self.precision_ is not None
             diff = Z - self.location_
@@ -671,6 +692,7 @@ class NoveltyGate:
             "alpha": self.alpha,
             "score": self.score_name,
             "n_neighbors": self.n_neighbors,
+            "relative": self.relative,
             "categorical": list(self.categorical),
             "max_reference": self.max_reference,
             "n_estimators": self.n_estimators,
@@ -678,6 +700,7 @@ class NoveltyGate:
             "n_reference_seen": self.n_reference_seen_,
             "encoding": None if self.encoding_ is None else self.encoding_.to_state(enc),
             "reference": enc.array(self.reference_),
+            "reference_spread": enc.array(self.reference_spread_),
             "location": enc.array(self.location_),
             "precision": enc.array(self.precision_),
             "forest": None if self.forest_ is None else self.forest_.to_state(enc),
@@ -702,6 +725,7 @@ class NoveltyGate:
             alpha=state["alpha"],
             score=score,
             n_neighbors=state["n_neighbors"],
+            relative=state["relative"],
             categorical=list(state["categorical"]),
             embed=None if "embed" not in state else dec.ref(state["embed"]),
             max_reference=state["max_reference"],
@@ -716,6 +740,13 @@ class NoveltyGate:
         if ref is not None:
             gate.reference_ = np.asarray(ref, dtype=np.float64)
             gate._tree = _tree(gate.reference_)
+        spread = dec.array(state["reference_spread"])
+        if spread is not None:
+            gate.reference_spread_ = np.asarray(spread, dtype=np.float64)
+            if gate.reference_ is None or spread.shape != (gate.reference_.shape[0],):
+                raise ArtifactError("the saved novelty gate's reference arrays do not fit together")
+        elif gate.relative and score == "knn":
+            raise ArtifactError("the saved novelty gate lacks its reference spread")
         for name in ("location", "precision"):
             arr = dec.array(state[name])
             setattr(gate, f"{name}_", None if arr is None else np.asarray(arr, dtype=np.float64))
