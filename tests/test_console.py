@@ -234,7 +234,7 @@ def test_the_case_page_shows_failed_fields_probabilities_and_stages(console: Con
     assert re.search(r'<tr class="failed" data-field="age">', page)
     assert re.search(r'<tr class="" data-field="income">', page)
     chart = page.split('id="proba-chart"', 1)[1].split("</svg>", 1)[0]
-    assert 'width="65.0"' in chart and 'width="195.0"' in chart  # 0.25 and 0.75 of 260 px
+    assert 'width="55.0"' in chart and 'width="165.0"' in chart  # 0.25 and 0.75 of 220 px
     assert "0.750 · in set · candidate" in chart
     assert "<li>primary</li><li>backup</li>" in page
 
