@@ -230,7 +230,7 @@ class ModelAdapter(Layer):
                 f"expected {self._n_features} features, as the model was trained on; "
                 f"got {X.shape[1]}"
             )
-        if X.dtype.kind == "f":
+        if X.dtype.kind == "f" and X is not call.finite_rows:  # else validation scanned it
             return self._finite_rows(X), None
         return None, None
 
@@ -312,7 +312,8 @@ class ModelAdapter(Layer):
             return self._values(arr, n)
         if self.output == "labels":
             return self._labels(arr, n)
-        classes = cast(NDArray[Any], self._classes)
+        classes = self._classes
+        assert classes is not None  # proba and scores always have classes
         k = len(classes)
         arr = _as_float(arr, self.output)
         if arr.ndim == 1 and k == 2:
