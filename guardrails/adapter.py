@@ -21,6 +21,7 @@ from guardrails.base import Call, Layer, _is_frame, take_rows
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, ModelOutputError
 from guardrails.persistence import preview
+from guardrails.rowwise import row_argmax, row_pick, row_sum
 
 __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
 
@@ -329,21 +330,18 @@ class ModelAdapter(Layer):
                 return fast
         # one reduction finds rows with NaN/inf (they make the row sum non-finite) and, for
         # probabilities, checks that rows sum to 1
-        sums = arr.sum(axis=1)
+        sums = row_sum(arr)
         bad: NDArray[np.bool_] = ~np.isfinite(sums)
         any_bad = bool(bad.any())
         clean = np.where(bad[:, None], 0.0, arr) if any_bad else arr
-        if k == 2:  # argmax's first-maximum rule, without a strided reduction per row
-            top: NDArray[np.intp] = (clean[:, 1] > clean[:, 0]).astype(np.intp)
-        else:
-            top = np.argmax(clean, axis=1)
+        top = row_argmax(clean)  # argmax's first-maximum rule, column by column
         if self.output == "proba":
             _check_proba(clean, sums, bad, any_bad)
             d = Decisions(
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=arr[np.arange(n), top],
+                confidence=row_pick(arr, top),
                 classes=classes,
             )
         else:

@@ -55,6 +55,7 @@ from guardrails.reliability import (
     negative_log_likelihood,
     reliability_curve,
 )
+from guardrails.rowwise import all_finite, row_argmax, row_max, row_pick, row_sum
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -80,7 +81,11 @@ __all__ = [
 def softmax(Z: NDArray[np.float64], axis: int = 1) -> NDArray[np.float64]:
     """``exp(Z) / sum(exp(Z))`` along ``axis``, shifted by the maximum (scipy's formula,
     without importing scipy on the request path)."""
-    E: NDArray[np.float64] = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    if axis == 1 and Z.ndim == 2 and Z.shape[1]:  # column by column: same values, faster
+        E: NDArray[np.float64] = np.exp(Z - row_max(Z)[:, np.newaxis])
+        E /= row_sum(E)[:, np.newaxis]
+        return E
+    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
     E /= E.sum(axis=axis, keepdims=True)
     return E
 
@@ -951,15 +956,11 @@ class Calibrated(PostLayer):
                 return d.replace(
                     proba=P, confidence=np.array([p[j]]), prediction=classes[j : j + 1]
                 )
-        ok = np.isfinite(Z).all(axis=1)
-        if ok.all():
+        if all_finite(Z):
             P = self._transform(Z)
-            top = np.argmax(P, axis=1)
-            return d.replace(
-                proba=P,
-                confidence=P[np.arange(P.shape[0]), top],
-                prediction=classes[top],
-            )
+            top = row_argmax(P) if all_finite(P) else np.argmax(P, axis=1)
+            return d.replace(proba=P, confidence=row_pick(P, top), prediction=classes[top])
+        ok = np.isfinite(Z).all(axis=1)
         P = np.full(Z.shape, np.nan)
         confidence = np.full(Z.shape[0], np.nan)
         prediction = d.prediction.copy()

@@ -381,11 +381,12 @@ class Decisions:
             return self
         abstained = self.abstained | newly
         codes = self.reason.copy()
-        codes[newly] = reason[newly] if isinstance(reason, np.ndarray) else int(reason)
+        # copyto with where= writes in place: no gathered copy of the selected rows
+        np.copyto(codes, reason if isinstance(reason, np.ndarray) else int(reason), where=newly)
         changes: dict[str, Any] = {"abstained": abstained, "reason": codes}
         if detail is not None:
             col = object_column(len(self)) if self.detail is None else self.detail.copy()
-            col[newly] = detail[newly] if isinstance(detail, np.ndarray) else detail
+            np.copyto(col, detail, where=newly)
             changes["detail"] = col
         return self.replace(**changes)
 
