@@ -14,7 +14,7 @@ or its confidence. [`NoveltyGated`][] withholds such rows with ``Reason.NOVEL``;
 
 Scores (higher is more novel): the mean distance to the ``n_neighbors`` nearest
 reference rows after scaling, relative to those neighbours' own mean distance to theirs
-("knn", exact, with scikit-learn's KD or ball tree; ``relative=False`` for the plain one),
+("knn", exact, with scikit-learn's NearestNeighbors; ``relative=False`` for the plain one),
 the Mahalanobis distance ("mahalanobis", Ledoit-Wolf covariance), the isolation depth of
 an isolation forest ("isolation_forest"), or a plain function of rows to scores.
 Numeric columns are standardised on the reference; categorical columns are one-hot
@@ -284,12 +284,22 @@ def _position(c: int | str, columns: list[str] | None, width: int) -> int:
 
 
 def _tree(reference: NDArray[np.float64]) -> Any:
-    # scikit-learn's trees give exact neighbours; KD trees lose to ball trees past ~20 dims
-    from sklearn.neighbors import BallTree, KDTree
+    """Exact neighbours over ``reference``: scikit-learn picks a KD or ball tree for few
+    columns and brute force (chunked, in BLAS) for many, where trees lose."""
+    from sklearn.neighbors import NearestNeighbors  # imported only for the knn score
 
-    if reference.shape[1] <= 20:
-        return KDTree(reference)
-    return BallTree(reference)
+    return _Neighbours(NearestNeighbors(algorithm="auto").fit(reference))
+
+
+class _Neighbours:
+    """``query(Z, k) -> (distances, indices)`` over the reference rows."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def query(self, Z: NDArray[np.float64], k: int) -> tuple[NDArray[Any], NDArray[Any]]:
+        dist, idx = self.index.kneighbors(Z, n_neighbors=k)
+        return np.asarray(dist, dtype=np.float64), np.asarray(idx, dtype=np.intp)
 
 
 def _path_length(n: NDArray[np.float64]) -> NDArray[np.float64]:
