@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's chromium when it is missing, for the report's headless-browser test
-# (tests/test_report_browser.py). Safe to run again: it does nothing when chromium is there.
+# (tests/apps/test_report_browser.py). Safe to run again: it does nothing when chromium is there.
 set -euo pipefail
 if [ -x /usr/bin/chromium ]; then
     exit 0

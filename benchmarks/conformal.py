@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import fmt_seconds, median_seconds, table
 
-from guardrails import ConformalSets, guard, outcomes
+from guardrails import ConformalSets, guard
+from guardrails.apps import outcomes
 
 ALPHA = 0.1
 CREPES_ROWS = 20_000

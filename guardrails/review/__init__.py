@@ -1,0 +1,75 @@
+"""Review wing: the human review queue, its layer, and its SQL backends.
+
+The queue protocol, the in-memory queue, the ``Reviewed`` layer and label analytics; the
+SQLite and Postgres queues share one SQL implementation.
+"""
+
+from guardrails.review.postgres import (
+    PostgresQueue,
+)
+from guardrails.review.queue import (
+    KINDS,
+    PENDING_REVIEW,
+    STATUSES,
+    Accuracy,
+    BaseQueue,
+    CaseNotFoundError,
+    CaseStateError,
+    InvalidLabelError,
+    LabelledData,
+    LeaseExpiredError,
+    MemoryQueue,
+    NewCase,
+    QueueStats,
+    RealizedAccuracy,
+    ReviewCase,
+    Reviewed,
+    ReviewError,
+    ReviewQueue,
+    check_label,
+    cost_priority,
+    labelled_data,
+    open_queue,
+    pending_answers,
+    realized_accuracy,
+)
+from guardrails.review.sql import (
+    COLUMNS,
+    SQLQueue,
+    check_table,
+)
+from guardrails.review.sqlite import (
+    SQLiteQueue,
+)
+
+__all__ = [
+    "Accuracy",
+    "BaseQueue",
+    "COLUMNS",
+    "CaseNotFoundError",
+    "CaseStateError",
+    "InvalidLabelError",
+    "KINDS",
+    "LabelledData",
+    "LeaseExpiredError",
+    "MemoryQueue",
+    "NewCase",
+    "PENDING_REVIEW",
+    "PostgresQueue",
+    "QueueStats",
+    "RealizedAccuracy",
+    "ReviewCase",
+    "ReviewError",
+    "ReviewQueue",
+    "Reviewed",
+    "SQLQueue",
+    "SQLiteQueue",
+    "STATUSES",
+    "check_label",
+    "check_table",
+    "cost_priority",
+    "labelled_data",
+    "open_queue",
+    "pending_answers",
+    "realized_accuracy",
+]
