@@ -36,6 +36,8 @@ from guardrails.alerts import (
     drift_detected,
     error_rate_above,
     fallback_rate_above,
+    review_age_above,
+    review_backlog_above,
 )
 from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
@@ -109,6 +111,7 @@ from guardrails.review import (
     open_queue,
     realized_accuracy,
 )
+from guardrails.review_budget import ReviewBudget
 from guardrails.review_sqlite import SQLiteQueue
 from guardrails.schema import FieldSpec, Schema, infer_schema
 from guardrails.telemetry import Metrics
@@ -187,6 +190,7 @@ __all__ = [
     "ReliabilityCurve",
     "Report",
     "Retry",
+    "ReviewBudget",
     "ReviewCase",
     "ReviewError",
     "ReviewNote",
@@ -246,6 +250,8 @@ __all__ = [
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
+    "review_age_above",
+    "review_backlog_above",
     "set_size_above",
 ]
 

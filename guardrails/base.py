@@ -92,9 +92,11 @@ class ReviewNote:
     """What a review step tells the layers outside it about one call.
 
     Attributes:
-        not_queued: invalid-input rows its data-quality cap kept out of the queue.
+        not_queued: withheld rows it did not queue: those its data-quality cap kept out
+            plus those its review budget kept out (``over_budget``).
         data_quality_cap: that cap (rows per window), or None without one.
         data_quality_window: seconds of the cap's window.
+        over_budget: withheld rows its review budget kept out of the queue.
 
     Examples:
         >>> ReviewNote(2, 100, 3600.0).not_queued
@@ -104,6 +106,7 @@ class ReviewNote:
     not_queued: int
     data_quality_cap: int | None
     data_quality_window: float
+    over_budget: int = 0
 
 
 @dataclass(slots=True)
