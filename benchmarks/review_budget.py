@@ -69,7 +69,9 @@ def _traffic(hours: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return t, np.c_[p, np.arange(p.size)], y
 
 
-def _run(priority: Any, capacity: int, t: np.ndarray, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def _run(
+    priority: Any, capacity: int, t: np.ndarray, X: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
     clock = Clock()
     q = MemoryQueue(clock=clock)
     g = (

@@ -1420,15 +1420,17 @@ class Reviewed(PostLayer):
             rows = np.flatnonzero(invalid)
             take = self._admit(len(rows))
             left_out[rows[take:]] = True
-        over = np.zeros(len(d), dtype=bool)
-        model_rows = np.flatnonzero(withheld & ~invalid)
+        over = left_out  # no row is over a budget unless there is one
         values: NDArray[np.float64] | None = None
-        if self.budget is not None and (model_rows.size or audit.any()):
+        n_over = 0
+        if self.budget is not None:
+            over = np.zeros(len(d), dtype=bool)
+            model_rows = np.flatnonzero(withheld & ~invalid)
             values = self._priorities(d, model_rows)
             admitted = self.budget.admit(values, audit=int(audit.sum()))
             over[model_rows[~admitted]] = True
             values = values[admitted]
-        n_over = int(over.sum())
+            n_over = int(over.sum())
         if n_over:
             with self._cap_lock:
                 self._over_budget += n_over
@@ -1457,8 +1459,8 @@ class Reviewed(PostLayer):
         idx = np.flatnonzero((withheld & ~left_out & ~over) | audit)
         changes: dict[str, Any] = {}
         if idx.size:
-            if values is not None and not audit.any():
-                priorities = values.tolist()  # the budget computed them already
+            if values is not None and values.size == idx.size:
+                priorities = values.tolist()  # the budget computed them: same rows
             else:
                 priorities = self._priorities(d, idx).tolist()
             contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
