@@ -67,6 +67,9 @@ _NO_CANDIDATE = frozenset(
 )
 _ALWAYS = ("prediction", "abstained", "reason", "stage")
 ROW_COLUMNS: tuple[str, ...] = _ALWAYS + tuple(_OPTIONAL)
+_SLOTS: tuple[str, ...] = (*ROW_COLUMNS, "classes", "timings")
+_FIELDS = frozenset(_SLOTS)
+_CHECKED = frozenset((*_OPTIONAL, "abstained", "reason", "stage"))  # per-row columns
 
 
 def object_column(n: int | tuple[int, ...], value: Any = None) -> NDArray[np.object_]:
@@ -98,6 +101,13 @@ def _common(a: NDArray[Any], b: NDArray[Any]) -> np.dtype[Any]:
 def _as_label(value: Any) -> Any:
     """A numpy scalar as the plain Python value a user expects in a row."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(classes: NDArray[Any]) -> tuple[Any, ...]:
+    """Class labels as plain Python values (numbers and text come out of ``tolist``)."""
+    if classes.dtype.kind in "biufcUS":
+        return tuple(classes.tolist())
+    return tuple(_as_label(c) for c in classes)
 
 
 @dataclass(frozen=True)
@@ -206,7 +216,7 @@ class Decisions:
         [1, -1]
     """
 
-    __slots__ = (*ROW_COLUMNS, "classes", "timings")
+    __slots__ = _SLOTS
 
     prediction: NDArray[Any]
     abstained: NDArray[np.bool_]
@@ -319,13 +329,41 @@ class Decisions:
         )
 
     def replace(self, **columns: Any) -> Decisions:
-        """A copy with the given columns (or ``classes``/``timings``) replaced."""
-        values = {name: getattr(self, name) for name in (*ROW_COLUMNS, "classes", "timings")}
-        unknown = set(columns) - set(values)
+        """A copy with the given columns (or ``classes``/``timings``) replaced.
+
+        The columns not given are shared with this batch (they are never written in place);
+        only the given ones are checked, as the constructor would check them.
+        """
+        unknown = columns.keys() - _FIELDS
         if unknown:
             raise ConfigurationError(f"Decisions has no column(s) {sorted(unknown)}.")
-        values.update(columns)
-        return Decisions(**values)
+        n = self.prediction.shape[0]
+        prediction = columns.get("prediction", self.prediction)
+        if (
+            not isinstance(prediction, np.ndarray)
+            or prediction.shape != (n,)  # the row count may change: check everything
+            or isinstance(columns.get("stage"), str)
+            or ("abstained" in columns and columns["abstained"] is None)
+            or ("reason" in columns and columns["reason"] is None)
+        ):
+            values = {name: getattr(self, name) for name in _SLOTS}
+            values.update(columns)
+            return Decisions(**values)
+        out = object.__new__(Decisions)
+        for name in _SLOTS:
+            setattr(out, name, columns[name] if name in columns else getattr(self, name))
+        timings = columns.get("timings", self.timings)
+        out.timings = dict(timings) if timings else {}
+        for name, column in columns.items():
+            if name in _CHECKED and column is not None and len(column) != n:
+                raise ConfigurationError(
+                    f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
+                )
+        if ("abstained" in columns or "reason" in columns) and (
+            out.abstained.dtype != np.bool_ or out.reason.dtype != np.int8
+        ):
+            raise ConfigurationError("Decisions.abstained must be bool and reason int8.")
+        return out
 
     def withhold(
         self,
@@ -344,11 +382,12 @@ class Decisions:
             return self
         abstained = self.abstained | newly
         codes = self.reason.copy()
-        codes[newly] = reason[newly] if isinstance(reason, np.ndarray) else int(reason)
+        # copyto with where= writes in place: no gathered copy of the selected rows
+        np.copyto(codes, reason if isinstance(reason, np.ndarray) else int(reason), where=newly)
         changes: dict[str, Any] = {"abstained": abstained, "reason": codes}
         if detail is not None:
             col = object_column(len(self)) if self.detail is None else self.detail.copy()
-            col[newly] = detail[newly] if isinstance(detail, np.ndarray) else detail
+            np.copyto(col, detail, where=newly)
             changes["detail"] = col
         return self.replace(**changes)
 
@@ -418,41 +457,36 @@ class Decisions:
         abstained = bool(self.abstained[i])
         reason = Reason(int(self.reason[i]))
         candidate = None if reason in _NO_CANDIDATE else _as_label(self.prediction[i])
-        classes = None if self.classes is None else tuple(_as_label(c) for c in self.classes)
-
-        def opt(name: str) -> Any:
-            column = getattr(self, name)
-            return None if column is None else column[i]
-
-        confidence = opt("confidence")
-        proba = opt("proba")
-        interval = opt("interval")
-        pred_set = opt("pred_set")
-        tried = opt("tried")
-        overridden = opt("overridden")
+        classes = None if self.classes is None else _labels(self.classes)
+        confidence = None if self.confidence is None else float(self.confidence[i])
+        proba = None if self.proba is None else tuple(map(float, self.proba[i].tolist()))
+        interval = None if self.interval is None else tuple(self.interval[i].tolist())
+        tried = None if self.tried is None else self.tried[i]
+        overridden = None if self.overridden is None else int(self.overridden[i])
+        errors = None if self.errors is None else self.errors[i]
         stage = str(self.stage[i])
         return Decision(
             prediction=None if abstained else candidate,
             abstained=abstained,
             reason=reason,
             stage=stage,
-            confidence=None if confidence is None or np.isnan(confidence) else float(confidence),
-            proba=None if proba is None or np.isnan(proba).all() else tuple(map(float, proba)),
+            confidence=None if confidence is None or confidence != confidence else confidence,
+            proba=None if proba is None or all(p != p for p in proba) else proba,
             classes=classes,
             interval=None
-            if interval is None or np.isnan(interval).all()
+            if interval is None or all(v != v for v in interval)
             else (float(interval[0]), float(interval[1])),
             prediction_set=None
-            if pred_set is None or classes is None
-            else tuple(c for c, inside in zip(classes, pred_set) if inside),
+            if self.pred_set is None or classes is None
+            else tuple(c for c, inside in zip(classes, self.pred_set[i].tolist()) if inside),
             candidate=candidate,
-            review_id=opt("review_id"),
-            detail=opt("detail"),
-            errors=None if opt("errors") is None else tuple(opt("errors")),
-            repaired=bool(opt("repaired")) if self.repaired is not None else False,
+            review_id=None if self.review_id is None else self.review_id[i],
+            detail=None if self.detail is None else self.detail[i],
+            errors=None if errors is None else tuple(errors),
+            repaired=bool(self.repaired[i]) if self.repaired is not None else False,
             stages_tried=tuple(tried) if tried is not None else (stage,),
-            overridden=Reason(int(overridden)) if overridden else None,
-            overridden_detail=opt("overridden_detail"),
+            overridden=Reason(overridden) if overridden else None,
+            overridden_detail=None if self.overridden_detail is None else self.overridden_detail[i],
             timings=self.timings,
         )
 
