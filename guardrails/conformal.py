@@ -41,6 +41,7 @@ from guardrails.errors import (
     ModelOutputError,
 )
 from guardrails.persistence import persistable
+from guardrails.rowwise import all_finite, row_pick
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -312,7 +313,9 @@ class ConformalSets(Policy):
             raise ConfigurationError(
                 "ConformalSets needs class probabilities and classes; the decisions have none."
             )
-        keep = ~_no_candidate(d) & np.isfinite(d.proba).all(axis=1)
+        keep = ~_no_candidate(d)
+        if not all_finite(d.proba):
+            keep &= np.isfinite(d.proba).all(axis=1)
         yi = label_index(y[keep], d.classes)
         if (yi < 0).any():
             unknown = sorted({str(v) for v in y[keep][yi < 0]})[:5]
@@ -321,14 +324,16 @@ class ConformalSets(Policy):
                 f"{d.classes.tolist()!r}: {unknown}."
             )
         rows = np.flatnonzero(keep)
-        s = self.scores(d)
-        cal = s[rows, yi]
+        if self.score == "lac" and not self.randomized:  # 1 - p[y] of the kept rows only
+            cal = 1.0 - d.proba[rows, yi]
+        else:
+            cal = self.scores(d)[rows, yi]
         n = cal.shape[0]
         if conformal_rank(n, self.alpha) > n:
             raise _too_few("ConformalSets", n, self.alpha)
         self.classes_ = np.asarray(d.classes)
         self.group_labels_: NDArray[Any] | None
-        self.calibration_scores_ = np.sort(cal)
+        self.calibration_scores_ = cal  # thresholds come from a partition: no sort needed
         self.n_calibration_ = n
         if self.class_conditional:
             keys = np.arange(self.classes_.shape[0])
@@ -414,7 +419,7 @@ class ConformalSets(Policy):
             abstain |= big
         assert d.classes is not None
         j = label_index(d.prediction, d.classes)
-        outside = ~empty & ((j < 0) | ~sets[np.arange(n), np.maximum(j, 0)])
+        outside = ~empty & ((j < 0) | ~row_pick(sets, np.maximum(j, 0)))
         detail[outside & ~abstain] = "the model's answer is not in the prediction set"
         abstain |= outside
         detail[empty] = f"empty prediction set: no label plausible at alpha={self.alpha:g}"

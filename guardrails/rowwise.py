@@ -8,6 +8,8 @@ by column when there are few columns, and hand wider matrices to numpy.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -59,11 +61,11 @@ def row_argmax(Z: NDArray[np.float64]) -> NDArray[np.intp]:
     return top
 
 
-def row_pick(Z: NDArray[np.float64], top: NDArray[np.intp]) -> NDArray[np.float64]:
+def row_pick(Z: NDArray[Any], top: NDArray[np.intp]) -> NDArray[Any]:
     """``Z[np.arange(n), top]``: one value per row."""
     if Z.shape[1] == 2 and Z.shape[0] >= _FEW:
         return np.where(top.astype(np.bool_), Z[:, 1], Z[:, 0])
-    out: NDArray[np.float64] = np.take_along_axis(Z, top[:, np.newaxis], axis=1)[:, 0]
+    out: NDArray[Any] = np.take_along_axis(Z, top[:, np.newaxis], axis=1)[:, 0]
     return out
 
 
