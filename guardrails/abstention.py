@@ -409,7 +409,7 @@ class Abstaining(PostLayer):
         return self._post(d, call)
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
-        if d.abstained.all():
+        if d.abstained[0] if len(d) == 1 else d.abstained.all():
             # nothing left to decide (e.g. every row invalid, or the model failed): the
             # model gave no output a policy could read, and the rows keep their reasons
             return d

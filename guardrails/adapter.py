@@ -239,6 +239,10 @@ class ModelAdapter(Layer):
         """Mask of the rows of ``X`` fit to send, or None when every row is."""
         if X is None or X.size == 0:
             return None
+        if X.shape[0] == 1 and X.size <= 256:  # one record: no reduction, no errstate
+            row = X.ravel().tolist()
+            if all(map(math.isfinite, row)):
+                return None
         with np.errstate(over="ignore", invalid="ignore"):
             total = X.sum()  # fast path: one reduction; huge values may overflow it
         if np.isfinite(total):

@@ -45,6 +45,9 @@ class Reason(enum.IntEnum):
         return self.name.lower()
 
 
+_REASON_OF: tuple[Reason, ...] = tuple(sorted(Reason, key=int))  # by code: 0, 1, 2...
+assert all(int(r) == i for i, r in enumerate(_REASON_OF))
+
 # Per-row columns besides the four that always exist (prediction, abstained, reason,
 # stage), with the fill value used for rows a merge creates without data.
 _OPTIONAL: dict[str, Any] = {
@@ -289,12 +292,37 @@ class Decisions:
         self.overridden_detail = overridden_detail
         self.classes = classes
         self.timings = dict(timings) if timings else {}
-        for name in ROW_COLUMNS:
-            column = getattr(self, name)
-            if column is not None and len(column) != n:
-                raise ConfigurationError(
-                    f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
-                )
+        # one test per column given (a loop over every column name costs more per row)
+        if len(self.abstained) != n:
+            _wrong_length("abstained", self.abstained, n)
+        if len(self.reason) != n:
+            _wrong_length("reason", self.reason, n)
+        if len(self.stage) != n:
+            _wrong_length("stage", self.stage, n)
+        if confidence is not None and len(confidence) != n:
+            _wrong_length("confidence", confidence, n)
+        if proba is not None and len(proba) != n:
+            _wrong_length("proba", proba, n)
+        if scores is not None and len(scores) != n:
+            _wrong_length("scores", scores, n)
+        if interval is not None and len(interval) != n:
+            _wrong_length("interval", interval, n)
+        if pred_set is not None and len(pred_set) != n:
+            _wrong_length("pred_set", pred_set, n)
+        if review_id is not None and len(review_id) != n:
+            _wrong_length("review_id", review_id, n)
+        if detail is not None and len(detail) != n:
+            _wrong_length("detail", detail, n)
+        if errors is not None and len(errors) != n:
+            _wrong_length("errors", errors, n)
+        if repaired is not None and len(repaired) != n:
+            _wrong_length("repaired", repaired, n)
+        if tried is not None and len(tried) != n:
+            _wrong_length("tried", tried, n)
+        if overridden is not None and len(overridden) != n:
+            _wrong_length("overridden", overridden, n)
+        if overridden_detail is not None and len(overridden_detail) != n:
+            _wrong_length("overridden_detail", overridden_detail, n)
         if self.abstained.dtype != np.bool_ or self.reason.dtype != np.int8:
             raise ConfigurationError("Decisions.abstained must be bool and reason int8.")
 
@@ -377,6 +405,19 @@ class Decisions:
         Rows already withheld keep their first reason: the innermost layer that withheld a
         row knows best why.
         """
+        if self.prediction.shape[0] == 1:  # one record: no mask arithmetic
+            if not mask[0] or self.abstained[0]:
+                return self
+            code = int(reason[0]) if isinstance(reason, np.ndarray) else int(reason)
+            one: dict[str, Any] = {
+                "abstained": np.ones(1, dtype=bool),
+                "reason": np.full(1, code, dtype=np.int8),
+            }
+            if detail is not None:
+                col = object_column(1) if self.detail is None else self.detail.copy()
+                col[0] = detail[0] if isinstance(detail, np.ndarray) else detail
+                one["detail"] = col
+            return self.replace(**one)
         newly = mask & ~self.abstained
         if not newly.any():
             return self
@@ -455,7 +496,8 @@ class Decisions:
             raise IndexError(f"row {index} is out of range for {n} decisions")
         i = int(index) % n
         abstained = bool(self.abstained[i])
-        reason = Reason(int(self.reason[i]))
+        code = int(self.reason[i])
+        reason = _REASON_OF[code] if 0 <= code < len(_REASON_OF) else Reason(code)
         candidate = None if reason in _NO_CANDIDATE else _as_label(self.prediction[i])
         classes = None if self.classes is None else _labels(self.classes)
         confidence = None if self.confidence is None else float(self.confidence[i])
@@ -465,7 +507,10 @@ class Decisions:
         overridden = None if self.overridden is None else int(self.overridden[i])
         errors = None if self.errors is None else self.errors[i]
         stage = str(self.stage[i])
-        return Decision(
+        # a frozen dataclass sets its fields one object.__setattr__ at a time; a row is
+        # built on every decide_one, so its fields go into the instance dict at once
+        row = object.__new__(Decision)
+        row.__dict__.update(
             prediction=None if abstained else candidate,
             abstained=abstained,
             reason=reason,
@@ -485,10 +530,15 @@ class Decisions:
             errors=None if errors is None else tuple(errors),
             repaired=bool(self.repaired[i]) if self.repaired is not None else False,
             stages_tried=tuple(tried) if tried is not None else (stage,),
-            overridden=Reason(overridden) if overridden else None,
+            overridden=(
+                _REASON_OF[overridden] if 0 < overridden < len(_REASON_OF) else Reason(overridden)
+            )
+            if overridden
+            else None,
             overridden_detail=None if self.overridden_detail is None else self.overridden_detail[i],
             timings=self.timings,
         )
+        return row
 
     # -- row algebra: what a fallback needs ------------------------------------------------
 
@@ -659,6 +709,12 @@ class Decisions:
         if stages:
             parts.append("stages=(" + ", ".join(f"{k}={v}" for k, v in stages.items()) + ")")
         return f"Decisions({', '.join(parts)})"
+
+
+def _wrong_length(name: str, column: Any, n: int) -> None:
+    raise ConfigurationError(
+        f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
+    )
 
 
 def _as_index(indices: Sequence[int] | NDArray[Any], n: int) -> NDArray[np.intp]:
