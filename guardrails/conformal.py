@@ -328,6 +328,7 @@ class ConformalSets(Policy):
             raise _too_few("ConformalSets", n, self.alpha)
         self.classes_ = np.asarray(d.classes)
         self.group_labels_: NDArray[Any] | None
+        self._calibrated(rows, cal)
         self.calibration_scores_ = np.sort(cal)
         self.n_calibration_ = n
         if self.class_conditional:
@@ -362,6 +363,9 @@ class ConformalSets(Policy):
                 stacklevel=3,
             )
         return out
+
+    def _calibrated(self, rows: NDArray[np.intp], scores: NDArray[np.float64]) -> None:
+        """Hook: the calibration rows used and their scores, unsorted (weighted conformal)."""
 
     def is_fitted(self) -> bool:
         return hasattr(self, "thresholds_")
@@ -658,10 +662,14 @@ class ConformalIntervals(Policy):
         n = cal.shape[0]
         if conformal_rank(n, self.alpha) > n:
             raise _too_few("ConformalIntervals", n, self.alpha)
+        self._calibrated(np.flatnonzero(ok), cal)
         self.calibration_scores_ = np.sort(cal)
         self.n_calibration_ = n
         self.threshold_ = conformal_quantile(cal, self.alpha)
         return self
+
+    def _calibrated(self, rows: NDArray[np.intp], scores: NDArray[np.float64]) -> None:
+        """Hook: the calibration rows used and their scores, unsorted (weighted conformal)."""
 
     def is_fitted(self) -> bool:
         return hasattr(self, "threshold_")
