@@ -420,7 +420,7 @@ class Abstaining(PostLayer):
         adaptable = self.policy.adaptable()
         if adaptable:  # for a drift action outside (monitor.Reweight)
             call.reweightable = (*call.reweightable, *adaptable)
-        if d.abstained.all():
+        if d.abstained[0] if len(d) == 1 else d.abstained.all():
             # nothing left to decide (e.g. every row invalid, or the model failed): the
             # model gave no output a policy could read, and the rows keep their reasons
             return d

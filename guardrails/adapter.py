@@ -21,6 +21,7 @@ from guardrails.base import Call, Layer, _is_frame, take_rows
 from guardrails.decisions import PRIMARY, Decisions, Reason
 from guardrails.errors import ConfigurationError, ModelOutputError
 from guardrails.persistence import preview
+from guardrails.rowwise import row_argmax, row_pick, row_sum
 
 __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
 
@@ -230,7 +231,7 @@ class ModelAdapter(Layer):
                 f"expected {self._n_features} features, as the model was trained on; "
                 f"got {X.shape[1]}"
             )
-        if X.dtype.kind == "f":
+        if X.dtype.kind == "f" and X is not call.finite_rows:  # else validation scanned it
             return self._finite_rows(X), None
         return None, None
 
@@ -238,6 +239,10 @@ class ModelAdapter(Layer):
         """Mask of the rows of ``X`` fit to send, or None when every row is."""
         if X is None or X.size == 0:
             return None
+        if X.shape[0] == 1 and X.size <= 256:  # one record: no reduction, no errstate
+            row = X.ravel().tolist()
+            if all(map(math.isfinite, row)):
+                return None
         with np.errstate(over="ignore", invalid="ignore"):
             total = X.sum()  # fast path: one reduction; huge values may overflow it
         if np.isfinite(total):
@@ -312,7 +317,8 @@ class ModelAdapter(Layer):
             return self._values(arr, n)
         if self.output == "labels":
             return self._labels(arr, n)
-        classes = cast(NDArray[Any], self._classes)
+        classes = self._classes
+        assert classes is not None  # proba and scores always have classes
         k = len(classes)
         arr = _as_float(arr, self.output)
         if arr.ndim == 1 and k == 2:
@@ -328,21 +334,18 @@ class ModelAdapter(Layer):
                 return fast
         # one reduction finds rows with NaN/inf (they make the row sum non-finite) and, for
         # probabilities, checks that rows sum to 1
-        sums = arr.sum(axis=1)
+        sums = row_sum(arr)
         bad: NDArray[np.bool_] = ~np.isfinite(sums)
         any_bad = bool(bad.any())
         clean = np.where(bad[:, None], 0.0, arr) if any_bad else arr
-        if k == 2:  # argmax's first-maximum rule, without a strided reduction per row
-            top: NDArray[np.intp] = (clean[:, 1] > clean[:, 0]).astype(np.intp)
-        else:
-            top = np.argmax(clean, axis=1)
+        top = row_argmax(clean)  # argmax's first-maximum rule, column by column
         if self.output == "proba":
             _check_proba(clean, sums, bad, any_bad)
             d = Decisions(
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=arr[np.arange(n), top],
+                confidence=row_pick(arr, top),
                 classes=classes,
             )
         else:

@@ -124,6 +124,9 @@ class Call:
         model_input: model-ready rows for the whole batch, once a validating layer made
             them (so no outer layer parses the raw input a second time).
         valid: ``(n,)`` bool mask of rows that passed validation, once checked.
+        finite_rows: the model-ready rows a validating layer handed to the layers inside
+            it, when it found every number in them finite; the model adapter does not scan
+            the very same object again (the one check of the call).
         validation: the validating layer's [`ValidationNote`][], once it ran.
         drift: the drift monitor's [`DriftNote`][], once it ran.
         review: the review step's [`ReviewNote`][], once it ran.
@@ -147,6 +150,7 @@ class Call:
     deadline: float | None = None
     model_input: Any = None
     valid: NDArray[np.bool_] | None = None
+    finite_rows: Any = None
     validation: ValidationNote | None = None
     drift: DriftNote | None = None
     review: ReviewNote | None = None
@@ -170,6 +174,7 @@ class Call:
         thread ran (its layers finished in time)."""
         self.model_input = other.model_input
         self.valid = other.valid
+        self.finite_rows = other.finite_rows
         self.validation = other.validation
         self.drift = other.drift
         self.review = other.review

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -54,6 +55,7 @@ from guardrails.reliability import (
     negative_log_likelihood,
     reliability_curve,
 )
+from guardrails.rowwise import all_finite, row_argmax, row_max, row_pick, row_sum
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -79,8 +81,23 @@ __all__ = [
 def softmax(Z: NDArray[np.float64], axis: int = 1) -> NDArray[np.float64]:
     """``exp(Z) / sum(exp(Z))`` along ``axis``, shifted by the maximum (scipy's formula,
     without importing scipy on the request path)."""
-    E = np.exp(Z - np.max(Z, axis=axis, keepdims=True))
-    return np.asarray(E / np.sum(E, axis=axis, keepdims=True))
+    if axis == 1 and Z.ndim == 2 and Z.shape[0] == 1 and 0 < Z.shape[1] < 8:
+        row = Z[0].tolist()
+        if all(math.isfinite(v) for v in row):  # one row: max and sum in Python, same values
+            E1: NDArray[np.float64] = np.exp(Z - max(row))
+            e = E1[0].tolist()
+            total = e[0]
+            for v in e[1:]:  # in order, as numpy adds fewer than eight values
+                total += v
+            E1 /= total
+            return E1
+    if axis == 1 and Z.ndim == 2 and Z.shape[1]:  # column by column: same values, faster
+        E: NDArray[np.float64] = np.exp(Z - row_max(Z)[:, np.newaxis])
+        E /= row_sum(E)[:, np.newaxis]
+        return E
+    E = np.exp(Z - Z.max(axis=axis, keepdims=True))
+    E /= E.sum(axis=axis, keepdims=True)
+    return E
 
 
 def expit(x: Any) -> Any:
@@ -106,7 +123,9 @@ _MAX_INVERSE_TEMPERATURE = 1e8
 
 def logits_from_proba(proba: NDArray[np.float64]) -> NDArray[np.float64]:
     """Log-probabilities ``log(p + 1e-12)`` to use as logits; shape is kept."""
-    return np.asarray(np.log(np.asarray(proba, dtype=np.float64) + LOG_EPS))
+    Z = np.asarray(proba, dtype=np.float64) + LOG_EPS
+    np.log(Z, out=Z)
+    return Z
 
 
 # -- shared helpers ------------------------------------------------------------------------
@@ -934,29 +953,56 @@ class Calibrated(PostLayer):
         k = Z.shape[1]
         if len(d) == 0:
             return d.replace(proba=np.empty((0, k)), confidence=np.empty(0))
-        ok = np.isfinite(Z).all(axis=1)
         classes = d.classes
         if classes is None or len(classes) != k:
             raise InvalidInputError("Calibrated needs class labels for the model's columns.")
-        if ok.all():
-            P = self.calibrator.transform(Z)
-            top = np.argmax(P, axis=1)
-            return d.replace(
-                proba=P,
-                confidence=P[np.arange(P.shape[0]), top],
-                prediction=classes[top],
-            )
+        if Z.shape[0] == 1:
+            row = Z[0].tolist()
+            if all(math.isfinite(v) for v in row):
+                # one record: the same steps without reductions over a batch
+                P = self._transform(Z)
+                p = P[0].tolist()
+                j = max(range(k), key=p.__getitem__)  # argmax's first-maximum rule
+                return d.replace(
+                    proba=P, confidence=np.array([p[j]]), prediction=classes[j : j + 1]
+                )
+        if all_finite(Z):
+            P = self._transform(Z)
+            top = row_argmax(P) if all_finite(P) else np.argmax(P, axis=1)
+            return d.replace(proba=P, confidence=row_pick(P, top), prediction=classes[top])
+        ok = np.isfinite(Z).all(axis=1)
         P = np.full(Z.shape, np.nan)
         confidence = np.full(Z.shape[0], np.nan)
         prediction = d.prediction.copy()
         rows = np.flatnonzero(ok)
         if rows.size:
-            Pok = self.calibrator.transform(Z[rows])
+            Pok = self._transform(Z[rows])
             top = np.argmax(Pok, axis=1)
             P[rows] = Pok
             confidence[rows] = Pok[np.arange(rows.size), top]
             prediction[rows] = classes[top]
         return d.replace(proba=P, confidence=confidence, prediction=prediction)
+
+    def _transform(self, Z: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Calibrated probabilities for finite logits ``Z`` ``(n, k)``, ``n >= 1``.
+
+        A built-in calibrator's own checks (numeric, 2-D) hold by construction here, so
+        only the class count is checked before its transform runs; a calibrator that
+        overrides ``transform`` gets the public call.
+        """
+        calibrator = self.calibrator
+        if type(calibrator).transform is not Calibrator.transform:
+            return calibrator.transform(Z)
+        if not calibrator.is_fitted():
+            raise NotFittedError(
+                f"This {type(calibrator).__name__} is not fitted yet. Call fit(scores, y) first."
+            )
+        if Z.shape[1] != calibrator.n_classes_:
+            raise InvalidInputError(
+                f"{type(calibrator).__name__} was fitted on {calibrator.n_classes_} classes; "
+                f"got scores for {Z.shape[1]}."
+            )
+        return calibrator._transform(Z)
 
     # -- persistence ---------------------------------------------------------------------
 

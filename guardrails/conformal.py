@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +41,7 @@ from guardrails.errors import (
     ModelOutputError,
 )
 from guardrails.persistence import persistable
+from guardrails.rowwise import all_finite, row_pick
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -231,6 +232,8 @@ class ConformalSets(Policy):
 
     requires = frozenset({"proba"})
     produces = frozenset({"pred_set"})
+    online: ClassVar[bool] = True
+    """Whether adaptive conformal may move this policy's level (not for risk control)."""
 
     def __init__(
         self,
@@ -312,7 +315,9 @@ class ConformalSets(Policy):
             raise ConfigurationError(
                 "ConformalSets needs class probabilities and classes; the decisions have none."
             )
-        keep = ~_no_candidate(d) & np.isfinite(d.proba).all(axis=1)
+        keep = ~_no_candidate(d)
+        if not all_finite(d.proba):
+            keep &= np.isfinite(d.proba).all(axis=1)
         yi = label_index(y[keep], d.classes)
         if (yi < 0).any():
             unknown = sorted({str(v) for v in y[keep][yi < 0]})[:5]
@@ -321,15 +326,17 @@ class ConformalSets(Policy):
                 f"{d.classes.tolist()!r}: {unknown}."
             )
         rows = np.flatnonzero(keep)
-        s = self.scores(d)
-        cal = s[rows, yi]
+        if self.score == "lac" and not self.randomized:  # 1 - p[y] of the kept rows only
+            cal = 1.0 - d.proba[rows, yi]
+        else:
+            cal = self.scores(d)[rows, yi]
         n = cal.shape[0]
         if conformal_rank(n, self.alpha) > n:
             raise _too_few("ConformalSets", n, self.alpha)
         self.classes_ = np.asarray(d.classes)
         self.group_labels_: NDArray[Any] | None
         self._calibrated(rows, cal)
-        self.calibration_scores_ = np.sort(cal)
+        self.calibration_scores_ = cal  # thresholds come from a partition: no sort needed
         self.n_calibration_ = n
         if self.class_conditional:
             keys = np.arange(self.classes_.shape[0])
@@ -418,7 +425,7 @@ class ConformalSets(Policy):
             abstain |= big
         assert d.classes is not None
         j = label_index(d.prediction, d.classes)
-        outside = ~empty & ((j < 0) | ~sets[np.arange(n), np.maximum(j, 0)])
+        outside = ~empty & ((j < 0) | ~row_pick(sets, np.maximum(j, 0)))
         detail[outside & ~abstain] = "the model's answer is not in the prediction set"
         abstain |= outside
         detail[empty] = f"empty prediction set: no label plausible at alpha={self.alpha:g}"
@@ -792,11 +799,13 @@ class AdaptiveConformal(Policy):
 
     def __init__(self, base: ConformalSets | ConformalIntervals, *, gamma: float = 0.005) -> None:
         if not isinstance(base, (ConformalSets, ConformalIntervals)) or (
-            isinstance(base, ConformalSets) and (base.class_conditional or base.groups is not None)
+            isinstance(base, ConformalSets)
+            and (base.class_conditional or base.groups is not None or not base.online)
         ):
             raise ConfigurationError(
                 "The 'base' parameter of AdaptiveConformal must be a ConformalSets without "
-                f"class_conditional or groups, or a ConformalIntervals. Got {base!r} instead."
+                "class_conditional or groups (and not a risk control), or a "
+                f"ConformalIntervals. Got {base!r} instead."
             )
         self.base = base
         self.gamma = _check_unit("AdaptiveConformal", "gamma", gamma, closed=False)

@@ -44,6 +44,9 @@ class Reason(enum.IntEnum):
         return self.name.lower()
 
 
+_REASON_OF: tuple[Reason, ...] = tuple(sorted(Reason, key=int))  # by code: 0, 1, 2...
+assert all(int(r) == i for i, r in enumerate(_REASON_OF))
+
 # Per-row columns besides the four that always exist (prediction, abstained, reason,
 # stage), with the fill value used for rows a merge creates without data.
 _OPTIONAL: dict[str, Any] = {
@@ -66,6 +69,9 @@ _NO_CANDIDATE = frozenset(
 )
 _ALWAYS = ("prediction", "abstained", "reason", "stage")
 ROW_COLUMNS: tuple[str, ...] = _ALWAYS + tuple(_OPTIONAL)
+_SLOTS: tuple[str, ...] = (*ROW_COLUMNS, "classes", "timings")
+_FIELDS = frozenset(_SLOTS)
+_CHECKED = frozenset((*_OPTIONAL, "abstained", "reason", "stage"))  # per-row columns
 
 
 def object_column(n: int | tuple[int, ...], value: Any = None) -> NDArray[np.object_]:
@@ -97,6 +103,13 @@ def _common(a: NDArray[Any], b: NDArray[Any]) -> np.dtype[Any]:
 def _as_label(value: Any) -> Any:
     """A numpy scalar as the plain Python value a user expects in a row."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _labels(classes: NDArray[Any]) -> tuple[Any, ...]:
+    """Class labels as plain Python values (numbers and text come out of ``tolist``)."""
+    if classes.dtype.kind in "biufcUS":
+        return tuple(classes.tolist())
+    return tuple(_as_label(c) for c in classes)
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,7 @@ class Decisions:
         [1, -1]
     """
 
-    __slots__ = (*ROW_COLUMNS, "classes", "timings")
+    __slots__ = _SLOTS
 
     prediction: NDArray[Any]
     abstained: NDArray[np.bool_]
@@ -278,12 +291,37 @@ class Decisions:
         self.overridden_detail = overridden_detail
         self.classes = classes
         self.timings = dict(timings) if timings else {}
-        for name in ROW_COLUMNS:
-            column = getattr(self, name)
-            if column is not None and len(column) != n:
-                raise ConfigurationError(
-                    f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
-                )
+        # one test per column given (a loop over every column name costs more per row)
+        if len(self.abstained) != n:
+            _wrong_length("abstained", self.abstained, n)
+        if len(self.reason) != n:
+            _wrong_length("reason", self.reason, n)
+        if len(self.stage) != n:
+            _wrong_length("stage", self.stage, n)
+        if confidence is not None and len(confidence) != n:
+            _wrong_length("confidence", confidence, n)
+        if proba is not None and len(proba) != n:
+            _wrong_length("proba", proba, n)
+        if scores is not None and len(scores) != n:
+            _wrong_length("scores", scores, n)
+        if interval is not None and len(interval) != n:
+            _wrong_length("interval", interval, n)
+        if pred_set is not None and len(pred_set) != n:
+            _wrong_length("pred_set", pred_set, n)
+        if review_id is not None and len(review_id) != n:
+            _wrong_length("review_id", review_id, n)
+        if detail is not None and len(detail) != n:
+            _wrong_length("detail", detail, n)
+        if errors is not None and len(errors) != n:
+            _wrong_length("errors", errors, n)
+        if repaired is not None and len(repaired) != n:
+            _wrong_length("repaired", repaired, n)
+        if tried is not None and len(tried) != n:
+            _wrong_length("tried", tried, n)
+        if overridden is not None and len(overridden) != n:
+            _wrong_length("overridden", overridden, n)
+        if overridden_detail is not None and len(overridden_detail) != n:
+            _wrong_length("overridden_detail", overridden_detail, n)
         if self.abstained.dtype != np.bool_ or self.reason.dtype != np.int8:
             raise ConfigurationError("Decisions.abstained must be bool and reason int8.")
 
@@ -318,13 +356,41 @@ class Decisions:
         )
 
     def replace(self, **columns: Any) -> Decisions:
-        """A copy with the given columns (or ``classes``/``timings``) replaced."""
-        values = {name: getattr(self, name) for name in (*ROW_COLUMNS, "classes", "timings")}
-        unknown = set(columns) - set(values)
+        """A copy with the given columns (or ``classes``/``timings``) replaced.
+
+        The columns not given are shared with this batch (they are never written in place);
+        only the given ones are checked, as the constructor would check them.
+        """
+        unknown = columns.keys() - _FIELDS
         if unknown:
             raise ConfigurationError(f"Decisions has no column(s) {sorted(unknown)}.")
-        values.update(columns)
-        return Decisions(**values)
+        n = self.prediction.shape[0]
+        prediction = columns.get("prediction", self.prediction)
+        if (
+            not isinstance(prediction, np.ndarray)
+            or prediction.shape != (n,)  # the row count may change: check everything
+            or isinstance(columns.get("stage"), str)
+            or ("abstained" in columns and columns["abstained"] is None)
+            or ("reason" in columns and columns["reason"] is None)
+        ):
+            values = {name: getattr(self, name) for name in _SLOTS}
+            values.update(columns)
+            return Decisions(**values)
+        out = object.__new__(Decisions)
+        for name in _SLOTS:
+            setattr(out, name, columns[name] if name in columns else getattr(self, name))
+        timings = columns.get("timings", self.timings)
+        out.timings = dict(timings) if timings else {}
+        for name, column in columns.items():
+            if name in _CHECKED and column is not None and len(column) != n:
+                raise ConfigurationError(
+                    f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
+                )
+        if ("abstained" in columns or "reason" in columns) and (
+            out.abstained.dtype != np.bool_ or out.reason.dtype != np.int8
+        ):
+            raise ConfigurationError("Decisions.abstained must be bool and reason int8.")
+        return out
 
     def withhold(
         self,
@@ -338,16 +404,30 @@ class Decisions:
         Rows already withheld keep their first reason: the innermost layer that withheld a
         row knows best why.
         """
+        if self.prediction.shape[0] == 1:  # one record: no mask arithmetic
+            if not mask[0] or self.abstained[0]:
+                return self
+            code = int(reason[0]) if isinstance(reason, np.ndarray) else int(reason)
+            one: dict[str, Any] = {
+                "abstained": np.ones(1, dtype=bool),
+                "reason": np.full(1, code, dtype=np.int8),
+            }
+            if detail is not None:
+                col = object_column(1) if self.detail is None else self.detail.copy()
+                col[0] = detail[0] if isinstance(detail, np.ndarray) else detail
+                one["detail"] = col
+            return self.replace(**one)
         newly = mask & ~self.abstained
         if not newly.any():
             return self
         abstained = self.abstained | newly
         codes = self.reason.copy()
-        codes[newly] = reason[newly] if isinstance(reason, np.ndarray) else int(reason)
+        # copyto with where= writes in place: no gathered copy of the selected rows
+        np.copyto(codes, reason if isinstance(reason, np.ndarray) else int(reason), where=newly)
         changes: dict[str, Any] = {"abstained": abstained, "reason": codes}
         if detail is not None:
             col = object_column(len(self)) if self.detail is None else self.detail.copy()
-            col[newly] = detail[newly] if isinstance(detail, np.ndarray) else detail
+            np.copyto(col, detail, where=newly)
             changes["detail"] = col
         return self.replace(**changes)
 
@@ -415,45 +495,49 @@ class Decisions:
             raise IndexError(f"row {index} is out of range for {n} decisions")
         i = int(index) % n
         abstained = bool(self.abstained[i])
-        reason = Reason(int(self.reason[i]))
+        code = int(self.reason[i])
+        reason = _REASON_OF[code] if 0 <= code < len(_REASON_OF) else Reason(code)
         candidate = None if reason in _NO_CANDIDATE else _as_label(self.prediction[i])
-        classes = None if self.classes is None else tuple(_as_label(c) for c in self.classes)
-
-        def opt(name: str) -> Any:
-            column = getattr(self, name)
-            return None if column is None else column[i]
-
-        confidence = opt("confidence")
-        proba = opt("proba")
-        interval = opt("interval")
-        pred_set = opt("pred_set")
-        tried = opt("tried")
-        overridden = opt("overridden")
+        classes = None if self.classes is None else _labels(self.classes)
+        confidence = None if self.confidence is None else float(self.confidence[i])
+        proba = None if self.proba is None else tuple(map(float, self.proba[i].tolist()))
+        interval = None if self.interval is None else tuple(self.interval[i].tolist())
+        tried = None if self.tried is None else self.tried[i]
+        overridden = None if self.overridden is None else int(self.overridden[i])
+        errors = None if self.errors is None else self.errors[i]
         stage = str(self.stage[i])
-        return Decision(
+        # a frozen dataclass sets its fields one object.__setattr__ at a time; a row is
+        # built on every decide_one, so its fields go into the instance dict at once
+        row = object.__new__(Decision)
+        row.__dict__.update(
             prediction=None if abstained else candidate,
             abstained=abstained,
             reason=reason,
             stage=stage,
-            confidence=None if confidence is None or np.isnan(confidence) else float(confidence),
-            proba=None if proba is None or np.isnan(proba).all() else tuple(map(float, proba)),
+            confidence=None if confidence is None or confidence != confidence else confidence,
+            proba=None if proba is None or all(p != p for p in proba) else proba,
             classes=classes,
             interval=None
-            if interval is None or np.isnan(interval).all()
+            if interval is None or all(v != v for v in interval)
             else (float(interval[0]), float(interval[1])),
             prediction_set=None
-            if pred_set is None or classes is None
-            else tuple(c for c, inside in zip(classes, pred_set) if inside),
+            if self.pred_set is None or classes is None
+            else tuple(c for c, inside in zip(classes, self.pred_set[i].tolist()) if inside),
             candidate=candidate,
-            review_id=opt("review_id"),
-            detail=opt("detail"),
-            errors=None if opt("errors") is None else tuple(opt("errors")),
-            repaired=bool(opt("repaired")) if self.repaired is not None else False,
+            review_id=None if self.review_id is None else self.review_id[i],
+            detail=None if self.detail is None else self.detail[i],
+            errors=None if errors is None else tuple(errors),
+            repaired=bool(self.repaired[i]) if self.repaired is not None else False,
             stages_tried=tuple(tried) if tried is not None else (stage,),
-            overridden=Reason(int(overridden)) if overridden else None,
-            overridden_detail=opt("overridden_detail"),
+            overridden=(
+                _REASON_OF[overridden] if 0 < overridden < len(_REASON_OF) else Reason(overridden)
+            )
+            if overridden
+            else None,
+            overridden_detail=None if self.overridden_detail is None else self.overridden_detail[i],
             timings=self.timings,
         )
+        return row
 
     # -- row algebra: what a fallback needs ------------------------------------------------
 
@@ -624,6 +708,12 @@ class Decisions:
         if stages:
             parts.append("stages=(" + ", ".join(f"{k}={v}" for k, v in stages.items()) + ")")
         return f"Decisions({', '.join(parts)})"
+
+
+def _wrong_length(name: str, column: Any, n: int) -> None:
+    raise ConfigurationError(
+        f"Decisions column {name!r} has {len(column)} rows; prediction has {n}."
+    )
 
 
 def _as_index(indices: Sequence[int] | NDArray[Any], n: int) -> NDArray[np.intp]:

@@ -119,6 +119,7 @@ class DtACI(AdaptiveConformal):
     def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:
         super().fit_with_inputs(d, X, y)
         k = len(self.gammas)
+        self._cal = np.sort(self.base.calibration_scores_)
         with self._lock:
             self.expert_alphas_ = np.full(k, self.base.alpha)
             self.expert_weights_ = np.full(k, 1.0 / k)
@@ -169,7 +170,7 @@ class DtACI(AdaptiveConformal):
         covered, seen = self._coverage(d, y)
         s = self._true_scores(d, y, X)
         seen &= ~np.isnan(s)
-        cal = self.base.calibration_scores_
+        cal = self._cal
         n = cal.shape[0]
         # beta: the largest level at which the row's truth is still in the set
         rank = np.searchsorted(cal, s[seen], side="left") + 1
@@ -262,6 +263,7 @@ class DtACI(AdaptiveConformal):
             out.guard_ = float(fitted["guard"])
             out.n_updates_ = int(fitted["n_updates"])
             out.n_misses_ = int(fitted["n_misses"])
+            out._cal = np.sort(out.base.calibration_scores_)
         return out
 
 

@@ -2,6 +2,8 @@
 
 ``list`` and ``claim`` filter by ``--kind`` (withheld, audit, data_quality) and ``--reason``;
 ``release --reviewer NAME [ID ...]`` gives a reviewer's claimed cases back at once.
+``serve --tokens FILE`` runs the browser console (the ``serve`` extra); ``token add|remove|list
+NAME --tokens FILE`` issues and revokes the reviewers' console tokens.
 
 Every command takes ``--queue`` (or the ``GUARDRAILS_REVIEW_QUEUE`` environment variable),
 prints plain text (or JSON with ``--json``), and exits 0 on success, 2 on a refused
@@ -18,6 +20,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from guardrails.console.serve import serve
+from guardrails.console.tokens import TokenFile
 from guardrails.decisions import Reason
 from guardrails.errors import ConfigurationError
 from guardrails.review import KINDS, STATUSES, BaseQueue, ReviewCase, ReviewError, open_queue
@@ -74,6 +78,17 @@ def add_review_parser(sub: Any) -> None:
     p = op("reopen", "send a resolved or skipped case back to pending")
     p.add_argument("id")
     p.add_argument("--note")
+    p = op("serve", "serve the browser review console (needs the 'serve' extra)")
+    _tokens_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--lease", type=float, default=600.0, help="seconds a console claim lasts")
+    token = ops.add_parser(
+        "token", help="issue, revoke or list reviewers' console tokens (stored hashed)"
+    )
+    token.add_argument("action", choices=("add", "remove", "list"))
+    token.add_argument("reviewer", nargs="?", help="the reviewer (for add and remove)")
+    _tokens_option(token)
     p = op("stats", "counts by status and age, and overdue cases")
     p.add_argument(
         "--fail-on-overdue",
@@ -82,15 +97,66 @@ def add_review_parser(sub: Any) -> None:
     )
 
 
+def _tokens_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tokens",
+        default=os.environ.get("GUARDRAILS_REVIEW_TOKENS"),
+        help="reviewer token file (default: $GUARDRAILS_REVIEW_TOKENS)",
+    )
+
+
+def _run_token(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not args.tokens:
+        err.write("review token: give --tokens FILE or set GUARDRAILS_REVIEW_TOKENS\n")
+        return EXIT_REFUSED
+    tokens = TokenFile(args.tokens)
+    if args.action == "list":
+        out.write("".join(f"{name}\n" for name in tokens.names()) or "no reviewers\n")
+        return 0
+    if not args.reviewer:
+        err.write(f"review token {args.action}: name the reviewer\n")
+        return EXIT_REFUSED
+    if args.action == "add":
+        token = tokens.add(args.reviewer)
+        out.write(
+            f"token for {args.reviewer} (shown once; only its hash is stored in "
+            f"{args.tokens}):\n{token}\n"
+        )
+        return 0
+    if not tokens.remove(args.reviewer):
+        err.write(f"review token remove: {args.reviewer} has no token in {args.tokens}\n")
+        return EXIT_REFUSED
+    out.write(f"revoked the token of {args.reviewer}\n")
+    return 0
+
+
 def run_review(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """Run a parsed ``review`` command; returns the exit code."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    if args.review_command == "token":
+        try:
+            return _run_token(args, out, err)
+        except ConfigurationError as exc:
+            err.write(f"review token: {exc}\n")
+            return EXIT_REFUSED
     if not args.queue:
         err.write("review: give --queue URL or set GUARDRAILS_REVIEW_QUEUE\n")
         return EXIT_REFUSED
+    if args.review_command == "serve":
+        if not args.tokens:
+            err.write("review serve: give --tokens FILE or set GUARDRAILS_REVIEW_TOKENS\n")
+            return EXIT_REFUSED
+        try:
+            serve(
+                args.queue, args.tokens, host=args.host, port=args.port, lease=args.lease, out=out
+            )
+        except (ConfigurationError, ReviewError, ImportError) as exc:
+            err.write(f"review serve: {exc}\n")
+            return EXIT_REFUSED
+        return 0
     try:
         queue = open_queue(args.queue)
     except (ConfigurationError, ReviewError, ImportError) as exc:

@@ -144,6 +144,8 @@ class ConformalRiskControl(ConformalSets):
         True
     """
 
+    online = False
+
     def __init__(
         self,
         alpha: float = 0.1,

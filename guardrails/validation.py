@@ -100,6 +100,9 @@ class ValidationResult:
     repaired: NDArray[np.bool_]
     errors: dict[int, tuple[dict[str, Any], ...]] = field(default_factory=dict)
     _secrets: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
+    # True when the valid rows of model_input hold only finite numbers (checked here once,
+    # so the model adapter need not scan them again)
+    _finite: bool = field(default=False, repr=False, compare=False)
 
     @property
     def invalid(self) -> NDArray[np.bool_]:
@@ -117,6 +120,7 @@ class _Checked:
     matrix: NDArray[np.float64] | None = None  # every field, schema order (arrays, frames)
     columns: dict[str, NDArray[Any]] | None = None  # per field (mixed-type frames, objects)
     rows: list[list[Any] | None] | None = None  # per record, schema order (records)
+    finite: bool = False  # matrix holds only finite numbers (every column inside bounds)
 
     def column(self, j: int, name: str, n: int) -> NDArray[Any]:
         if self.matrix is not None:
@@ -175,6 +179,9 @@ class _Checker:
         self.lower = np.array([_lower(spec) for spec in self.specs])
         self.upper = np.array([_upper(spec) for spec in self.specs])
         self.plain = np.array([spec.kind == "float" for spec in self.specs])
+        # the same bounds as Python floats, for the one-record path (no array reductions)
+        self.bounds = list(zip(self.lower.tolist(), self.upper.tolist()))
+        self.all_plain = bool(self.plain.all())
         self.enum_idx = [
             j for j, s in enumerate(self.specs) if s.kind == "category"
         ]  # Enum members become their values
@@ -365,10 +372,18 @@ class _Checker:
         """Check a float matrix holding every field; columns change only when repaired."""
         n = M.shape[0]
         if n == 0:
-            return _Checked(matrix=M)
+            return _Checked(matrix=M, finite=True)
+        if n == 1 and self.all_plain:
+            isfinite = math.isfinite
+            if all(
+                isfinite(v) and lo <= v <= hi for v, (lo, hi) in zip(M[0].tolist(), self.bounds)
+            ):
+                return _Checked(matrix=M, finite=True)
         lows, highs = _block_min_max(M)
         inside = np.isfinite(lows) & np.isfinite(highs) & (lows >= self.lower)
         inside &= highs <= self.upper
+        if inside.all() and self.all_plain:
+            return _Checked(matrix=M, finite=True)
         changed: NDArray[np.float64] | None = None
         decoded: dict[str, NDArray[Any]] = {}
         for j in np.flatnonzero(~(inside & self.plain)).tolist():
@@ -388,7 +403,9 @@ class _Checker:
             columns = {s.name: source[:, j] for j, s in enumerate(self.specs)}
             columns.update(decoded)
             return _Checked(columns=columns)
-        return _Checked(matrix=M if changed is None else changed)
+        if changed is None:
+            return _Checked(matrix=M, finite=bool(inside.all()))
+        return _Checked(matrix=changed)
 
     def _column_clean(self, spec: FieldSpec, col: NDArray[np.float64]) -> bool:
         """For a finite column inside its bounds: the checks its kind adds."""
@@ -1112,6 +1129,7 @@ class Validated(Layer):
             repaired=repaired,
             errors=self._entries(errs, valid),
             _secrets=errs.secrets,
+            _finite=checked is not None and checked.finite and not self.as_frame,
         )
 
     def _entries(
@@ -1248,7 +1266,7 @@ class Validated(Layer):
 
     def _decide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
-        rows = self._inner_rows(result)
+        rows = self._inner_rows(result, call)
         inner = None if rows is None else self.inner._decide(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
@@ -1257,7 +1275,7 @@ class Validated(Layer):
 
     async def _adecide(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
-        rows = self._inner_rows(result)
+        rows = self._inner_rows(result, call)
         inner = None if rows is None else await self.inner._adecide(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
@@ -1270,17 +1288,26 @@ class Validated(Layer):
                 f"{self.schema!r}. First errors: {_detail(next(iter(result.errors.values())))}",
                 errors=_error_list(result),
             )
-        inner = self.inner._fit(self._inner_rows(result), y[idx], call)
+        inner = self.inner._fit(self._inner_rows(result, call), y[idx], call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
-    def _inner_rows(self, result: ValidationResult) -> Any:
+    def _inner_rows(self, result: ValidationResult, call: Call) -> Any:
         """The valid model-ready rows the layers inside get (sync and async alike), or None
-        when a non-empty batch has none."""
+        when a non-empty batch has none. Rows found finite are named on the call, so that
+        the model adapter does not scan them a second time."""
         n = result.valid.shape[0]
-        idx = np.flatnonzero(result.valid)
-        if idx.size == 0 and n > 0:
-            return None
-        return result.model_input if idx.size == n else take_rows(result.model_input, idx)
+        if n == 1 or result.valid.all():
+            if n == 1 and not result.valid[0]:
+                return None
+            rows = result.model_input
+        else:
+            idx = np.flatnonzero(result.valid)
+            if idx.size == 0:
+                return None
+            rows = take_rows(result.model_input, idx)
+        if result._finite:
+            call.finite_rows = rows
+        return rows
 
     # -- persistence ---------------------------------------------------------------------
 

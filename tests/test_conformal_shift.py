@@ -510,6 +510,8 @@ def test_dtaci_saves_loads_and_refuses_bad_settings(iris: dict[str, Any], tmp_pa
     lp = loaded.layer(guardrails.Abstaining).policy  # type: ignore[attr-defined]
     assert lp.alpha_t_ == after and (lp.expert_weights_ == policy.expert_weights_).all()
     assert loaded.decide(iris["X_test"]) == g.decide(iris["X_test"])
+    with pytest.raises(ConfigurationError, match="not a risk control"):
+        DtACI(ConformalRiskControl(0.1))
     with pytest.raises(ConfigurationError, match="'gammas'"):
         DtACI(ConformalSets(0.1), gammas=[0.0, 0.1])
     with pytest.raises(ConfigurationError, match="not be randomized"):
