@@ -88,8 +88,17 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
-from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.monitor import (
+    DriftAction,
+    DriftAlert,
+    MarkDrift,
+    Monitored,
+    Reweight,
+    RouteToReview,
+    Tighten,
+)
 from guardrails.observe import Logged
+from guardrails.online_conformal import DtACI
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.reliability import (
     ReliabilityCurve,
@@ -113,9 +122,11 @@ from guardrails.review import (
 )
 from guardrails.review_budget import ReviewBudget
 from guardrails.review_sqlite import SQLiteQueue
+from guardrails.risk_control import ConformalRiskControl, CostControlledThreshold, LearnThenTest
 from guardrails.schema import FieldSpec, Schema, infer_schema
 from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
+from guardrails.weighted import DomainClassifier, WeightedConformalIntervals, WeightedConformalSets
 from guardrails.workers import PoolStats, WorkerPool
 
 __version__ = "0.1.0"
@@ -143,17 +154,21 @@ __all__ = [
     "ConfidenceThreshold",
     "ConfigurationError",
     "ConformalIntervals",
+    "ConformalRiskControl",
     "ConformalSets",
+    "CostControlledThreshold",
     "CostRule",
     "CoverageThreshold",
     "Decision",
     "Decisions",
     "Default",
+    "DomainClassifier",
     "DriftAction",
     "DriftAlert",
     "DriftNote",
     "DriftProfile",
     "DriftReport",
+    "DtACI",
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
@@ -168,6 +183,7 @@ __all__ = [
     "InvalidInputError",
     "IsotonicCalibration",
     "Layer",
+    "LearnThenTest",
     "Logged",
     "MarginThreshold",
     "MarkDrift",
@@ -196,6 +212,7 @@ __all__ = [
     "ReviewNote",
     "ReviewQueue",
     "Reviewed",
+    "Reweight",
     "RiskControlledThreshold",
     "RouteToReview",
     "Rule",
@@ -213,10 +230,11 @@ __all__ = [
     "ValidationResult",
     "VectorScaling",
     "Verdict",
+    "WeightedConformalIntervals",
+    "WeightedConformalSets",
     "WindowState",
     "WithFallback",
     "WorkerPool",
-    "__version__",
     "abstention_rate_above",
     "as_layer",
     "brier_score",
@@ -253,6 +271,7 @@ __all__ = [
     "review_age_above",
     "review_backlog_above",
     "set_size_above",
+    "__version__",
 ]
 
 # The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with

@@ -159,6 +159,9 @@ class Call:
     review: ReviewNote | None = None
     open_circuits: tuple[str, ...] = ()
     shed: tuple[str, ...] = ()
+    reweightable: tuple[Any, ...] = ()
+    """Policies that can weigh their calibration rows by a likelihood ratio (weighted
+    conformal), left by the abstention layer for a drift action outside."""
 
     def circuit_opened(self, name: str) -> None:
         """Record that breaker ``name`` was found open (once per name)."""
@@ -178,6 +181,7 @@ class Call:
         self.validation = other.validation
         self.drift = other.drift
         self.review = other.review
+        self.reweightable = other.reweightable
         for name in other.open_circuits:
             self.circuit_opened(name)
         self.shed = (*self.shed, *other.shed)
