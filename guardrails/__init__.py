@@ -7,6 +7,7 @@ The front door: every public name is imported here explicitly and listed in ``__
 import typing as _typing
 
 from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
+from guardrails.abstention.online import DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -26,6 +27,16 @@ from guardrails.abstention.policies import (
     interval_wider_than,
     margin_below,
     set_size_above,
+)
+from guardrails.abstention.risk_control import (
+    ConformalRiskControl,
+    CostControlledThreshold,
+    LearnThenTest,
+)
+from guardrails.abstention.weighted import (
+    DomainClassifier,
+    WeightedConformalIntervals,
+    WeightedConformalSets,
 )
 from guardrails.apps.report import Report
 from guardrails.builder import CANONICAL_ORDER, Guard, guard, load
@@ -99,6 +110,7 @@ from guardrails.monitoring.monitor import (
     DriftAlert,
     MarkDrift,
     Monitored,
+    Reweight,
     RouteToReview,
     Tighten,
 )
@@ -111,9 +123,12 @@ from guardrails.observability.alerts import (
     drift_detected,
     error_rate_above,
     fallback_rate_above,
+    review_age_above,
+    review_backlog_above,
 )
 from guardrails.observability.observe import Logged
 from guardrails.observability.telemetry import Metrics
+from guardrails.review.budget import ReviewBudget
 from guardrails.review.queue import (
     MemoryQueue,
     ReviewCase,
@@ -153,17 +168,21 @@ __all__ = [
     "ConfidenceThreshold",
     "ConfigurationError",
     "ConformalIntervals",
+    "ConformalRiskControl",
     "ConformalSets",
+    "CostControlledThreshold",
     "CostRule",
     "CoverageThreshold",
     "Decision",
     "Decisions",
     "Default",
+    "DomainClassifier",
     "DriftAction",
     "DriftAlert",
     "DriftNote",
     "DriftProfile",
     "DriftReport",
+    "DtACI",
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
@@ -178,6 +197,7 @@ __all__ = [
     "InvalidInputError",
     "IsotonicCalibration",
     "Layer",
+    "LearnThenTest",
     "Logged",
     "MarginThreshold",
     "MarkDrift",
@@ -200,11 +220,13 @@ __all__ = [
     "ReliabilityCurve",
     "Report",
     "Retry",
+    "ReviewBudget",
     "ReviewCase",
     "ReviewError",
     "ReviewNote",
     "ReviewQueue",
     "Reviewed",
+    "Reweight",
     "RiskControlledThreshold",
     "RouteToReview",
     "Rule",
@@ -222,10 +244,11 @@ __all__ = [
     "ValidationResult",
     "VectorScaling",
     "Verdict",
+    "WeightedConformalIntervals",
+    "WeightedConformalSets",
     "WindowState",
     "WithFallback",
     "WorkerPool",
-    "__version__",
     "abstention_rate_above",
     "as_layer",
     "brier_score",
@@ -259,7 +282,10 @@ __all__ = [
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
+    "review_age_above",
+    "review_backlog_above",
     "set_size_above",
+    "__version__",
 ]
 
 # The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with

@@ -12,6 +12,9 @@ from guardrails.abstention.conformal import (
     conformal_rank,
     set_scores,
 )
+from guardrails.abstention.online import (
+    DtACI,
+)
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -36,6 +39,17 @@ from guardrails.abstention.policies import (
     margin_score,
     set_size_above,
 )
+from guardrails.abstention.risk_control import (
+    ConformalRiskControl,
+    CostControlledThreshold,
+    LearnThenTest,
+)
+from guardrails.abstention.weighted import (
+    DomainClassifier,
+    WeightedConformalIntervals,
+    WeightedConformalSets,
+    weighted_conformal_quantile,
+)
 
 __all__ = [
     "Abstaining",
@@ -44,16 +58,23 @@ __all__ = [
     "AnyOf",
     "ConfidenceThreshold",
     "ConformalIntervals",
+    "ConformalRiskControl",
     "ConformalSets",
+    "CostControlledThreshold",
     "CostRule",
     "CoverageThreshold",
+    "DomainClassifier",
+    "DtACI",
     "EntropyThreshold",
     "IntervalWiderThan",
+    "LearnThenTest",
     "MarginThreshold",
     "Policy",
     "RiskControlledThreshold",
     "SetSizeAbove",
     "Verdict",
+    "WeightedConformalIntervals",
+    "WeightedConformalSets",
     "confidence_below",
     "confidence_score",
     "conformal_quantile",
@@ -66,4 +87,5 @@ __all__ = [
     "margin_score",
     "set_scores",
     "set_size_above",
+    "weighted_conformal_quantile",
 ]

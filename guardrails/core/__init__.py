@@ -54,6 +54,13 @@ from guardrails.core.redaction import (
     scrub_details,
     truncate,
 )
+from guardrails.core.rowwise import (
+    all_finite,
+    row_argmax,
+    row_max,
+    row_pick,
+    row_sum,
+)
 from guardrails.core.workers import (
     Abandoned,
     PoolStats,
@@ -94,11 +101,16 @@ __all__ = [
     "Shed",
     "ValidationNote",
     "WorkerPool",
+    "all_finite",
     "as_batch",
     "as_layer",
     "fingerprint",
     "one_row_batch",
     "persistable",
+    "row_argmax",
+    "row_max",
+    "row_pick",
+    "row_sum",
     "scrub_details",
     "take_rows",
     "truncate",

@@ -18,6 +18,7 @@ from guardrails.monitoring.monitor import (
     DriftAlert,
     MarkDrift,
     Monitored,
+    Reweight,
     RouteToReview,
     Tighten,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "MarkDrift",
     "Monitored",
     "PageHinkley",
+    "Reweight",
     "RouteToReview",
     "TESTS",
     "TestResult",

@@ -14,6 +14,8 @@ from guardrails.observability.alerts import (
     drift_detected,
     error_rate_above,
     fallback_rate_above,
+    review_age_above,
+    review_backlog_above,
 )
 from guardrails.observability.observe import (
     DECISION_KEYS,
@@ -57,6 +59,8 @@ __all__ = [
     "drift_detected",
     "error_rate_above",
     "fallback_rate_above",
+    "review_age_above",
+    "review_backlog_above",
     "row_outcomes",
     "scrub",
 ]

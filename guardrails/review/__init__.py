@@ -4,13 +4,19 @@ The queue protocol, the in-memory queue, the ``Reviewed`` layer and label analyt
 SQLite and Postgres queues share one SQL implementation.
 """
 
+from guardrails.review.budget import (
+    inclusion_probabilities,
+    uncertainty,
+)
 from guardrails.review.postgres import (
     PostgresQueue,
 )
 from guardrails.review.queue import (
+    BUDGET_FALLBACK,
     KINDS,
     PENDING_REVIEW,
     STATUSES,
+    UNREVIEWED,
     Accuracy,
     BaseQueue,
     CaseNotFoundError,
@@ -20,8 +26,10 @@ from guardrails.review.queue import (
     LeaseExpiredError,
     MemoryQueue,
     NewCase,
+    PriorityFn,
     QueueStats,
     RealizedAccuracy,
+    ReviewBudget,
     ReviewCase,
     Reviewed,
     ReviewError,
@@ -32,6 +40,7 @@ from guardrails.review.queue import (
     open_queue,
     pending_answers,
     realized_accuracy,
+    weighted_accuracy,
 )
 from guardrails.review.sql import (
     COLUMNS,
@@ -44,6 +53,7 @@ from guardrails.review.sqlite import (
 
 __all__ = [
     "Accuracy",
+    "BUDGET_FALLBACK",
     "BaseQueue",
     "COLUMNS",
     "CaseNotFoundError",
@@ -56,8 +66,10 @@ __all__ = [
     "NewCase",
     "PENDING_REVIEW",
     "PostgresQueue",
+    "PriorityFn",
     "QueueStats",
     "RealizedAccuracy",
+    "ReviewBudget",
     "ReviewCase",
     "ReviewError",
     "ReviewQueue",
@@ -65,11 +77,15 @@ __all__ = [
     "SQLQueue",
     "SQLiteQueue",
     "STATUSES",
+    "UNREVIEWED",
     "check_label",
     "check_table",
     "cost_priority",
+    "inclusion_probabilities",
     "labelled_data",
     "open_queue",
     "pending_answers",
     "realized_accuracy",
+    "uncertainty",
+    "weighted_accuracy",
 ]
