@@ -36,6 +36,8 @@ from guardrails.alerts import (
     drift_detected,
     error_rate_above,
     fallback_rate_above,
+    review_age_above,
+    review_backlog_above,
 )
 from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
 from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
@@ -86,8 +88,17 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
-from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
+from guardrails.monitor import (
+    DriftAction,
+    DriftAlert,
+    MarkDrift,
+    Monitored,
+    Reweight,
+    RouteToReview,
+    Tighten,
+)
 from guardrails.observe import Logged
+from guardrails.online_conformal import DtACI
 from guardrails.redaction import REDACTED, Redactor, fingerprint
 from guardrails.reliability import (
     ReliabilityCurve,
@@ -109,10 +120,13 @@ from guardrails.review import (
     open_queue,
     realized_accuracy,
 )
+from guardrails.review_budget import ReviewBudget
 from guardrails.review_sqlite import SQLiteQueue
+from guardrails.risk_control import ConformalRiskControl, CostControlledThreshold, LearnThenTest
 from guardrails.schema import FieldSpec, Schema, infer_schema
 from guardrails.telemetry import Metrics
 from guardrails.validation import Validated, ValidationResult
+from guardrails.weighted import DomainClassifier, WeightedConformalIntervals, WeightedConformalSets
 from guardrails.workers import PoolStats, WorkerPool
 
 __version__ = "0.1.0"
@@ -140,17 +154,21 @@ __all__ = [
     "ConfidenceThreshold",
     "ConfigurationError",
     "ConformalIntervals",
+    "ConformalRiskControl",
     "ConformalSets",
+    "CostControlledThreshold",
     "CostRule",
     "CoverageThreshold",
     "Decision",
     "Decisions",
     "Default",
+    "DomainClassifier",
     "DriftAction",
     "DriftAlert",
     "DriftNote",
     "DriftProfile",
     "DriftReport",
+    "DtACI",
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
@@ -165,6 +183,7 @@ __all__ = [
     "InvalidInputError",
     "IsotonicCalibration",
     "Layer",
+    "LearnThenTest",
     "Logged",
     "MarginThreshold",
     "MarkDrift",
@@ -187,11 +206,13 @@ __all__ = [
     "ReliabilityCurve",
     "Report",
     "Retry",
+    "ReviewBudget",
     "ReviewCase",
     "ReviewError",
     "ReviewNote",
     "ReviewQueue",
     "Reviewed",
+    "Reweight",
     "RiskControlledThreshold",
     "RouteToReview",
     "Rule",
@@ -209,10 +230,11 @@ __all__ = [
     "ValidationResult",
     "VectorScaling",
     "Verdict",
+    "WeightedConformalIntervals",
+    "WeightedConformalSets",
     "WindowState",
     "WithFallback",
     "WorkerPool",
-    "__version__",
     "abstention_rate_above",
     "as_layer",
     "brier_score",
@@ -246,7 +268,10 @@ __all__ = [
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
+    "review_age_above",
+    "review_backlog_above",
     "set_size_above",
+    "__version__",
 ]
 
 # The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with

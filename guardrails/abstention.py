@@ -119,6 +119,11 @@ class Policy(HasParams, ABC):
         """Every column this policy (and any policy inside it) reads."""
         return self.requires
 
+    def adaptable(self) -> tuple[Any, ...]:
+        """The policies here (this one or inside it) a drift action may switch to weighted
+        conformal (they have ``shift_to(X)`` and ``unshift()``)."""
+        return ()
+
     def makes(self) -> frozenset[str]:
         """Every column this policy (and any policy inside it) computes, e.g. ``pred_set``."""
         return self.produces
@@ -224,6 +229,9 @@ class _Combined(Policy):
 
     def makes(self) -> frozenset[str]:
         return frozenset().union(*(p.makes() for p in self.policies))
+
+    def adaptable(self) -> tuple[Any, ...]:
+        return tuple(a for p in self.policies for a in p.adaptable())
 
     def fit(self, d: Decisions, y: NDArray[Any]) -> Self:
         return self.fit_with_inputs(d, None, y)
@@ -409,6 +417,9 @@ class Abstaining(PostLayer):
         return self._post(d, call)
 
     def _post(self, d: Decisions, call: Call) -> Decisions:
+        adaptable = self.policy.adaptable()
+        if adaptable:  # for a drift action outside (monitor.Reweight)
+            call.reweightable = (*call.reweightable, *adaptable)
         if d.abstained[0] if len(d) == 1 else d.abstained.all():
             # nothing left to decide (e.g. every row invalid, or the model failed): the
             # model gave no output a policy could read, and the rows keep their reasons

@@ -30,6 +30,8 @@ __all__ = [
     "drift_detected",
     "error_rate_above",
     "fallback_rate_above",
+    "review_age_above",
+    "review_backlog_above",
 ]
 
 
@@ -42,6 +44,9 @@ class Health:
         rates: rolling abstention, fallback and error rates over the metrics window.
         drift_status: the monitor's latest status ("ok", "drift", ...) or None.
         circuit_open: names of the circuits (breakers) seen open on this call.
+        review_pending: pending cases in the review queue (None: not measured).
+        review_oldest: seconds the oldest pending review case has waited (None: not
+            measured). Build both from a queue with `Health.of_queue`.
     """
 
     guard: str
@@ -49,6 +54,21 @@ class Health:
     rates: Rates
     drift_status: str | None = None
     circuit_open: tuple[str, ...] = ()
+    review_pending: int | None = None
+    review_oldest: float | None = None
+
+    @classmethod
+    def of_queue(cls, stats: Any, *, guard: str = "review", version: str = "0") -> Health:
+        """The health of a review queue from its ``stats()`` snapshot, for the backlog and
+        age rules: ``alerts.evaluate(Health.of_queue(queue.stats()))`` from a periodic
+        job (queue statistics are a database read, so no guard call takes them)."""
+        return cls(
+            guard,
+            version,
+            Rates(0, 0.0, 0.0, 0.0),
+            review_pending=int(stats.counts["pending"]),
+            review_oldest=float(stats.oldest_pending_age),
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,12 @@ class AlertRule:
             return 1.0 if health.drift_status == "drift" else None
         if name == "circuit_open":
             return 1.0 if health.circuit_open else None
+        if name == "review_backlog":
+            n = health.review_pending
+            return None if n is None or n <= self.threshold else float(n)
+        if name == "review_age":
+            age = health.review_oldest
+            return None if age is None or age <= self.threshold else float(age)
         return None  # pragma: no cover - the factories make only the names above
 
     def message(self, health: Health, value: float) -> str:
@@ -132,6 +158,13 @@ class AlertRule:
             return f"{who}: the monitor declared drift."
         if self.name == "circuit_open":
             return f"{who}: circuit open for {', '.join(health.circuit_open)}."
+        if self.name == "review_backlog":
+            return f"{who}: {value:.0f} review cases pending, above {self.threshold:.0f}."
+        if self.name == "review_age":
+            return (
+                f"{who}: the oldest pending review case has waited {value:.0f} s, above "
+                f"{self.threshold:.0f} s."
+            )
         what = self.name.replace("_", " ")
         return (
             f"{who}: {what} {value:.1%} over the last {health.rates.rows} rows is above "
@@ -141,6 +174,8 @@ class AlertRule:
     def __repr__(self) -> str:
         if self.name in ("drift", "circuit_open"):
             return {"drift": "drift_detected()", "circuit_open": "circuit_opened()"}[self.name]
+        if self.name in ("review_backlog", "review_age"):
+            return f"{self.name}_above({self.threshold!r})"
         return f"{self.name}_above({self.threshold!r}, min_rows={self.min_rows})"
 
     def __eq__(self, other: object) -> bool:
@@ -201,6 +236,25 @@ def circuit_opened() -> AlertRule:
     """Fire when a call finds a circuit breaker open (rows withheld with reason
     ``circuit_open``, or a fallback chain found a breaker open: ``call.open_circuits``)."""
     return AlertRule("circuit_open", threshold=1.0)
+
+
+def review_backlog_above(cases: int) -> AlertRule:
+    """Fire when more than ``cases`` review cases are pending (see `Health.of_queue`)."""
+    if isinstance(cases, bool) or not isinstance(cases, int) or cases < 0:
+        raise ConfigurationError(
+            f"The 'cases' parameter of review_backlog_above must be an int >= 0. Got {cases!r}."
+        )
+    return AlertRule("review_backlog", threshold=cases)
+
+
+def review_age_above(seconds: float) -> AlertRule:
+    """Fire when the oldest pending review case has waited more than ``seconds``."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ConfigurationError(
+            "The 'seconds' parameter of review_age_above must be a positive number. "
+            f"Got {seconds!r} instead."
+        )
+    return AlertRule("review_age", threshold=seconds)
 
 
 class Alerts:

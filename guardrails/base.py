@@ -92,9 +92,11 @@ class ReviewNote:
     """What a review step tells the layers outside it about one call.
 
     Attributes:
-        not_queued: invalid-input rows its data-quality cap kept out of the queue.
+        not_queued: withheld rows it did not queue: those its data-quality cap kept out
+            plus those its review budget kept out (``over_budget``).
         data_quality_cap: that cap (rows per window), or None without one.
         data_quality_window: seconds of the cap's window.
+        over_budget: withheld rows its review budget kept out of the queue.
 
     Examples:
         >>> ReviewNote(2, 100, 3600.0).not_queued
@@ -104,6 +106,7 @@ class ReviewNote:
     not_queued: int
     data_quality_cap: int | None
     data_quality_window: float
+    over_budget: int = 0
 
 
 @dataclass(slots=True)
@@ -156,6 +159,9 @@ class Call:
     review: ReviewNote | None = None
     open_circuits: tuple[str, ...] = ()
     shed: tuple[str, ...] = ()
+    reweightable: tuple[Any, ...] = ()
+    """Policies that can weigh their calibration rows by a likelihood ratio (weighted
+    conformal), left by the abstention layer for a drift action outside."""
 
     def circuit_opened(self, name: str) -> None:
         """Record that breaker ``name`` was found open (once per name)."""
@@ -175,6 +181,7 @@ class Call:
         self.validation = other.validation
         self.drift = other.drift
         self.review = other.review
+        self.reweightable = other.reweightable
         for name in other.open_circuits:
             self.circuit_opened(name)
         self.shed = (*self.shed, *other.shed)

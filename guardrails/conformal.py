@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -232,6 +232,8 @@ class ConformalSets(Policy):
 
     requires = frozenset({"proba"})
     produces = frozenset({"pred_set"})
+    online: ClassVar[bool] = True
+    """Whether adaptive conformal may move this policy's level (not for risk control)."""
 
     def __init__(
         self,
@@ -333,6 +335,7 @@ class ConformalSets(Policy):
             raise _too_few("ConformalSets", n, self.alpha)
         self.classes_ = np.asarray(d.classes)
         self.group_labels_: NDArray[Any] | None
+        self._calibrated(rows, cal)
         self.calibration_scores_ = cal  # thresholds come from a partition: no sort needed
         self.n_calibration_ = n
         if self.class_conditional:
@@ -367,6 +370,9 @@ class ConformalSets(Policy):
                 stacklevel=3,
             )
         return out
+
+    def _calibrated(self, rows: NDArray[np.intp], scores: NDArray[np.float64]) -> None:
+        """Hook: the calibration rows used and their scores, unsorted (weighted conformal)."""
 
     def is_fitted(self) -> bool:
         return hasattr(self, "thresholds_")
@@ -663,10 +669,14 @@ class ConformalIntervals(Policy):
         n = cal.shape[0]
         if conformal_rank(n, self.alpha) > n:
             raise _too_few("ConformalIntervals", n, self.alpha)
+        self._calibrated(np.flatnonzero(ok), cal)
         self.calibration_scores_ = np.sort(cal)
         self.n_calibration_ = n
         self.threshold_ = conformal_quantile(cal, self.alpha)
         return self
+
+    def _calibrated(self, rows: NDArray[np.intp], scores: NDArray[np.float64]) -> None:
+        """Hook: the calibration rows used and their scores, unsorted (weighted conformal)."""
 
     def is_fitted(self) -> bool:
         return hasattr(self, "threshold_")
@@ -789,11 +799,13 @@ class AdaptiveConformal(Policy):
 
     def __init__(self, base: ConformalSets | ConformalIntervals, *, gamma: float = 0.005) -> None:
         if not isinstance(base, (ConformalSets, ConformalIntervals)) or (
-            isinstance(base, ConformalSets) and (base.class_conditional or base.groups is not None)
+            isinstance(base, ConformalSets)
+            and (base.class_conditional or base.groups is not None or not base.online)
         ):
             raise ConfigurationError(
                 "The 'base' parameter of AdaptiveConformal must be a ConformalSets without "
-                f"class_conditional or groups, or a ConformalIntervals. Got {base!r} instead."
+                "class_conditional or groups (and not a risk control), or a "
+                f"ConformalIntervals. Got {base!r} instead."
             )
         self.base = base
         self.gamma = _check_unit("AdaptiveConformal", "gamma", gamma, closed=False)

@@ -39,6 +39,7 @@ class Reason(enum.IntEnum):
     CIRCUIT_OPEN = 6
     DRIFT = 7
     REVIEW = 8
+    REVIEW_BUDGET = 9
 
     def __str__(self) -> str:
         return self.name.lower()

@@ -51,6 +51,7 @@ from guardrails.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observe import check_settings as check_log_settings
 from guardrails.redaction import Redactor, truncate
 from guardrails.review import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.review_budget import ReviewBudget
 from guardrails.validation import ExtraPolicy, OnInvalid, Repair, Validated
 from guardrails.workers import WorkerPool
 
@@ -237,13 +238,20 @@ class Guard(Layer):
         seed: int | None = None,
         data_quality_cap: int | None = 100,
         data_quality_window: float = 3600.0,
+        audit_favour: float = 0.0,
+        budget: ReviewBudget | int | None = None,
+        on_budget: str | Callable[[Any], Any] = "withhold",
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
         See [`Reviewed`][guardrails.review.Reviewed] for the arguments. The queue is shared,
         not copied: it stands for an external store. Invalid-input rows go in as
         "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
-        ``data_quality_window`` seconds.
+        ``data_quality_window`` seconds. ``budget`` (a
+        [`ReviewBudget`][guardrails.review_budget.ReviewBudget] or cases per hour) caps the
+        withheld rows queued, chosen by expected value of review; ``on_budget`` says what
+        the rows over it get ("withhold", "provisional" or a function). Each built guard
+        counts its own budget.
         """
         settings: dict[str, Any] = {
             "queue": queue,
@@ -255,6 +263,9 @@ class Guard(Layer):
             "seed": seed,
             "data_quality_cap": data_quality_cap,
             "data_quality_window": data_quality_window,
+            "audit_favour": audit_favour,
+            "budget": budget,
+            "on_budget": on_budget,
         }
         Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
         name, version = self.guard_name, self.version
@@ -262,7 +273,11 @@ class Guard(Layer):
         def build(inner: Layer) -> Layer:
             return Reviewed(
                 inner,
-                **{**settings, "redactor": copy.deepcopy(redactor)},
+                **{
+                    **settings,
+                    "redactor": copy.deepcopy(redactor),
+                    "budget": copy.deepcopy(budget),
+                },
                 guard_name=name,
                 version=version,
             )
@@ -273,6 +288,8 @@ class Guard(Layer):
             "provisional": False,
             "data_quality_cap": 100,
             "data_quality_window": 3600.0,
+            "audit_favour": 0.0,
+            "on_budget": "withhold",
         }
         text = ", ".join(
             [repr(queue)]
@@ -359,6 +376,8 @@ class Guard(Layer):
         until: float | None = None,
         kind: Literal["withheld", "audit"] | None = None,
         holdout: float = 0.3,
+        weighted: bool = True,
+        seed: int = 0,
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
@@ -367,11 +386,23 @@ class Guard(Layer):
         calibrator refitted on them alone learns the low-confidence region best; an audit
         sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
         Inputs the queue stored redacted cannot be replayed and are left out.
+
+        With ``weighted=True`` (default) the cases are first resampled by their stored
+        inclusion weights ([`LabelledData.resample`][guardrails.review.LabelledData.resample]),
+        so a sample that favoured uncertain rows, or a mix of withheld and audit cases,
+        is fitted in the proportions of the served traffic; with equal weights nothing
+        changes. ``seed`` fixes that draw.
         """
+        if not isinstance(weighted, bool):
+            raise ConfigurationError(
+                f"The 'weighted' parameter of recalibrate_from must be a bool. Got {weighted!r}."
+            )
         data = labelled_data(queue, since=since, until=until, kind=kind)
         if len(data) == 0:
             raise InvalidInputError("recalibrate_from: the queue holds no labelled case yet.")
-        return recalibrate(self, data.X, data.y, holdout=holdout)
+        if weighted:
+            data = data.resample(seed=seed)
+        return recalibrate(self, data.X, data.y, holdout=holdout, seed=seed)
 
     def validate(
         self,

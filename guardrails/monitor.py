@@ -51,6 +51,7 @@ __all__ = [
     "DriftAction",
     "MarkDrift",
     "Monitored",
+    "Reweight",
     "RouteToReview",
     "Tighten",
 ]
@@ -211,6 +212,84 @@ class Tighten(DriftAction):
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Tighten:
         return cls(threshold=state["threshold"], delta=state["delta"])
+
+
+@persistable
+class Reweight(DriftAction):
+    """While drift lasts, switch weighted conformal policies to weighted mode.
+
+    Keeps the model inputs of the last ``rows`` rows seen during drift; once it holds
+    ``min_rows`` of them, and again after every ``rows`` new ones, it calls
+    ``shift_to(inputs)`` on each policy inside that supports it (e.g.
+    [`WeightedConformalSets`][guardrails.WeightedConformalSets]): the policy fits a domain
+    classifier of those inputs against its calibration inputs and weighs calibration rows
+    by the likelihood ratio from the next batch on. When drift ends the policies go back
+    to unweighted sets. Each refit costs one logistic regression in the request path.
+
+    Args:
+        rows: recent rows kept (and rows between two refits).
+        min_rows: rows needed before the first switch.
+    """
+
+    name = "reweight"
+
+    def __init__(self, *, rows: int = 1000, min_rows: int = 200) -> None:
+        for key, value in (("rows", rows), ("min_rows", min_rows)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+                raise ConfigurationError(
+                    f"The {key!r} parameter of Reweight must be an int >= 2. Got {value!r}."
+                )
+        self.rows, self.min_rows = rows, min(min_rows, rows)
+        self._lock = threading.Lock()
+        self._recent: deque[NDArray[Any]] = deque()
+        self._held = self._fresh_rows = 0
+        self._switched: list[Any] = []
+
+    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
+        if not call.reweightable:
+            return d, 0
+        idx = np.flatnonzero(~np.isin(d.reason, _NO_OUTPUT))
+        try:
+            x = np.asarray(call.model_rows(idx), dtype=np.float64)
+        except (TypeError, ValueError):
+            return d, 0  # inputs a domain classifier cannot read: stay unweighted
+        with self._lock:
+            self._recent.append(x.reshape(len(idx), -1))
+            self._held += len(idx)
+            self._fresh_rows += len(idx)
+            while self._held - len(self._recent[0]) >= self.rows:
+                self._held -= len(self._recent.popleft())
+            due = self._held >= self.min_rows and (
+                not self._switched or self._fresh_rows >= self.rows
+            )
+            if due:
+                sample = np.vstack(self._recent)[-self.rows :]
+                self._fresh_rows = 0
+                for policy in call.reweightable:
+                    policy.shift_to(sample)
+                self._switched = list(call.reweightable)
+        return d, 0
+
+    def notify(self, event: dict[str, Any], log: Any) -> None:
+        if event["event"] == "drift_recovered":
+            with self._lock:
+                for policy in self._switched:
+                    policy.unshift()
+                self._switched, self._recent, self._held = [], deque(), 0
+            log.info("drift_reweight_off")
+
+    def fresh(self) -> Reweight:
+        return Reweight(rows=self.rows, min_rows=self.min_rows)
+
+    def __repr__(self) -> str:
+        return f"Reweight(rows={self.rows!r}, min_rows={self.min_rows!r})"
+
+    def _to_state(self, enc: Encoder) -> dict[str, Any]:
+        return {"rows": self.rows, "min_rows": self.min_rows}
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Reweight:
+        return cls(rows=state["rows"], min_rows=state["min_rows"])
 
 
 @persistable

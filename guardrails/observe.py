@@ -309,6 +309,7 @@ class Logged(Layer):
                 if review is None
                 else {
                     "not_queued": review.not_queued,
+                    "over_budget": review.over_budget,
                     "data_quality_cap": review.data_quality_cap,
                 },
                 shed=call.shed,

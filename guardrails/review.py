@@ -10,7 +10,12 @@ with the context a person needs to judge it. Queues implement [`ReviewQueue`][]:
 
 A case moves ``pending -> claimed -> resolved`` (or ``skipped``); a claim is a lease that
 expires, after which the case is pending again; ``release`` gives a reviewer's claims back
-at once; ``reopen`` sends a resolved or skipped case back to pending.
+at once; ``expire`` closes pending cases nobody reached in time as ``expired`` (with the
+reason in their note); ``reopen`` sends a resolved, skipped or expired case back to pending.
+
+Under a [`ReviewBudget`][guardrails.review_budget.ReviewBudget] the layer queues at most
+that many withheld rows per hour (or day), chosen by expected value of review; the rows it
+leaves out get the outcome ``on_budget`` names, and are counted, never dropped silently.
 
 Rows withheld as invalid input are data-quality cases (kind ``"data_quality"``): kept apart
 from the model's cases, listed and claimed after every model case, and capped per time
@@ -50,13 +55,23 @@ from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.errors import ConfigurationError, GuardrailsError
 from guardrails.persistence import persistable
 from guardrails.redaction import REDACTED, Redactor
+from guardrails.review_budget import (
+    PriorityFn,
+    ReviewBudget,
+    cost_priority,
+    inclusion_probabilities,
+)
+from guardrails.review_budget import uncertainty as _uncertainty
 
 if TYPE_CHECKING:
     from guardrails.persistence import Decoder, Encoder
 
 __all__ = [
+    "BUDGET_FALLBACK",
     "PENDING_REVIEW",
+    "PriorityFn",
     "STATUSES",
+    "UNREVIEWED",
     "Accuracy",
     "BaseQueue",
     "CaseNotFoundError",
@@ -69,6 +84,7 @@ __all__ = [
     "NewCase",
     "QueueStats",
     "RealizedAccuracy",
+    "ReviewBudget",
     "ReviewCase",
     "ReviewError",
     "ReviewQueue",
@@ -79,20 +95,25 @@ __all__ = [
     "open_queue",
     "pending_answers",
     "realized_accuracy",
+    "weighted_accuracy",
 ]
 
 PENDING_REVIEW = "pending_review"
 """Stage name of a row whose provisional answer waits for a person (``provisional=True``)."""
+BUDGET_FALLBACK = "budget_fallback"
+"""Stage name of a row over the review budget answered by the ``on_budget`` function."""
+UNREVIEWED = "unreviewed"
+"""Stage name of a row whose provisional answer no person will see: the review budget was
+spent (``on_budget="provisional"``); its reason is ``Reason.REVIEW_BUDGET``."""
 
-Status = Literal["pending", "claimed", "resolved", "skipped"]
-STATUSES: tuple[Status, ...] = ("pending", "claimed", "resolved", "skipped")
+Status = Literal["pending", "claimed", "resolved", "skipped", "expired"]
+STATUSES: tuple[Status, ...] = ("pending", "claimed", "resolved", "skipped", "expired")
 """Every status a case can have."""
 
 Kind = Literal["withheld", "audit", "data_quality"]
 KINDS: tuple[Kind, ...] = ("withheld", "audit", "data_quality")
 """Every kind a case can have: model cases ("withheld", "audit") and "data_quality"."""
 DATA_QUALITY: Kind = "data_quality"
-PriorityFn = Callable[[Decisions, NDArray[np.intp]], NDArray[np.float64]]
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (
     ("<1h", 3600.0),
     ("1h-1d", 86400.0),
@@ -147,8 +168,9 @@ class ReviewCase:
 
     Attributes:
         id: the case id (also in the decision's ``review_id`` column).
-        status: "pending", "claimed", "resolved" or "skipped". A claim whose lease has
-            expired reads as "pending".
+        status: "pending", "claimed", "resolved", "skipped" or "expired" (nobody reached
+            it in time, see `BaseQueue.expire`). A claim whose lease has expired reads as
+            "pending".
         kind: "withheld" (the caller got no answer, or a provisional one), "audit"
             (a random sample of confident answers, returned to the caller as usual) or
             "data_quality" (the row was withheld as invalid input: a data problem, not a
@@ -163,7 +185,9 @@ class ReviewCase:
         context: what the reviewer sees and what labels flow back with: ``input``
             (redacted), ``candidate``, ``proba``, ``classes``, ``confidence``,
             ``prediction_set``, ``interval``, ``stage``, ``stages_tried``, ``detail``,
-            ``guard``, ``version``, ``request_id``, ``row``, ``weight``, ``provisional``.
+            ``guard``, ``version``, ``request_id``, ``row``, ``provisional``,
+            ``inclusion_probability`` (the known probability that this row was queued: the
+            audit draw's for audit cases, 1 for withheld rows) and ``weight`` (its inverse).
     """
 
     id: str
@@ -184,7 +208,7 @@ class ReviewCase:
 
     def overdue(self, now: float | None = None) -> bool:
         """True when the case has a deadline, is still open and the deadline has passed."""
-        if self.deadline is None or self.status in ("resolved", "skipped"):
+        if self.deadline is None or self.status in ("resolved", "skipped", "expired"):
             return False
         return (time.time() if now is None else now) > self.deadline
 
@@ -225,6 +249,11 @@ class QueueStats:
         overdue: open (pending or claimed) cases past their deadline.
         oldest_pending_age: seconds since the oldest pending case was enqueued (0 if none).
         at: unix time of the snapshot.
+        pending_by_kind: pending cases per lane (every kind of [`KINDS`][] present).
+        oldest_by_kind: seconds since the oldest pending case of each lane was enqueued.
+        throughput: cases each reviewer closed (resolved or skipped) per hour over the
+            last ``throughput_window`` seconds.
+        throughput_window: seconds over which ``throughput`` was measured.
     """
 
     counts: Mapping[str, int]
@@ -232,6 +261,10 @@ class QueueStats:
     overdue: int
     oldest_pending_age: float
     at: float
+    pending_by_kind: Mapping[str, int] = field(default_factory=dict)
+    oldest_by_kind: Mapping[str, float] = field(default_factory=dict)
+    throughput: Mapping[str, float] = field(default_factory=dict)
+    throughput_window: float = 3600.0
 
     @property
     def total(self) -> int:
@@ -243,6 +276,12 @@ class QueueStats:
         out = {f"{prefix}_cases_{status}": float(n) for status, n in self.counts.items()}
         out[f"{prefix}_overdue"] = float(self.overdue)
         out[f"{prefix}_oldest_pending_seconds"] = self.oldest_pending_age
+        for kind, n in self.pending_by_kind.items():
+            out[f"{prefix}_pending_{kind}"] = float(n)
+        for kind, age in self.oldest_by_kind.items():
+            out[f"{prefix}_oldest_pending_{kind}_seconds"] = age
+        out[f"{prefix}_throughput_per_hour"] = float(sum(self.throughput.values()))
+        out[f"{prefix}_reviewers_active"] = float(len(self.throughput))
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +292,10 @@ class QueueStats:
             "overdue": self.overdue,
             "oldest_pending_age": self.oldest_pending_age,
             "at": self.at,
+            "pending_by_kind": dict(self.pending_by_kind),
+            "oldest_by_kind": dict(self.oldest_by_kind),
+            "throughput": dict(self.throughput),
+            "throughput_window": self.throughput_window,
         }
 
 
@@ -437,8 +480,9 @@ class BaseQueue(ABC):
         claimed_by); ``order`` "priority" puts model cases before data-quality cases."""
 
     @abstractmethod
-    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
-        """Counts by stored status, and (effective status, created_at, deadline) of open rows."""
+    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float, str]]]:
+        """Counts by stored status (closed ones), and (effective status, created_at,
+        deadline, kind) of open rows."""
 
     # -- the protocol ------------------------------------------------------------------
 
@@ -650,13 +694,14 @@ class BaseQueue(ABC):
         return self._update(str(case_id), change)
 
     def reopen(self, case_id: str, *, note: str | None = None) -> ReviewCase:
-        """Send a resolved or skipped case back to pending; its label is cleared."""
+        """Send a resolved, skipped or expired case back to pending; its label is cleared."""
         _check_text(f"{type(self).__name__}.reopen", "note", note, optional=True)
 
         def change(case: ReviewCase, now: float) -> dict[str, Any]:
-            if case.status not in ("resolved", "skipped"):
+            if case.status not in ("resolved", "skipped", "expired"):
                 raise CaseStateError(
-                    f"case {case.id} is {case.status}; only resolved or skipped cases reopen."
+                    f"case {case.id} is {case.status}; only resolved or skipped cases (or "
+                    "expired ones) reopen."
                 )
             return {
                 "status": "pending",
@@ -668,28 +713,110 @@ class BaseQueue(ABC):
 
         return self._update(str(case_id), change)
 
-    def stats(self) -> QueueStats:
-        """Counts by status and by age of pending cases, and the overdue count."""
+    def stats(self, *, throughput_window: float = 3600.0) -> QueueStats:
+        """Counts by status, lane and age of pending cases, the overdue count, and each
+        reviewer's throughput (cases closed per hour over the last ``throughput_window``
+        seconds)."""
+        _check_positive(f"{type(self).__name__}.stats", "throughput_window", throughput_window)
         now = self.clock()
         stored, open_rows = self._open_rows(now)
         counts: dict[str, int] = {s: 0 for s in STATUSES}
-        counts["resolved"] = stored.get("resolved", 0)
-        counts["skipped"] = stored.get("skipped", 0)
+        for closed in ("resolved", "skipped", "expired"):
+            counts[closed] = stored.get(closed, 0)
         by_age = {name: 0 for name, _ in AGE_BUCKETS}
+        by_kind: dict[str, int] = {str(k): 0 for k in KINDS}
+        oldest_by_kind: dict[str, float] = {str(k): 0.0 for k in KINDS}
         overdue = 0
         oldest = 0.0
-        for status, created, deadline in open_rows:
+        for status, created, deadline, kind in open_rows:
             counts[status] += 1
             if deadline is not None and not math.isnan(deadline) and now > deadline:
                 overdue += 1
             if status == "pending":
                 age = max(0.0, now - created)
                 oldest = max(oldest, age)
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+                oldest_by_kind[kind] = max(oldest_by_kind.get(kind, 0.0), age)
                 for name, bound in AGE_BUCKETS:
                     if age < bound:
                         by_age[name] += 1
                         break
-        return QueueStats(counts, by_age, overdue, oldest, now)
+        window = float(throughput_window)
+        done: dict[str, int] = {}
+        for case in self._select(
+            where={"since": now - window}, now=now, limit=None, order="resolved"
+        ):
+            if case.status in ("resolved", "skipped") and case.reviewer is not None:
+                done[case.reviewer] = done.get(case.reviewer, 0) + 1
+        throughput = {r: k * 3600.0 / window for r, k in sorted(done.items())}
+        return QueueStats(
+            counts, by_age, overdue, oldest, now, by_kind, oldest_by_kind, throughput, window
+        )
+
+    def expire(
+        self,
+        *,
+        older_than: float,
+        kind: Kind | None = None,
+        note: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[ReviewCase]:
+        """Close the pending cases enqueued more than ``older_than`` seconds ago as
+        "expired": nobody reached them in time.
+
+        What happens to their rows: nothing new. The caller got its decision when the row
+        was queued (withheld, or a provisional answer marked as such); an expired case
+        only stops waiting, records why in its note, and stays in the queue (``reopen``
+        brings it back). Expired audit cases are labels that never came: estimates from
+        the rest stay unbiased only if expiry does not depend on the label.
+
+        Args:
+            older_than: age in seconds above which a pending case expires.
+            kind: only cases of this kind (one of [`KINDS`][]).
+            note: the reason stored in each case's note (default: says the age).
+            limit: at most this many cases (oldest first); None: all.
+
+        Returns:
+            The expired cases. Cases claimed under a live lease are left alone.
+        """
+        owner = f"{type(self).__name__}.expire"
+        _check_positive(owner, "older_than", older_than)
+        _check_kind(owner, kind)
+        _check_text(owner, "note", note, optional=True)
+        if limit is not None:
+            _check_positive(owner, "limit", limit, integer=True)
+        now = self.clock()
+        cutoff = now - float(older_than)
+        text = note or f"expired: pending for more than {float(older_than):g} s"
+        stale = [
+            c
+            for c in self._select(
+                where={"status": "pending", "kind": kind}, now=now, limit=None, order="priority"
+            )
+            if c.created_at < cutoff
+        ]
+        stale.sort(key=lambda c: (c.created_at, c.id))
+        if limit is not None:
+            stale = stale[:limit]
+
+        def change(case: ReviewCase, at: float) -> dict[str, Any]:
+            if case.status != "pending":
+                raise CaseStateError(f"case {case.id} is {case.status} now; it stays.")
+            return {
+                "status": "expired",
+                "note": text,
+                "resolved_at": at,
+                "claimed_by": None,
+                "lease_until": None,
+            }
+
+        out = []
+        for case in stale:
+            try:
+                out.append(self._update(case.id, change))
+            except CaseStateError:  # claimed meanwhile: a person reached it after all
+                continue
+        return out
 
     def labelled(
         self, *, since: float | None = None, until: float | None = None
@@ -920,12 +1047,18 @@ class MemoryQueue(BaseQueue):
             cases.sort(key=lambda c: (_lane(c.kind), -c.priority, c.created_at, c.id))
         return cases if limit is None else cases[:limit]
 
-    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
+    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float, str]]]:
         with self._lock:
             cases = [case_from_row(r, now) for r in self._rows.values()]
-        stored = {s: sum(c.status == s for c in cases) for s in ("resolved", "skipped")}
-        open_rows: list[tuple[str, float, float]] = [
-            (str(c.status), c.created_at, math.nan if c.deadline is None else c.deadline)
+        closed = ("resolved", "skipped", "expired")
+        stored = {s: sum(c.status == s for c in cases) for s in closed}
+        open_rows: list[tuple[str, float, float, str]] = [
+            (
+                str(c.status),
+                c.created_at,
+                math.nan if c.deadline is None else c.deadline,
+                str(c.kind),
+            )
             for c in cases
             if c.status in ("pending", "claimed")
         ]
@@ -984,48 +1117,7 @@ def open_queue(url: str, **options: Any) -> BaseQueue:
     )
 
 
-# -- priorities ------------------------------------------------------------------------------
-
-
-def _uncertainty(d: Decisions, idx: NDArray[np.intp]) -> NDArray[np.float64]:
-    """1 - confidence; interval width for regression; 1.0 when the model gave nothing."""
-    out = np.ones(len(idx), dtype=np.float64)
-    if d.confidence is not None:
-        conf = d.confidence[idx]
-        ok = np.isfinite(conf)
-        out[ok] = 1.0 - conf[ok]
-    elif d.proba is not None:
-        top = np.max(d.proba[idx], axis=1) if d.proba.shape[1] else np.full(len(idx), np.nan)
-        ok = np.isfinite(top)
-        out[ok] = 1.0 - top[ok]
-    elif d.interval is not None:
-        width = d.interval[idx, 1] - d.interval[idx, 0]
-        ok = np.isfinite(width)
-        out[ok] = width[ok]
-    return out
-
-
-def cost_priority(costs: Mapping[Any, float], *, default: float = 1.0) -> PriorityFn:
-    """A priority by expected cost: the cost of wrongly predicting the candidate's class
-    times the probability that the candidate is wrong.
-
-    Args:
-        costs: cost of an error when the model predicts each label (missing: ``default``).
-        default: cost for labels not in ``costs`` and rows without a candidate.
-
-    Returns:
-        A function ``(decisions, rows) -> (n_rows,)`` priorities for ``.review(priority=)``.
-    """
-    table = {str(k): float(v) for k, v in costs.items()}
-
-    def priority(d: Decisions, idx: NDArray[np.intp]) -> NDArray[np.float64]:
-        cost = np.array(
-            [table.get(str(_plain(d.prediction[i])), default) for i in idx], dtype=np.float64
-        )
-        return cost * _uncertainty(d, idx)
-
-    priority.__qualname__ = f"cost_priority({table!r})"
-    return priority
+# -- context columns ---------------------------------------------------------------------------
 
 
 _NO_CANDIDATE = frozenset(
@@ -1081,12 +1173,35 @@ class Reviewed(PostLayer):
       in the case and in ``detail``. Rows without a candidate (model error, invalid
       input) stay plain non-answers.
 
+    Under a ``budget`` (a [`ReviewBudget`][guardrails.review_budget.ReviewBudget], or an
+    int: cases per hour) at most that many withheld model rows are queued per window,
+    chosen by their priority, the expected value of review (see the budget). A withheld
+    row the budget leaves out is never dropped silently: it is counted (``over_budget``,
+    ``not_queued``, the metrics of the ``.log`` step, a ``review_not_queued`` warning at
+    most every 10 s with the running totals) and gets the outcome ``on_budget`` names:
+
+    - ``"withhold"`` (default): it stays withheld, ``reason=Reason.REVIEW_BUDGET``, and
+      its ``detail`` says the budget was spent and which verdict it kept.
+    - ``"provisional"``: rows with a model candidate stay withheld (``abstained`` True)
+      with ``reason=Reason.REVIEW_BUDGET`` and ``stage="unreviewed"``; the candidate stays
+      in the prediction column (`pending_answers` reads it), marked as never reviewed.
+    - a function ``rows -> answers`` (one per row, None to decline): the next stage. It
+      gets the raw input rows over budget; rows it answers are answers of stage
+      ``"budget_fallback"`` that keep the verdict they overrode in ``overridden``; rows
+      it declines stay withheld as under ``"withhold"``.
+
     Args:
         inner: the model or guard layer to wrap.
         queue: a [`ReviewQueue`][] (e.g. ``open_queue("sqlite:///review.db")``). It is
             shared, not copied: it stands for an external store.
         audit_rate: share in [0, 1] of answered rows also enqueued, at random, as "audit"
-            cases; their answer is still returned. Makes realized accuracy unbiased.
+            cases; their answer is still returned. Each answered row joins with a known
+            probability, ``min(1, audit_rate * (1 + audit_favour * uncertainty))``,
+            stored with its case, so weighted estimates stay unbiased.
+        audit_favour: how much more often uncertain answers are audited (>= 0; 0: a
+            uniform sample).
+        budget: a `ReviewBudget`, an int (cases per hour) or None (no capacity limit).
+        on_budget: "withhold", "provisional" or a function (see above).
         priority: "uncertainty" (1 - confidence; interval width for regression), "fifo"
             (all equal, oldest first), a number, or a function ``(decisions, rows) ->
             (n_rows,)`` such as `cost_priority`.
@@ -1133,6 +1248,9 @@ class Reviewed(PostLayer):
         seed: int | None = None,
         data_quality_cap: int | None = 100,
         data_quality_window: float = 3600.0,
+        audit_favour: float = 0.0,
+        budget: ReviewBudget | int | None = None,
+        on_budget: str | Callable[[Any], Any] = "withhold",
         logger: Any = None,
         clock: Callable[[], float] = time.time,
         guard_name: str = "guard",
@@ -1187,6 +1305,28 @@ class Reviewed(PostLayer):
                 f"Got {data_quality_cap!r} instead."
             )
         _check_positive("Reviewed", "data_quality_window", data_quality_window)
+        if (
+            isinstance(audit_favour, bool)
+            or not isinstance(audit_favour, (int, float))
+            or not math.isfinite(audit_favour)
+            or audit_favour < 0
+        ):
+            raise ConfigurationError(
+                "The 'audit_favour' parameter of Reviewed must be a finite number >= 0. "
+                f"Got {audit_favour!r} instead."
+            )
+        if isinstance(budget, int) and not isinstance(budget, bool):
+            budget = ReviewBudget(budget, per="hour")
+        if budget is not None and not isinstance(budget, ReviewBudget):
+            raise ConfigurationError(
+                "The 'budget' parameter of Reviewed must be a ReviewBudget, an int (cases "
+                f"per hour) or None. Got {budget!r} instead."
+            )
+        if not (on_budget in ("withhold", "provisional") or callable(on_budget)):
+            raise ConfigurationError(
+                "The 'on_budget' parameter of Reviewed must be 'withhold', 'provisional' or "
+                f"a function rows -> answers. Got {on_budget!r} instead."
+            )
         if not callable(clock):
             raise ConfigurationError(
                 "The 'clock' parameter of Reviewed must be callable returning unix seconds. "
@@ -1213,12 +1353,23 @@ class Reviewed(PostLayer):
         self._cap_slot = -1  # the window the count below belongs to
         self._cap_used = 0
         self._not_queued = 0
+        self.audit_favour = float(audit_favour)
+        self.budget = budget
+        self.on_budget = on_budget
+        self._over_budget = 0
+        self._warned_at = -math.inf  # when the last over-budget warning went out
 
     @property
     def not_queued(self) -> int:
-        """Invalid-input rows the data-quality cap kept out of the queue so far."""
+        """Withheld rows not queued so far: kept out by the data-quality cap or the budget."""
         with self._cap_lock:
-            return self._not_queued
+            return self._not_queued + self._over_budget
+
+    @property
+    def over_budget(self) -> int:
+        """Withheld rows the review budget kept out of the queue so far."""
+        with self._cap_lock:
+            return self._over_budget
 
     def _admit(self, n: int) -> int:
         """How many of ``n`` new data-quality cases the cap lets in now (and count them)."""
@@ -1249,19 +1400,48 @@ class Reviewed(PostLayer):
     def _post(self, d: Decisions, call: Call) -> Decisions:
         withheld = d.abstained.copy()
         audit = np.zeros(len(d), dtype=bool)
+        chance: NDArray[np.float64] | None = None
         if self.audit_rate > 0.0:
             with self._rng_lock:
                 draw = self._rng.random(len(d))
-            audit = ~withheld & (draw < self.audit_rate)
+            answered = np.flatnonzero(~withheld)
+            chance = np.ones(len(d), dtype=np.float64)
+            if answered.size:
+                u = (
+                    _uncertainty(d, answered)
+                    if self.audit_favour
+                    else np.zeros(answered.size, dtype=np.float64)
+                )
+                chance[answered] = inclusion_probabilities(u, self.audit_rate, self.audit_favour)
+            audit = ~withheld & (draw < chance)
         invalid = withheld & (d.reason == int(Reason.INVALID_INPUT))
         left_out = np.zeros(len(d), dtype=bool)
         if invalid.any():
             rows = np.flatnonzero(invalid)
             take = self._admit(len(rows))
             left_out[rows[take:]] = True
-        note = ReviewNote(int(left_out.sum()), self.data_quality_cap, self.data_quality_window)
+        over = left_out  # no row is over a budget unless there is one
+        values: NDArray[np.float64] | None = None
+        n_over = 0
+        if self.budget is not None:
+            over = np.zeros(len(d), dtype=bool)
+            model_rows = np.flatnonzero(withheld & ~invalid)
+            values = self._priorities(d, model_rows)
+            admitted = self.budget.admit(values, audit=int(audit.sum()))
+            over[model_rows[~admitted]] = True
+            values = values[admitted]
+            n_over = int(over.sum())
+        if n_over:
+            with self._cap_lock:
+                self._over_budget += n_over
+        note = ReviewNote(
+            int(left_out.sum()) + n_over,
+            self.data_quality_cap,
+            self.data_quality_window,
+            over_budget=n_over,
+        )
         call.review = note
-        if note.not_queued:
+        if note.not_queued - n_over:
             self._log().warning(
                 "review_not_queued",
                 guard=self.guard_name,
@@ -1269,33 +1449,118 @@ class Reviewed(PostLayer):
                 request_id=call.request_id,
                 kind=DATA_QUALITY,
                 reason=str(Reason.INVALID_INPUT),
-                not_queued=note.not_queued,
+                not_queued=note.not_queued - n_over,
                 not_queued_total=self.not_queued,
                 data_quality_cap=self.data_quality_cap,
                 data_quality_window=self.data_quality_window,
             )
-        idx = np.flatnonzero((withheld & ~left_out) | audit)
-        if idx.size == 0:
-            return d
-        priorities = self._priorities(d, idx).tolist()
-        contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
-        cases = [
-            NewCase(
-                "audit" if audit[i] else (DATA_QUALITY if invalid[i] else "withheld"),
-                Reason(int(d.reason[i])),
-                priorities[j],
-                contexts[j],
-                deadline=self.deadline,
-            )
-            for j, i in enumerate(idx)
-        ]
-        ids = self.queue.enqueue(cases)
-        review_id = object_column(len(d)) if d.review_id is None else d.review_id.copy()
-        review_id[idx] = ids
-        changes: dict[str, Any] = {"review_id": review_id}
-        if self.provisional:
-            changes.update(self._provisional(d, idx[withheld[idx]]))
-        return d.replace(**changes)
+        if n_over:
+            self._warn_budget(n_over, call)
+        idx = np.flatnonzero((withheld & ~left_out & ~over) | audit)
+        changes: dict[str, Any] = {}
+        if idx.size:
+            if values is not None and values.size == idx.size:
+                priorities = values.tolist()  # the budget computed them: same rows
+            else:
+                priorities = self._priorities(d, idx).tolist()
+            contexts = self._contexts(d, idx, audit[idx], self._inputs(call, idx), call)
+            if chance is not None:
+                for j, i in enumerate(idx):
+                    if audit[i]:
+                        p = float(chance[i])
+                        contexts[j]["inclusion_probability"] = p
+                        contexts[j]["weight"] = 1.0 / p
+            cases = [
+                NewCase(
+                    "audit" if audit[i] else (DATA_QUALITY if invalid[i] else "withheld"),
+                    Reason(int(d.reason[i])),
+                    priorities[j],
+                    contexts[j],
+                    deadline=self.deadline,
+                )
+                for j, i in enumerate(idx)
+            ]
+            ids = self.queue.enqueue(cases)
+            review_id = object_column(len(d)) if d.review_id is None else d.review_id.copy()
+            review_id[idx] = ids
+            changes["review_id"] = review_id
+            if self.provisional:
+                changes.update(self._provisional(d, idx[withheld[idx]]))
+        if changes:
+            d = d.replace(**changes)
+        if n_over:
+            d = d.replace(**self._over_budget_outcome(d, np.flatnonzero(over), call))
+        return d
+
+    def _warn_budget(self, n_over: int, call: Call) -> None:
+        """One warning at most every 10 s, with the running totals (never one per row)."""
+        now = time.monotonic()
+        with self._cap_lock:
+            if now - self._warned_at < 10.0:
+                return
+            self._warned_at = now
+            total = self._over_budget
+        budget = self.budget
+        self._log().warning(
+            "review_not_queued",
+            guard=self.guard_name,
+            guard_version=self.version,
+            request_id=call.request_id,
+            kind="withheld",
+            reason=str(Reason.REVIEW_BUDGET),
+            not_queued=n_over,
+            over_budget_total=total,
+            budget=None if budget is None else budget.describe(),
+            on_budget=self.on_budget if isinstance(self.on_budget, str) else "function",
+        )
+
+    def _over_budget_outcome(
+        self, d: Decisions, rows: NDArray[np.intp], call: Call
+    ) -> dict[str, Any]:
+        """The columns ``on_budget`` gives the withheld rows the budget left out."""
+        budget = self.budget
+        spent = "review budget exhausted" + ("" if budget is None else f" ({budget.describe()})")
+        reason = d.reason.copy()
+        stage = d.stage.copy()
+        detail = object_column(len(d)) if d.detail is None else d.detail.copy()
+        was = [Reason(int(r)) for r in d.reason[rows]]
+        changes: dict[str, Any] = {}
+        answered = np.zeros(rows.size, dtype=bool)
+        if callable(self.on_budget):
+            answers = list(self.on_budget(call.rows(rows)))
+            if len(answers) != rows.size:
+                raise ConfigurationError(
+                    f"the on_budget function of Reviewed must return {rows.size} answers "
+                    f"(None to decline); got {len(answers)}."
+                )
+            answered = np.array([a is not None for a in answers], dtype=bool)
+            if answered.any():
+                pred = d.prediction.copy()
+                if pred.dtype != object:
+                    pred = pred.astype(object)
+                abstained = d.abstained.copy()
+                overridden = (
+                    np.zeros(len(d), dtype=np.int8) if d.overridden is None else d.overridden.copy()
+                )
+                for j in np.flatnonzero(answered):
+                    i = int(rows[j])
+                    pred[i] = answers[j]
+                    abstained[i] = False
+                    overridden[i] = int(was[j])
+                    reason[i] = int(Reason.NONE)
+                    stage[i] = BUDGET_FALLBACK
+                    detail[i] = f"{spent}; answered by the on_budget stage (verdict: {was[j]})"
+                changes.update(prediction=pred, abstained=abstained, overridden=overridden)
+        for j in np.flatnonzero(~answered):
+            i = int(rows[j])
+            reason[i] = int(Reason.REVIEW_BUDGET)
+            if self.on_budget == "provisional" and was[j] not in _NO_CANDIDATE:
+                stage[i] = UNREVIEWED
+                detail[i] = f"provisional answer, not reviewed: {spent} (withheld for {was[j]})"
+            else:
+                detail[i] = f"{spent}; not queued (withheld for {was[j]})"
+        changes.update(reason=reason, stage=stage, detail=detail)
+        return changes
 
     def _log(self) -> Any:
         if self.logger is not None:
@@ -1392,6 +1657,11 @@ class Reviewed(PostLayer):
                     "request_id": call.request_id,
                     "row": int(idx[j]),
                     "weight": 1.0 if withheld else weight,
+                    # withheld rows are all queued without a budget; under one they are
+                    # chosen by value, not drawn, so they have no inclusion probability
+                    "inclusion_probability": (1.0 if self.budget is None else None)
+                    if withheld
+                    else self.audit_rate,
                     "provisional": bool(self.provisional and withheld and has_candidate),
                 }
             )
@@ -1430,6 +1700,12 @@ class Reviewed(PostLayer):
             parts.append(f"data_quality_cap={self.data_quality_cap}")
         if self.data_quality_window != 3600.0:
             parts.append(f"data_quality_window={self.data_quality_window}")
+        if self.audit_favour:
+            parts.append(f"audit_favour={self.audit_favour}")
+        if self.budget is not None:
+            parts.append(f"budget={self.budget!r}")
+        if self.on_budget != "withhold":
+            parts.append(f"on_budget={getattr(self.on_budget, '__qualname__', self.on_budget)!r}")
         return f"Reviewed({', '.join(parts)})"
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -1446,6 +1722,17 @@ class Reviewed(PostLayer):
             "seed": self.seed,
             "data_quality_cap": self.data_quality_cap,
             "data_quality_window": self.data_quality_window,
+            "audit_favour": self.audit_favour,
+            "budget": None
+            if self.budget is None
+            else {
+                "cases": self.budget.cases,
+                "per": self.budget.per,
+                "lookback": self.budget.lookback,
+            },
+            "on_budget": self.on_budget
+            if isinstance(self.on_budget, str)
+            else enc.ref("on_budget", "the function for rows over the review budget"),
             "guard_name": self.guard_name,
             "version": self.version,
         }
@@ -1456,6 +1743,10 @@ class Reviewed(PostLayer):
         if isinstance(priority, dict):
             priority = dec.ref(priority)
         redactor = state["redactor"]
+        budget = state.get("budget")
+        on_budget = state.get("on_budget", "withhold")
+        if isinstance(on_budget, dict):
+            on_budget = dec.ref(on_budget)
         return cls(
             inner,
             queue=dec.ref(state["queue"]),
@@ -1467,6 +1758,11 @@ class Reviewed(PostLayer):
             seed=state["seed"],
             data_quality_cap=state.get("data_quality_cap", 100),
             data_quality_window=state.get("data_quality_window", 3600.0),
+            audit_favour=state.get("audit_favour", 0.0),
+            budget=None
+            if budget is None
+            else ReviewBudget(budget["cases"], per=budget["per"], lookback=budget["lookback"]),
+            on_budget=on_budget,
             guard_name=state["guard_name"],
             version=state["version"],
         )
@@ -1475,11 +1771,12 @@ class Reviewed(PostLayer):
 def pending_answers(d: Decisions, marker: Any = None) -> NDArray[Any]:
     """Predictions where provisional answers pending review count as answers.
 
-    Rows answered normally and rows marked ``stage == "pending_review"`` (see
-    ``Reviewed(provisional=True)``) give their value; every other withheld row gives
-    ``marker``.
+    Rows answered normally, rows marked ``stage == "pending_review"`` (see
+    ``Reviewed(provisional=True)``) and rows marked ``stage == "unreviewed"`` (over the
+    review budget, ``on_budget="provisional"``) give their value; every other withheld
+    row gives ``marker``.
     """
-    show = d.answered | (d.stage == PENDING_REVIEW)
+    show = d.answered | (d.stage == PENDING_REVIEW) | (d.stage == UNREVIEWED)
     return d.replace(abstained=~show).predictions(marker)
 
 
@@ -1502,8 +1799,11 @@ class LabelledData:
         answered: ``(n,)`` bool: the caller got the answer (audit cases).
         reason: ``(n,)`` object: the [`Reason`][guardrails.Reason] each case was
             withheld for (``Reason.NONE`` for audit cases).
-        weight: ``(n,)`` inverse sampling probability (``1/audit_rate`` for audit cases).
+        weight: ``(n,)`` inverse inclusion probability (1 for withheld cases).
         created_at, resolved_at: ``(n,)`` unix times.
+        inclusion_probability: ``(n,)`` the known probability that each case was queued
+            (the audit draw's for audit cases, 1 for withheld rows without a budget); NaN
+            where none is known (withheld rows a budget chose by value).
     """
 
     ids: NDArray[np.object_]
@@ -1517,6 +1817,9 @@ class LabelledData:
     weight: NDArray[np.float64]
     created_at: NDArray[np.float64]
     resolved_at: NDArray[np.float64]
+    inclusion_probability: NDArray[np.float64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.float64)
+    )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -1545,6 +1848,44 @@ class LabelledData:
             review_id=self.ids.copy(),
             classes=self.classes,
         )
+
+    def take(self, rows: NDArray[np.intp]) -> LabelledData:
+        """These rows only (by position), as a new `LabelledData`."""
+        rows = np.asarray(rows, dtype=np.intp)
+        X = self.X[rows] if isinstance(self.X, np.ndarray) else [self.X[int(i)] for i in rows]
+        chance = self.inclusion_probability
+        return LabelledData(
+            ids=self.ids[rows],
+            X=X,
+            y=self.y[rows],
+            proba=None if self.proba is None else self.proba[rows],
+            classes=self.classes,
+            candidate=self.candidate[rows],
+            answered=self.answered[rows],
+            reason=self.reason[rows],
+            weight=self.weight[rows],
+            created_at=self.created_at[rows],
+            resolved_at=self.resolved_at[rows],
+            inclusion_probability=chance[rows] if chance.size == len(self) else chance,
+        )
+
+    def resample(self, *, seed: int = 0) -> LabelledData:
+        """A subsample distributed as the traffic the cases were drawn from.
+
+        Each case is kept with probability ``weight / max(weight)`` (rejection
+        sampling), so an audit sample that favoured uncertain rows, or a mix of withheld
+        and audit cases, comes back in the proportions of the served rows, each case at
+        most once (a calibrator fitted on it learns the traffic, not the sample). With
+        equal weights every case is kept.
+        """
+        if len(self) == 0:
+            return self
+        w = self.weight
+        top = float(w.max())
+        if float(w.min()) == top:
+            return self
+        keep = np.random.default_rng(seed).random(len(self)) < w / top
+        return self.take(np.flatnonzero(keep))
 
     @property
     def correct(self) -> NDArray[np.bool_]:
@@ -1620,18 +1961,38 @@ def _to_arrays(cases: Sequence[ReviewCase]) -> LabelledData:
         weight=np.array([float(c.context.get("weight", 1.0)) for c in cases]),
         created_at=np.array([c.created_at for c in cases], dtype=np.float64),
         resolved_at=np.array([c.resolved_at or math.nan for c in cases], dtype=np.float64),
+        inclusion_probability=np.array([_chance(c) for c in cases], dtype=np.float64),
     )
+
+
+def _chance(case: ReviewCase) -> float:
+    """The stored inclusion probability; for cases queued before it was stored, the
+    inverse of their weight."""
+    if "inclusion_probability" in case.context:
+        p = case.context["inclusion_probability"]
+        return math.nan if p is None else float(p)
+    return 1.0 / float(case.context.get("weight", 1.0))
 
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Realized accuracy of one group of reviewed cases.
+    """Realized accuracy of one group of reviewed cases, weighted by inclusion.
+
+    Each case counts ``1 / inclusion probability`` times (inverse-probability weighting,
+    the Hajek ratio), so a sample that favoured uncertain rows still estimates the
+    accuracy of the whole group without bias (to order ``1/n``). With equal weights it is
+    the plain share correct and the interval is Wilson's.
 
     Attributes:
         n: labelled cases in the group (with a model candidate).
-        correct: how many the model got right.
-        accuracy: ``correct / n`` (NaN when ``n`` is 0).
-        low, high: 95% Wilson score interval for the accuracy.
+        correct: how many the model got right (unweighted count).
+        accuracy: the weighted share correct (NaN when ``n`` is 0).
+        low, high: 95% interval: Wilson's score interval at the design's effective
+            sample size ``accuracy * (1 - accuracy) / variance``, with the linearized
+            (sandwich) variance of the weighted share.
+        naive: the unweighted share correct ``correct / n``: biased when the sample
+            favoured some rows; reported so the difference shows.
+        n_effective: the effective sample size the interval used.
     """
 
     n: int
@@ -1639,18 +2000,69 @@ class Accuracy:
     accuracy: float
     low: float
     high: float
+    naive: float = math.nan
+    n_effective: float = math.nan
+
+    @property
+    def error_rate(self) -> float:
+        """``1 - accuracy``: the weighted share the model got wrong."""
+        return 1.0 - self.accuracy
+
+    @property
+    def error_interval(self) -> tuple[float, float]:
+        """95% interval of the error rate: ``(1 - high, 1 - low)``."""
+        return (1.0 - self.high, 1.0 - self.low)
 
 
-def _accuracy(correct: NDArray[np.bool_]) -> Accuracy:
+_Z95 = 1.959963984540054
+
+
+def _wilson(p: float, n: float) -> tuple[float, float]:
+    z = _Z95
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def weighted_accuracy(
+    correct: NDArray[np.bool_], weight: NDArray[np.float64] | None = None
+) -> Accuracy:
+    """The inverse-probability-weighted share of ``correct``, with a 95% interval.
+
+    Args:
+        correct: ``(n,)`` bool, one per labelled case.
+        weight: ``(n,)`` positive weights, ``1 / inclusion probability`` (None: equal).
+
+    Returns:
+        An [`Accuracy`][]; NaN fields when ``n`` is 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> a = weighted_accuracy(np.array([True, False, True, True]),
+        ...                       np.array([1.0, 4.0, 1.0, 2.0]))
+        >>> round(a.accuracy, 3), a.naive
+        (0.5, 0.75)
+    """
+    correct = np.asarray(correct, dtype=bool)
     n = int(correct.size)
     k = int(correct.sum())
     if n == 0:
-        return Accuracy(0, 0, math.nan, math.nan, math.nan)
-    z = 1.959963984540054
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Accuracy(n, k, p, max(0.0, centre - half), min(1.0, centre + half))
+        return Accuracy(0, 0, math.nan, math.nan, math.nan, math.nan, 0.0)
+    w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w <= 0).any():
+        raise ConfigurationError(f"weighted_accuracy needs {n} finite positive weights; got {w!r}.")
+    total = float(w.sum())
+    p = float(np.dot(w, correct)) / total
+    var = float(np.sum((w * (correct - p)) ** 2)) / (total * total)
+    kish = total * total / float(np.dot(w, w))
+    n_eff = p * (1.0 - p) / var if var > 0 else kish
+    n_eff = max(1.0, n_eff)
+    low, high = _wilson(p, n_eff)
+    return Accuracy(n, k, p, low, high, k / n, n_eff)
+
+
+def _accuracy(correct: NDArray[np.bool_]) -> Accuracy:
+    return weighted_accuracy(correct)
 
 
 @dataclass(frozen=True)
@@ -1658,19 +2070,23 @@ class RealizedAccuracy:
     """How often the model was right, by what the caller got, from human labels.
 
     Attributes:
-        answered: accuracy of answers the caller got, from audit cases (unbiased when the
-            audit sample is uniform, as ``audit_rate`` draws it).
+        answered: accuracy of answers the caller got, from audit cases, each weighted by
+            the inverse of its stored inclusion probability (unbiased whatever rows the
+            audit favoured; ``answered.naive`` is the unweighted share).
         withheld: accuracy the model's candidate would have had on withheld rows.
-        model: the model's accuracy had it answered everything, weighting each audit case
-            by ``1/audit_rate`` (NaN without audit cases).
+        model: the model's accuracy had it answered everything, weighting each case by
+            its inverse inclusion probability (NaN without audit cases; withheld cases a
+            budget chose by value count once each, so it covers the queued rows only).
         windows: one row per time window of ``created_at``: ``(start, answered,
             withheld)``, when a window width was given.
+        by_class: ``(class, accuracy)`` of the answered rows per predicted class.
     """
 
     answered: Accuracy
     withheld: Accuracy
     model: float
     windows: tuple[tuple[float, Accuracy, Accuracy], ...] = field(default=())
+    by_class: tuple[tuple[Any, Accuracy], ...] = field(default=())
 
 
 def realized_accuracy(
@@ -1709,6 +2125,10 @@ def realized_accuracy(
     answered = data.answered & has
     withheld = ~data.answered & has
     w = data.weight
+    if len(data) and data.inclusion_probability.size == len(data):
+        chance = data.inclusion_probability
+        known = np.isfinite(chance) & (chance > 0)
+        w = np.where(known, 1.0 / np.where(known, chance, 1.0), w)
     model = math.nan
     if answered.any():
         total = float(w[answered].sum() + w[withheld].sum())
@@ -1723,13 +2143,20 @@ def realized_accuracy(
             windows.append(
                 (
                     start + float(s) * window,
-                    _accuracy(correct[answered & inside]),
+                    weighted_accuracy(correct[answered & inside], w[answered & inside]),
                     _accuracy(correct[withheld & inside]),
                 )
             )
+    by_class = []
+    if answered.any():
+        labels = np.array([str(c) for c in data.candidate], dtype=object)
+        for name in sorted(set(labels[answered].tolist())):
+            rows = answered & (labels == name)
+            by_class.append((name, weighted_accuracy(correct[rows], w[rows])))
     return RealizedAccuracy(
-        answered=_accuracy(correct[answered]),
+        answered=weighted_accuracy(correct[answered], w[answered]),
         withheld=_accuracy(correct[withheld]),
         model=model,
         windows=tuple(windows),
+        by_class=tuple(by_class),
     )

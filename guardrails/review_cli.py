@@ -1,14 +1,18 @@
 """Command line for reviewers: ``python -m guardrails review list|show|claim|... --queue URL``.
 
 ``list`` and ``claim`` filter by ``--kind`` (withheld, audit, data_quality) and ``--reason``;
-``release --reviewer NAME [ID ...]`` gives a reviewer's claimed cases back at once.
+``release --reviewer NAME [ID ...]`` gives a reviewer's claimed cases back at once;
+``expire --older-than SECONDS`` closes stale pending cases as expired, with a reason.
+``stats`` shows counts per status and lane, the oldest pending age, and throughput per
+reviewer; ``--max-backlog N`` and ``--max-age SECONDS`` turn it into an alert for cron.
 ``serve --tokens FILE`` runs the browser console (the ``serve`` extra); ``token add|remove|list
 NAME --tokens FILE`` issues and revokes the reviewers' console tokens.
 
 Every command takes ``--queue`` (or the ``GUARDRAILS_REVIEW_QUEUE`` environment variable),
 prints plain text (or JSON with ``--json``), and exits 0 on success, 2 on a refused
 operation (unknown id, resolved twice, a label outside the classes, an expired lease) with
-the reason on stderr, and 3 from ``stats --fail-on-overdue`` when cases are overdue.
+the reason on stderr, and 3 from ``stats --fail-on-overdue`` when cases are overdue (or
+``--max-backlog`` / ``--max-age`` when the backlog or the oldest case is above the line).
 """
 
 from __future__ import annotations
@@ -75,9 +79,13 @@ def add_review_parser(sub: Any) -> None:
     p.add_argument("id")
     p.add_argument("--reviewer", required=True)
     p.add_argument("--note")
-    p = op("reopen", "send a resolved or skipped case back to pending")
+    p = op("reopen", "send a resolved, skipped or expired case back to pending")
     p.add_argument("id")
     p.add_argument("--note")
+    p = op("expire", "close pending cases older than a given age as expired")
+    p.add_argument("--older-than", type=float, required=True, help="age in seconds")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--note", help="the reason stored with each expired case")
     p = op("serve", "serve the browser review console (needs the 'serve' extra)")
     _tokens_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -89,12 +97,21 @@ def add_review_parser(sub: Any) -> None:
     token.add_argument("action", choices=("add", "remove", "list"))
     token.add_argument("reviewer", nargs="?", help="the reviewer (for add and remove)")
     _tokens_option(token)
-    p = op("stats", "counts by status and age, and overdue cases")
+    p = op("stats", "counts by status, lane and age, overdue cases, reviewer throughput")
     p.add_argument(
         "--fail-on-overdue",
         action="store_true",
         help=f"exit {EXIT_OVERDUE} when cases are overdue (for cron alerts)",
     )
+    p.add_argument(
+        "--max-backlog", type=int, help=f"exit {EXIT_OVERDUE} when more cases are pending"
+    )
+    p.add_argument(
+        "--max-age",
+        type=float,
+        help=f"exit {EXIT_OVERDUE} when the oldest pending case waited longer (seconds)",
+    )
+    p.add_argument("--window", type=float, default=3600.0, help="seconds of the throughput window")
 
 
 def _tokens_option(p: argparse.ArgumentParser) -> None:
@@ -201,17 +218,34 @@ def _run(queue: BaseQueue, args: argparse.Namespace, out: TextIO) -> int:
         _print_case(queue.skip(args.id, reviewer=args.reviewer, note=args.note), args.json, out)
     elif command == "reopen":
         _print_case(queue.reopen(args.id, note=args.note), args.json, out)
+    elif command == "expire":
+        cases = queue.expire(older_than=args.older_than, kind=args.kind, note=args.note)
+        _print_cases(cases, args.json, out)
     elif command == "stats":
-        stats = queue.stats()
+        stats = queue.stats(throughput_window=args.window)
+        alarms = []
+        if args.max_backlog is not None and stats.counts["pending"] > args.max_backlog:
+            alarms.append(f"backlog {stats.counts['pending']} > {args.max_backlog}")
+        if args.max_age is not None and stats.oldest_pending_age > args.max_age:
+            alarms.append(f"oldest pending {stats.oldest_pending_age:.0f} s > {args.max_age:g} s")
         if args.json:
-            out.write(json.dumps(stats.to_dict(), indent=1) + "\n")
+            out.write(json.dumps({**stats.to_dict(), "alarms": alarms}, indent=1) + "\n")
         else:
             counts = "  ".join(f"{k}={v}" for k, v in stats.counts.items())
             ages = "  ".join(f"{k}={v}" for k, v in stats.pending_by_age.items())
-            out.write(f"cases:   {counts}\npending: {ages}\n")
+            lanes = "  ".join(
+                f"{k}={n} (oldest {stats.oldest_by_kind.get(k, 0.0):.0f} s)"
+                for k, n in stats.pending_by_kind.items()
+            )
+            out.write(f"cases:   {counts}\npending: {ages}\nlanes:   {lanes}\n")
             out.write(f"overdue: {stats.overdue}\n")
             out.write(f"oldest pending: {stats.oldest_pending_age:.0f} s\n")
-        if args.fail_on_overdue and stats.overdue:
+            hours = stats.throughput_window / 3600.0
+            rates = "  ".join(f"{r}={v:.1f}/h" for r, v in stats.throughput.items()) or "none"
+            out.write(f"throughput (last {hours:g} h): {rates}\n")
+            for alarm in alarms:
+                out.write(f"ALERT: {alarm}\n")
+        if (args.fail_on_overdue and stats.overdue) or alarms:
             return EXIT_OVERDUE
     return 0
 
@@ -286,4 +320,8 @@ def _print_case(case: ReviewCase, as_json: bool, out: TextIO) -> None:
             f"{case.status:9} by {case.reviewer} at {_when(case.resolved_at)}: "
             f"label {case.label!r}" + (f"  note {case.note!r}" if case.note else "")
         )
+    if case.status == "expired":
+        lines.append(f"expired   at {_when(case.resolved_at)}: {case.note}")
+    if ctx.get("inclusion_probability") is not None and case.kind == "audit":
+        lines.append(f"audit     drawn with probability {ctx['inclusion_probability']:.4f}")
     out.write("\n".join(lines) + "\n")

@@ -196,25 +196,31 @@ class SQLQueue(BaseQueue):
             cur.execute(self._q(sql), params)
             return [case_from_row(r, now) for r in self._rows(cur)]
 
-    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float]]]:
+    def _open_rows(self, now: float) -> tuple[dict[str, int], list[tuple[str, float, float, str]]]:
         with self._reader() as cur:
             cur.execute(
                 self._q(
-                    "SELECT status, COUNT(*) FROM {t} WHERE status IN ('resolved', 'skipped') "
-                    "GROUP BY status"
+                    "SELECT status, COUNT(*) FROM {t} "
+                    "WHERE status IN ('resolved', 'skipped', 'expired') GROUP BY status"
                 )
             )
             stored = {str(s): int(k) for s, k in cur.fetchall()}
             cur.execute(
                 self._q(
-                    f"SELECT status, lease_until, created_at, deadline FROM {{t}} WHERE {_OPEN}"
+                    "SELECT status, lease_until, created_at, deadline, kind FROM {t} "
+                    f"WHERE {_OPEN}"
                 )
             )
             open_rows = []
-            for status, lease, created, deadline in cur.fetchall():
+            for status, lease, created, deadline, kind in cur.fetchall():
                 if status == "claimed" and lease is not None and lease <= now:
                     status = "pending"
                 open_rows.append(
-                    (str(status), float(created), float("nan") if deadline is None else deadline)
+                    (
+                        str(status),
+                        float(created),
+                        float("nan") if deadline is None else float(deadline),
+                        str(kind),
+                    )
                 )
         return stored, open_rows

@@ -156,8 +156,9 @@ class GuardSnapshot:
         rates: rolling abstention, fallback and error rates.
         drift_status: the monitor's latest status ("ok", "drift", ...) or None.
         drift_scores: the monitor's latest scores, flattened to ``"name.test"`` keys.
-        review_not_queued: invalid-input rows the review step's data-quality cap kept out
-            of the queue.
+        review_not_queued: withheld rows the review step did not queue (kept out by its
+            data-quality cap or its review budget).
+        review_over_budget: of those, the rows its review budget kept out.
         review_data_quality_cap: that cap (rows per window), or None without a cap or
             without a review step.
         shed: calls of each fallback step ("primary" or a stage's name) shed because no
@@ -174,6 +175,7 @@ class GuardSnapshot:
     drift_status: str | None
     drift_scores: Mapping[str, float]
     review_not_queued: int = 0
+    review_over_budget: int = 0
     review_data_quality_cap: int | None = None
     shed: Mapping[str, int] = field(default_factory=dict)
 
@@ -252,6 +254,7 @@ class _Series:
         self.drift_status: str | None = None
         self.drift_scores: dict[str, float] = {}
         self.review_not_queued = 0
+        self.review_over_budget = 0
         self.review_cap: int | None = None
         self.shed: dict[str, int] = {}
 
@@ -290,6 +293,7 @@ class _Series:
                 drift_status=self.drift_status,
                 drift_scores=dict(self.drift_scores),
                 review_not_queued=self.review_not_queued,
+                review_over_budget=self.review_over_budget,
                 review_data_quality_cap=self.review_cap,
                 shed=dict(self.shed),
             )
@@ -432,6 +436,7 @@ class Metrics:
                 _drift(series, drift)
             if review is not None:
                 series.review_not_queued += int(review.get("not_queued", 0))
+                series.review_over_budget += int(review.get("over_budget", 0))
                 cap = review.get("data_quality_cap")
                 series.review_cap = None if cap is None else int(cap)
             for step in shed:

@@ -6,6 +6,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from guardrails.console import TokenFile, claim_case, create_app
 from guardrails.console.serve import bind_notice
 from guardrails.redaction import REDACTED, Redactor
 from guardrails.review import BaseQueue, CaseStateError
-from tests.review_support import DURABLE, case, make_queue
+from tests.review_support import DURABLE, FakeClock, case, make_queue
 
 pytest.importorskip("fastapi", reason="the console needs the 'serve' extra")
 pytest.importorskip("jinja2", reason="the console needs the 'serve' extra")
@@ -354,3 +355,21 @@ def test_the_cli_issues_tokens_and_serve_needs_a_token_file(
     assert "no reviewer has a token" in capsys.readouterr().err
     assert main(["review", "token", "remove", "ana", "--tokens", path]) == 0
     assert TokenFile(path).names() == []
+
+
+@pytest.mark.parametrize("backend", DURABLE)
+def test_a_claim_that_ran_out_must_be_claimed_again(
+    make_queue: MakeQueue, tokens: tuple[TokenFile, dict[str, str]], backend: str
+) -> None:
+    clock = FakeClock(time.time())
+    queue = make_queue(backend, clock=clock)
+    [cid] = queue.enqueue([case()])
+    ana = Reviewer(create_app(queue, tokens[0], lease=60.0), "ana", tokens[1]["ana"])
+    ana.post("/next")
+    clock.advance(61.0)
+    r = ana.post(f"/cases/{cid}/resolve", label="dog")
+    assert r.status_code == 409 and "expired" in r.text
+    assert "claim-form" in ana.client.get(f"/cases/{cid}").text  # pending again
+    assert ana.post(f"/cases/{cid}/claim").status_code == 303
+    assert ana.post(f"/cases/{cid}/resolve", label="dog").status_code == 303
+    assert queue.get(cid).label == "dog"

@@ -128,6 +128,15 @@ def _sign_in(driver: Any, url: str, name: str, token: str) -> None:
     assert driver.find_element(By.ID, "reviewer").text == name
 
 
+def _absent(driver: Any, by: str, selector: str) -> bool:
+    """True when the loaded page has no such element (asked without the implicit wait)."""
+    driver.implicitly_wait(0)
+    try:
+        return not driver.find_elements(by, selector)
+    finally:
+        driver.implicitly_wait(5)
+
+
 def _press(driver: Any, key: str) -> None:
     driver.find_element(By.TAG_NAME, "body").click()
     ActionChains(driver).send_keys(key).perform()
@@ -221,7 +230,7 @@ def test_a_second_reviewer_cannot_resolve_a_case_the_first_claimed(
     _sign_in(browser, url, "bob", setup["tokens"]["bob"])
     browser.get(f"{url}/cases/{cid}")
     assert "claimed by ana" in browser.find_element(By.ID, "held").text
-    assert not browser.find_elements(By.ID, "resolve-form")
+    assert _absent(browser, By.ID, "resolve-form")
     _press(browser, "1")  # no label buttons: nothing happens
     browser.get(f"{url}/")
     csrf = browser.find_element(By.CSS_SELECTOR, "#next-form input[name=csrf]").get_attribute(
@@ -244,7 +253,7 @@ def test_html_in_a_case_shows_as_text_and_runs_no_script(
     assert evil in text and image in text
     assert browser.execute_script("return window.pwned === undefined")
     assert "pwned" not in browser.title
-    assert not browser.find_elements(By.CSS_SELECTOR, "#input img, #input script")
+    assert _absent(browser, By.CSS_SELECTOR, "#input img, #input script")
 
 
 def test_a_request_without_csrf_is_refused_and_a_wrong_token_gets_401(

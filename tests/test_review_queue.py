@@ -170,7 +170,7 @@ def test_stats_count_by_status_and_age_and_flag_overdue_cases(
     assert [c.id for c in q.claim("ana", n=1, lease=86400)] == [fresh[0]]
     clock.advance(7200)  # fresh[0] is now overdue
     s = q.stats()
-    assert dict(s.counts) == {"pending": 2, "claimed": 1, "resolved": 1, "skipped": 0}
+    assert dict(s.counts) == {"pending": 2, "claimed": 1, "resolved": 1, "skipped": 0, "expired": 0}
     assert dict(s.pending_by_age) == {"<1h": 0, "1h-1d": 2, "1d-7d": 0, ">7d": 0}
     assert s.overdue == 1
     assert s.oldest_pending_age == pytest.approx(7200.0)

@@ -21,6 +21,7 @@ name                                      type       labels
 ``guardrails_drift_detected``             gauge      guard, version (guards with a monitor)
 ``guardrails_drift_score``                gauge      guard, version, feature
 ``guardrails_review_not_queued_total``    counter    guard, version
+``guardrails_review_over_budget_total``   counter    guard, version
 ``guardrails_review_data_quality_cap``    gauge      guard, version
 ``guardrails_shed_calls_total``           counter    guard, version, stage
 ========================================  =========  ======================================
@@ -141,7 +142,12 @@ class GuardrailsCollector(Collector):
         )
         not_queued = CounterMetricFamily(
             f"{ns}_review_not_queued",
-            "Invalid-input rows the review step's data-quality cap kept out of the queue.",
+            "Withheld rows the review step did not queue (data-quality cap or budget).",
+            labels=_GUARD,
+        )
+        over_budget = CounterMetricFamily(
+            f"{ns}_review_over_budget",
+            "Withheld rows the review step's budget kept out of the queue.",
             labels=_GUARD,
         )
         cap = GaugeMetricFamily(
@@ -159,6 +165,7 @@ class GuardrailsCollector(Collector):
             for step, count in sorted(g.shed.items()):
                 shed.add_metric([*who, step], float(count))
             not_queued.add_metric(who, float(g.review_not_queued))
+            over_budget.add_metric(who, float(g.review_over_budget))
             if g.review_data_quality_cap is not None:
                 cap.add_metric(who, float(g.review_data_quality_cap))
             for (outcome, reason, stage), count in sorted(g.decisions.items()):
@@ -186,6 +193,7 @@ class GuardrailsCollector(Collector):
         yield from gauges.values()
         yield drift_score
         yield not_queued
+        yield over_budget
         yield cap
         yield shed
 
