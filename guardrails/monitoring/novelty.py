@@ -41,8 +41,9 @@ from guardrails.core.errors import (
     InvalidInputError,
     NotFittedError,
 )
-from guardrails.core.layer import Call, Layer, PostLayer, take_rows
+from guardrails.core.layer import Call, Layer, take_rows
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.monitoring.novelty_scores import _Encoding, _Forest, _tree
 
 if TYPE_CHECKING:
