@@ -17,11 +17,13 @@ that reaches the HTML is escaped, and table cells must be scalars (labels and nu
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as _dt
 import html
 import io
 import math
 import re
+import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,8 +95,10 @@ HOW_TO_READ = {
     "reliability": (
         "Each dot is a bin of answers: its mean confidence (x) against the share that "
         "were right (y). On the dashed diagonal, confidence means what it says; below it "
-        "the model is overconfident, above it underconfident. Bigger dots hold more "
-        "answers; a lower ECE is better."
+        "the model is overconfident, above it underconfident. The bars beneath count the "
+        "rows in each bin (log scale, the number on each bar): a dot far from the diagonal "
+        "that holds a handful of rows says little. ECE is the mean gap over all bins, "
+        "weighted by their rows; lower is better."
     ),
     "risk_coverage": (
         "Moving right, the guard answers more rows (coverage) and usually admits more "
@@ -102,20 +106,17 @@ HOW_TO_READ = {
         "is the chosen operating point. A flat curve means confidence does not rank errors."
     ),
     "per_class": (
-        "Left: for each true class, the share of rows whose prediction set contained it; "
-        "the dashed line is the target, and a bar below it marks an under-served class. "
-        "Right: how many classes the sets held on average; larger sets mean more doubt."
+        "Left: for each true class, the share of rows whose prediction set contained it. "
+        "Right: how many classes the sets held on average; an empty set (no class "
+        "trusted) counts 0, so a mean below 1 tells how often sets were empty, and larger "
+        "sets mean more doubt."
     ),
     "rates": (
         "The share of requests in each window that the guard withheld or handed down the "
         "fallback chain. A step marks a change in the traffic or the model: bad inputs, "
         "a failing model, drift."
     ),
-    "drift": (
-        "Each line is one feature's drift score per window; above the dashed threshold the "
-        "feature has drifted. Vertical lines mark when the guard tightened (solid) and "
-        "relaxed (dotted)."
-    ),
+    "drift": "Each line is one feature's drift score per window.",
 }
 
 Cell: TypeAlias = "str | int | float | bool | None"
@@ -130,6 +131,8 @@ class _Plot:
     title: str
     how_to_read: str
     figure: Figure
+    data: str | None
+    values: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -195,10 +198,14 @@ class Report:
         curves: Mapping[str, Sequence[Any]],
         *,
         ece: Mapping[str, float] | None = None,
+        edges: Sequence[float] | NDArray[Any] | None = None,
+        min_count: int = 0,
+        data: str | None = None,
         title: str = "Reliability diagram",
         how_to_read: str | None = None,
     ) -> Report:
-        """Plot reliability curves (for instance before and after calibration) on one axes.
+        """Plot reliability curves (for instance before and after calibration) on one axes,
+        with the rows per bin in a histogram beneath.
 
         Args:
             curves: label -> ``(bin_confidence, bin_accuracy, bin_count)``, three sequences
@@ -207,6 +214,11 @@ class Report:
                 empty (count 0) or NaN are not drawn.
             ece: label -> expected calibration error, shown in the legend; every key must
                 be a label of ``curves``.
+            edges: ``(n_bins + 1,)`` bin edges shared by the curves; the histogram's bars
+                then span their bins (without, each bar sits at its bin's mean confidence).
+            min_count: bins with fewer rows are drawn as hollow dots and left out of the
+                line, so that a bin too small to read does not make the curve zigzag.
+            data: which rows the curves come from, shown under the plot.
             title: the plot title.
             how_to_read: replaces the default explanation line.
 
@@ -271,35 +283,118 @@ class Report:
                     value, name=f"ece[{label!r}]", owner=owner, low=0, high=1
                 )
         title = _check_text(title, "title", owner)
-        largest = max(float(c.max()) for _, _, _, c in parsed)
+        n_bins = len(curves[next(iter(curves))][0])
+        bin_edges = None
+        if edges is not None:
+            bin_edges = _numbers(edges, name="edges", owner=owner, low=0, high=1, allow_nan=False)
+            if bin_edges.size != n_bins + 1 or (np.diff(bin_edges) <= 0).any():
+                raise ConfigurationError(
+                    f"The 'edges' parameter of {owner} must be {n_bins + 1} increasing numbers "
+                    f"in [0, 1], one more than the bins. Got {_short_repr(edges)} instead."
+                )
+        if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
+            raise ConfigurationError(
+                f"The 'min_count' parameter of {owner} must be an int >= 0. "
+                f"Got {_short_repr(min_count)} instead."
+            )
+        if min_count < 0:
+            raise ConfigurationError(
+                f"The 'min_count' parameter of {owner} must be an int >= 0. Got {min_count} "
+                "instead."
+            )
+        note = _data(data, owner)
+        sparse_any = any(bool((c < min_count).any()) for _, _, _, c in parsed)
 
         with _drawing():
-            fig = _new_figure((7.0, 5.4))
-            ax = fig.add_subplot()
+            fig = _new_figure((7.0, 7.0))
+            grid = fig.add_gridspec(2, 1, height_ratios=(3.2, 1.3))
+            ax = fig.add_subplot(grid[0])
+            hist = fig.add_subplot(grid[1], sharex=ax)
             handles: list[Any] = []
             labels: list[str] = []
             (diag,) = ax.plot([0, 1], [0, 1], linestyle="--", color="#888888", linewidth=1)
             handles.append(diag)
             labels.append("perfect calibration")
+            width = 0.8 / len(parsed)
             for i, (label, conf, acc, count) in enumerate(parsed):
                 colour = PALETTE[i % len(PALETTE)]
                 order = np.argsort(conf)
-                (line,) = ax.plot(conf[order], acc[order], color=colour, linewidth=1.6)
-                ax.scatter(
-                    conf, acc, s=18 + 220 * count / largest, color=colour, alpha=0.85, zorder=3
+                solid = count >= min_count
+                (line,) = ax.plot(
+                    conf[order][solid[order]],
+                    acc[order][solid[order]],
+                    color=colour,
+                    linewidth=1.6,
+                    marker="o",
+                    markersize=6,
+                    clip_on=False,
+                    zorder=3,
                 )
+                if (~solid).any():
+                    ax.scatter(
+                        conf[~solid],
+                        acc[~solid],
+                        s=36,
+                        facecolors="white",
+                        edgecolors=colour,
+                        linewidths=1.4,
+                        clip_on=False,
+                        zorder=3,
+                    )
                 text = _plain(label)
                 if label in ece_values:
                     text += f" (ECE {ece_values[label]:.3f})"
                 handles.append(line)
                 labels.append(text)
-            ax.set_xlim(0, 1)
-            ax.set_ylim(0, 1)
+                if bin_edges is not None:
+                    lefts = np.searchsorted(bin_edges, conf, side="right") - 1
+                    lefts = np.clip(lefts, 0, n_bins - 1)
+                    span = np.diff(bin_edges)[lefts]
+                    x = bin_edges[lefts] + span * (0.1 + width * (i + 0.5))
+                    bar_width = span * width
+                else:
+                    x = conf + 0.012 * (i - (len(parsed) - 1) / 2)
+                    bar_width = np.full(conf.shape, 0.012)
+                bars = hist.bar(x, count, width=bar_width, color=colour, alpha=0.85)
+                hist.bar_label(bars, labels=[str(int(c)) for c in count], fontsize=7, padding=1)
+            if sparse_any:
+                hollow = ax.scatter(
+                    [], [], s=36, facecolors="white", edgecolors="#444444", linewidths=1.4
+                )
+                handles.append(hollow)
+                labels.append(f"bin with fewer than {min_count} rows (not joined)")
+            # Top-label confidence of k classes is at least 1/k: start the axis where the
+            # data can be (0.5 for two classes), so half the plot is not empty.
+            lowest = min(float(c.min()) for _, c, _, _ in parsed)
+            start = 0.5 if lowest >= 0.5 and (bin_edges is None or n_bins % 2 == 0) else 0.0
+            ax.set_xlim(start, 1.02)
+            ax.set_ylim(0, 1.04)
             ax.set_xlabel("Confidence (mean per bin)")
             ax.set_ylabel("Accuracy (share correct per bin)")
-            ax.legend(handles, labels, loc="upper left")
+            ax.legend(handles, labels, loc="best")
+            hist.set_yscale("log")
+            hist.yaxis.set_major_formatter(_ticker().FuncFormatter(lambda v, _: f"{v:g}"))
+            hist.set_ylim(0.8, max(float(c.max()) for _, _, _, c in parsed) * 4)
+            hist.set_xlabel("Confidence (bin)")
+            hist.set_ylabel("Rows per bin")
+            hist.grid(False, axis="x")
             fig.suptitle(_plain(title))
-        return self._add_plot("reliability", title, how_to_read, fig)
+        values = {
+            "curves": {
+                label: {"confidence": conf, "accuracy": acc, "count": count}
+                for label, conf, acc, count in parsed
+            },
+            "ece": ece_values,
+            "edges": bin_edges,
+            "min_count": int(min_count),
+        }
+        default = HOW_TO_READ["reliability"]
+        if sparse_any:
+            default += (
+                f" Hollow dots are bins with fewer than {min_count} rows: too few to read, "
+                "so the line does not join them."
+            )
+        return self._add_plot("reliability", title, how_to_read, fig, note, values, default)
 
     def add_risk_coverage(
         self,
@@ -310,6 +405,7 @@ class Report:
         operating_point: tuple[float, float] | None = None,
         compare: Mapping[str, tuple[Any, Any]] | None = None,
         target_risk: float | None = None,
+        data: str | None = None,
         title: str = "Risk-coverage curve",
         how_to_read: str | None = None,
     ) -> Report:
@@ -324,6 +420,7 @@ class Report:
             compare: more curves on the same axes, label -> ``(coverage, risk)``; for
                 instance the unguarded model as one point at coverage 1.
             target_risk: draws a horizontal line at the risk the user asked for.
+            data: which rows the curves come from, shown under the plot.
             title: the plot title.
             how_to_read: replaces the default explanation line.
 
@@ -385,6 +482,7 @@ class Report:
             else _scalar(target_risk, name="target_risk", owner=owner, low=0)
         )
         title = _check_text(title, "title", owner)
+        note = _data(data, owner)
 
         with _drawing():
             fig = _new_figure((8.0, 4.8))
@@ -416,7 +514,12 @@ class Report:
             ax.set_ylabel("Selective risk (errors among answered rows)")
             ax.legend(handles, labels, loc="upper left")
             fig.suptitle(_plain(title))
-        return self._add_plot("risk_coverage", title, how_to_read, fig)
+        values = {
+            "curves": {n: {"coverage": c, "risk": r} for n, (c, r) in zip(names, curves)},
+            "operating_point": point,
+            "target_risk": target,
+        }
+        return self._add_plot("risk_coverage", title, how_to_read, fig, note, values)
 
     def add_per_class(
         self,
@@ -425,6 +528,9 @@ class Report:
         mean_set_size: Sequence[float] | NDArray[Any] | None = None,
         *,
         target: float | None = None,
+        interval: tuple[Any, Any] | None = None,
+        counts: Sequence[int] | NDArray[Any] | None = None,
+        data: str | None = None,
         title: str = "Coverage and set size per class",
         how_to_read: str | None = None,
     ) -> Report:
@@ -437,6 +543,12 @@ class Report:
             mean_set_size: ``(n_classes,)`` mean size of those rows' prediction sets (>= 0),
                 drawn in a second panel; ``None`` draws coverage only.
             target: the coverage promised (``1 - alpha``), drawn as a dashed line.
+            interval: ``(low, high)``, two ``(n_classes,)`` sequences: a confidence interval
+                of each class's coverage, drawn as an error bar. With a target, a bar is
+                flagged "below target" only when its whole interval lies below it; without
+                an interval no bar is flagged.
+            counts: ``(n_classes,)`` rows behind each bar, written under its label.
+            data: which rows the bars come from, shown under the plot.
             title: the plot title.
             how_to_read: replaces the default explanation line.
 
@@ -456,32 +568,121 @@ class Report:
             size = _numbers(mean_set_size, name="mean_set_size", owner=owner, low=0)
             columns["mean_set_size"] = size
         _same_length(owner, columns)
+        low = high = None
+        if interval is not None:
+            if (
+                isinstance(interval, (str, bytes))
+                or not isinstance(interval, Sequence)
+                or len(interval) != 2
+            ):
+                raise ConfigurationError(
+                    f"The 'interval' parameter of {owner} must be a pair (low, high) of "
+                    f"sequences. Got {_short_repr(interval)} instead."
+                )
+            low = _numbers(interval[0], name="interval[0] (low)", owner=owner, low=0, high=1)
+            high = _numbers(interval[1], name="interval[1] (high)", owner=owner, low=0, high=1)
+            columns["interval[0]"], columns["interval[1]"] = low, high
+            ok = np.isnan(cov) | ((low <= cov + 1e-12) & (cov <= high + 1e-12))
+            if not ok.all():
+                raise ConfigurationError(
+                    f"The 'interval' parameter of {owner} must hold each coverage: "
+                    f"low <= coverage <= high. Got low={_short_repr(low.tolist())}, "
+                    f"high={_short_repr(high.tolist())} for coverage "
+                    f"{_short_repr(cov.tolist())}."
+                )
+        n_rows = None
+        if counts is not None:
+            n_rows = _numbers(counts, name="counts", owner=owner, low=0, allow_nan=False)
+            columns["counts"] = n_rows
+        _same_length(owner, columns)
         goal = (
             None if target is None else _scalar(target, name="target", owner=owner, low=0, high=1)
         )
         title = _check_text(title, "title", owner)
+        note = _data(data, owner)
+        below = np.zeros(len(names), dtype=bool)
+        if goal is not None and high is not None:
+            below = ~np.isnan(high) & (high < goal)
 
         with _drawing():
-            fig = _new_figure((9.0, 4.6) if size is not None else (7.0, 4.6))
+            fig = _new_figure((9.0, 4.8) if size is not None else (7.0, 4.8))
             x = np.arange(len(names), dtype=np.float64)
             ax = fig.add_subplot(1, 2, 1) if size is not None else fig.add_subplot()
-            ax.bar(x, np.nan_to_num(cov), color=PALETTE[0], width=0.7)
+            colours = [PALETTE[1] if b else PALETTE[0] for b in below]
+            bar_set = ax.bar(x, np.nan_to_num(cov), color=colours, width=0.7)
+            ax.bar_label(
+                bar_set,
+                labels=[_DASH if np.isnan(c) else f"{c:.3f}" for c in cov],
+                label_type="center",
+                color="white",
+                fontsize=10,
+            )
+            handles: list[Any] = []
+            labels: list[str] = []
+            if low is not None and high is not None:
+                centre = np.nan_to_num(cov)
+                bars = ax.errorbar(
+                    x,
+                    centre,
+                    yerr=np.vstack([centre - np.nan_to_num(low), np.nan_to_num(high) - centre]),
+                    fmt="none",
+                    ecolor="#222222",
+                    elinewidth=1.4,
+                    capsize=6,
+                    zorder=3,
+                )
+                handles.append(bars)
+                labels.append("confidence interval")
             if goal is not None:
                 line = ax.axhline(goal, color="#000000", linestyle="--", linewidth=1)
-                ax.legend([line], [f"target {goal:.2f}"], loc="upper right")
-            ax.set_ylim(0, 1.18 if goal is not None else 1.05)
+                handles.append(line)
+                labels.append(f"target {goal:.2f}")
+            if below.any():
+                handles.append(ax.bar([np.nan], [np.nan], color=PALETTE[1])[0])
+                labels.append("below target (whole interval)")
+            if handles:
+                ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3)
+            ax.set_ylim(0, 1.05)
             ax.set_xlabel("Class")
             ax.set_ylabel("Coverage (true class in the set)")
-            _category_ticks(ax, x, names)
+            shown = (
+                names
+                if n_rows is None
+                else [f"{_plain(n, 24)}\n{int(c):,} rows" for n, c in zip(names, n_rows)]
+            )
+            _category_ticks(ax, x, shown)
             if size is not None:
                 ax2 = fig.add_subplot(1, 2, 2)
                 ax2.bar(x, np.nan_to_num(size), color=PALETTE[1], width=0.7)
                 ax2.set_ylim(bottom=0)
                 ax2.set_xlabel("Class")
                 ax2.set_ylabel("Mean prediction-set size")
-                _category_ticks(ax2, x, names)
+                _category_ticks(ax2, x, shown)
             fig.suptitle(_plain(title))
-        return self._add_plot("per_class", title, how_to_read, fig)
+        values = {
+            "classes": tuple(names),
+            "coverage": cov,
+            "interval": None if low is None else (low, high),
+            "counts": n_rows,
+            "mean_set_size": size,
+            "target": goal,
+            "below_target": tuple(bool(b) for b in below),
+        }
+        default = HOW_TO_READ["per_class"]
+        if goal is not None:
+            default = (
+                "The dashed line is the coverage promised. "
+                + (
+                    "Each bar carries a confidence interval; a bar is flagged below target "
+                    "(another colour) only when its whole interval lies under the line, and "
+                    "a bar under the line whose interval reaches it is within noise. "
+                    if low is not None
+                    else "No interval was given, so no bar is flagged: a bar a little under "
+                    "the line may be noise. "
+                )
+                + default
+            )
+        return self._add_plot("per_class", title, how_to_read, fig, note, values, default)
 
     def add_rates_over_time(
         self,
@@ -489,6 +690,7 @@ class Report:
         series: Mapping[str, Sequence[float] | NDArray[Any]],
         *,
         xlabel: str = "Time window",
+        data: str | None = None,
         title: str = "Abstention and fallback rates over time",
         how_to_read: str | None = None,
     ) -> Report:
@@ -500,6 +702,7 @@ class Report:
             series: name -> ``(n_windows,)`` rates in [0, 1]; NaN for a window with no
                 requests.
             xlabel: the x-axis label.
+            data: which rows the rates come from, shown under the plot.
             title: the plot title.
             how_to_read: replaces the default explanation line.
 
@@ -516,6 +719,7 @@ class Report:
         values = _series(series, owner=owner, n=axis.x.size, low=0, high=1, what="rates")
         xlabel = _check_text(xlabel, "xlabel", owner)
         title = _check_text(title, "title", owner)
+        note = _data(data, owner)
 
         with _drawing():
             fig = _new_figure((8.0, 4.4))
@@ -535,7 +739,8 @@ class Report:
             axis.format(ax)
             ax.legend(handles, labels, loc="upper left")
             fig.suptitle(_plain(title))
-        return self._add_plot("rates", title, how_to_read, fig)
+        drawn = {"t": axis.labels or axis.x, "series": values}
+        return self._add_plot("rates", title, how_to_read, fig, note, drawn)
 
     def add_drift_over_time(
         self,
@@ -543,10 +748,12 @@ class Report:
         scores: Mapping[str, Sequence[float] | NDArray[Any]],
         *,
         threshold: float | None = None,
+        threshold_label: str | None = None,
         tightened_at: Sequence[Any] = (),
         relaxed_at: Sequence[Any] = (),
         xlabel: str = "Time window",
         ylabel: str = "Drift score",
+        data: str | None = None,
         title: str = "Drift scores over time",
         how_to_read: str | None = None,
     ) -> Report:
@@ -561,11 +768,17 @@ class Report:
                 labels, drawn in the order given.
             scores: feature -> ``(n_windows,)`` drift scores (PSI, KS statistic...), finite
                 or NaN for a window without a score.
-            threshold: score above which a feature counts as drifted (dashed line).
+            threshold: score above which a feature counts as drifted (dashed line). Draw
+                scores on the scale the verdict uses: a p-value's verdict has no single
+                line on a statistic's axis, so pass ``-log10`` of the adjusted p-values and
+                ``-log10(alpha)``.
+            threshold_label: the legend entry of the threshold line.
             tightened_at: positions (values of ``t``) where the guard tightened.
-            relaxed_at: positions (values of ``t``) where it went back to normal.
+            relaxed_at: positions (values of ``t``) where it went back to normal; each must
+                come after a tightening (a guard relaxes only what it tightened).
             xlabel: the x-axis label.
             ylabel: the y-axis label (name the score: "PSI", "KS statistic").
+            data: which windows and features the scores come from, shown under the plot.
             title: the plot title.
             how_to_read: replaces the default explanation line.
 
@@ -574,7 +787,8 @@ class Report:
 
         Raises:
             ConfigurationError: on empty or mismatched sequences, a feature with only NaN
-                scores, or a tightening moment that is not a position of ``t``.
+                scores, a tightening moment that is not a position of ``t``, or a relaxing
+                moment with no tightening before it.
             ImportError: if matplotlib is not installed.
         """
         owner = "Report.add_drift_over_time"
@@ -589,9 +803,20 @@ class Report:
             axis.position(v, name="relaxed_at", owner=owner)
             for v in _moments(relaxed_at, "relaxed_at", owner)
         ]
+        early = [p for p in relax if not any(q < p for q in tight)]
+        if early:
+            raise ConfigurationError(
+                f"The 'relaxed_at' parameter of {owner} must hold moments after a tightening "
+                f"(a guard relaxes only what it tightened). {len(early)} of them come before "
+                "any value of 'tightened_at'."
+            )
+        mark = None
+        if threshold_label is not None:
+            mark = _check_text(threshold_label, "threshold_label", owner)
         xlabel = _check_text(xlabel, "xlabel", owner)
         ylabel = _check_text(ylabel, "ylabel", owner)
         title = _check_text(title, "title", owner)
+        note = _data(data, owner)
         ranked = sorted(values, key=lambda k: -float(np.nanmax(values[k])))
         shown, rest = ranked[:_MAX_LINES], ranked[_MAX_LINES:]
 
@@ -617,7 +842,7 @@ class Report:
                 labels.append(_plain(name))
             if limit is not None:
                 handles.append(ax.axhline(limit, color="#D00000", linestyle="--", linewidth=1.2))
-                labels.append(f"threshold {limit:.3g}")
+                labels.append(_plain(mark) if mark else f"threshold {limit:.3g}")
             for j, pos in enumerate(tight):
                 line = ax.axvline(pos, color="#000000", linewidth=1.4)
                 if j == 0:
@@ -630,10 +855,35 @@ class Report:
                     labels.append("guard relaxed")
             ax.set_xlabel(_plain(xlabel))
             ax.set_ylabel(_plain(ylabel))
+            lowest = min(float(np.nanmin(v)) for v in values.values())
+            if lowest >= 0:
+                top = max(float(np.nanmax(v)) for v in values.values())
+                ax.set_ylim(0, max(top, limit or 0.0) * 1.08 or 1.0)
             axis.format(ax)
             ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0))
             fig.suptitle(_plain(title))
-        return self._add_plot("drift", title, how_to_read, fig)
+        values_out = {
+            "t": axis.labels or axis.x,
+            "scores": values,
+            "threshold": limit,
+            "tightened_at": tuple(tight),
+            "relaxed_at": tuple(relax),
+            "grey": tuple(rest),
+        }
+        default = HOW_TO_READ["drift"]
+        if rest:
+            default += (
+                f" The {len(shown)} with the highest peak are in colour, the other "
+                f"{len(rest)} in grey."
+            )
+        if limit is not None:
+            default += " Above the dashed line the feature counts as drifted."
+        else:
+            default += " No threshold was given, so none is drawn."
+        if tight:
+            default += " Solid vertical lines mark when the guard tightened"
+            default += "; dotted ones when it relaxed." if relax else "."
+        return self._add_plot("drift", title, how_to_read, fig, note, values_out, default)
 
     def add_figure(self, figure: Figure, *, title: str, how_to_read: str) -> Report:
         """Add a matplotlib figure drawn elsewhere, with its title and explanation line.
@@ -752,6 +1002,59 @@ class Report:
         """The matplotlib figures of the plots, in the order they were added."""
         return [s.figure for s in self._sections if isinstance(s, _Plot)]
 
+    def titles(self) -> list[str]:
+        """The titles of the sections, in order (an untitled text block gives "")."""
+        return [s.title or "" for s in self._sections]
+
+    def plot_data(self, title: str) -> dict[str, Any]:
+        """The numbers a plot draws, as it drew them, and the data line it states.
+
+        The keys depend on the kind of plot (``"kind"``, ``"data"`` and, for a reliability
+        diagram, ``"curves"`` and ``"ece"``...); arrays come back as tuples of floats. A
+        test reads these beside [`table`][guardrails.Report.table] to check that a plot
+        and the table next to it say the same thing.
+
+        Raises:
+            ConfigurationError: if no plot has that title.
+        """
+        for s in self._sections:
+            if isinstance(s, _Plot) and s.title == title:
+                return {"kind": s.kind, "data": s.data, **_thawed(s.values)}
+        raise ConfigurationError(
+            f"The report has no plot titled {title!r}; its plots are "
+            f"{[s.title for s in self._sections if isinstance(s, _Plot)]}."
+        )
+
+    def table(self, title: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+        """The header and rows of a table, as the HTML shows them (cells formatted).
+
+        Raises:
+            ConfigurationError: if no table has that title.
+        """
+        for s in self._sections:
+            if isinstance(s, _Table) and s.title == title:
+                return s.header, s.rows
+        raise ConfigurationError(
+            f"The report has no table titled {title!r}; its tables are "
+            f"{[s.title for s in self._sections if isinstance(s, _Table)]}."
+        )
+
+    def only(self, title: str) -> Report:
+        """A report with the same heading and only the section of that title (to mail one
+        plot, or to look at one section at a time).
+
+        Raises:
+            ConfigurationError: if no section has that title.
+        """
+        picked = [s for s in self._sections if s.title == title]
+        if not picked:
+            raise ConfigurationError(
+                f"The report has no section titled {title!r}; its sections are {self.titles()}."
+            )
+        new = Report(self.title, subtitle=self.subtitle)
+        new._sections = picked
+        return new
+
     def html(self) -> str:
         """The whole report as one self-contained HTML document (a str)."""
         parts = [
@@ -823,16 +1126,25 @@ class Report:
         plots = [s for s in self._sections if isinstance(s, _Plot)]
         for i, plot in enumerate(plots, start=1):
             path = out / f"{i:02d}-{plot.kind.replace('_', '-')}.png"
-            path.write_bytes(_png(plot))
+            path.write_bytes(_png(plot, footnote=True))
             written.append(path)
         return written
 
     # ------------------------------------------------------------------ internals
 
-    def _add_plot(self, kind: str, title: str, how_to_read: str | None, fig: Figure) -> Report:
-        explain = HOW_TO_READ[kind] if how_to_read is None else how_to_read
+    def _add_plot(
+        self,
+        kind: str,
+        title: str,
+        how_to_read: str | None,
+        fig: Figure,
+        data: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        default: str | None = None,
+    ) -> Report:
+        explain = (default or HOW_TO_READ[kind]) if how_to_read is None else how_to_read
         explain = _check_text(explain, "how_to_read", f"Report.add_{kind}")
-        self._sections.append(_Plot(kind, title, explain, fig))
+        self._sections.append(_Plot(kind, title, explain, fig, data, _frozen(values or {})))
         return self
 
 
@@ -849,6 +1161,7 @@ _CSS = (
     "nav ol{margin:0;padding-left:22px}nav a{color:#333}"
     "figure{margin:0}figure img{display:block;width:100%;height:auto}"
     "figcaption{margin-top:8px;color:#333}.how{font-weight:600}"
+    "figcaption .data{display:block;margin-bottom:4px}"
     "table{border-collapse:collapse;width:100%;font-size:14px}"
     "th,td{border-bottom:1px solid #e2e2e2;padding:6px 10px;text-align:left}"
     ".num{text-align:right;font-variant-numeric:tabular-nums}"
@@ -865,10 +1178,16 @@ def _render(i: int, section: _Section) -> str:
     anchor = f'id="section-{i}"'
     if isinstance(section, _Plot):
         data = base64.b64encode(_png(section)).decode("ascii")
+        data_line = (
+            f'<span class="data"><span class="how">Data: </span>{_esc(section.data)}</span>'
+            if section.data
+            else ""
+        )
         return (
             f'<section {anchor} class="plot"><figure>'
             f'<img src="data:image/png;base64,{data}" alt="{_esc(section.title)}" />'
-            f'<figcaption><span class="how">How to read it: </span>'
+            f"<figcaption>{data_line}"
+            f'<span class="how">How to read it: </span>'
             f"{_esc(section.how_to_read)}</figcaption></figure></section>"
         )
     if isinstance(section, _Table):
@@ -903,15 +1222,35 @@ def _is_numeric_column(rows: tuple[tuple[str, ...], ...], j: int) -> bool:
     return bool(rows) and all(_NUMBER.match(row[j]) for row in rows)
 
 
-def _png(plot: _Plot) -> bytes:
+def _png(plot: _Plot, *, footnote: bool = False) -> bytes:
+    """The plot as PNG bytes; ``footnote`` writes its data line under it (a PNG on its own
+    has no caption to say which rows it draws; in the HTML the caption does)."""
     buffer = io.BytesIO()
+    describe = plot.how_to_read if not plot.data else f"Data: {plot.data} {plot.how_to_read}"
     with _drawing():
-        plot.figure.savefig(
-            buffer,
-            format="png",
-            dpi=_DPI,
-            metadata={"Software": None, "Title": plot.title, "Description": plot.how_to_read},
-        )
+        note = None
+        if footnote and plot.data:
+            width = int(plot.figure.get_figwidth() * 14)
+            note = plot.figure.text(
+                0.01,
+                -0.01,
+                textwrap.fill(f"Data: {plot.data}", width=width),
+                ha="left",
+                va="top",
+                fontsize=8,
+                color="#555555",
+            )
+        try:
+            plot.figure.savefig(
+                buffer,
+                format="png",
+                dpi=_DPI,
+                bbox_inches="tight" if note is not None else None,
+                metadata={"Software": None, "Title": plot.title, "Description": describe},
+            )
+        finally:
+            if note is not None:
+                note.remove()
     return buffer.getvalue()
 
 
@@ -941,6 +1280,41 @@ def _plain(text: str, limit: int = _LABEL_CHARS) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "\u2026"
     return text
+
+
+def _data(value: Any, owner: str) -> str | None:
+    """The ``data`` line of a plot: which rows it draws (None when not given)."""
+    if value is None:
+        return None
+    return _check_text(value, "data", owner)
+
+
+def _ticker() -> Any:
+    """``matplotlib.ticker`` (untyped), or the ImportError naming the extra."""
+    try:
+        from matplotlib import ticker
+    except ImportError as exc:
+        raise ImportError(_EXTRA_HINT) from exc
+    return ticker
+
+
+def _frozen(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy of a plot's numbers: arrays become tuples of floats, so none can change."""
+
+    def freeze(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return tuple(v.tolist())
+        if isinstance(v, Mapping):
+            return {k: freeze(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return tuple(freeze(x) for x in v)
+        return v
+
+    return {k: freeze(v) for k, v in values.items()}
+
+
+def _thawed(values: Mapping[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(dict(values))
 
 
 def _category_ticks(ax: Axes, x: NDArray[np.float64], names: Sequence[str]) -> None:
