@@ -355,7 +355,7 @@ class Report:
                 else:
                     x = conf + 0.012 * (i - (len(parsed) - 1) / 2)
                     bar_width = np.full(conf.shape, 0.012)
-                bars = hist.bar(x, count, width=bar_width, color=colour, alpha=0.85)
+                bars = hist.bar(x, count, width=bar_width, color=colour)
                 hist.bar_label(bars, labels=[str(int(c)) for c in count], fontsize=7, padding=1)
             if sparse_any:
                 hollow = ax.scatter(

@@ -19,10 +19,8 @@ from guardrails.demo_report import TABLE
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
-    out = io.StringIO()
-    result = run_demo(out, out_dir=tmp_path_factory.mktemp("demo"))
-    return result, out.getvalue()
+def demo(demo_run: tuple[DemoResult, str]) -> tuple[DemoResult, str]:
+    return demo_run
 
 
 def test_every_request_gets_a_decision_and_nothing_queued_is_lost(
