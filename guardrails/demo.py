@@ -221,17 +221,23 @@ class CallClock:
 
 
 def build_demo_guard(
-    seed: int = 0, out: Path | None = None, log_file: TextIO | None = None
+    seed: int = 0,
+    out: Path | None = None,
+    log_file: TextIO | None = None,
+    *,
+    clock: CallClock | None = None,
 ) -> tuple[Guard, dict[str, Any]]:
     """Train a classifier on scikit-learn's breast-cancer data and build the full guard.
 
-    Nothing in it reads the wall clock for a decision but the primary's timeout: faults go
-    by row (`FlakyModel`) and the breaker cools down on a [`CallClock`][] the demo ticks
-    once per call, so a seed gives the same decisions on any machine that scores ten rows
-    in less than the 0.25 s timeout.
+    With a ``CallClock`` (as the demo passes) nothing reads the wall clock for a
+    decision but the primary's timeout: faults go by row (`FlakyModel`) and the breaker
+    cools down for ten ticks of that clock, which the demo ticks once per call, so a seed
+    gives the same decisions on any machine that scores ten rows in less than the 0.25 s
+    timeout. Without one (a server, as in ``examples/fastapi_service.py``) the breaker
+    cools down for 0.05 s of ``time.monotonic``.
 
     Returns the fitted guard and the pieces the demo uses (data, models, queue, metrics,
-    the breaker's clock).
+    the worker pool that runs calls under the timeout).
     """
     import structlog
     from sklearn.datasets import load_breast_cancer
@@ -271,8 +277,7 @@ def build_demo_guard(
     model.fit(X_train, y_train)
     backup = make_pipeline(StandardScaler(), GaussianNB()).fit(X_train, y_train)
     primary = FlakyModel(model, seed=seed)
-    clock = CallClock()
-    workers = WorkerPool(4)  # the demo waits for it to be idle between calls (see run_demo)
+    workers = WorkerPool()  # run_demo waits for it to be idle between calls
 
     worst_radius = names.index("worst radius")
 
@@ -331,8 +336,8 @@ def build_demo_guard(
                 failure_rate=0.25,
                 window=20,
                 min_calls=10,
-                cool_down=10.0,  # ten calls on the CallClock
-                clock=clock,
+                cool_down=0.05 if clock is None else 10.0,  # seconds, or ticks of the clock
+                clock=time.monotonic if clock is None else clock,
                 logger=logger,
             ),
         )
@@ -352,7 +357,6 @@ def build_demo_guard(
         "y_pool": y_pool,
         "queue": queue,
         "metrics": metrics,
-        "clock": clock,
         "workers": workers,
     }
 
@@ -534,7 +538,7 @@ def run_demo(
     """Run the demo, print a summary per phase to ``out`` and write the report and logs.
 
     The same seed gives the same tables: traffic, faults and the breaker's clock all come
-    from it (see [`build_demo_guard`][]); only the JSON log's timestamps and the time taken
+    from it (see ``build_demo_guard``); only the JSON log's timestamps and the time taken
     differ between runs.
 
     Args:
@@ -557,7 +561,8 @@ def run_demo(
     with log_path.open("w", encoding="utf-8") as log_file:
         say("[1/5] Training a classifier on scikit-learn's breast-cancer data")
         say("[2/5] Fitting calibration (temperature) and conformal abstention on held-out data")
-        g, data = build_demo_guard(seed, out=queue_path, log_file=log_file)
+        clock = CallClock()
+        g, data = build_demo_guard(seed, out=queue_path, log_file=log_file, clock=clock)
         say("[3/5] The guard, outermost layer last:")
         for layer in reversed(list(g.layers())):
             for line in textwrap.wrap(
@@ -569,7 +574,6 @@ def run_demo(
             ):
                 say(line)
         model, primary, names = data["model"], data["primary"], data["names"]
-        clock: CallClock = data["clock"]
         workers: WorkerPool = data["workers"]
 
         total = 4 * rows_per_phase
@@ -668,7 +672,7 @@ def run_demo(
     )
     say(
         f"Repeatable: the same --seed prints the same tables (this run: --seed {seed}); "
-        "only the log's timestamps differ."
+        "only the log's timestamps and timings differ."
     )
     report_path = None
     built = None
