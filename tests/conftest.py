@@ -12,7 +12,7 @@ from sklearn.datasets import load_iris, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from guardrails.demo import DemoResult, run_demo
+from guardrails.apps.demo import DemoResult, run_demo
 
 
 @pytest.fixture(scope="session")
