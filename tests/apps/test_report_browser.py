@@ -22,7 +22,7 @@ matplotlib = pytest.importorskip(
 from matplotlib.image import imread  # noqa: E402
 
 from guardrails.apps.demo import DemoResult  # noqa: E402
-from tests.test_report import full_report  # noqa: E402
+from tests.apps.test_report import full_report  # noqa: E402
 
 INSTALL_HINT = "install Debian's chromium or run .ci/chromium.sh"
 
