@@ -56,6 +56,15 @@ _CATEGORICAL_TESTS = ("chi2", "psi", "js")
 DEFAULT_THRESHOLDS: dict[str, float | None] = {"psi": 0.2, "wasserstein": None, "js": None}
 PSI_EPS = 1e-4
 """Proportions are clipped to at least this value in PSI, so empty bins stay finite."""
+MIN_EFFECT = 0.02
+"""Default ``min_effect``: a p-value test flags a feature only when its effect size (the
+largest difference in probability mass the window and the reference give one region:
+the KS statistic for a numeric feature, the total variation distance for a categorical
+one) is at least this. A 0.05 sd shift of a normal feature moves about 0.02 of its mass."""
+WASSERSTEIN_FLOOR = 1e-3
+"""For a constant reference column Wasserstein is in units of ``1e-3 * max(1, |value|)``."""
+COARSE = 256
+"""Coarse bins per numeric feature on the fast verdict path (equal width, min to max)."""
 UNSEEN = "<unseen>"
 _OUTPUTS = ("prediction", "confidence", "abstention")
 
@@ -164,20 +173,29 @@ def adjust_pvalues(pvalues: NDArray[np.float64], method: str) -> NDArray[np.floa
 
 @dataclass(frozen=True)
 class _Numeric:
-    """Reference of one numeric feature."""
+    """Reference of one numeric feature, from every reference row.
+
+    ``grid`` holds the points where the reference's distribution is kept exactly: every
+    distinct value when there are at most ``sample_size`` of them (the exact sorted
+    column), else a quantile summary of ``sample_size`` values at equal ranks plus the
+    bin edges, each with its exact rank among all reference rows (``cum``: rows ``<=``
+    the point, ``lt``: rows ``<`` it).
+    """
 
     name: str
-    grid: NDArray[np.float64]  # (q,) distinct values of the sorted reference sample
-    cum: NDArray[np.int64]  # (q,) reference-sample count <= grid[k]
-    edge_idx: NDArray[np.intp]  # (B-1,) grid positions of the quantile bin edges
-    ref_bins: NDArray[np.float64]  # (B,) training-data proportions in the bins
+    grid: NDArray[np.float64]  # (q,) kept points, increasing
+    cum: NDArray[np.int64]  # (q,) reference rows <= grid[k] (all rows, not a sample)
+    edge_idx: NDArray[np.intp]  # (B-1,) grid positions of the inner quantile bin edges
+    ref_bins: NDArray[np.float64]  # (B+2,) proportions: below min, B bins, above max
     std: float
     n_ref: int
+    lt: NDArray[np.int64]  # (q,) reference rows < grid[k]
+    coarse: NDArray[np.int64]  # (COARSE + 2,) reference rows by coarse bin, cumulative
 
     kind = "numeric"
 
     def __post_init__(self) -> None:  # shared by every guard: never written to
-        for arr in (self.grid, self.cum, self.edge_idx, self.ref_bins):
+        for arr in (self.grid, self.cum, self.edge_idx, self.ref_bins, self.lt, self.coarse):
             arr.flags.writeable = False
 
     @property
@@ -185,14 +203,41 @@ class _Numeric:
         return int(self.cum[-1]) if self.cum.size else 0
 
     @property
+    def exact(self) -> bool:
+        """True when every reference value is a kept point (no mass between points)."""
+        return bool(np.array_equal(self.lt[1:], self.cum[:-1])) and int(self.lt[0]) == 0
+
+    @property
+    def gap(self) -> float:
+        """Largest share of reference rows strictly between two kept points (0 if exact).
+
+        The KS statistic read on the kept points is at most this much below the one over
+        the whole line: ``D_kept <= D <= D_kept + gap``.
+        """
+        if self.grid.size < 2:
+            return 0.0
+        return float(np.max(self.lt[1:] - self.cum[:-1])) / max(self.m, 1)
+
+    @property
+    def scale(self) -> float:
+        """The unit of Wasserstein: the reference's standard deviation, floored for a
+        constant column at ``WASSERSTEIN_FLOOR * max(1, |value|)``."""
+        if self.std > 0:
+            return self.std
+        return WASSERSTEIN_FLOOR * max(1.0, abs(float(self.grid[0])))
+
+    @property
     def size(self) -> int:  # slots: (-inf,g0), {g0}, (g0,g1), {g1}, ..., (g_last, inf)
         return 2 * self.grid.size + 1
 
     def bin_counts(self, counts: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Window counts per quantile bin, from slot counts."""
+        """Window counts per bin (below the reference's minimum, the quantile bins, above
+        its maximum), from slot counts."""
         csum = np.concatenate(([0], np.cumsum(counts)))
-        below = csum[2 * self.edge_idx + 1]  # values < each edge
-        return np.diff(np.concatenate(([0], below, [csum[-1]]))).astype(np.float64)
+        inner = np.concatenate(([csum[1]], csum[2 * self.edge_idx + 1], [csum[-2]]))
+        return np.concatenate(([csum[1]], np.diff(inner), [csum[-1] - csum[-2]])).astype(
+            np.float64
+        )
 
 
 @dataclass(frozen=True)
@@ -230,30 +275,48 @@ class _Categorical:
 _Feature = _Numeric | _Categorical
 
 
-def _numeric_reference(
-    name: str, values: NDArray[np.float64], n_bins: int, sample_size: int, rng: np.random.Generator
-) -> _Numeric:
+def _coarse_bins(lo: float, hi: float, x: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Coarse bin of each value: ``trunc(clip((x - lo) * scale, -1, COARSE)) + 1``."""
+    scale = COARSE / (hi - lo) if hi > lo else 0.0
+    t = (x - lo) * scale
+    np.clip(t, -1.0, float(COARSE), out=t)
+    out: NDArray[np.intp] = t.astype(np.intp) + 1
+    return out
+
+
+def _numeric_reference(name: str, values: NDArray[np.float64], n_bins: int, size: int) -> _Numeric:
     x = values[np.isfinite(values)]
     if x.size == 0:
         raise InvalidInputError(f"feature {name!r} has no finite values to build a profile from.")
-    sample = x if x.size <= sample_size else rng.choice(x, size=sample_size, replace=False)
-    sample = np.sort(sample)
-    grid, counts = np.unique(sample, return_counts=True)
-    cum = np.cumsum(counts).astype(np.int64)
-    # quantile edges are values of the sample, so window bins can be read off slot counts
+    x = np.sort(x)
+    n = x.size
+    values_all, first = np.unique(x, return_index=True)
+    lt_all = first.astype(np.int64)  # rows below each distinct value
+    cum_all = np.concatenate((lt_all[1:], [n])).astype(np.int64)
+    # quantile edges are kept points, so window bins can be read off slot counts
     levels = np.arange(1, n_bins) / n_bins
-    edges = np.unique(sample[np.minimum((levels * sample.size).astype(np.intp), sample.size - 1)])
-    edges = edges[edges > grid[0]]  # an edge at the minimum would leave an empty first bin
+    edges = np.unique(x[np.minimum((levels * n).astype(np.intp), n - 1)])
+    edges = edges[edges > x[0]]  # an edge at the minimum would leave an empty first bin
+    if values_all.size <= size:
+        keep = np.arange(values_all.size)
+    else:  # a quantile summary: values at equal ranks, the extremes and the edges
+        ranks = np.ceil(np.arange(1, size + 1) * (n / size)).astype(np.intp) - 1
+        points = np.concatenate(([x[0]], x[np.minimum(ranks, n - 1)], edges, [x[-1]]))
+        keep = np.unique(np.searchsorted(values_all, points))
+    grid = values_all[keep]
     edge_idx = np.searchsorted(grid, edges)
-    ref = np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.size + 1)
+    inner = np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.size + 1)
+    coarse = np.cumsum(np.bincount(_coarse_bins(x[0], x[-1], x), minlength=COARSE + 2))
     return _Numeric(
         name=name,
         grid=grid,
-        cum=cum,
+        cum=cum_all[keep],
         edge_idx=edge_idx.astype(np.intp),
-        ref_bins=ref / x.size,
+        ref_bins=np.concatenate(([0.0], inner / n, [0.0])),
         std=float(np.std(x)),
-        n_ref=int(x.size),
+        n_ref=int(n),
+        lt=lt_all[keep],
+        coarse=coarse.astype(np.int64),
     )
 
 
@@ -437,6 +500,12 @@ def _psi(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
     return float(np.sum((b - a) * np.log(b / a)))
 
 
+def _tv(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
+    """Total variation distance: the largest difference in mass two distributions give a
+    set of categories (the categorical analogue of the KS statistic)."""
+    return float(0.5 * np.abs(p_ref - p_cur).sum())
+
+
 def _js(p_ref: NDArray[np.float64], p_cur: NDArray[np.float64]) -> float:
     mid = 0.5 * (p_ref + p_cur)
 
@@ -452,14 +521,20 @@ def _ks_statistic(f: _Numeric, counts: NDArray[np.int64], n: int) -> float:
     csum = np.concatenate(([0], np.cumsum(counts))) / n
     q = f.grid.size
     ref_at = f.cum / f.m
-    ref_before = np.concatenate(([0.0], ref_at[:-1]))
+    ref_before = f.lt / f.m
     before = np.abs(csum[1 : 2 * q : 2] - ref_before)  # just below each grid value
     at = np.abs(csum[2 : 2 * q + 1 : 2] - ref_at)  # at each grid value
     return float(max(before.max(), at.max()))
 
 
-def _ks_asymptotic(method: str, n: int, m: int) -> bool:
-    return method == "asymp" or (method == "auto" and max(n, m) > _KS_EXACT_MAX)
+def _ks_asymptotic(method: str, n: int, f: _Numeric) -> bool:
+    """Asymptotic p-values: asked for, either sample over 10,000 rows under "auto", or a
+    reference kept as a quantile summary (exact p-values need every reference value)."""
+    return (
+        method == "asymp"
+        or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX)
+        or not f.exact
+    )
 
 
 def _ks_sizes(n: int, m: int) -> float:
@@ -472,12 +547,12 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
 
     ``method`` chooses the p-value as `scipy.stats.ks_2samp` does: "asymp" (Smirnov's
     asymptotic distribution), "exact", or "auto" (exact when both samples have at most
-    10,000 values).
+    10,000 values); a reference kept as a quantile summary always gets the asymptotic one.
     """
-    from scipy import stats
+    from scipy import stats  # scipy loads on first use, not at import
 
     d = _ks_statistic(f, counts, n)
-    if _ks_asymptotic(method, n, f.m):
+    if _ks_asymptotic(method, n, f):
         return d, float(np.clip(stats.kstwo.sf(d, _ks_sizes(n, f.m)), 0.0, 1.0))
     q = f.grid.size
     # The exact null distribution depends only on the sizes and on D; scipy computes it
@@ -495,11 +570,14 @@ def _ks(f: _Numeric, counts: NDArray[np.int64], n: int, method: str) -> tuple[fl
 def _wasserstein(
     f: _Numeric, counts: NDArray[np.int64], sums: NDArray[np.float64], n: int
 ) -> float:
-    """W1 between the window and the reference sample, in reference standard deviations.
+    """W1 between the window and the reference, in reference standard deviations.
 
     Window values are known exactly when they equal a grid value; values inside one grid
     interval stand at their mean, so the result equals the exact distance whenever no
     interval holds two window values and is within ``width * count / n`` per interval.
+    A constant reference column has no spread: the unit is then its floor (see
+    `WASSERSTEIN_FLOOR`). With a quantile-summary reference, reference rows between two
+    kept points stand at the upper point (a further ``width * share`` per interval).
     """
     q = f.grid.size
     pos = np.empty(2 * q + 1)
@@ -516,7 +594,7 @@ def _wasserstein(
     pts = points[order]
     diff = np.abs(np.cumsum(w_mass) - np.cumsum(r_mass))[:-1]
     w1 = float(np.sum(diff * np.diff(pts)))
-    return w1 / f.std if f.std > 0 else w1
+    return w1 / f.scale
 
 
 def _chi2(ref_counts: NDArray[np.int64], counts: NDArray[np.int64]) -> tuple[float, float]:
@@ -546,7 +624,12 @@ class TestResult:
         p_adjusted: p-value after the multiple-testing correction, else None.
         threshold: what the statistic (or the adjusted p-value) is compared with, or None
             for a distance reported without a verdict.
-        drifted: the test's verdict.
+        drifted: the test's verdict (for a p-value test: significant *and* an effect of
+            at least ``min_effect``).
+        effect: the feature's effect size, on one scale for every test and feature: the
+            largest difference in probability mass the window and the reference give one
+            region (the KS statistic for a numeric feature, the total variation distance
+            for a categorical one), in [0, 1].
     """
 
     __test__ = False  # not a pytest test class
@@ -556,6 +639,7 @@ class TestResult:
     p_adjusted: float | None
     threshold: float | None
     drifted: bool
+    effect: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -564,6 +648,7 @@ class TestResult:
             "p_adjusted": self.p_adjusted,
             "threshold": self.threshold,
             "drifted": self.drifted,
+            "effect": self.effect,
         }
 
 
@@ -579,6 +664,7 @@ class FeatureDrift:
         n: number of current values tested.
         tests: results by test name.
         drifted: True when any test with a verdict flags the feature.
+        effect: the effect size (see [`TestResult`][]), or None for the label stream.
     """
 
     feature: str
@@ -587,6 +673,7 @@ class FeatureDrift:
     n: int
     tests: Mapping[str, TestResult]
     drifted: bool
+    effect: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -594,6 +681,7 @@ class FeatureDrift:
             "group": self.group,
             "n": self.n,
             "drifted": self.drifted,
+            "effect": self.effect,
             "tests": {name: t.to_dict() for name, t in self.tests.items()},
         }
 
@@ -607,12 +695,14 @@ class DriftReport:
         alpha: the significance level of the p-value tests.
         correction: the multiple-testing correction applied across them.
         rows: number of rows in the window.
+        min_effect: the effect size a p-value test needs besides significance.
     """
 
     features: tuple[FeatureDrift, ...]
     alpha: float
     correction: str
     rows: int
+    min_effect: float = 0.0
     _by_name: dict[str, FeatureDrift] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -637,7 +727,9 @@ class DriftReport:
     def with_feature(self, entry: FeatureDrift) -> DriftReport:
         """A copy with ``entry`` added (or replacing the entry of the same name)."""
         rest = tuple(f for f in self.features if f.feature != entry.feature)
-        return DriftReport((*rest, entry), self.alpha, self.correction, self.rows)
+        return DriftReport(
+            (*rest, entry), self.alpha, self.correction, self.rows, self.min_effect
+        )
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Statistic per test per feature, e.g. for a metrics exporter."""
@@ -653,12 +745,13 @@ class DriftReport:
             "alpha": self.alpha,
             "correction": self.correction,
             "rows": self.rows,
+            "min_effect": self.min_effect,
             "features": {f.feature: f.to_dict() for f in self.features},
         }
 
     def table(self) -> str:
         """A readable table: one line per feature and test."""
-        header = ("feature", "test", "statistic", "p_value", "p_adj", "threshold", "drift")
+        header = ("feature", "test", "statistic", "p_value", "p_adj", "threshold", "effect", "drift")
         lines: list[tuple[str, ...]] = []
 
         def num(v: float | None) -> str:
@@ -674,6 +767,7 @@ class DriftReport:
                         num(t.p_value),
                         num(t.p_adjusted),
                         num(t.threshold),
+                        num(t.effect),
                         "DRIFT" if t.drifted else "",
                     )
                 )
@@ -682,7 +776,10 @@ class DriftReport:
         out.append("-" * len(out[0]))
         out += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in lines]
         verdict = "DRIFT in " + ", ".join(self.drifted_features) if self.drifted else "no drift"
-        out.append(f"{verdict} ({self.rows} rows, alpha={self.alpha:g}, {self.correction})")
+        out.append(
+            f"{verdict} ({self.rows} rows, alpha={self.alpha:g}, {self.correction}, "
+            f"min_effect={self.min_effect:g})"
+        )
         return "\n".join(out)
 
     def __str__(self) -> str:
@@ -741,10 +838,12 @@ class DriftProfile:
         raise KeyError(f"the profile has no feature {name!r}; it has {self.feature_names}")
 
     def reference_sample(self, feature: str) -> NDArray[np.float64]:
-        """The sorted reference sample of numeric ``feature``: what KS compares with.
+        """The sorted reference of numeric ``feature`` as the profile keeps it.
 
         Returns:
-            ``(sample_size,)`` sorted values (all reference rows when there were fewer).
+            ``(n_ref,)`` sorted values, one per finite reference row: the exact column when
+            it had at most ``sample_size`` distinct values, else each value replaced by the
+            nearest kept point at or above it (the quantile summary).
         """
         f = self._feature(feature)
         if not isinstance(f, _Numeric):
@@ -787,7 +886,7 @@ class DriftProfile:
         prediction_kind: str = "auto",
         n_bins: int = 10,
         sample_size: int = 5000,
-        random_state: int | None = 0,
+        random_state: int | None = None,
     ) -> DriftProfile:
         """Profile training data (and, optionally, the model's outputs on it).
 
@@ -803,9 +902,17 @@ class DriftProfile:
             prediction_kind: "categorical" (class labels), "numeric" (regression) or
                 "auto" (numeric when float-valued with more than 20 distinct values).
             n_bins: quantile bins per numeric feature for PSI and Jensen-Shannon.
-            sample_size: size of the sorted reference sample kept per numeric feature,
-                the grid of the exact KS and Wasserstein tests (all rows when fewer).
-            random_state: seed of the subsample.
+            sample_size: points kept per numeric feature, with their exact ranks among
+                *all* reference rows. A column with at most this many distinct values is
+                kept exactly (KS and Wasserstein are then exact); a larger one is kept as
+                a quantile summary of this many values at equal ranks (plus the bin
+                edges), whose KS statistic is at most ``1 / sample_size`` (plus ties)
+                below the exact one, so its p-values are never smaller than the exact
+                ones (no added false alarms) and power comes from every reference row.
+                Memory: about ``16 * sample_size`` bytes per feature in the profile and
+                ``32 * sample_size`` in each window state.
+            random_state: accepted for compatibility and ignored: the profile no longer
+                samples, so it is the same for every seed.
 
         Returns:
             The profile.
@@ -826,7 +933,6 @@ class DriftProfile:
             raise ConfigurationError(
                 f"{owner} needs data: X, predictions, confidence or abstained."
             )
-        rng = np.random.default_rng(random_state)
         features: list[_Feature] = []
         if X is not None:
             names, cols = _columns(X, None)
@@ -859,7 +965,7 @@ class DriftProfile:
                     features.append(_categorical_reference(name, col))
                 else:
                     features.append(
-                        _numeric_reference(name, col.astype(np.float64), n_bins, sample_size, rng)
+                        _numeric_reference(name, col.astype(np.float64), n_bins, sample_size)
                     )
         outputs: list[_Feature] = []
         if predictions is not None:
@@ -871,14 +977,14 @@ class DriftProfile:
                 kind = "numeric" if numeric else "categorical"
             if kind == "numeric":
                 out = _numeric_reference(
-                    "prediction", _as_float(pred, "prediction"), n_bins, sample_size, rng
+                    "prediction", _as_float(pred, "prediction"), n_bins, sample_size
                 )
             else:
                 out = _categorical_reference("prediction", pred)
             outputs.append(out)
         if confidence is not None:
             conf = _as_float(np.asarray(confidence), "confidence")
-            outputs.append(_numeric_reference("confidence", conf, n_bins, sample_size, rng))
+            outputs.append(_numeric_reference("confidence", conf, n_bins, sample_size))
         if abstained is not None:
             flags = np.asarray(abstained).astype(bool)
             outputs.append(
@@ -936,6 +1042,7 @@ class DriftProfile:
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
         ks_method: str = "auto",
+        min_effect: float = MIN_EFFECT,
     ) -> DriftReport:
         """Test a current batch against the reference.
 
@@ -949,6 +1056,7 @@ class DriftProfile:
             correction: see [`evaluate`][].
             thresholds: see [`evaluate`][].
             ks_method: see [`evaluate`][].
+            min_effect: see [`evaluate`][].
 
         Returns:
             The [`DriftReport`][].
@@ -963,6 +1071,7 @@ class DriftProfile:
             correction=correction,
             thresholds=thresholds,
             ks_method=ks_method,
+            min_effect=min_effect,
         )
 
     def evaluate(
@@ -974,6 +1083,7 @@ class DriftProfile:
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
         ks_method: str = "auto",
+        min_effect: float = MIN_EFFECT,
     ) -> DriftReport:
         """Test a filled [`WindowState`][] against the reference.
 
@@ -991,7 +1101,14 @@ class DriftProfile:
                 verdict unless given a threshold).
             ks_method: how KS p-values are computed, as in `scipy.stats.ks_2samp`:
                 "auto" (exact when window and reference sample both have at most 10,000
-                values, else asymptotic), "exact" or "asymp" (fastest).
+                values, else asymptotic), "exact" or "asymp" (fastest). A reference kept
+                as a quantile summary always gets asymptotic p-values.
+            min_effect: the effect size (see [`TestResult`][]) a KS or chi-square test
+                needs besides significance to flag a feature. With enough rows every
+                tiny shift is significant; the default 0.02 (`MIN_EFFECT`) keeps a
+                100,000-row window of an unshifted stream quiet while a shift that moves
+                a model's accuracy (0.2 sd moves about 0.08 of the mass) is flagged.
+                0 gives pure significance tests.
 
         Returns:
             The [`DriftReport`][]; features without current values are left out.
@@ -1004,9 +1121,10 @@ class DriftProfile:
         alpha, correction, limits = check_test_settings(
             "DriftProfile", tests, alpha, correction, thresholds
         )
+        min_effect = check_min_effect("DriftProfile", min_effect)
         if not isinstance(state, WindowState) or not self.same_as(state.profile):
             raise ConfigurationError("evaluate() needs a WindowState of this DriftProfile.")
-        return self._report(state, tests, alpha, correction, limits, ks_method, None)
+        return self._report(state, tests, alpha, correction, limits, ks_method, None, min_effect)
 
     def _report(
         self,
@@ -1017,11 +1135,12 @@ class DriftProfile:
         limits: Mapping[str, float | None],
         ks_method: str,
         only: Sequence[str] | None,
+        min_effect: float = 0.0,
     ) -> DriftReport:
         """The report, or with ``only`` (Bonferroni or no correction) the entries of those
         features alone, as the full report has them; the others only count as tests."""
         keep = None if only is None or correction == "bh" else frozenset(only)
-        raw: list[tuple[_Feature, str, int, dict[str, tuple[float, float | None]]]] = []
+        raw: list[tuple[_Feature, str, int, dict[str, tuple[float, float | None]], float]] = []
         for i, f in enumerate(self._all_features()):
             counts = state.counts[i]
             n = int(counts.sum())
@@ -1032,30 +1151,34 @@ class DriftProfile:
             if keep is not None and f.name not in keep:  # counts towards the correction only
                 if "ks" in tests if isinstance(f, _Numeric) else "chi2" in tests:
                     res["ks" if isinstance(f, _Numeric) else "chi2"] = (np.nan, 0.5)
-                raw.append((f, group, -1, res))
+                raw.append((f, group, -1, res, 0.0))
                 continue
             current = counts.astype(np.float64)
             if isinstance(f, _Numeric):
                 bins = f.bin_counts(counts) / n
                 if "ks" in tests:
                     res["ks"] = _ks(f, counts, n, ks_method)
+                    effect = res["ks"][0]
+                else:
+                    effect = _ks_statistic(f, counts, n)
                 if "wasserstein" in tests:
                     sums = state.sums[i]
                     if sums is not None:
                         res["wasserstein"] = (_wasserstein(f, counts, sums, n), None)
             else:
                 bins = current / n
+                effect = _tv(f.ref_bins, bins)
                 if "chi2" in tests:
                     res["chi2"] = _chi2(f.ref_counts, counts)
             if "psi" in tests:
                 res["psi"] = (_psi(f.ref_bins, bins), None)
             if "js" in tests:
                 res["js"] = (_js(f.ref_bins, bins), None)
-            raw.append((f, group, n, res))
-        pvals = [r[name][1] for _, _, _, r in raw for name in r if name in _PVALUE_TESTS]
+            raw.append((f, group, n, res, effect))
+        pvals = [r[name][1] for _, _, _, r, _ in raw for name in r if name in _PVALUE_TESTS]
         adjusted = iter(adjust_pvalues(np.array(pvals, dtype=np.float64), correction).tolist())
         out: list[FeatureDrift] = []
-        for f, group, n, res in raw:
+        for f, group, n, res, effect in raw:
             if n < 0:
                 for _ in res:
                     next(adjusted)
@@ -1064,11 +1187,12 @@ class DriftProfile:
             for name, (statistic, p) in res.items():
                 if name in _PVALUE_TESTS:
                     adj = next(adjusted)
-                    results[name] = TestResult(statistic, p, adj, alpha, bool(adj <= alpha))
+                    flag = adj <= alpha and effect >= min_effect
+                    results[name] = TestResult(statistic, p, adj, alpha, bool(flag), effect)
                 else:
                     limit = limits.get(name)
                     flag = limit is not None and statistic > limit
-                    results[name] = TestResult(statistic, None, None, limit, bool(flag))
+                    results[name] = TestResult(statistic, None, None, limit, bool(flag), effect)
             out.append(
                 FeatureDrift(
                     feature=f.name,
@@ -1077,9 +1201,10 @@ class DriftProfile:
                     n=n,
                     tests=results,
                     drifted=any(t.drifted for t in results.values()),
+                    effect=effect,
                 )
             )
-        return DriftReport(tuple(out), alpha, correction, state.rows)
+        return DriftReport(tuple(out), alpha, correction, state.rows, min_effect)
 
     def same_as(self, other: DriftProfile) -> bool:
         """True when ``other`` has the same features and grids (its states can merge)."""
@@ -1119,6 +1244,8 @@ class DriftProfile:
                     "ref_bins": enc.array(f.ref_bins),
                     "std": f.std,
                     "n_ref": f.n_ref,
+                    "lt": enc.array(f.lt),
+                    "coarse": enc.array(f.coarse),
                 }
             return {
                 "kind": "categorical",
@@ -1139,22 +1266,43 @@ class DriftProfile:
         def one(s: dict[str, Any]) -> _Feature:
             f: _Feature
             if s["kind"] == "numeric":
+                grid = dec.required_array(s["grid"]).astype(np.float64)
+                cum = dec.required_array(s["cum"]).astype(np.int64)
+                edge_idx = dec.required_array(s["edge_idx"]).astype(np.intp)
+                ref_bins = dec.required_array(s["ref_bins"]).astype(np.float64)
+                if "lt" in s:
+                    lt = dec.required_array(s["lt"]).astype(np.int64)
+                    coarse = dec.required_array(s["coarse"]).astype(np.int64)
+                else:  # saved before 0.x: an exact grid of a sample, bins without outer ones
+                    lt = np.concatenate(([0], cum[:-1])).astype(np.int64)
+                    ref_bins = np.concatenate(([0.0], ref_bins, [0.0]))
+                    mass = np.diff(np.concatenate(([0], cum)))
+                    lo, hi = (float(grid[0]), float(grid[-1])) if grid.size else (0.0, 0.0)
+                    coarse = np.cumsum(
+                        np.bincount(_coarse_bins(lo, hi, grid.copy()), mass, COARSE + 2)
+                    ).astype(np.int64)
                 num = _Numeric(
                     name=str(s["name"]),
-                    grid=dec.required_array(s["grid"]).astype(np.float64),
-                    cum=dec.required_array(s["cum"]).astype(np.int64),
-                    edge_idx=dec.required_array(s["edge_idx"]).astype(np.intp),
-                    ref_bins=dec.required_array(s["ref_bins"]).astype(np.float64),
+                    grid=grid,
+                    cum=cum,
+                    edge_idx=edge_idx,
+                    ref_bins=ref_bins,
                     std=float(s["std"]),
                     n_ref=int(s["n_ref"]),
+                    lt=lt,
+                    coarse=coarse,
                 )
                 ok = (
                     num.grid.ndim == 1
                     and num.grid.size > 0
                     and num.cum.shape == num.grid.shape
+                    and num.lt.shape == num.grid.shape
+                    and num.coarse.shape == (COARSE + 2,)
                     and bool(np.all(np.diff(num.grid) > 0))
                     and bool(np.all(np.diff(num.cum) > 0))
-                    and num.ref_bins.size == num.edge_idx.size + 1
+                    and bool(np.all(num.lt < num.cum))
+                    and bool(np.all(num.lt[1:] >= num.cum[:-1]))
+                    and num.ref_bins.size == num.edge_idx.size + 3
                     and bool(np.all((num.edge_idx >= 0) & (num.edge_idx < num.grid.size)))
                 )
                 f = num
@@ -1233,6 +1381,16 @@ def check_test_settings(
     return alpha, correction, limits
 
 
+def check_min_effect(owner: str, value: Any) -> float:
+    """Validate ``min_effect``: a float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ConfigurationError(
+            f"The 'min_effect' parameter of {owner} must be a float in [0, 1). "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
 # -- verdicts without reports ----------------------------------------------------------------
 # The monitor needs, for every window it closes, only which features drifted; the full
 # report (every p-value, every distance) is needed for the latest window and for the
@@ -1273,17 +1431,20 @@ def _ks_drifted(
     correction: str,
     method: str,
     exact: Any,
+    min_effect: float = 0.0,
 ) -> bool:
     """KS verdict from bounds ``low <= D <= high``; ``exact()`` gives the slot counts."""
-    if _ks_asymptotic(method, n, f.m) and correction in ("bonferroni", "none"):
+    if high < min_effect:
+        return False
+    if low >= min_effect and _ks_asymptotic(method, n, f) and correction in ("bonferroni", "none"):
         level = alpha / m_tests if correction == "bonferroni" else alpha
         critical = _ks_critical(_ks_sizes(n, f.m), level)
         if high < critical * (1.0 - _BAND):
             return False
         if low > critical * (1.0 + _BAND):
             return True
-    _, p = _ks(f, exact(), n, method)
-    return _p_flag(p, m_tests, alpha, correction)
+    d, p = _ks(f, exact(), n, method)
+    return _p_flag(p, m_tests, alpha, correction) and d >= min_effect
 
 
 def _distance_flag(name: str, value: float, limits: Mapping[str, float | None]) -> bool:
@@ -1300,6 +1461,7 @@ def drifted_features(
     correction: str,
     limits: Mapping[str, float | None],
     ks_method: str,
+    min_effect: float = 0.0,
 ) -> list[str]:
     """The ``drifted_features`` of ``profile.evaluate(state, ...)``, computed faster.
 
@@ -1314,6 +1476,7 @@ def drifted_features(
             correction=correction,
             thresholds=limits,
             ks_method=ks_method,
+            min_effect=min_effect,
         )
         return report.drifted_features
     seen = [(i, f, int(state.counts[i].sum())) for i, f in enumerate(profile._all_features())]
@@ -1329,8 +1492,9 @@ def drifted_features(
             if "ks" in tests:
                 d = _ks_statistic(f, counts, n)
                 flag = _ks_drifted(
-                    f, n, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c
-                )
+                    f, n, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c,
+                    min_effect,
+                )  # fmt: skip
             sums = state.sums[i]
             if (
                 not flag
@@ -1342,10 +1506,10 @@ def drifted_features(
             need_bins = any(t in tests and limits.get(t) is not None for t in ("psi", "js"))
             bins = f.bin_counts(counts) / n if need_bins and not flag else None
         else:
-            if "chi2" in tests:
+            bins = counts.astype(np.float64) / n
+            if "chi2" in tests and _tv(f.ref_bins, bins) >= min_effect:
                 _, p = _chi2(f.ref_counts, counts)
                 flag = _p_flag(p, m_tests, alpha, correction)
-            bins = counts.astype(np.float64) / n
         if not flag and bins is not None and "psi" in tests:
             flag = _distance_flag("psi", _psi(f.ref_bins, bins), limits)
         if not flag and bins is not None and "js" in tests:
@@ -1382,19 +1546,16 @@ class _Coarse:
         return t.astype(np.intp) + 1
 
     @classmethod
-    def of(cls, f: _Numeric, k: int = 256) -> _Coarse:
+    def of(cls, f: _Numeric) -> _Coarse:
+        k = COARSE
         lo, hi = float(f.grid[0]), float(f.grid[-1])
         scale = k / (hi - lo) if hi > lo else 0.0
-        part = cls(lo, scale, k, np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.intp),
-                   np.zeros(0, bool))  # fmt: skip
-        ref_mass = np.diff(np.concatenate(([0], f.cum)))
-        ref = np.cumsum(np.bincount(part.bins(f.grid.copy()), ref_mass, part.size))
         edges = f.grid[f.edge_idx]
-        edge_bins = part.bins(edges.copy())
-        base = np.searchsorted(np.sort(edge_bins), np.arange(part.size), side="left")
-        hit = np.zeros(part.size, dtype=bool)
+        edge_bins = _coarse_bins(lo, hi, edges.copy())
+        base = np.searchsorted(np.sort(edge_bins), np.arange(k + 2), side="left")
+        hit = np.zeros(k + 2, dtype=bool)
         hit[edge_bins] = True
-        return cls(lo, scale, k, np.rint(ref).astype(np.int64), edges, base, hit)
+        return cls(lo, scale, k, f.coarse, edges, base, hit)
 
 
 def _slot_counts(f: _Numeric, x: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -1418,6 +1579,7 @@ def window_verdicts(
     limits: Mapping[str, float | None],
     ks_method: str,
     cache: dict[int, _Coarse],
+    min_effect: float = 0.0,
 ) -> list[list[str]] | None:
     """``drifted_features`` of many windows of one batch, without a state per window.
 
@@ -1427,7 +1589,8 @@ def window_verdicts(
             (numbers for numeric features, slot codes for categorical ones), or None.
         starts: ``(n_buckets + 1,)`` first row of each bucket, then the number of rows.
         windows: ``(first, stop)`` bucket ranges, one per window.
-        tests, alpha, correction, limits, ks_method: as in `DriftProfile.evaluate`.
+        tests, alpha, correction, limits, ks_method, min_effect: as in
+            `DriftProfile.evaluate`.
         cache: per feature index, its coarse partition (filled on first use).
 
     Returns:
@@ -1482,14 +1645,17 @@ def window_verdicts(
                 fr = part.ref / f.m
                 fw_prev = np.concatenate((np.zeros((n_windows, 1)), fw[:, :-1]), axis=1)
                 fr_prev = np.concatenate(([0.0], fr[:-1]))
-                ks_low[i] = np.abs(fw - fr).max(axis=1)
+                ks_low[i] = np.abs(fw - fr).max(axis=1) - f.gap  # D on the kept points
                 ks_high[i] = np.maximum((fw - fr_prev).max(axis=1), (fr - fw_prev).max(axis=1))
-            if psi_limit is not None:
-                psi_codes = np.full(x.size, part.edges.size + 1, dtype=np.intp)
-                psi_codes[finite] = part.base[codes[finite]]
+            if psi_limit is not None:  # bins: below the minimum, B inner, above the maximum
+                n_psi = part.edges.size + 3
+                psi_codes = np.full(x.size, n_psi, dtype=np.intp)
+                psi_codes[finite] = part.base[codes[finite]] + 1
                 near = finite & part.hit[np.minimum(codes, part.size - 1)]
-                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right")
-                bins = per_window(psi_codes, part.edges.size + 1) / safe
+                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right") + 1
+                psi_codes[finite & (x < f.grid[0])] = 0
+                psi_codes[finite & (x > f.grid[-1])] = n_psi - 1
+                bins = per_window(psi_codes, n_psi) / safe
                 flags[i] = ok & _psi_rows(f.ref_bins, bins, psi_limit)
         else:
             counts = per_window(np.asarray(col, dtype=np.intp), f.size)
@@ -1500,9 +1666,10 @@ def window_verdicts(
                 if n[w] == 0:
                     ps.append(1.0)
                     continue
-                if "chi2" in tests:
-                    ps.append(_chi2(f.ref_counts, counts[w])[1])
                 bins_w = counts[w].astype(np.float64) / n[w]
+                if "chi2" in tests:
+                    big = _tv(f.ref_bins, bins_w) >= min_effect
+                    ps.append(_chi2(f.ref_counts, counts[w])[1] if big else 1.0)
                 if psi_limit is not None and _psi(f.ref_bins, bins_w) > psi_limit:
                     flags[i, w] = True
             if "chi2" in tests:
@@ -1518,11 +1685,13 @@ def window_verdicts(
         n_i = n_seen[i]
         asymp = (
             ks_method == "asymp"
+            or not f.exact
             or (ks_method == "auto" and f.m > _KS_EXACT_MAX)
             or (ks_method == "auto" and bool((n_i > _KS_EXACT_MAX).all()))
         )
+        small = ks_high[i] < min_effect  # too small an effect to flag, whatever p says
         if not asymp:  # exact p-values: decided one window at a time
-            undecided[i] = (n_i > 0) & ~flags[i]
+            undecided[i] = (n_i > 0) & ~flags[i] & ~small
             continue
         levels = (
             alpha / np.maximum(m_tests, 1)
@@ -1538,8 +1707,8 @@ def window_verdicts(
             ]
         )
         critical = table[inverse.reshape(-1)]
-        sure = low > critical * (1.0 + _BAND)
-        maybe = ~sure & ~(ks_high[i] < critical * (1.0 - _BAND))
+        sure = (low > critical * (1.0 + _BAND)) & (low >= min_effect)
+        maybe = ~sure & ~(ks_high[i] < critical * (1.0 - _BAND)) & ~small
         flags[i] |= (n_i > 0) & sure
         undecided[i] = (n_i > 0) & maybe & ~flags[i]
     for i, w in zip(*np.nonzero(undecided)):
@@ -1552,7 +1721,7 @@ def window_verdicts(
         d = _ks_statistic(f, counts, int(n_seen[i, w]))
         flags[i, w] = _ks_drifted(
             f, int(n_seen[i, w]), d, d, int(m_tests[w]), alpha, correction, ks_method,
-            lambda c=counts: c,
+            lambda c=counts: c, min_effect,
         )  # fmt: skip
     for i, ps in chi2_p.items():
         for w in range(n_windows):
