@@ -411,15 +411,17 @@ class WindowState:
     def _add(self, i: int, f: _Feature, values: NDArray[Any]) -> None:
         if isinstance(f, _Numeric):
             x = _as_float(values, f.name)
-            x = x[np.isfinite(x)]
-            if 4 * x.size < f.grid.size:  # few values: search each one in the grid
+            finite = np.isfinite(x)
+            if not finite.all():
+                x = x[finite]
+            if 4 * x.size < f.grid.size:  # few values: search each one, touch only their slots
                 q = f.grid.size
                 left = np.searchsorted(f.grid, x, side="left")
                 slot = 2 * left + (f.grid[np.minimum(left, q - 1)] == x)
-                self.counts[i] += np.bincount(slot, minlength=f.size)
+                np.add.at(self.counts[i], slot, 1)
                 sums_few = self.sums[i]
                 if sums_few is not None:
-                    sums_few += np.bincount(slot, weights=x, minlength=f.size)
+                    np.add.at(sums_few, slot, x)
                 return
             x = np.sort(x)  # many values: one fast sort beats a binary search per value
             n = x.size

@@ -37,7 +37,7 @@ from guardrails.calibration import (
 )
 from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions
-from guardrails.drift import TESTS, DriftProfile
+from guardrails.drift import MIN_EFFECT, TESTS, DriftProfile
 from guardrails.errors import (
     ArtifactError,
     ConfigurationError,
@@ -290,11 +290,11 @@ class Guard(Layer):
         self,
         profile: DriftProfile,
         *,
-        window: int = 1000,
+        window: int = 2000,
         mode: str = "sliding",
         step: int | None = None,
         tests: Sequence[str] = TESTS,
-        alpha: float = 0.05,
+        alpha: float | None = None,
         correction: str = "bonferroni",
         thresholds: dict[str, float | None] | None = None,
         ks_method: str = "asymp",
@@ -302,6 +302,9 @@ class Guard(Layer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        false_alarms: float | None = None,
+        per_rows: int = 1_000_000,
+        min_effect: float = MIN_EFFECT,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
@@ -320,6 +323,9 @@ class Guard(Layer):
             ks_method=ks_method,
             recovery=recovery,
             logger=logger,
+            false_alarms=false_alarms,
+            per_rows=per_rows,
+            min_effect=min_effect,
         )
         checked = Monitored._check(action=action, detector=detector, **settings)
 

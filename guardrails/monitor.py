@@ -28,6 +28,7 @@ from guardrails.changepoint import PageHinkley
 from guardrails.decisions import Decisions, Reason, object_column
 from guardrails.drift import (
     KS_METHODS,
+    MIN_EFFECT,
     TESTS,
     DriftProfile,
     DriftReport,
@@ -36,6 +37,7 @@ from guardrails.drift import (
     WindowState,
     _Coarse,
     _Numeric,
+    check_min_effect,
     check_test_settings,
     drifted_features,
     window_verdicts,
@@ -300,8 +302,29 @@ def _actions(owner: str, action: Any) -> tuple[DriftAction, ...]:
     return items
 
 
+def _accumulate(total: WindowState, part: WindowState, sign: int) -> None:
+    """``total += sign * part``, in place (counts, sums and rows)."""
+    for a, b in zip(total.counts, part.counts):
+        if sign > 0:
+            a += b
+        else:
+            a -= b
+    for x, y in zip(total.sums, part.sums):
+        if x is not None and y is not None:
+            if sign > 0:
+                x += y
+            else:
+                x -= y
+    total.rows += sign * part.rows
+
+
 class _Window:
-    """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory."""
+    """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory.
+
+    A sliding window keeps a running total of its buckets (one addition and one
+    subtraction per closed bucket, not a merge of every bucket); closed buckets are never
+    written again, so a report asked for later merges exactly the window's buckets.
+    """
 
     def __init__(self, profile: DriftProfile, window: int, step: int, mode: str) -> None:
         self.profile = profile
@@ -309,34 +332,47 @@ class _Window:
         self.n_buckets = 1 if mode == "tumbling" else window // step
         self.done: deque[WindowState] = deque()
         self.current = profile.window_state()
+        self.total = profile.window_state()
 
     @property
     def nbytes(self) -> int:
-        return sum(s.nbytes for s in (*self.done, self.current))
+        return sum(s.nbytes for s in (*self.done, self.current, self.total))
 
     def room(self) -> int:
         return self.capacity - self.current.rows
 
-    def close_bucket(self) -> WindowState | None:
-        """Close the full current bucket; the window's state when a window ends."""
-        self.done.append(self.current)
-        if len(self.done) < self.n_buckets:
-            self.current = self.profile.window_state()
-            return None
+    def close_bucket(self) -> tuple[WindowState, tuple[WindowState, ...]] | None:
+        """Close the full current bucket; when a window ends, its state (valid until the
+        next close) and its buckets (to merge for a report)."""
         if self.n_buckets == 1:  # tumbling: hand the bucket over, start a new one
-            self.current = self.profile.window_state()
-            return self.done.popleft()
-        total = self.done[0]
-        for state in list(self.done)[1:]:
-            total = total.merge(state)  # a new state: the buckets stay as they are
-        oldest = self.done.popleft()
-        oldest.clear()
-        self.current = oldest  # reuse the oldest bucket's memory for the next one
-        return total
+            bucket, self.current = self.current, self.profile.window_state()
+            return bucket, (bucket,)
+        if len(self.done) == self.n_buckets:  # the oldest bucket leaves the window
+            _accumulate(self.total, self.done.popleft(), -1)
+        self.done.append(self.current)
+        _accumulate(self.total, self.current, +1)
+        self.current = self.profile.window_state()
+        if len(self.done) < self.n_buckets:
+            return None
+        return self.total, tuple(self.done)
+
+    def rebuild_total(self) -> None:
+        """Recompute the running total from the buckets (after the batch path set them)."""
+        self.total = self.profile.window_state()
+        for state in self.done:
+            _accumulate(self.total, state, +1)
 
     def reset(self) -> None:
         self.done.clear()
         self.current = self.profile.window_state()
+        self.total = self.profile.window_state()
+
+
+def _merged(buckets: tuple[WindowState, ...]) -> WindowState:
+    total = buckets[0]
+    for state in buckets[1:]:
+        total = total.merge(state)  # a new state: the buckets stay as they are
+    return total
 
 
 @persistable
@@ -353,6 +389,15 @@ class Monitored(PostLayer):
     ``call.drift``, a [`DriftNote`][guardrails.base.DriftNote] (status and scores), for the
     layers outside.
 
+    **False alarms over time.** Each window controls its own family-wise error, so a
+    stream tested every ``step`` rows at level ``alpha`` raises about ``alpha / step``
+    false alarms per row. By default the level is derived from a rate instead:
+    ``alpha = false_alarms * step / per_rows``, so that on a stationary stream the
+    expected number of false drift declarations per ``per_rows`` rows served is at most
+    ``false_alarms`` (a union bound over the windows tested; with Bonferroni or BH
+    across the features). The default, one per million rows, still declares a 0.2 sd
+    shift of one feature within two windows of its start (see docs/drift.md).
+
     Args:
         inner: the model or guard layer to wrap.
         profile: the reference, from [`DriftProfile.from_data`][].
@@ -361,7 +406,8 @@ class Monitored(PostLayer):
         step: rows between tests of a sliding window (must divide ``window``; default
             ``window // 4`` when 4 divides ``window``, else ``window``).
         tests: the tests, as in [`DriftProfile.evaluate`][].
-        alpha: the tests, as in [`DriftProfile.evaluate`][].
+        alpha: a fixed level per window instead of ``false_alarms`` (no control over
+            time: expect ``alpha * per_rows / step`` false declarations per ``per_rows``).
         correction: the tests, as in [`DriftProfile.evaluate`][].
         thresholds: the tests, as in [`DriftProfile.evaluate`][].
         ks_method: KS p-values, as in [`DriftProfile.evaluate`][]; default "asymp", which
@@ -371,6 +417,13 @@ class Monitored(PostLayer):
         recovery: clean windows in a row that end a drift episode.
         detector: the change detector on the error stream (default [`PageHinkley`][]).
         logger: a structlog logger; default ``structlog.get_logger("guardrails")``.
+            Routine ``drift_window`` events are debug-level; declarations
+            (``drift_detected``) are warnings and recoveries info.
+        false_alarms: expected false drift declarations per ``per_rows`` rows on a
+            stationary stream (default 1.0 when ``alpha`` is not given).
+        per_rows: the rows ``false_alarms`` is counted over (default 1,000,000).
+        min_effect: the effect size a p-value test needs besides significance, as in
+            [`DriftProfile.evaluate`][] (default 0.02).
 
     Examples:
         >>> import numpy as np
@@ -399,11 +452,11 @@ class Monitored(PostLayer):
         inner: Any,
         *,
         profile: DriftProfile,
-        window: int = 1000,
+        window: int = 2000,
         mode: str = "sliding",
         step: int | None = None,
         tests: Sequence[str] = TESTS,
-        alpha: float = 0.05,
+        alpha: float | None = None,
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
         ks_method: str = "asymp",
@@ -411,6 +464,9 @@ class Monitored(PostLayer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        false_alarms: float | None = None,
+        per_rows: int = 1_000_000,
+        min_effect: float = MIN_EFFECT,
     ) -> None:
         super().__init__(inner)
         ok = self._check(
@@ -427,8 +483,14 @@ class Monitored(PostLayer):
             recovery=recovery,
             detector=detector,
             logger=logger,
+            false_alarms=false_alarms,
+            per_rows=per_rows,
+            min_effect=min_effect,
         )
         self.alpha, self.correction, self._limits = ok["alpha"], ok["correction"], ok["limits"]
+        self.false_alarms: float | None = ok["false_alarms"]
+        self.per_rows = per_rows
+        self.min_effect = ok["min_effect"]
         self.thresholds = dict(thresholds) if thresholds else None
         self.ks_method = ks_method
         self.tests = tuple(tests)
@@ -476,6 +538,9 @@ class Monitored(PostLayer):
         recovery: Any,
         detector: Any,
         logger: Any,
+        false_alarms: Any = None,
+        per_rows: Any = 1_000_000,
+        min_effect: Any = MIN_EFFECT,
     ) -> dict[str, Any]:
         """Validate the settings (also used by the builder, before any layer exists)."""
         owner = "Monitored"
@@ -513,7 +578,31 @@ class Monitored(PostLayer):
                 f"The 'logger' parameter of {owner} must be a structlog-style logger. "
                 f"Got {logger!r}."
             )
+        if isinstance(per_rows, bool) or not isinstance(per_rows, int) or per_rows < 1:
+            raise ConfigurationError(
+                f"The 'per_rows' parameter of {owner} must be an int >= 1. Got {per_rows!r}."
+            )
+        if false_alarms is not None and (
+            isinstance(false_alarms, bool)
+            or not isinstance(false_alarms, (int, float))
+            or not false_alarms > 0
+        ):
+            raise ConfigurationError(
+                f"The 'false_alarms' parameter of {owner} must be a float > 0 (expected false "
+                f"drift declarations per 'per_rows' rows). Got {false_alarms!r} instead."
+            )
+        if alpha is not None and false_alarms is not None:
+            raise ConfigurationError(
+                f"{owner} takes 'alpha' (a level per window) or 'false_alarms' (a rate over "
+                f"time), not both. Got alpha={alpha!r}, false_alarms={false_alarms!r}."
+            )
+        checked_step = step if mode == "sliding" else window
+        if alpha is None:
+            rate = 1.0 if false_alarms is None else float(false_alarms)
+            alpha = min(0.5, rate * checked_step / per_rows)  # union bound over the windows
+            false_alarms = rate
         alpha, correction, limits = check_test_settings(owner, tests, alpha, correction, thresholds)
+        min_effect = check_min_effect(owner, min_effect)
         if ks_method not in KS_METHODS:
             raise ConfigurationError(
                 f"The 'ks_method' parameter of {owner} must be one of {list(KS_METHODS)}. "
@@ -525,6 +614,8 @@ class Monitored(PostLayer):
             "limits": limits,
             "step": step if mode == "sliding" else window,
             "actions": _actions(owner, action),
+            "false_alarms": false_alarms,
+            "min_effect": min_effect,
         }
 
     # -- what users read -----------------------------------------------------------------
@@ -659,9 +750,10 @@ class Monitored(PostLayer):
             self.rows_observed += take
             start += take
             if self._window.room() <= 0:
-                state = self._window.close_bucket()
-                if state is not None:
-                    events += self._evaluate(state)
+                closed = self._window.close_bucket()
+                if closed is not None:
+                    live, buckets = closed
+                    events += self._evaluate(live, functools.partial(_merged, buckets))
         return events
 
     # -- many windows in one call --------------------------------------------------------
@@ -744,6 +836,7 @@ class Monitored(PostLayer):
             limits=self._limits,
             ks_method=self.ks_method,
             cache=self._coarse,
+            min_effect=self.min_effect,
         )
         if verdicts is None:
             return None
@@ -786,8 +879,9 @@ class Monitored(PostLayer):
                 events += self._conclude(names, nb * cap, functools.partial(window, j))
             else:
                 events += self._evaluate(window(j))
-        kept = [bucket(j) for j in range(max(0, n_closed - nb + 1), n_closed)] if nb > 1 else []
+        kept = [bucket(j) for j in range(max(0, n_closed - nb), n_closed)] if nb > 1 else []
         w.done = deque(kept)
+        w.rebuild_total()
         end = int(starts[-1])
         w.current = rows_state(end, total) if end < total else self.profile.window_state()
         self.rows_observed += total
@@ -795,7 +889,10 @@ class Monitored(PostLayer):
 
     # -- verdicts ------------------------------------------------------------------------
 
-    def _evaluate(self, state: WindowState) -> list[dict[str, Any]]:
+    def _evaluate(
+        self, state: WindowState, later: Callable[[], WindowState] | None = None
+    ) -> list[dict[str, Any]]:
+        """Verdict of the window ``state`` (read now); ``later()`` rebuilds it for a report."""
         names = drifted_features(
             self.profile,
             state,
@@ -804,8 +901,9 @@ class Monitored(PostLayer):
             correction=self.correction,
             limits=self._limits,
             ks_method=self.ks_method,
+            min_effect=self.min_effect,
         )
-        return self._conclude(names, state.rows, lambda: state)
+        return self._conclude(names, state.rows, later if later is not None else lambda: state)
 
     def _conclude(
         self, names: list[str], rows: int, state: Callable[[], WindowState]
@@ -823,7 +921,7 @@ class Monitored(PostLayer):
         events: list[dict[str, Any]] = [
             {
                 "event": "drift_window",
-                "level": "info",
+                "level": "debug",
                 "rows": rows,
                 "drifted": bool(names),
                 "drifted_features": list(names),
@@ -972,6 +1070,8 @@ class Monitored(PostLayer):
         return (
             f"Monitored(profile={self.profile!r}, window={self.window!r}, mode={self.mode!r}, "
             f"step={self.step!r}, tests={self.tests!r}, alpha={self.alpha!r}, "
+            f"false_alarms={self.false_alarms!r}, per_rows={self.per_rows!r}, "
+            f"min_effect={self.min_effect!r}, "
             f"correction={self.correction!r}, ks_method={self.ks_method!r}, "
             f"action={list(self.actions)!r})"
         )
@@ -987,6 +1087,9 @@ class Monitored(PostLayer):
             "correction": self.correction,
             "thresholds": self.thresholds,
             "ks_method": self.ks_method,
+            "false_alarms": self.false_alarms,
+            "per_rows": self.per_rows,
+            "min_effect": self.min_effect,
             "actions": [enc.component(a) for a in self.actions],
             "recovery": self.recovery,
             "detector": enc.component(self.detector),
@@ -1001,10 +1104,13 @@ class Monitored(PostLayer):
             mode=state["mode"],
             step=state["step"],
             tests=tuple(state["tests"]),
-            alpha=state["alpha"],
+            alpha=None if state.get("false_alarms") is not None else state["alpha"],
             correction=state["correction"],
             thresholds=state["thresholds"],
             ks_method=state.get("ks_method", "asymp"),
+            false_alarms=state.get("false_alarms"),
+            per_rows=state.get("per_rows", 1_000_000),
+            min_effect=state.get("min_effect", 0.0),
             action=[dec.component(a) for a in state["actions"]],
             recovery=state["recovery"],
             detector=dec.component(state["detector"]),
@@ -1051,8 +1157,9 @@ class _PendingReport:
                 assert self._state is not None
                 self._built, self._state = self._state(), None
             report = o.profile._report(
-                self._built, o.tests, o.alpha, o.correction, o._limits, o.ks_method, only
-            )
+                self._built, o.tests, o.alpha, o.correction, o._limits, o.ks_method, only,
+                o.min_effect,
+            )  # fmt: skip
             if self._concept is not None:
                 report = report.with_feature(self._concept)
             if only is None:
