@@ -86,6 +86,7 @@ from guardrails.fallback import (
     on_withheld,
 )
 from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
+from guardrails.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitor import DriftAction, DriftAlert, MarkDrift, Monitored, RouteToReview, Tighten
 from guardrails.observe import Logged
 from guardrails.redaction import REDACTED, Redactor, fingerprint
@@ -154,6 +155,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -161,6 +163,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -243,6 +246,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",

@@ -235,9 +235,7 @@ class _Numeric:
         its maximum), from slot counts."""
         csum = np.concatenate(([0], np.cumsum(counts)))
         inner = np.concatenate(([csum[1]], csum[2 * self.edge_idx + 1], [csum[-2]]))
-        return np.concatenate(([csum[1]], np.diff(inner), [csum[-1] - csum[-2]])).astype(
-            np.float64
-        )
+        return np.concatenate(([csum[1]], np.diff(inner), [csum[-1] - csum[-2]])).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -532,11 +530,7 @@ def _ks_statistic(f: _Numeric, counts: NDArray[np.int64], n: int) -> float:
 def _ks_asymptotic(method: str, n: int, f: _Numeric) -> bool:
     """Asymptotic p-values: asked for, either sample over 10,000 rows under "auto", or a
     reference kept as a quantile summary (exact p-values need every reference value)."""
-    return (
-        method == "asymp"
-        or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX)
-        or not f.exact
-    )
+    return method == "asymp" or (method == "auto" and max(n, f.m) > _KS_EXACT_MAX) or not f.exact
 
 
 def _ks_sizes(n: int, m: int) -> float:
@@ -729,9 +723,7 @@ class DriftReport:
     def with_feature(self, entry: FeatureDrift) -> DriftReport:
         """A copy with ``entry`` added (or replacing the entry of the same name)."""
         rest = tuple(f for f in self.features if f.feature != entry.feature)
-        return DriftReport(
-            (*rest, entry), self.alpha, self.correction, self.rows, self.min_effect
-        )
+        return DriftReport((*rest, entry), self.alpha, self.correction, self.rows, self.min_effect)
 
     def scores(self) -> dict[str, dict[str, float]]:
         """Statistic per test per feature, e.g. for a metrics exporter."""
@@ -753,7 +745,16 @@ class DriftReport:
 
     def table(self) -> str:
         """A readable table: one line per feature and test."""
-        header = ("feature", "test", "statistic", "p_value", "p_adj", "threshold", "effect", "drift")
+        header = (
+            "feature",
+            "test",
+            "statistic",
+            "p_value",
+            "p_adj",
+            "threshold",
+            "effect",
+            "drift",
+        )
         lines: list[tuple[str, ...]] = []
 
         def num(v: float | None) -> str:

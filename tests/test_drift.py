@@ -148,7 +148,12 @@ def test_psi_equals_an_independent_computation(mixed: dict[str, Any]) -> None:
 
         # below the reference's minimum, bins [e_i, e_{i+1}) from min to max, above the
         # maximum: counted one value at a time
-        def props(values: NDArray[np.float64], e: NDArray[np.float64] = edges) -> list[float]:
+        def props(
+            values: NDArray[np.float64],
+            e: NDArray[np.float64] = edges,
+            lo: float = lo,
+            hi: float = hi,
+        ) -> list[float]:
             counts = [0] * (len(e) + 3)
             for v in values:
                 k = 0 if v < lo else len(e) + 2 if v > hi else 1 + sum(1 for x in e if x <= v)
