@@ -1535,9 +1535,9 @@ class _Coarse:
     scale: float
     k: int
     ref: NDArray[np.int64]  # (size,) cumulative reference counts by bin
-    edges: NDArray[np.float64]  # PSI bin edges
-    base: NDArray[np.intp]  # (size,) edges in lower bins
-    hit: NDArray[np.bool_]  # (size,) bins holding an edge: their values are searched
+    edges: NDArray[np.float64]  # PSI bin bounds: minimum, inner edges, just above maximum
+    base: NDArray[np.intp]  # (size,) bounds in lower bins: the PSI bin of their values
+    hit: NDArray[np.bool_]  # (size,) bins holding a bound: their values are searched
 
     @property
     def size(self) -> int:
@@ -1553,7 +1553,9 @@ class _Coarse:
         k = COARSE
         lo, hi = float(f.grid[0]), float(f.grid[-1])
         scale = k / (hi - lo) if hi > lo else 0.0
-        edges = f.grid[f.edge_idx]
+        # PSI bin of x = searchsorted(edges, x, side="right"): 0 below the minimum, then
+        # the quantile bins from the minimum, the last bin above the maximum
+        edges = np.concatenate(([lo], f.grid[f.edge_idx], [np.nextafter(hi, np.inf)]))
         edge_bins = _coarse_bins(lo, hi, edges.copy())
         base = np.searchsorted(np.sort(edge_bins), np.arange(k + 2), side="left")
         hit = np.zeros(k + 2, dtype=bool)
@@ -1636,8 +1638,12 @@ def window_verdicts(
             if part is None:
                 part = cache[i] = _Coarse.of(f)
             finite = np.isfinite(x)
-            codes = np.full(x.size, part.size, dtype=np.intp)
-            codes[finite] = part.bins(x[finite])
+            every = bool(finite.all())
+            if every:  # the common case: no masks, no copies
+                codes = part.bins(x)
+            else:
+                codes = np.full(x.size, part.size, dtype=np.intp)
+                codes[finite] = part.bins(x[finite])
             hist = per_window(codes, part.size)
             n = hist.sum(axis=1)
             n_seen[i] = n
@@ -1651,13 +1657,15 @@ def window_verdicts(
                 ks_low[i] = np.abs(fw - fr).max(axis=1) - f.gap  # D on the kept points
                 ks_high[i] = np.maximum((fw - fr_prev).max(axis=1), (fr - fw_prev).max(axis=1))
             if psi_limit is not None:  # bins: below the minimum, B inner, above the maximum
-                n_psi = part.edges.size + 3
-                psi_codes = np.full(x.size, n_psi, dtype=np.intp)
-                psi_codes[finite] = part.base[codes[finite]] + 1
-                near = finite & part.hit[np.minimum(codes, part.size - 1)]
-                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right") + 1
-                psi_codes[finite & (x < f.grid[0])] = 0
-                psi_codes[finite & (x > f.grid[-1])] = n_psi - 1
+                n_psi = part.edges.size + 1
+                if every:
+                    psi_codes = part.base[codes]
+                    near = part.hit[codes]
+                else:
+                    psi_codes = np.full(x.size, n_psi, dtype=np.intp)
+                    psi_codes[finite] = part.base[codes[finite]]
+                    near = finite & part.hit[np.minimum(codes, part.size - 1)]
+                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right")
                 bins = per_window(psi_codes, n_psi) / safe
                 flags[i] = ok & _psi_rows(f.ref_bins, bins, psi_limit)
         else:
