@@ -47,8 +47,9 @@ from guardrails.fallback.breaker import CircuitBreaker
 from guardrails.fallback.chain import ExhaustedPolicy, WithFallback, normalise_stages
 from guardrails.fallback.chain import check_settings as check_fallback_settings
 from guardrails.monitoring.changepoint import PageHinkley
-from guardrails.monitoring.drift import MIN_EFFECT, TESTS, DriftProfile
+from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
 from guardrails.review.budget import ReviewBudget

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.monitoring.drift import DriftProfile, _Categorical, _columns, _Numeric
 from guardrails.core.errors import ConfigurationError, InvalidInputError
+from guardrails.monitoring.drift import DriftProfile
+from guardrails.monitoring.reference import _Categorical, _columns, _Numeric
 
 __all__ = ["FeatureImpact", "ImpactReport", "rank_impact"]
 

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from structlog.testing import CapturingLogger
 
 from guardrails import ConfigurationError, DriftProfile, Monitored, guard, rank_impact
-from guardrails.monitoring.drift import MIN_EFFECT, WASSERSTEIN_FLOOR
+from guardrails.monitoring.reference import MIN_EFFECT, WASSERSTEIN_FLOOR
 
 
 def benchmark_data(
