@@ -52,6 +52,7 @@ from guardrails.monitoring.monitor import DriftAction, Monitored
 from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
+from guardrails.observability.telemetry import Metrics
 from guardrails.review.budget import ReviewBudget
 from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
@@ -804,7 +805,6 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
 
 
 def _fresh_metrics() -> Any:
-    from guardrails.observability.telemetry import Metrics
 
     return Metrics()
 
