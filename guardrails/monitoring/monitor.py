@@ -24,8 +24,8 @@ from numpy.typing import NDArray
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.core.layer import Call, DriftNote, Layer, take_rows
-from guardrails.core.post import PostLayer
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.monitoring.actions import (  # the actions, importable from here as before
     _NO_OUTPUT,
     DriftAction,
