@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the drift monitor layer, change points, novelty."""
+"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -12,6 +12,11 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
     adjust_pvalues,
+)
+from guardrails.monitoring.impact import (
+    FeatureImpact,
+    ImpactReport,
+    rank_impact,
 )
 from guardrails.monitoring.monitor import (
     DriftAction,
@@ -36,6 +41,8 @@ __all__ = [
     "DriftProfile",
     "DriftReport",
     "FeatureDrift",
+    "FeatureImpact",
+    "ImpactReport",
     "MarkDrift",
     "Monitored",
     "NoveltyGate",
@@ -50,4 +57,5 @@ __all__ = [
     "WindowState",
     "adjust_pvalues",
     "conformal_p_values",
+    "rank_impact",
 ]
