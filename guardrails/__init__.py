@@ -106,6 +106,7 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
 )
+from guardrails.monitoring.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -187,6 +188,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -194,6 +196,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -280,6 +283,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
