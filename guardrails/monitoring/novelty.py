@@ -527,13 +527,13 @@ class NoveltyGated(PostLayer):
     def is_fitted(self) -> bool:
         return self.gate.is_fitted()
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
         rows = np.flatnonzero(~d.abstained)
         self.gate.calibrate(take_rows(_model_input(call, X), rows))
         return d
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         rows = np.flatnonzero(~d.abstained)
         if rows.size == 0:
             return d
