@@ -21,6 +21,7 @@ name                                      type       labels
 ``guardrails_drift_detected``             gauge      guard, version (guards with a monitor)
 ``guardrails_drift_score``                gauge      guard, version, feature
 ``guardrails_review_not_queued_total``    counter    guard, version
+``guardrails_review_over_budget_total``   counter    guard, version
 ``guardrails_review_data_quality_cap``    gauge      guard, version
 ``guardrails_shed_calls_total``           counter    guard, version, stage
 ========================================  =========  ======================================
@@ -32,8 +33,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from guardrails.errors import ConfigurationError
-from guardrails.telemetry import HistogramSnapshot, Metrics
+from guardrails.core.errors import ConfigurationError
+from guardrails.observability.telemetry import HistogramSnapshot, Metrics
 
 try:
     from prometheus_client.core import (
@@ -69,7 +70,8 @@ def _buckets(h: HistogramSnapshot) -> list[tuple[str, float]]:
 
 
 class GuardrailsCollector(Collector):
-    """Turns a [`Metrics`][guardrails.telemetry.Metrics] snapshot into Prometheus families.
+    """Turns a [`Metrics`][guardrails.observability.telemetry.Metrics] snapshot into Prometheus
+    families.
 
     Args:
         metrics: the registry the guards record into.
@@ -81,7 +83,7 @@ class GuardrailsCollector(Collector):
 
     Examples:
         >>> from prometheus_client import CollectorRegistry, generate_latest
-        >>> from guardrails.telemetry import Metrics
+        >>> from guardrails.observability.telemetry import Metrics
         >>> from guardrails.exporters.prometheus import register
         >>> registry = CollectorRegistry()
         >>> _ = register(Metrics(), registry)
@@ -93,7 +95,7 @@ class GuardrailsCollector(Collector):
         if not isinstance(metrics, Metrics):
             raise ConfigurationError(
                 "The 'metrics' parameter of GuardrailsCollector must be a "
-                f"guardrails.telemetry.Metrics. Got {metrics!r} instead."
+                f"guardrails.Metrics. Got {metrics!r} instead."
             )
         if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
             raise ConfigurationError(
@@ -141,7 +143,12 @@ class GuardrailsCollector(Collector):
         )
         not_queued = CounterMetricFamily(
             f"{ns}_review_not_queued",
-            "Invalid-input rows the review step's data-quality cap kept out of the queue.",
+            "Withheld rows the review step did not queue (data-quality cap or budget).",
+            labels=_GUARD,
+        )
+        over_budget = CounterMetricFamily(
+            f"{ns}_review_over_budget",
+            "Withheld rows the review step's budget kept out of the queue.",
             labels=_GUARD,
         )
         cap = GaugeMetricFamily(
@@ -159,6 +166,7 @@ class GuardrailsCollector(Collector):
             for step, count in sorted(g.shed.items()):
                 shed.add_metric([*who, step], float(count))
             not_queued.add_metric(who, float(g.review_not_queued))
+            over_budget.add_metric(who, float(g.review_over_budget))
             if g.review_data_quality_cap is not None:
                 cap.add_metric(who, float(g.review_data_quality_cap))
             for (outcome, reason, stage), count in sorted(g.decisions.items()):
@@ -186,6 +194,7 @@ class GuardrailsCollector(Collector):
         yield from gauges.values()
         yield drift_score
         yield not_queued
+        yield over_budget
         yield cap
         yield shed
 
