@@ -251,7 +251,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     def _interval_outputs(self, models: Mapping[str, Any], X: Any) -> dict[str, NDArray[Any]]:
         """What each interval model gives on rows ``X`` (held out, or one test fold)."""
-        from guardrails.abstention.conformal import _as_function
+        from guardrails.abstention.intervals import _as_function
 
         out: dict[str, NDArray[Any]] = {}
         for name, given in models.items():
@@ -654,7 +654,8 @@ def _from_json(value: Any) -> Any:
 
 def _interval_nodes(policy: Any, prefix: str) -> list[tuple[str, Any]]:
     """Every ``ConformalIntervals`` inside ``policy`` that reads the model inputs."""
-    from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals
+    from guardrails.abstention.intervals import ConformalIntervals
+    from guardrails.abstention.online import AdaptiveConformal
     from guardrails.abstention.policies import _Combined
 
     if isinstance(policy, ConformalIntervals):
