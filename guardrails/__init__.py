@@ -77,7 +77,8 @@ from guardrails.core.errors import (
     ModelOutputError,
     NotFittedError,
 )
-from guardrails.core.layer import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
+from guardrails.core.layer import Call, DriftNote, Layer, ReviewNote, ValidationNote
+from guardrails.core.post import PostLayer
 from guardrails.core.redaction import REDACTED, Redactor, fingerprint
 from guardrails.core.workers import PoolStats, WorkerPool
 from guardrails.fallback.breaker import BreakerState, CircuitBreaker, CircuitOpenError
@@ -129,6 +130,7 @@ from guardrails.observability.alerts import (
 )
 from guardrails.observability.observe import Logged
 from guardrails.observability.telemetry import Metrics
+from guardrails.review.backends import open_queue
 from guardrails.review.budget import ReviewBudget
 from guardrails.review.queue import (
     MemoryQueue,
@@ -137,7 +139,6 @@ from guardrails.review.queue import (
     ReviewError,
     ReviewQueue,
     labelled_data,
-    open_queue,
     realized_accuracy,
 )
 from guardrails.review.sqlite import SQLiteQueue

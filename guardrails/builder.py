@@ -51,6 +51,7 @@ from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
+from guardrails.observability.telemetry import Metrics
 from guardrails.review.budget import ReviewBudget
 from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
@@ -797,7 +798,6 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
 
 
 def _fresh_metrics() -> Any:
-    from guardrails.observability.telemetry import Metrics
 
     return Metrics()
 

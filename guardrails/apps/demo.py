@@ -14,8 +14,28 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.builder import Guard
-from guardrails.core.decisions import PRIMARY, Decisions
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.apps.outcomes import coverage, mean_set_size, risk_coverage_curve
+from guardrails.apps.report import Report
+from guardrails.builder import Guard, guard
+from guardrails.calibration.calibrators import Calibrated, TemperatureScaling, logits_from_proba
+from guardrails.calibration.metrics import expected_calibration_error, reliability_curve
+from guardrails.core.decisions import PRIMARY, Decisions, Reason
+from guardrails.fallback.breaker import CircuitBreaker
+from guardrails.fallback.chain import (
+    ModelStage,
+    Rule,
+    on_circuit_open,
+    on_error,
+    on_invalid_input,
+    on_timeout,
+)
+from guardrails.monitoring.drift import DriftProfile
+from guardrails.monitoring.monitor import Monitored, Tighten
+from guardrails.observability.telemetry import Metrics
+from guardrails.review.backends import open_queue
+from guardrails.review.queue import MemoryQueue, ReviewQueue
+from guardrails.validation.schema import infer_schema
 
 __all__ = ["DemoResult", "FlakyModel", "PhaseSummary", "build_demo_guard", "run_demo"]
 
@@ -144,24 +164,6 @@ def build_demo_guard(
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from guardrails.abstention.conformal import ConformalSets
-    from guardrails.builder import guard
-    from guardrails.calibration.calibrators import TemperatureScaling, logits_from_proba
-    from guardrails.fallback.breaker import CircuitBreaker
-    from guardrails.fallback.chain import (
-        ModelStage,
-        Rule,
-        on_circuit_open,
-        on_error,
-        on_invalid_input,
-        on_timeout,
-    )
-    from guardrails.monitoring.drift import DriftProfile
-    from guardrails.monitoring.monitor import Tighten
-    from guardrails.observability.telemetry import Metrics
-    from guardrails.review.queue import MemoryQueue, ReviewQueue, open_queue
-    from guardrails.validation.schema import infer_schema
-
     data = load_breast_cancer()
     X, y, names = data.data, data.target, list(data.feature_names)
     X_train, X_rest, y_train, y_rest = train_test_split(
@@ -277,9 +279,6 @@ def _ece(
     model: Any, g: Guard, X: NDArray[Any], y: NDArray[Any], d: Decisions
 ) -> tuple[float, float]:
     """ECE of the bare model and of the guard's calibrator on the rows the schema accepts."""
-    from guardrails.calibration.calibrators import Calibrated, logits_from_proba
-    from guardrails.calibration.metrics import expected_calibration_error
-    from guardrails.core.decisions import Reason
 
     ok = np.isfinite(X).all(axis=1) & (d.reason != Reason.INVALID_INPUT)
     if ok.sum() < 10:
@@ -364,7 +363,6 @@ def run_demo(
             ("flaky primary", X_flaky, y_flaky, 0.3),
             ("gradual drift", X_drift, y_drift, 0.0),
         ]
-        from guardrails.monitoring.monitor import Monitored
 
         monitor = g.layer(Monitored)
         summaries: list[PhaseSummary] = []
@@ -490,10 +488,6 @@ def _write_report(
     timeline: dict[str, list[Any]],
     drift: tuple[list[int], dict[str, list[float]], list[int], list[int]],
 ) -> Path:
-    from guardrails.apps.outcomes import coverage, mean_set_size, risk_coverage_curve
-    from guardrails.apps.report import Report
-    from guardrails.calibration.calibrators import Calibrated, logits_from_proba
-    from guardrails.calibration.metrics import reliability_curve
 
     model = data["model"]
     classes = model.classes_

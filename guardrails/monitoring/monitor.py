@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
-from guardrails.core.layer import Call, DriftNote, Layer, PostLayer
+from guardrails.core.layer import Call, DriftNote, Layer, take_rows
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import (
     KS_METHODS,
@@ -703,7 +704,6 @@ class Monitored(PostLayer):
             return None
 
     def _observe(self, d: Decisions, idx: NDArray[np.intp], inputs: Any) -> list[dict[str, Any]]:
-        from guardrails.core.layer import take_rows
 
         outputs = self.profile.output_names
         pred = d.prediction[idx] if "prediction" in outputs else None
@@ -799,7 +799,6 @@ class Monitored(PostLayer):
         hold rows of earlier calls, the last one, and any that starts a drift episode)
         get a window state, built the way the bucket-by-bucket path builds it.
         """
-        from guardrails.core.layer import take_rows
 
         cols = self._columns(inputs, pred, conf, abst)
         if cols is None:

@@ -4,6 +4,9 @@ The queue protocol, the in-memory queue, the ``Reviewed`` layer and label analyt
 SQLite and Postgres queues share one SQL implementation.
 """
 
+from guardrails.review.backends import (
+    open_queue,
+)
 from guardrails.review.budget import (
     inclusion_probabilities,
     uncertainty,
@@ -37,7 +40,6 @@ from guardrails.review.queue import (
     check_label,
     cost_priority,
     labelled_data,
-    open_queue,
     pending_answers,
     realized_accuracy,
     weighted_accuracy,

@@ -52,8 +52,9 @@ from numpy.typing import NDArray
 
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import ConfigurationError, GuardrailsError
-from guardrails.core.layer import Call, Layer, PostLayer, ReviewNote
+from guardrails.core.layer import Call, Layer, ReviewNote
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.core.redaction import REDACTED, Redactor
 from guardrails.review.budget import (
     PriorityFn,
@@ -92,7 +93,6 @@ __all__ = [
     "check_label",
     "cost_priority",
     "labelled_data",
-    "open_queue",
     "pending_answers",
     "realized_accuracy",
     "weighted_accuracy",
@@ -1087,35 +1087,6 @@ def _matches(case: ReviewCase, where: Mapping[str, Any], now: float) -> bool:
 
 
 # -- opening a queue by URL ------------------------------------------------------------------
-
-
-def open_queue(url: str, **options: Any) -> BaseQueue:
-    """Open the review queue a URL names.
-
-    Args:
-        url: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (the
-            embedded default), ``postgresql://user@host:port/db`` (needs the ``postgres``
-            extra), or ``memory://`` (a new in-memory queue, for unit tests only).
-        **options: passed to the backend's constructor (e.g. ``table=``).
-
-    Raises:
-        ConfigurationError: the URL names no known backend.
-    """
-    if not isinstance(url, str):
-        raise ConfigurationError(f"open_queue needs a queue URL as str. Got {url!r} instead.")
-    if url.startswith("sqlite:///"):
-        from guardrails.review.sqlite import SQLiteQueue
-
-        return SQLiteQueue(url[len("sqlite:///") :], **options)
-    if url.startswith(("postgresql://", "postgres://")):
-        from guardrails.review.postgres import PostgresQueue
-
-        return PostgresQueue(url, **options)
-    if url == "memory://":
-        return MemoryQueue(**options)
-    raise ConfigurationError(
-        f"open_queue cannot open {url!r}: use sqlite:///path.db, postgresql://... or memory://."
-    )
 
 
 # -- context columns ---------------------------------------------------------------------------
