@@ -107,6 +107,7 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
 )
+from guardrails.monitoring.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -188,6 +189,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -195,6 +197,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -281,6 +284,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
