@@ -78,7 +78,7 @@ class WithholdNegative(PostLayer):
 
     name = "test_withhold"
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         X = call.raw
         return d.withhold(np.asarray(X)[:, 0] < 0, Reason.LOW_CONFIDENCE, detail="unsure")
 
@@ -254,12 +254,12 @@ def test_invalid_input_goes_to_the_fallback_only_under_policy_fallback() -> None
             super().__init__(inner)
             self.policy = policy
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             invalid = np.asarray(X)[:, 0] < 0
             call.validation = ValidationNote(self.policy, invalid)
             call.valid = ~invalid
             call.model_input = np.where(invalid[:, None], 0.0, X)
-            d = self.inner._decide(X, call)
+            d = self.inner.decide_call(X, call)
             return d.withhold(invalid, Reason.INVALID_INPUT, detail="x0: must be >= 0")
 
     X = np.array([[1.0], [-1.0]])
@@ -281,12 +281,12 @@ def test_invalid_rows_never_reach_a_bare_model_stage_but_reach_rules() -> None:
     class Validating(PostLayer):
         name = "test_validate"
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             invalid = np.asarray(X)[:, 0] < 0
             call.validation = ValidationNote("fallback", invalid)
             call.valid = ~invalid
             call.model_input = np.asarray(X) * 10
-            d = self.inner._decide(X, call)
+            d = self.inner.decide_call(X, call)
             d = d.withhold(np.asarray(X)[:, 1] > 0, Reason.LOW_CONFIDENCE)
             return d.withhold(invalid, Reason.INVALID_INPUT)
 
@@ -308,7 +308,7 @@ def test_rows_sent_to_review_on_purpose_are_left_alone() -> None:
     class Route(PostLayer):
         name = "test_route"
 
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             d = d.withhold(np.array([True, False, False]), Reason.REVIEW)
             return d.withhold(np.array([False, True, False]), Reason.LOW_CONFIDENCE)
 
@@ -466,10 +466,10 @@ def test_the_primary_s_notes_survive_when_it_runs_under_a_timeout() -> None:
     class Noting(PostLayer):
         name = "test_notes"
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             call.drift = DriftNote("ok", {"x0": {"psi": 0.01}})
             call.validation = ValidationNote("abstain", np.zeros(call.n, dtype=bool))
-            return self.inner._decide(X, call)
+            return self.inner.decide_call(X, call)
 
     class Reader(Layer):
         """Outer layer that reads what the inner layers noted."""
@@ -478,9 +478,9 @@ def test_the_primary_s_notes_survive_when_it_runs_under_a_timeout() -> None:
             self.inner = inner
             self.seen: Call | None = None
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             assert self.inner is not None
-            d = self.inner._decide(X, call)
+            d = self.inner.decide_call(X, call)
             self.seen = call
             return d
 
