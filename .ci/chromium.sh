@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's chromium and chromium-driver when missing, for the report's headless
-# screenshot (tests/test_report_browser.py) and the review console's selenium tests
-# (tests/test_console_browser.py). Safe to run again: it does nothing when both are there.
+# screenshot (tests/apps/test_report_browser.py) and the review console's selenium tests
+# (tests/apps/test_console_browser.py). Safe to run again: it does nothing when both are there.
 set -euo pipefail
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
     exit 0

@@ -36,7 +36,7 @@ from guardrails import (
     logits_from_proba,
     negative_log_likelihood,
 )
-from guardrails.calibration import make_calibrator
+from guardrails.calibration.calibrators import make_calibrator
 
 
 class Lookup(ClassifierMixin, BaseEstimator):  # type: ignore[misc]

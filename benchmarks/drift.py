@@ -39,7 +39,7 @@ def benchmark_data(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """50 features of mixed shapes; features 3, 11, 22, 34, 47 shifted in the current data.
 
-    Same generator as tests/test_drift.py (kept in step by hand). Shifts: normal mean
+    Same generator as tests/monitoring/test_drift.py (kept in step by hand). Shifts: normal mean
     +0.2 sd, normal scale x1.25, exponential mean x1.2, uniform range +0.1, Poisson mean
     3 -> 3.3: small enough that PSI (threshold 0.2) sees none of them.
     """

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt_seconds, median_seconds, table
 
 from guardrails import ConfidenceThreshold, GuardedClassifier, confidence_below
-from guardrails.persistence import persistable
+from guardrails.core.persistence import persistable
 
 
 @persistable

@@ -83,7 +83,7 @@ def _guard_target() -> Any:
 def _cli_target() -> Any:
     from guardrails import Reason, SQLiteQueue
     from guardrails.__main__ import main
-    from guardrails.review import NewCase
+    from guardrails.review.queue import NewCase
 
     path = f"{tempfile.mkdtemp()}/q.db"
     queue = SQLiteQueue(path)

@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from guardrails import Decisions, confidence_below, guard
-from guardrails.persistence import FORMAT
+from guardrails.core.persistence import FORMAT
 from tests.reliability.test_bombs import GIB, _load_in_child, make_bomb
 
 

@@ -102,7 +102,7 @@ def main() -> None:
 
     import tempfile
 
-    from guardrails.demo import build_demo_guard
+    from guardrails.apps.demo import build_demo_guard
 
     g, data = build_demo_guard(log_file=io.StringIO())
     X = data["X_pool"]

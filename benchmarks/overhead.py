@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -285,23 +286,36 @@ def fallback_row() -> list[str]:
 
 
 def import_row() -> list[str]:
-    """Row 10: ``import guardrails`` in a fresh interpreter (best of 3)."""
-    code = "import time; t=time.perf_counter(); import guardrails; print(time.perf_counter()-t)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    times = [
-        float(
-            subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-            ).stdout
+    """Row 10: ``import guardrails`` in a fresh interpreter (best of 5), bytecode compiled.
+
+    An installed package has its ``.pyc`` files (pip compiles them), so the first run
+    compiles into a private cache (``PYTHONPYCACHEPREFIX``) even where the environment
+    sets ``PYTHONDONTWRITEBYTECODE``; the five timed runs read it. The same five runs of
+    ``import numpy, pydantic, structlog`` (the floor: what guardrails needs at import)
+    are printed below the row.
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": tempfile.mkdtemp()}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+
+    def best(module: str) -> float:
+        code = f"import time; t=time.perf_counter(); import {module}; print(time.perf_counter()-t)"
+        run = [sys.executable, "-c", code]
+        subprocess.run(run, capture_output=True, env=env, check=True)  # compiles the cache
+        return min(
+            float(subprocess.run(run, capture_output=True, text=True, env=env, check=True).stdout)
+            for _ in range(5)
         )
-        for _ in range(3)
-    ]
-    seconds = min(times)
+
+    seconds = best("guardrails")
+    floor = best("numpy, pydantic, structlog")
     return [
-        "import guardrails (fresh interpreter)",
-        f"{seconds:7.2f} s",
-        "<= 0.3 s",
-        "met" if seconds <= 0.3 else "not met",
+        [
+            "import guardrails (fresh interpreter, bytecode compiled)",
+            f"{seconds:7.2f} s",
+            "<= 0.3 s",
+            "met" if seconds <= 0.3 else "not met",
+        ],
+        ["  floor: import numpy, pydantic, structlog", f"{floor:7.2f} s", "", ""],
     ]
 
 
@@ -352,7 +366,7 @@ def main() -> None:
     rows.append(conformal_row(*data))
     rows.append(drift_row(sink))
     rows.append(fallback_row())
-    rows.append(import_row())
+    rows += import_row()
     rows += service_rows()
     sink.close()
     print(

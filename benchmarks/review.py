@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt_seconds, median_seconds, table
 
 from guardrails import MemoryQueue, Reason, SQLiteQueue, confidence_below, guard
-from guardrails.review import BaseQueue, NewCase
+from guardrails.review.queue import BaseQueue, NewCase
 
 N_CASES = 400  # per measurement of single-case enqueues: small, the machine is shared
 N_BATCHED = 4000  # per measurement of batches of 50
@@ -74,7 +74,7 @@ def main() -> None:
     ]
     pg = os.environ.get("GUARDRAILS_TEST_POSTGRES_URL")
     if pg:
-        from guardrails.review_postgres import PostgresQueue
+        from guardrails.review.postgres import PostgresQueue
 
         queues.append(
             ("postgresql", lambda: PostgresQueue(pg, table=f"bench_{uuid.uuid4().hex[:10]}"))

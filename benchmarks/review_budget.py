@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import table
 
 from guardrails import MemoryQueue, ReviewBudget, confidence_below, guard
-from guardrails.review import weighted_accuracy
-from guardrails.review_budget import cost_priority, inclusion_probabilities
+from guardrails.review.budget import cost_priority, inclusion_probabilities
+from guardrails.review.queue import weighted_accuracy
 
 CLASSES = ["ok", "fraud"]
 COST = {"ok": {"fraud": 20.0}, "fraud": {"ok": 1.0}}  # missed fraud 20, false alarm 1

@@ -103,7 +103,7 @@ def build_app(review_queue: str | None = None) -> FastAPI:
     """
     from pathlib import Path
 
-    from guardrails.demo import build_demo_guard
+    from guardrails.apps.demo import build_demo_guard
 
     g, data = build_demo_guard(out=None if review_queue is None else Path(review_queue))
     return create_app(g, data["model"])

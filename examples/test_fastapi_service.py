@@ -83,7 +83,7 @@ def test_with_a_review_queue_withheld_rows_are_queued(
     tmp_path: Path, good_row: list[float]
 ) -> None:
     from guardrails import SQLiteQueue
-    from guardrails.demo import build_demo_guard
+    from guardrails.apps.demo import build_demo_guard
 
     g, data = build_demo_guard()
     unsure = data["X_pool"][int(g.decide(data["X_pool"]).confidence.argmin())].tolist()

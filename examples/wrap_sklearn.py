@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from guardrails import ConfidenceThreshold, GuardedClassifier
-from guardrails.scoring import SelectiveAccuracy
+from guardrails.apps.scoring import SelectiveAccuracy
 
 
 def main() -> None:

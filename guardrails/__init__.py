@@ -6,7 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention import (
+from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
+from guardrails.abstention.online import DtACI
+from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
     AnyOf,
@@ -26,22 +28,19 @@ from guardrails.abstention import (
     margin_below,
     set_size_above,
 )
-from guardrails.adapter import ModelAdapter, OutputKind, as_layer
-from guardrails.alerts import (
-    Alert,
-    AlertRule,
-    Alerts,
-    abstention_rate_above,
-    circuit_opened,
-    drift_detected,
-    error_rate_above,
-    fallback_rate_above,
-    review_age_above,
-    review_backlog_above,
+from guardrails.abstention.risk_control import (
+    ConformalRiskControl,
+    CostControlledThreshold,
+    LearnThenTest,
 )
-from guardrails.base import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
-from guardrails.breaker import BreakerState, CircuitBreaker, CircuitOpenError
-from guardrails.calibration import (
+from guardrails.abstention.weighted import (
+    DomainClassifier,
+    WeightedConformalIntervals,
+    WeightedConformalSets,
+)
+from guardrails.apps.report import Report
+from guardrails.builder import CANONICAL_ORDER, Guard, guard, load
+from guardrails.calibration.calibrators import (
     Calibrated,
     CalibrationReport,
     CalibrationScores,
@@ -56,11 +55,18 @@ from guardrails.calibration import (
     logits_from_proba,
     recalibrate,
 )
-from guardrails.changepoint import PageHinkley
-from guardrails.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.decisions import PRIMARY, Decision, Decisions, Reason
-from guardrails.drift import DriftProfile, DriftReport, FeatureDrift, TestResult, WindowState
-from guardrails.errors import (
+from guardrails.calibration.metrics import (
+    ReliabilityCurve,
+    brier_score,
+    classwise_calibration_error,
+    expected_calibration_error,
+    maximum_calibration_error,
+    negative_log_likelihood,
+    reliability_curve,
+)
+from guardrails.core.adapter import ModelAdapter, OutputKind, as_layer
+from guardrails.core.decisions import PRIMARY, Decision, Decisions, Reason
+from guardrails.core.errors import (
     ArtifactError,
     ConfigurationError,
     FallbackExhaustedError,
@@ -70,7 +76,11 @@ from guardrails.errors import (
     ModelOutputError,
     NotFittedError,
 )
-from guardrails.fallback import (
+from guardrails.core.layer import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
+from guardrails.core.redaction import REDACTED, Redactor, fingerprint
+from guardrails.core.workers import PoolStats, WorkerPool
+from guardrails.fallback.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from guardrails.fallback.chain import (
     Default,
     ModelStage,
     Retry,
@@ -87,8 +97,15 @@ from guardrails.fallback import (
     on_timeout,
     on_withheld,
 )
-from guardrails.guard import CANONICAL_ORDER, Guard, guard, load
-from guardrails.monitor import (
+from guardrails.monitoring.changepoint import PageHinkley
+from guardrails.monitoring.drift import (
+    DriftProfile,
+    DriftReport,
+    FeatureDrift,
+    TestResult,
+    WindowState,
+)
+from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
     MarkDrift,
@@ -97,20 +114,22 @@ from guardrails.monitor import (
     RouteToReview,
     Tighten,
 )
-from guardrails.observe import Logged
-from guardrails.online_conformal import DtACI
-from guardrails.redaction import REDACTED, Redactor, fingerprint
-from guardrails.reliability import (
-    ReliabilityCurve,
-    brier_score,
-    classwise_calibration_error,
-    expected_calibration_error,
-    maximum_calibration_error,
-    negative_log_likelihood,
-    reliability_curve,
+from guardrails.observability.alerts import (
+    Alert,
+    AlertRule,
+    Alerts,
+    abstention_rate_above,
+    circuit_opened,
+    drift_detected,
+    error_rate_above,
+    fallback_rate_above,
+    review_age_above,
+    review_backlog_above,
 )
-from guardrails.report import Report
-from guardrails.review import (
+from guardrails.observability.observe import Logged
+from guardrails.observability.telemetry import Metrics
+from guardrails.review.budget import ReviewBudget
+from guardrails.review.queue import (
     MemoryQueue,
     ReviewCase,
     Reviewed,
@@ -120,14 +139,9 @@ from guardrails.review import (
     open_queue,
     realized_accuracy,
 )
-from guardrails.review_budget import ReviewBudget
-from guardrails.review_sqlite import SQLiteQueue
-from guardrails.risk_control import ConformalRiskControl, CostControlledThreshold, LearnThenTest
-from guardrails.schema import FieldSpec, Schema, infer_schema
-from guardrails.telemetry import Metrics
-from guardrails.validation import Validated, ValidationResult
-from guardrails.weighted import DomainClassifier, WeightedConformalIntervals, WeightedConformalSets
-from guardrails.workers import PoolStats, WorkerPool
+from guardrails.review.sqlite import SQLiteQueue
+from guardrails.validation.layer import Validated, ValidationResult
+from guardrails.validation.schema import FieldSpec, Schema, infer_schema
 
 __version__ = "0.1.0"
 
@@ -278,24 +292,31 @@ __all__ = [
 # scikit-learn on first use, so that ``import guardrails`` stays light (a review command,
 # a service that never touches them).
 _LAZY = {
-    "GuardedClassifier": "guardrails.estimator",
-    "GuardedRegressor": "guardrails.estimator",
+    "GuardedClassifier": "guardrails.apps.estimator",
+    "GuardedRegressor": "guardrails.apps.estimator",
 }
 
 if _typing.TYPE_CHECKING:
-    from guardrails.estimator import GuardedClassifier, GuardedRegressor
+    from guardrails.apps.estimator import GuardedClassifier, GuardedRegressor
+
+
+# Modules reachable as ``from guardrails import outcomes`` (their home is a subpackage).
+_LAZY_MODULES = {"outcomes": "guardrails.apps.outcomes"}
 
 
 def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'guardrails' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(_LAZY_MODULES[name])
+    else:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'guardrails' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, *_LAZY_MODULES})

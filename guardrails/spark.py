@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.decisions import Decisions, Reason
-from guardrails.errors import ConfigurationError
-from guardrails.guard import Guard, load
+from guardrails.builder import Guard, load
+from guardrails.core.decisions import Decisions, Reason
+from guardrails.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame
     from pyspark.sql.types import DataType, StructType
 
-    from guardrails.drift import DriftProfile, DriftReport, WindowState
+    from guardrails.monitoring.drift import DriftProfile, DriftReport, WindowState
 
 __all__ = [
     "decide_frame",
@@ -254,7 +254,7 @@ def decide_frame(
     """
     if not isinstance(g, Guard):
         raise ConfigurationError(
-            f"decide_frame needs a guard made with guardrails.guard(...). Got {type(g).__name__}."
+            f"decide_frame needs a guard made with guardrails.builder(...). Got {type(g).__name__}."
         )
     if input not in ("array", "frame", "records"):
         raise ConfigurationError(
@@ -459,7 +459,7 @@ def drift_report(
     Returns:
         The [`DriftReport`][guardrails.DriftReport] of the whole table.
     """
-    from guardrails.drift import DriftProfile
+    from guardrails.monitoring.drift import DriftProfile
 
     if not isinstance(profile, DriftProfile):
         raise ConfigurationError(

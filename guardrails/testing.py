@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from guardrails.base import Layer, _is_frame, one_row_batch
-from guardrails.decisions import Decision, Decisions, Reason
-from guardrails.errors import ConfigurationError
+from guardrails.core.decisions import Decision, Decisions, Reason
+from guardrails.core.errors import ConfigurationError
+from guardrails.core.layer import Layer, _is_frame, one_row_batch
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -426,7 +426,7 @@ def assert_coverage(
 ) -> float:
     """Assert that prediction sets (or intervals) contain the truth often enough.
 
-    Coverage is [`guardrails.outcomes.coverage`][]: rows the model never scored
+    Coverage is [`guardrails.apps.outcomes.coverage`][]: rows the model never scored
     (invalid input, model error) have no set and are left out of it. So that a batch the
     guard mostly refused cannot pass on the few rows left, the share of such rows may be
     at most ``max_unscored`` (none by default).
@@ -465,7 +465,7 @@ def assert_coverage(
             "The 'max_unscored' parameter of assert_coverage must be a float in [0, 1]. "
             f"Got {max_unscored!r} instead."
         )
-    from guardrails.outcomes import coverage
+    from guardrails.apps.outcomes import coverage
 
     d = _decide_whole_batch(guard, X, "assert_coverage")
     value = coverage(d, y)
@@ -492,7 +492,7 @@ def assert_coverage(
 
 def _unscored(d: Decisions) -> NDArray[np.bool_]:
     """Rows without a prediction set or interval, which coverage leaves out."""
-    from guardrails.abstention import _no_candidate
+    from guardrails.abstention.policies import _no_candidate
 
     if d.interval is not None and (d.pred_set is None or d.classes is None):
         return np.isnan(d.interval[:, 0]) | np.isnan(d.interval[:, 1])

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from guardrails import Reason
-from guardrails.review import BaseQueue, MemoryQueue, NewCase
-from guardrails.review_sqlite import SQLiteQueue
+from guardrails.review.queue import BaseQueue, MemoryQueue, NewCase
+from guardrails.review.sqlite import SQLiteQueue
 
 PG_ENV = "GUARDRAILS_TEST_POSTGRES_URL"
 PG_SKIP = "set GUARDRAILS_TEST_POSTGRES_URL (see .ci/postgres.sh) to run the PostgreSQL tests"
@@ -60,7 +60,7 @@ def make_queue(tmp_path: Path) -> Iterator[Callable[..., BaseQueue]]:
         elif backend == "sqlite":
             queue = SQLiteQueue(tmp_path / "review.db", **extra, **opts)
         else:
-            from guardrails.review_postgres import PostgresQueue
+            from guardrails.review.postgres import PostgresQueue
 
             table = opts.pop("table", f"t_{uuid.uuid4().hex[:12]}")
             queue = PostgresQueue(pg_url(), table=table, **extra, **opts)

@@ -40,7 +40,7 @@ from guardrails import (
     on_timeout,
     on_withheld,
 )
-from guardrails.base import Call, PostLayer
+from guardrails.core.layer import Call, PostLayer
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(Reason)

@@ -8,7 +8,7 @@ offers (OTLP, Prometheus, console). Needs ``pip install 'predict-guardrails[otel
 
 Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 
-- ``guardrails.decisions`` counter [guard, version, outcome, reason, stage]
+- ``guardrails.core.decisions`` counter [guard, version, outcome, reason, stage]
 - ``guardrails.calls`` counter [guard, version]
 - ``guardrails.latency`` histogram, seconds [guard, version, stage]
 - ``guardrails.confidence`` histogram [guard, version]
@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from guardrails.errors import ConfigurationError
-from guardrails.telemetry import Metrics
+from guardrails.core.errors import ConfigurationError
+from guardrails.observability.telemetry import Metrics
 
 try:
     from opentelemetry import metrics as otel_metrics
@@ -61,7 +61,7 @@ class OtelExporter:
     ) -> None:
         if not isinstance(metrics, Metrics):
             raise ConfigurationError(
-                "The 'metrics' parameter of OtelExporter must be a guardrails.telemetry.Metrics."
+                "The 'metrics' parameter of OtelExporter must be a guardrails.Metrics."
                 f" Got {metrics!r} instead."
             )
         if not isinstance(prefix, str) or not prefix:
@@ -213,7 +213,7 @@ def instrument(
     Examples:
         >>> from opentelemetry.sdk.metrics import MeterProvider
         >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-        >>> from guardrails.telemetry import Metrics
+        >>> from guardrails.observability.telemetry import Metrics
         >>> from guardrails.exporters.otel import instrument
         >>> reader = InMemoryMetricReader()
         >>> exporter = instrument(Metrics(), MeterProvider(metric_readers=[reader]))

@@ -33,8 +33,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from guardrails.errors import ConfigurationError
-from guardrails.telemetry import HistogramSnapshot, Metrics
+from guardrails.core.errors import ConfigurationError
+from guardrails.observability.telemetry import HistogramSnapshot, Metrics
 
 try:
     from prometheus_client.core import (
@@ -70,7 +70,8 @@ def _buckets(h: HistogramSnapshot) -> list[tuple[str, float]]:
 
 
 class GuardrailsCollector(Collector):
-    """Turns a [`Metrics`][guardrails.telemetry.Metrics] snapshot into Prometheus families.
+    """Turns a [`Metrics`][guardrails.observability.telemetry.Metrics] snapshot into Prometheus
+    families.
 
     Args:
         metrics: the registry the guards record into.
@@ -82,7 +83,7 @@ class GuardrailsCollector(Collector):
 
     Examples:
         >>> from prometheus_client import CollectorRegistry, generate_latest
-        >>> from guardrails.telemetry import Metrics
+        >>> from guardrails.observability.telemetry import Metrics
         >>> from guardrails.exporters.prometheus import register
         >>> registry = CollectorRegistry()
         >>> _ = register(Metrics(), registry)
@@ -94,7 +95,7 @@ class GuardrailsCollector(Collector):
         if not isinstance(metrics, Metrics):
             raise ConfigurationError(
                 "The 'metrics' parameter of GuardrailsCollector must be a "
-                f"guardrails.telemetry.Metrics. Got {metrics!r} instead."
+                f"guardrails.Metrics. Got {metrics!r} instead."
             )
         if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
             raise ConfigurationError(

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from guardrails import ArtifactError, DriftProfile, confidence_below, guard, load, persistence
+from guardrails import ArtifactError, DriftProfile, confidence_below, guard, load
+from guardrails.core import persistence
 
 GIB = 2**30
 BLOCK = bytes(2**20)

@@ -32,7 +32,7 @@ from guardrails import (
     guard,
     on_abstain,
 )
-from guardrails.observe import Logged
+from guardrails.observability.observe import Logged
 
 THREADS, CALLS, BATCH = 16, 25, 4
 TASKS = 500

@@ -358,7 +358,7 @@ def test_a_killed_postgres_connection_fails_one_call_and_loses_nothing() -> None
     from tests.review_support import pg_url
 
     url = pg_url()
-    from guardrails.review_postgres import PostgresQueue
+    from guardrails.review.postgres import PostgresQueue
 
     queue = PostgresQueue(url, table=f"t_{uuid.uuid4().hex[:12]}")
     try:

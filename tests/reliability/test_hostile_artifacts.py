@@ -39,7 +39,7 @@ from guardrails import (
     on_abstain,
     on_error,
 )
-from guardrails.persistence import FORMAT_VERSION
+from guardrails.core.persistence import FORMAT_VERSION
 
 
 def _rule(rows: Any) -> list[Any]:
@@ -346,7 +346,7 @@ def test_nothing_in_the_package_unpickles_or_evaluates_code() -> None:
 
 
 def test_the_one_joblib_load_runs_only_when_asked_by_name() -> None:
-    from guardrails import audit
+    from guardrails.apps import audit
 
     source = Path(audit.__file__).read_text()
     assert source.count("joblib.load(") == 1

@@ -1,0 +1,858 @@
+"""The builder: ``guard(model)`` assembles wrappers in the canonical order of DESIGN.md.
+
+Whatever order the steps are called in, the stack is, outermost first:
+
+    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
+
+Each step returns a new [`Guard`][]; the stack is built (and checked) on first use or
+by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step called after
+``fit`` that needs no fitting keeps copies of the fitted layers; ``calibrate`` or
+``abstain`` after ``fit`` gives a guard to fit again.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from guardrails.abstention.policies import Abstaining, Policy
+from guardrails.calibration.calibrators import (
+    Calibrated,
+    Calibrator,
+    RecalibrationReport,
+    make_calibrator,
+    recalibrate,
+    row_fingerprints,
+)
+from guardrails.core import persistence
+from guardrails.core.adapter import ModelAdapter, OutputKind
+from guardrails.core.decisions import Decisions
+from guardrails.core.errors import (
+    ArtifactError,
+    ConfigurationError,
+    InvalidInputError,
+    NotFittedError,
+)
+from guardrails.core.layer import Call, Layer
+from guardrails.core.redaction import Redactor, truncate
+from guardrails.core.workers import WorkerPool
+from guardrails.fallback.breaker import CircuitBreaker
+from guardrails.fallback.chain import ExhaustedPolicy, WithFallback, normalise_stages
+from guardrails.fallback.chain import check_settings as check_fallback_settings
+from guardrails.monitoring.changepoint import PageHinkley
+from guardrails.monitoring.drift import TESTS, DriftProfile
+from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
+from guardrails.observability.observe import check_settings as check_log_settings
+from guardrails.review.budget import ReviewBudget
+from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
+
+if TYPE_CHECKING:
+    import os
+
+    from guardrails.core.redaction import Redactor
+    from guardrails.observability.alerts import Alerts
+    from guardrails.observability.telemetry import Metrics
+
+__all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+
+L = TypeVar("L", bound=Layer)
+
+CANONICAL_ORDER: tuple[str, ...] = (
+    "validate",
+    "calibrate",
+    "abstain",
+    "monitor",
+    "fallback",
+    "review",
+    "log",
+)
+"""Slots of a guard, innermost first."""
+
+_REFITTING: frozenset[str] = frozenset({"calibrate", "abstain"})
+"""Slots whose step, called after ``fit``, changes what was fitted."""
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One builder step: how to wrap the layer below, and how to show it."""
+
+    slot: str
+    build: Callable[[Layer], Layer]
+    text: str
+
+
+class Guard(Layer):
+    """A model behind guard layers; what [`guard`][] returns.
+
+    Use [`guard`][] to make one. A guard is itself a [`Layer`][guardrails.core.layer.Layer],
+    so it can be a fallback stage of another guard.
+    """
+
+    name = "guard"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        output: OutputKind | None = None,
+        classes: Sequence[Any] | NDArray[Any] | None = None,
+        name: str = "guard",
+        version: str = "0",
+        steps: Sequence[_Step] = (),
+        allow_nan: bool = False,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(
+                f"The 'name' parameter of guard must be a non-empty str. Got {name!r}."
+            )
+        if not isinstance(version, str):
+            raise ConfigurationError(
+                f"The 'version' parameter of guard must be a str. Got {version!r}."
+            )
+        self.model = model
+        self.output = output
+        self.classes = None if classes is None else list(classes)
+        self.guard_name = name
+        self.version = version
+        self._steps: dict[str, _Step] = {s.slot: s for s in steps}
+        self._adapter = ModelAdapter(model, output=output, classes=classes, allow_nan=allow_nan)
+        self.allow_nan = allow_nan
+        self._lock = threading.Lock()
+        self._stack: Layer | None = None
+        self._fitted = False  # fit (or load) completed on this guard
+        self._unfitted_by: str | None = None  # the step after fit that asks for a new fit
+
+    # -- builder -------------------------------------------------------------------------
+
+    def _with(self, step: _Step) -> Guard:
+        if step.slot in self._steps:
+            raise ConfigurationError(
+                f".{step.slot}() was already called on this guard "
+                f"({self._steps[step.slot].text}); a guard has one {step.slot} step. "
+                + (
+                    "Combine policies with | or & instead."
+                    if step.slot == "abstain"
+                    else "Build a new guard to change it."
+                )
+            )
+        new = Guard(
+            self.model,
+            output=self.output,
+            classes=self.classes,
+            name=self.guard_name,
+            version=self.version,
+            steps=[*self._steps.values(), step],
+            allow_nan=self.allow_nan,
+        )
+        if not self._fitted or self._stack is None:
+            new._unfitted_by = self._unfitted_by
+        elif step.slot in _REFITTING:
+            new._unfitted_by = f".{step.slot}({step.text})"
+        else:
+            for layer in self._stack.layers():
+                slot = _slot_of(layer)
+                if slot is not None and slot in new._steps:
+                    old = new._steps[slot]
+                    new._steps[slot] = _Step(slot, _carried(old.build, layer), old.text)
+            new._fitted = True
+        return new
+
+    def abstain(self, policy: Policy) -> Guard:
+        """Withhold answers that ``policy`` does not trust (e.g. ``confidence_below(0.8)``)."""
+        if not isinstance(policy, Policy):
+            raise ConfigurationError(
+                "The 'policy' parameter of abstain() must be a Policy such as "
+                f"confidence_below(0.8). Got {policy!r} instead."
+            )
+        return self._with(
+            _Step(
+                "abstain",
+                lambda inner: Abstaining(inner, policy=copy.deepcopy(policy)),
+                repr(policy),
+            )
+        )
+
+    def fallback(
+        self,
+        *stages: Any,
+        primary_timeout: float | None = None,
+        primary_breaker: CircuitBreaker | None = None,
+        on_exhausted: ExhaustedPolicy = "abstain",
+        max_workers: int = 32,
+        max_wait: float | None = None,
+        workers: WorkerPool | None = None,
+    ) -> Guard:
+        """Send rows the guard does not answer down ``stages`` (see [`WithFallback`][]).
+
+        Stages are [`ModelStage`][guardrails.ModelStage], [`Rule`][guardrails.Rule],
+        [`Default`][guardrails.Default], [`SendToReview`][guardrails.SendToReview] or shorthand (a
+        model or guard, a rule function). Each built guard gets its own copies of the
+        stages' breakers; models, guards and rule functions are shared. ``max_workers``
+        and ``max_wait`` size each built guard's own worker pool; ``workers`` shares one
+        [`WorkerPool`][guardrails.WorkerPool] between every guard given it.
+        """
+        chain = normalise_stages(stages)
+        check_fallback_settings(
+            primary_timeout, primary_breaker, on_exhausted, max_workers, max_wait
+        )
+        if workers is not None and not isinstance(workers, WorkerPool):
+            raise ConfigurationError(
+                "The 'workers' parameter of fallback() must be a WorkerPool or None. "
+                f"Got {workers!r} instead."
+            )
+        return self._with(
+            _Step(
+                "fallback",
+                lambda inner: WithFallback(
+                    inner,
+                    [s.copy() for s in chain],
+                    primary_timeout=primary_timeout,
+                    primary_breaker=copy.deepcopy(primary_breaker),
+                    on_exhausted=on_exhausted,
+                    max_workers=max_workers,
+                    max_wait=max_wait,
+                    workers=workers,
+                ),
+                ", ".join(repr(s) for s in chain),
+            )
+        )
+
+    def review(
+        self,
+        queue: ReviewQueue,
+        *,
+        audit_rate: float = 0.0,
+        priority: str | float | PriorityFn = "uncertainty",
+        provisional: bool = False,
+        redactor: Redactor | None = None,
+        deadline: float | None = None,
+        seed: int | None = None,
+        data_quality_cap: int | None = 100,
+        data_quality_window: float = 3600.0,
+        audit_favour: float = 0.0,
+        budget: ReviewBudget | int | None = None,
+        on_budget: str | Callable[[Any], Any] = "withhold",
+    ) -> Guard:
+        """Queue rows still withheld (and an audit sample of answers) for human review.
+
+        See [`Reviewed`][guardrails.review.queue.Reviewed] for the arguments. The queue is shared,
+        not copied: it stands for an external store. Invalid-input rows go in as
+        "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
+        ``data_quality_window`` seconds. ``budget`` (a
+        [`ReviewBudget`][guardrails.review.budget.ReviewBudget] or cases per hour) caps the
+        withheld rows queued, chosen by expected value of review; ``on_budget`` says what
+        the rows over it get ("withhold", "provisional" or a function). Each built guard
+        counts its own budget.
+        """
+        settings: dict[str, Any] = {
+            "queue": queue,
+            "audit_rate": audit_rate,
+            "priority": priority,
+            "provisional": provisional,
+            "redactor": redactor,
+            "deadline": deadline,
+            "seed": seed,
+            "data_quality_cap": data_quality_cap,
+            "data_quality_window": data_quality_window,
+            "audit_favour": audit_favour,
+            "budget": budget,
+            "on_budget": on_budget,
+        }
+        Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
+        name, version = self.guard_name, self.version
+
+        def build(inner: Layer) -> Layer:
+            return Reviewed(
+                inner,
+                **{
+                    **settings,
+                    "redactor": copy.deepcopy(redactor),
+                    "budget": copy.deepcopy(budget),
+                },
+                guard_name=name,
+                version=version,
+            )
+
+        defaults = {
+            "audit_rate": 0.0,
+            "priority": "uncertainty",
+            "provisional": False,
+            "data_quality_cap": 100,
+            "data_quality_window": 3600.0,
+            "audit_favour": 0.0,
+            "on_budget": "withhold",
+        }
+        text = ", ".join(
+            [repr(queue)]
+            + [
+                f"{k}={getattr(v, '__qualname__', v)!r}"
+                for k, v in settings.items()
+                if k != "queue"
+                and v is not None
+                and (type(v) is not type(defaults.get(k)) or v != defaults.get(k))
+            ]
+        )
+        return self._with(_Step("review", build, text))
+
+    def monitor(
+        self,
+        profile: DriftProfile,
+        *,
+        window: int = 1000,
+        mode: str = "sliding",
+        step: int | None = None,
+        tests: Sequence[str] = TESTS,
+        alpha: float = 0.05,
+        correction: str = "bonferroni",
+        thresholds: dict[str, float | None] | None = None,
+        ks_method: str = "asymp",
+        action: DriftAction | Sequence[DriftAction] | None = None,
+        recovery: int = 1,
+        detector: PageHinkley | None = None,
+        logger: Any = None,
+    ) -> Guard:
+        """Watch inputs and outputs for drift against ``profile``; act while it lasts.
+
+        See [`Monitored`][guardrails.monitoring.monitor.Monitored] for the settings. The profile is
+        shared
+        (it is never changed); actions and the detector are copied per built guard.
+        """
+        settings: dict[str, Any] = dict(
+            profile=profile,
+            window=window,
+            mode=mode,
+            step=step,
+            tests=tests,
+            alpha=alpha,
+            correction=correction,
+            thresholds=thresholds,
+            ks_method=ks_method,
+            recovery=recovery,
+            logger=logger,
+        )
+        checked = Monitored._check(action=action, detector=detector, **settings)
+
+        def build(inner: Layer) -> Layer:
+            actions = [a.fresh() for a in checked["actions"]]
+            return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
+
+        return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
+
+    def calibrate(
+        self, method: str | Calibrator = "temperature", *, training_data: Any = None
+    ) -> Guard:
+        """Calibrate the model's probabilities or scores on held-out data at ``fit``.
+
+        Args:
+            method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
+                [`Calibrator`][guardrails.calibration.calibrators.Calibrator] (each built guard
+                fits a copy).
+            training_data: optionally the model's training data; ``fit`` then warns when
+                the calibration rows are mostly training rows (only row fingerprints are
+                kept).
+        """
+        calibrator = make_calibrator(method, owner="calibrate()")
+        fingerprints = None if training_data is None else row_fingerprints(training_data)
+
+        def build(inner: Layer) -> Layer:
+            layer = Calibrated(inner, method=copy.deepcopy(calibrator))
+            layer._training_rows = fingerprints
+            return layer
+
+        return self._with(_Step("calibrate", build, repr(calibrator)))
+
+    def recalibrate_from(
+        self,
+        queue: ReviewQueue,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        kind: Literal["withheld", "audit"] | None = None,
+        holdout: float = 0.3,
+        weighted: bool = True,
+        seed: int = 0,
+    ) -> RecalibrationReport:
+        """Refit the calibrator on cases people labelled in ``queue``; report before/after.
+
+        Uses [`labelled_data`][guardrails.review.queue.labelled_data] and
+        [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
+        hard ones, so a
+        calibrator refitted on them alone learns the low-confidence region best; an audit
+        sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
+        Inputs the queue stored redacted cannot be replayed and are left out.
+
+        With ``weighted=True`` (default) the cases are first resampled by their stored
+        inclusion weights
+        ([`LabelledData.resample`][guardrails.review.queue.LabelledData.resample]),
+        so a sample that favoured uncertain rows, or a mix of withheld and audit cases,
+        is fitted in the proportions of the served traffic; with equal weights nothing
+        changes. ``seed`` fixes that draw.
+        """
+        if not isinstance(weighted, bool):
+            raise ConfigurationError(
+                f"The 'weighted' parameter of recalibrate_from must be a bool. Got {weighted!r}."
+            )
+        data = labelled_data(queue, since=since, until=until, kind=kind)
+        if len(data) == 0:
+            raise InvalidInputError("recalibrate_from: the queue holds no labelled case yet.")
+        if weighted:
+            data = data.resample(seed=seed)
+        return recalibrate(self, data.X, data.y, holdout=holdout, seed=seed)
+
+    def validate(
+        self,
+        schema: Any,
+        *,
+        on_invalid: OnInvalid = "abstain",
+        extra: ExtraPolicy = "forbid",
+        repair: Repair = (),
+        redactor: Redactor | None = None,
+        as_frame: bool = False,
+    ) -> Guard:
+        """Check inputs against ``schema`` (a pydantic model or a Schema) before the model.
+
+        See [`Validated`][guardrails.validation.layer.Validated] for the settings.
+        """
+        settings = Validated.check_settings(
+            schema=schema,
+            on_invalid=on_invalid,
+            extra=extra,
+            repair=repair,
+            redactor=redactor,
+            as_frame=as_frame,
+        )
+        compiled = settings["schema"]
+        text = f"{compiled.model.__name__}, on_invalid={on_invalid!r}"
+        return self._with(
+            _Step(
+                "validate",
+                lambda inner: Validated(
+                    inner,
+                    schema=compiled,
+                    on_invalid=on_invalid,
+                    extra=extra,
+                    repair=copy.deepcopy(repair),
+                    redactor=copy.deepcopy(redactor),
+                    as_frame=as_frame,
+                ),
+                text,
+            )
+        )
+
+    def log(
+        self,
+        logger: Any = None,
+        *,
+        redactor: Redactor | None = None,
+        sample: float = 0.0,
+        details: bool = False,
+        metrics: Metrics | None = None,
+        alerts: Alerts | None = None,
+        max_row_events: int | None = MAX_ROW_EVENTS,
+    ) -> Guard:
+        """Emit one structlog event per decision, record metrics and evaluate alert rules.
+
+        Events carry the guard's name and version and never the raw input (see
+        [`Logged`][guardrails.observability.observe.Logged] and ``docs/observability.md``).
+
+        Args:
+            logger: a structlog logger; ``structlog.get_logger("guardrails")`` if None.
+            redactor: sensitive fields, hidden from fingerprints and error details.
+            sample: share of a batch's primary-answered rows that also get a row event.
+            details: also emit error details, scrubbed by ``redactor`` (off: type only).
+            metrics: a [`Metrics`][guardrails.observability.telemetry.Metrics] registry (shared,
+                not copied).
+            alerts: [`Alerts`][guardrails.observability.alerts.Alerts] rules and sinks (shared, not
+                copied).
+            max_row_events: at most this many row events per batch (default 20; None: no
+                limit); the batch event names every withheld and fallback row anyway.
+        """
+        check_log_settings(
+            logger=logger,
+            redactor=redactor,
+            sample=sample,
+            details=details,
+            metrics=metrics,
+            alerts=alerts,
+            max_row_events=max_row_events,
+            owner="log()",
+        )
+        name, version = self.guard_name, self.version
+        text = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (
+                ("redactor", redactor),
+                ("sample", sample),
+                ("details", details),
+                ("metrics", metrics),
+                ("alerts", alerts),
+                ("max_row_events", max_row_events),
+            )
+            if v is not False
+            and not (k == "sample" and v == 0.0)
+            and not (k == "max_row_events" and v == MAX_ROW_EVENTS)
+            and (v is not None or k == "max_row_events")
+        )
+        return self._with(
+            _Step(
+                "log",
+                lambda inner: Logged(
+                    inner,
+                    logger=logger,
+                    redactor=copy.deepcopy(redactor),
+                    guard_name=name,
+                    version=version,
+                    sample=sample,
+                    details=details,
+                    metrics=metrics,
+                    alerts=alerts,
+                    max_row_events=max_row_events,
+                ),
+                text,
+            )
+        )
+
+    def build(self) -> Guard:
+        """Assemble and check the stack now (it is otherwise built on first use).
+
+        Raises:
+            ConfigurationError: the steps do not fit together, e.g. a policy that needs
+                probabilities on a model that only gives labels.
+        """
+        self.stack  # noqa: B018 - builds and checks
+        return self
+
+    @property
+    def stack(self) -> Layer:
+        """The outermost layer of the assembled stack."""
+        if self._stack is None:
+            with self._lock:
+                if self._stack is None:
+                    layer: Layer = self._adapter
+                    for slot in CANONICAL_ORDER:
+                        step = self._steps.get(slot)
+                        if step is not None:
+                            layer = step.build(layer)
+                    _share_schema_secrets(layer)
+                    for part in layer.layers():
+                        if isinstance(part, Monitored):  # its events say whose monitor spoke
+                            part.identity = (self.guard_name, self.version)
+                    self._stack = layer
+        return self._stack
+
+    @property
+    def inner(self) -> Layer:  # type: ignore[override]
+        return self.stack
+
+    # -- the Layer protocol --------------------------------------------------------------
+
+    def _decide(self, X: Any, call: Call) -> Decisions:
+        return self.stack._decide(X, call)
+
+    def awaits_io(self) -> bool:
+        return False  # the layers of the stack answer for themselves
+
+    async def _adecide(self, X: Any, call: Call) -> Decisions:
+        return await self.stack._adecide(X, call)
+
+    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.stack._fit(X, y, call)
+        self._fitted = True
+        self._unfitted_by = None
+        return d
+
+    def check_fitted(self) -> None:
+        """Raise [`NotFittedError`][] naming the first unfitted layer (and, when a step
+        called after ``fit`` unfitted the guard, that step)."""
+        if self._unfitted_by is None:
+            super().check_fitted()
+            return
+        for layer in self.layers():
+            if not layer.is_fitted():
+                raise NotFittedError(
+                    f"This {type(layer).__name__} is not fitted: this guard was unfitted by "
+                    f"{self._unfitted_by} after fit: call fit(X_cal, y_cal) again."
+                )
+
+    def layers(self) -> Any:
+        """Every layer of the stack, outermost first (the guard itself excluded)."""
+        return self.stack.layers()
+
+    def is_fitted(self) -> bool:
+        return True  # the layers of the stack answer for themselves
+
+    def layer(self, cls: type[L]) -> L:
+        """The first layer of type ``cls`` in the stack."""
+        for layer in self.layers():
+            if isinstance(layer, cls):
+                return layer
+        raise KeyError(f"this guard has no {cls.__name__} layer")
+
+    def __repr__(self) -> str:
+        model = type(self.model).__name__
+        text = f"guard({model}, allow_nan=True)" if self.allow_nan else f"guard({model})"
+        for slot in CANONICAL_ORDER:
+            step = self._steps.get(slot)
+            if step is not None:
+                text += f".{slot}({step.text})"
+        return text
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
+
+        The model is not stored: pass it back to [`load`][].
+        """
+        self.check_fitted()
+        enc = persistence.Encoder()
+        adapter = self._adapter
+        classes = adapter.classes_
+        if classes is not None and classes.dtype == object:
+            classes = classes.astype(str)
+        stack = list(self.layers())[:-1][::-1]  # innermost wrapper first, adapter excluded
+        slots = [s for s in CANONICAL_ORDER if s in self._steps]
+        manifest = {
+            "guard": {"name": self.guard_name, "version": self.version},
+            "model": {
+                "type": type(self.model).__name__,
+                "output": adapter.output,
+                "classes": enc.array(classes),
+                "n_features": adapter._n_features,
+                "allow_nan": adapter.allow_nan,
+            },
+            "steps": [
+                {"slot": slot, "text": self._steps[slot].text, "layer": enc.component(layer)}
+                for slot, layer in zip(slots, stack)
+            ],
+        }
+        return persistence.write(path, manifest, enc)
+
+
+def _slot_of(layer: Layer) -> str | None:
+    """The slot of a layer that learns at ``fit`` (None for the others)."""
+    if isinstance(layer, Calibrated):
+        return "calibrate"
+    if isinstance(layer, Abstaining):
+        return "abstain"
+    return None
+
+
+def _carried(build: Callable[[Layer], Layer], fitted: Layer) -> Callable[[Layer], Layer]:
+    """``build``, with what ``fitted`` learned copied in (never shared) after each build."""
+
+    def carry(inner: Layer) -> Layer:
+        layer = build(inner)
+        if isinstance(layer, Calibrated) and isinstance(fitted, Calibrated):
+            layer.calibrator = copy.deepcopy(fitted.calibrator)
+        elif isinstance(layer, Abstaining) and isinstance(fitted, Abstaining):
+            layer.policy = copy.deepcopy(fitted.policy)
+        return layer
+
+    return carry
+
+
+def _share_schema_secrets(top: Layer) -> None:
+    """Sinks outside a validating layer hide what its schema declares sensitive.
+
+    The review queue and the log get the validator's sensitive fields (its own redactor's
+    plus the schema's ``SecretStr`` and ``sensitive`` fields) added to theirs, whatever
+    order the builder steps were called in and whether or not a redactor was passed
+    again; a stored record also has the values of keys the schema does not know (an extra
+    or misspelled key such as ``api_keyy``) withheld. A sink's own ``reveal=True`` stays
+    its opt-in.
+    """
+    layers = list(top.layers())
+    validator = next((x for x in layers if isinstance(x, Validated)), None)
+    if validator is None:
+        return
+    secret = validator.redactor
+    for layer in layers:
+        if isinstance(layer, (Reviewed, Logged)):
+            own = layer.redactor
+            layer.redactor = Redactor(
+                fields=secret.fields | (own.fields if own is not None else frozenset()),
+                patterns=dict.fromkeys(
+                    (*secret.patterns, *(own.patterns if own is not None else ()))
+                ),
+                reveal=own is not None and own.reveal,
+            )
+        if isinstance(layer, Reviewed):
+            layer.known_fields = frozenset(validator.schema.names)
+
+
+def guard(
+    model: Any,
+    *,
+    output: OutputKind | None = None,
+    classes: Sequence[Any] | NDArray[Any] | None = None,
+    name: str = "guard",
+    version: str = "0",
+    allow_nan: bool = False,
+) -> Guard:
+    """Start a guard around ``model``; chain steps to add layers.
+
+    Args:
+        model: a fitted scikit-learn estimator or Pipeline, an object with
+            ``predict_proba``/``decision_function``/``predict``, or a callable.
+        output: what a plain callable returns: "proba", "scores", "labels" or "values".
+        classes: class labels in the order of the output's columns (callables only).
+        name: the guard's name in logs and metrics.
+        version: the guard's version in logs, metrics and saved artifacts.
+        allow_nan: the model handles missing values (as scikit-learn's
+            ``HistGradientBoostingClassifier`` does): rows with NaN reach it. Rows with an
+            infinite number are withheld as invalid input either way, in arrays and in the
+            numeric columns of data frames; by default NaN rows are withheld too.
+
+    Examples:
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from guardrails import confidence_below, guard
+        >>> X = np.r_[np.zeros((20, 1)), np.ones((20, 1))]; y = np.r_[np.zeros(20), np.ones(20)]
+        >>> g = guard(LogisticRegression(C=100.0).fit(X, y)).abstain(confidence_below(0.9))
+        >>> g.predict(np.array([[0.0], [0.5]]), marker=-1).tolist()
+        [0.0, -1.0]
+    """
+    return Guard(
+        model, output=output, classes=classes, name=name, version=version, allow_nan=allow_nan
+    )
+
+
+def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
+    """Load a guard saved by [`Guard.save`][] around ``model``.
+
+    Every object the artifact names but cannot store must be passed back by name, except
+    a [`Metrics`][guardrails.observability.telemetry.Metrics] registry: omitted, it starts fresh.
+    The
+    loaded guard's repr shows the objects passed in.
+
+    Args:
+        path: the artifact file.
+        model: the trained model the guard was fitted on (models are never stored).
+        **objects: anything else the artifact names but cannot store (e.g. ``schema=``).
+
+    Raises:
+        ArtifactError: the file is not a guard artifact, was tampered with, names an
+            unknown type, or does not match ``model``; or objects it needs were not
+            passed (all of them are named in one error).
+    """
+    manifest, arrays = persistence.read(path)
+    objects = _needed_objects(manifest, objects)
+    dec = persistence.Decoder(arrays, objects)
+    try:
+        info = manifest["guard"]
+        model_info = manifest["model"]
+        steps = manifest["steps"]
+        if not isinstance(steps, list):
+            raise TypeError("steps is not a list")
+        saved = dec.array(model_info.get("classes"))
+        # a plain callable has no classes_ to check against: it gets the saved ones back
+        given = saved if getattr(model, "classes_", None) is None else None
+        g = Guard(
+            model,
+            output=model_info["output"],
+            classes=given,
+            name=str(info["name"]),
+            version=str(info["version"]),
+            allow_nan=bool(model_info.get("allow_nan", False)),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ArtifactError(f"malformed guard artifact: {truncate(str(exc), 200)}") from exc
+    except ConfigurationError as exc:
+        raise ArtifactError(f"the model does not fit this artifact: {exc}") from exc
+    have = g._adapter.classes_
+    if (saved is None) != (have is None) or (
+        saved is not None
+        and have is not None
+        and not np.array_equal(saved, have.astype(saved.dtype))
+    ):
+        raise ArtifactError(
+            f"the model's classes {persistence.preview(have)} differ from the "
+            f"saved guard's {persistence.preview(saved)}"
+        )
+    rebuilt: list[_Step] = []
+    for entry in steps:
+        if not isinstance(entry, dict) or entry.get("slot") not in CANONICAL_ORDER:
+            raise ArtifactError(f"malformed step in artifact: {str(entry)[:80]!r}")
+        spec = entry["layer"]
+        if not isinstance(spec, dict) or not issubclass(
+            persistence.registered(str(spec.get("type"))), Layer
+        ):
+            raise ArtifactError(f"step {entry['slot']!r} does not hold a guard layer")
+        text = _shown_as_passed(str(entry.get("text", entry["slot"])), manifest, objects)
+        rebuilt.append(_Step(entry["slot"], _loader(dec, spec), text))
+    g._steps = {s.slot: s for s in rebuilt}
+    g.build()
+    g._fitted = True
+    return g
+
+
+def _fresh_metrics() -> Any:
+    from guardrails.observability.telemetry import Metrics
+
+    return Metrics()
+
+
+#: objects an artifact may name that load() makes afresh when they are not passed
+_FRESH: dict[str, Callable[[], Any]] = {"metrics": _fresh_metrics}
+
+
+def _needed_objects(manifest: dict[str, Any], objects: dict[str, Any]) -> dict[str, Any]:
+    """``objects`` plus fresh registries; every other missing object named in one error."""
+    refs = manifest.get("refs", {})
+    if not isinstance(refs, dict):
+        raise ArtifactError("malformed reference table in guard.json")
+    given = dict(objects)
+    missing: list[str] = []
+    for name in refs:
+        if name in given:
+            continue
+        if name in _FRESH:
+            given[name] = _FRESH[name]()
+        else:
+            missing.append(str(name))
+    if missing:
+        names = [n if n.isidentifier() and len(n) <= 60 else truncate(n, 60) for n in missing]
+        lines = "".join(
+            f"\n  {shown}=...: {str(refs[name])[:120]}" for shown, name in zip(names, missing)
+        )
+        asked = ", ".join(f"{shown}=..." for shown in names)
+        count = "an object" if len(missing) == 1 else f"{len(missing)} objects"
+        raise ArtifactError(
+            f"this artifact needs {count} that the file never stores (code and models): "
+            f"pass load(path, model=..., {asked}).{lines}"
+        )
+    return given
+
+
+def _shown_as_passed(text: str, manifest: dict[str, Any], objects: dict[str, Any]) -> str:
+    """A saved step's text with each saved object's text replaced by the passed object's."""
+    shown = manifest.get("shown", {})
+    if not isinstance(shown, dict):
+        return text
+    for name, entry in shown.items():
+        if not isinstance(entry, dict) or name not in objects:
+            continue
+        old, how = entry.get("text"), entry.get("as")
+        if isinstance(old, str) and old and how in ("repr", "type"):
+            text = text.replace(old, persistence.shown_text(objects[name], str(how)))
+    return text
+
+
+def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer], Layer]:
+    def build(inner: Layer) -> Layer:
+        layer = dec.component(spec, inner=inner)
+        if not isinstance(layer, Layer):  # pragma: no cover - registered() checked the type
+            raise ArtifactError("artifact step is not a layer")
+        return layer
+
+    return build
