@@ -159,7 +159,9 @@ def build_demo_guard(
     from guardrails.monitoring.drift import DriftProfile
     from guardrails.monitoring.monitor import Tighten
     from guardrails.observability.telemetry import Metrics
-    from guardrails.review.queue import MemoryQueue, ReviewQueue, open_queue
+    from guardrails.review.backends import open_queue
+    from guardrails.review.memory import MemoryQueue
+    from guardrails.review.queue import ReviewQueue
     from guardrails.validation.schema import infer_schema
 
     data = load_breast_cancer()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from guardrails.review.queue import BaseQueue, open_queue
+from guardrails.review.backends import open_queue
+from guardrails.review.queue import BaseQueue
 from tests.review_support import DURABLE, case, make_queue, queue_url
 
 __all__ = ["make_queue"]
@@ -26,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = """
 import sys
 from guardrails import Reason
-from guardrails.review.queue import NewCase, open_queue
+from guardrails.review.cases import NewCase
+from guardrails.review.backends import open_queue
 url, table, tag = sys.argv[1], sys.argv[2], sys.argv[3]
 q = open_queue(url, table=table)
 batch = 0
@@ -46,7 +48,8 @@ while True:
 BULK = """
 import sys
 from guardrails import Reason
-from guardrails.review.queue import NewCase, open_queue
+from guardrails.review.cases import NewCase
+from guardrails.review.backends import open_queue
 url, table, tag, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 q = open_queue(url, table=table)
 for start in range(0, count, 25):

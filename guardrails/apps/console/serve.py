@@ -12,7 +12,7 @@ from typing import TextIO
 from guardrails.apps.console.app import create_app
 from guardrails.apps.console.tokens import TokenFile
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.queue import open_queue
+from guardrails.review.backends import open_queue
 
 __all__ = ["LOOPBACK", "bind_notice", "serve"]
 
