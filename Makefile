@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= dev
 
-.PHONY: install demo test lint typecheck pytest docs bench peers clean
+.PHONY: install demo test lint imports typecheck pytest docs bench peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# The import contracts in pyproject.toml (the stack of docs/architecture.md).
+imports: install
+	$(VENV)/bin/lint-imports
+
 typecheck: install
 	$(PY) -m mypy --strict guardrails
 
@@ -33,7 +37,7 @@ pytest: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet --site-dir build/site
 
-test: lint typecheck docs pytest
+test: lint imports typecheck docs pytest
 
 # The peers the benchmarks compare with, each in an environment of its own (make test
 # needs none of them): .venv-peers/bench has the project with MAPIE, crepes and pybreaker

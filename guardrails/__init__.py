@@ -76,7 +76,8 @@ from guardrails.core.errors import (
     ModelOutputError,
     NotFittedError,
 )
-from guardrails.core.layer import Call, DriftNote, Layer, PostLayer, ReviewNote, ValidationNote
+from guardrails.core.layer import Call, DriftNote, Layer, ReviewNote, ValidationNote
+from guardrails.core.post import PostLayer
 from guardrails.core.redaction import REDACTED, Redactor, fingerprint
 from guardrails.core.workers import PoolStats, WorkerPool
 from guardrails.fallback.breaker import BreakerState, CircuitBreaker, CircuitOpenError
@@ -105,6 +106,7 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
 )
+from guardrails.monitoring.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -182,6 +184,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -189,6 +192,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -275,6 +279,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from guardrails.apps.audit import add_audit_parser, run_audit
 from guardrails.apps.cli import add_review_parser, run_review
+from guardrails.apps.demo import run_demo
 
 __all__ = ["main"]
 
@@ -38,8 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from guardrails.apps.demo import run_demo
-
         run_demo(sys.stdout, seed=args.seed, out_dir=args.out, report=not args.no_report)
     if args.command == "review":
         return run_review(args)

@@ -49,8 +49,10 @@ from guardrails.fallback.chain import check_settings as check_fallback_settings
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
+from guardrails.observability.telemetry import Metrics
 from guardrails.review.budget import PriorityFn, ReviewBudget
 from guardrails.review.labels import labelled_data
 from guardrails.review.layer import Reviewed
@@ -309,11 +311,11 @@ class Guard(Layer):
         self,
         profile: DriftProfile,
         *,
-        window: int = 1000,
+        window: int = 2000,
         mode: str = "sliding",
         step: int | None = None,
         tests: Sequence[str] = TESTS,
-        alpha: float = 0.05,
+        alpha: float | None = None,
         correction: str = "bonferroni",
         thresholds: dict[str, float | None] | None = None,
         ks_method: str = "asymp",
@@ -321,6 +323,9 @@ class Guard(Layer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        false_alarms: float | None = None,
+        per_rows: int = 1_000_000,
+        min_effect: float = MIN_EFFECT,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
@@ -340,6 +345,9 @@ class Guard(Layer):
             ks_method=ks_method,
             recovery=recovery,
             logger=logger,
+            false_alarms=false_alarms,
+            per_rows=per_rows,
+            min_effect=min_effect,
         )
         checked = Monitored._check(action=action, detector=detector, **settings)
 
@@ -799,7 +807,6 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
 
 
 def _fresh_metrics() -> Any:
-    from guardrails.observability.telemetry import Metrics
 
     return Metrics()
 

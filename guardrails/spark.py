@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from guardrails.builder import Guard, load
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError
+from guardrails.monitoring.drift import DriftProfile
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -459,7 +460,6 @@ def drift_report(
     Returns:
         The [`DriftReport`][guardrails.DriftReport] of the whole table.
     """
-    from guardrails.monitoring.drift import DriftProfile
 
     if not isinstance(profile, DriftProfile):
         raise ConfigurationError(

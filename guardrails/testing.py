@@ -25,6 +25,8 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from guardrails.abstention.policies import _no_candidate
+from guardrails.apps.outcomes import coverage
 from guardrails.core.decisions import Decision, Decisions, Reason
 from guardrails.core.errors import ConfigurationError
 from guardrails.core.layer import Layer, _is_frame, one_row_batch
@@ -465,7 +467,6 @@ def assert_coverage(
             "The 'max_unscored' parameter of assert_coverage must be a float in [0, 1]. "
             f"Got {max_unscored!r} instead."
         )
-    from guardrails.apps.outcomes import coverage
 
     d = _decide_whole_batch(guard, X, "assert_coverage")
     value = coverage(d, y)
@@ -492,7 +493,6 @@ def assert_coverage(
 
 def _unscored(d: Decisions) -> NDArray[np.bool_]:
     """Rows without a prediction set or interval, which coverage leaves out."""
-    from guardrails.abstention.policies import _no_candidate
 
     if d.interval is not None and (d.pred_set is None or d.classes is None):
         return np.isnan(d.interval[:, 0]) | np.isnan(d.interval[:, 1])

@@ -40,7 +40,8 @@ from guardrails import (
     on_timeout,
     on_withheld,
 )
-from guardrails.core.layer import Call, PostLayer
+from guardrails.core.layer import Call
+from guardrails.core.post import PostLayer
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(Reason)

@@ -15,10 +15,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.core.decisions import Decisions, Reason, object_column
-from guardrails.core.errors import ConfigurationError, InvalidInputError, NotFittedError
-from guardrails.core.layer import Call, Layer, PostLayer
+from guardrails.core.errors import (
+    ConfigurationError,
+    GuardrailsWarning,
+    InvalidInputError,
+    NotFittedError,
+)
+from guardrails.core.layer import Call, Layer
 from guardrails.core.parameters import HasParams
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -892,8 +898,6 @@ class RiskControlledThreshold(Policy):
         n = s.shape[0]
         if passed.shape[0] == 0:
             import warnings
-
-            from guardrails.core.errors import GuardrailsWarning
 
             warnings.warn(
                 f"RiskControlledThreshold: no threshold keeps the risk below "

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from guardrails.abstention.conformal import ConformalIntervals, ConformalSets, set_sizes
 from guardrails.abstention.policies import CostRule, RiskControlledThreshold, label_index
 from guardrails.apps.outcomes import risk_coverage_curve
+from guardrails.apps.report import Report
 from guardrails.calibration.calibrators import (
     ISOTONIC_MIN_SAMPLES,
     CalibrationScores,
@@ -903,7 +904,6 @@ def build_report(result: AuditResult, *, subtitle: str | None = None) -> Any:
         reliability diagram before and after calibration, the risk-coverage curve with the
         chosen operating points, coverage and set size per class, and the thresholds.
     """
-    from guardrails.apps.report import Report
 
     plots = importlib.util.find_spec("matplotlib") is not None
     report = Report("guardrails audit", subtitle=subtitle)

@@ -44,16 +44,21 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from guardrails.abstention.policies import Policy
+from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, _as_function
+from guardrails.abstention.policies import Abstaining, Policy, _Combined
 from guardrails.builder import Guard, guard, load
+from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator
 from guardrails.core.adapter import ModelAdapter
-from guardrails.core.decisions import Decisions
+from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import (
+    ArtifactError,
     ConfigurationError,
     GuardrailsWarning,
     InvalidInputError,
     NotFittedError,
 )
+from guardrails.core.layer import take_rows
+from guardrails.validation.layer import Validated
 
 __all__ = ["GuardedClassifier", "GuardedRegressor"]
 
@@ -121,21 +126,16 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
                 f"The 'policy' parameter of {owner} must be a Policy such as "
                 f"confidence_below(0.8), or None. Got {self.policy!r} instead."
             )
-        if self.calibration is not None:
-            from guardrails.calibration.calibrators import METHODS, Calibrator
-
-            if not (
-                isinstance(self.calibration, Calibrator)
-                or (isinstance(self.calibration, str) and self.calibration in METHODS)
-            ):
-                raise ConfigurationError(
-                    f"The 'calibration' parameter of {owner} must be None, one of "
-                    f"{list(METHODS)} or a Calibrator such as TemperatureScaling(). "
-                    f"Got {self.calibration!r} instead."
-                )
+        if self.calibration is not None and not (
+            isinstance(self.calibration, Calibrator)
+            or (isinstance(self.calibration, str) and self.calibration in METHODS)
+        ):
+            raise ConfigurationError(
+                f"The 'calibration' parameter of {owner} must be None, one of "
+                f"{list(METHODS)} or a Calibrator such as TemperatureScaling(). "
+                f"Got {self.calibration!r} instead."
+            )
         if self.validation is not None:
-            from guardrails.validation.layer import Validated
-
             if not isinstance(self.validation, Mapping) or self.schema is None:
                 raise ConfigurationError(
                     f"The 'validation' parameter of {owner} must be None or a dict of "
@@ -251,7 +251,6 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     def _interval_outputs(self, models: Mapping[str, Any], X: Any) -> dict[str, NDArray[Any]]:
         """What each interval model gives on rows ``X`` (held out, or one test fold)."""
-        from guardrails.abstention.conformal import _as_function
 
         out: dict[str, NDArray[Any]] = {}
         for name, given in models.items():
@@ -292,7 +291,6 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
 
     def _schema_rows(self, X: Any) -> Any:
         """Training rows as the model will see them through the schema; all must be valid."""
-        from guardrails.validation.layer import Validated
 
         checker = Validated(
             ModelAdapter(_no_model, output="values"), schema=self.schema, **self._validation()
@@ -549,10 +547,6 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         import json
         import zipfile
 
-        from guardrails.abstention.policies import Abstaining
-        from guardrails.calibration.calibrators import Calibrated
-        from guardrails.core.errors import ArtifactError
-
         try:
             with zipfile.ZipFile(path) as zf:
                 settings = json.loads(zf.read("estimator.json"))
@@ -654,8 +648,6 @@ def _from_json(value: Any) -> Any:
 
 def _interval_nodes(policy: Any, prefix: str) -> list[tuple[str, Any]]:
     """Every ``ConformalIntervals`` inside ``policy`` that reads the model inputs."""
-    from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals
-    from guardrails.abstention.policies import _Combined
 
     if isinstance(policy, ConformalIntervals):
         return [(prefix, policy)] if policy.uses_inputs else []
@@ -892,16 +884,12 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
         never reach the model. Not available when the guard calibrates (its answers then
         follow the calibrated probabilities: use ``predict_log_proba``).
         """
-        from guardrails.core.decisions import Reason
-        from guardrails.core.layer import take_rows
 
         check_is_fitted(self)
         X = self._input(X, reset=False)
         d = self.guard_.decide(X)
         rows = X
         if self.schema is not None:
-            from guardrails.validation.layer import Validated
-
             checker = Validated(
                 ModelAdapter(_no_model, output="values"), schema=self.schema, **self._validation()
             )

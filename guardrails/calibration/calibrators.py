@@ -52,9 +52,10 @@ from guardrails.core.errors import (
     InvalidInputError,
     NotFittedError,
 )
-from guardrails.core.layer import Call, Layer, PostLayer, _is_frame
+from guardrails.core.layer import Call, Layer, _is_frame
 from guardrails.core.parameters import HasParams
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.core.rowwise import all_finite, row_argmax, row_max, row_pick, row_sum
 
 if TYPE_CHECKING:

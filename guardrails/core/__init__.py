@@ -29,7 +29,6 @@ from guardrails.core.layer import (
     Call,
     DriftNote,
     Layer,
-    PostLayer,
     ReviewNote,
     ValidationNote,
     as_batch,
@@ -46,6 +45,9 @@ from guardrails.core.persistence import (
     Encoder,
     Persistable,
     persistable,
+)
+from guardrails.core.post import (
+    PostLayer,
 )
 from guardrails.core.redaction import (
     REDACTED,

@@ -107,6 +107,7 @@ class ModelAdapter(Layer):
         self._classes = self._resolve_classes(model, classes)
         self._n_features = getattr(model, "n_features_in_", None)
         self._feature_names = getattr(model, "feature_names_in_", None)
+        self._refuses_non_finite = not allow_nan and _refuses_non_finite(model)
 
     # -- resolution of shorthand: happens here and nowhere else ---------------------------
 
@@ -210,7 +211,9 @@ class ModelAdapter(Layer):
 
     # -- the call ------------------------------------------------------------------------
 
-    def _screen(self, X: Any, call: Call) -> tuple[NDArray[np.bool_] | None, str | None]:
+    def _screen(
+        self, X: Any, call: Call, *, finite: bool = True
+    ) -> tuple[NDArray[np.bool_] | None, str | None]:
         """Cheap checks on numeric input before an estimator sees it.
 
         Returns a mask of rows safe to send (None: all) and a reason for the whole batch
@@ -231,8 +234,8 @@ class ModelAdapter(Layer):
                 f"expected {self._n_features} features, as the model was trained on; "
                 f"got {X.shape[1]}"
             )
-        if X.dtype.kind == "f" and X is not call.finite_rows:  # else validation scanned it
-            return self._finite_rows(X), None
+        if finite and X.dtype.kind == "f" and X is not call.finite_rows:
+            return self._finite_rows(X), None  # (validation scanned call.finite_rows already)
         return None, None
 
     def _finite_rows(self, X: NDArray[np.float64] | None) -> NDArray[np.bool_] | None:
@@ -256,7 +259,25 @@ class ModelAdapter(Layer):
     def _decide(self, X: Any, call: Call) -> Decisions:
         t0 = time.perf_counter()
         n = call.n if X is call.raw else _len(X)
-        send, whole = self._screen(X, call)
+        # a scikit-learn estimator that refuses NaN and infinity checks them itself, before
+        # any work: its float batch goes straight in, and only when it raises are the rows
+        # screened (so the rows it cannot take are withheld as INVALID_INPUT, as always)
+        lazy = (
+            getattr(self, "_refuses_non_finite", False)
+            and isinstance(X, np.ndarray)
+            and X.dtype.kind == "f"
+            and X is not call.finite_rows
+        )
+        send, whole = self._screen(X, call, finite=not lazy)
+        if lazy and whole is None:
+            out, raised = self._invoke(X, n)
+            if raised:
+                send = self._finite_rows(X)
+            if send is None:
+                out.timings[self.stage_name] = out.timings.get(self.stage_name, 0.0) + (
+                    time.perf_counter() - t0
+                )
+                return out
         if whole is not None:
             out = self._withheld(n, Reason.INVALID_INPUT, whole)
         elif send is not None:
@@ -285,16 +306,21 @@ class ModelAdapter(Layer):
         )
 
     def _call(self, X: Any, n: int) -> Decisions:
+        return self._invoke(X, n)[0]
+
+    def _invoke(self, X: Any, n: int) -> tuple[Decisions, bool]:
+        """The model's decisions on ``X``, and whether the model raised."""
         if n == 0:
-            return self._empty()
+            return self._empty(), False
         try:
             raw = self._method(X)
         except Exception as exc:
-            return self._withheld(n, Reason.MODEL_ERROR, _short(f"{type(exc).__name__}: {exc}"))
+            detail = _short(f"{type(exc).__name__}: {exc}")
+            return self._withheld(n, Reason.MODEL_ERROR, detail), True
         try:
-            return self.to_decisions(raw, n)
+            return self.to_decisions(raw, n), False
         except ModelOutputError as exc:
-            return self._withheld(n, Reason.MODEL_ERROR, _short(f"ModelOutputError: {exc}"))
+            return self._withheld(n, Reason.MODEL_ERROR, _short(f"ModelOutputError: {exc}")), False
 
     def _empty(self) -> Decisions:
         d = self._withheld(0, Reason.NONE, "")
@@ -436,6 +462,29 @@ def _is_regressor(model: Any) -> bool:
 
     try:
         return bool(is_regressor(model))
+    except Exception:
+        return False
+
+
+# scikit-learn packages whose estimators validate every input with check_array (NaN and
+# infinity refused unless the estimator's allow_nan tag says otherwise); meta-estimators
+# (pipelines, column transformers) are not listed: their steps may let NaN through
+_SELF_CHECKING = (
+    "sklearn.linear_model.",
+    "sklearn.svm.",
+    "sklearn.neighbors.",
+    "sklearn.naive_bayes.",
+    "sklearn.neural_network.",
+    "sklearn.discriminant_analysis.",
+)
+
+
+def _refuses_non_finite(model: Any) -> bool:
+    """True for a scikit-learn estimator that raises on NaN or infinity before any work."""
+    if not type(model).__module__.startswith(_SELF_CHECKING):
+        return False
+    try:
+        return model.__sklearn_tags__().input_tags.allow_nan is False
     except Exception:
         return False
 

@@ -4,7 +4,8 @@ A [`Layer`][] wraps an inner layer (the bottom one wraps the model through
 [`ModelAdapter`][guardrails.core.adapter.ModelAdapter]). Public calls (``decide``, ``decide_one``,
 ``predict``, ``adecide``, ``fit``) start a [`Call`][] and hand it down; each layer
 implements ``_decide`` (and ``_fit`` when it learns). Most layers only post-process the
-inner layer's decisions: they subclass [`PostLayer`][] and implement ``_post``.
+inner layer's decisions: they subclass [`PostLayer`][guardrails.core.post.PostLayer] (in
+[`guardrails.core.post`][], above the adapter) and implement ``_post``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ __all__ = [
     "Call",
     "DriftNote",
     "Layer",
-    "PostLayer",
     "ReviewNote",
     "ValidationNote",
     "as_batch",
@@ -344,8 +344,7 @@ class Layer(ABC):
         for a layer class that overrides ``_adecide``; a layer whose async path only saves a
         thread hop (validation, logging, review) overrides this to return False.
         """
-        method = type(self)._adecide
-        return method is not Layer._adecide and method is not PostLayer._adecide
+        return type(self)._adecide is not Layer._adecide
 
     # -- what the stack exposes ----------------------------------------------------------
 
@@ -483,41 +482,3 @@ class Layer(ABC):
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Layer:
         """Rebuild a layer saved by `_to_state` around ``inner``."""
         raise ArtifactError(f"{cls.__name__} cannot be loaded from a saved guard.")
-
-
-class PostLayer(Layer):
-    """A layer that acts only on the decisions of the layer inside it.
-
-    Subclasses implement `_post` and, if they learn, `_learn`.
-    """
-
-    inner: Layer
-
-    def __init__(self, inner: Any) -> None:
-        from guardrails.core.adapter import as_layer
-
-        self.inner = as_layer(inner)
-
-    def _post(self, d: Decisions, call: Call) -> Decisions:
-        """Transform the inner layer's decisions."""
-        return d
-
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
-        """Learn from the inner layer's decisions on held-out data and their labels."""
-
-    def _timed_post(self, d: Decisions, call: Call) -> Decisions:
-        t0 = time.perf_counter()
-        out = self._post(d, call)
-        out.timings[self.name] = out.timings.get(self.name, 0.0) + time.perf_counter() - t0
-        return out
-
-    def _decide(self, X: Any, call: Call) -> Decisions:
-        return self._timed_post(self.inner._decide(X, call), call)
-
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return self._timed_post(await self.inner._adecide(X, call), call)
-
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
-        self._learn(d, y)
-        return self._post(d, call)

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.core.adapter import ModelAdapter, OutputKind
+from guardrails.core.adapter import ModelAdapter, OutputKind, as_layer
 from guardrails.core.decisions import PRIMARY, Decisions, Reason, object_column
 from guardrails.core.errors import (
     ArtifactError,
@@ -1139,7 +1139,6 @@ class WithFallback(Layer):
         max_wait: float | None = None,
         workers: WorkerPool | None = None,
     ) -> None:
-        from guardrails.core.adapter import as_layer
 
         self.inner = as_layer(inner)
         if isinstance(stages, (Stage, str)) or not isinstance(stages, Sequence):

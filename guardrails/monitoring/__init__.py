@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the drift monitor layer, change points."""
+"""Monitoring wing: drift profiles and tests, the monitor layer, drift impact, change points."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -12,6 +12,11 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
     adjust_pvalues,
+)
+from guardrails.monitoring.impact import (
+    FeatureImpact,
+    ImpactReport,
+    rank_impact,
 )
 from guardrails.monitoring.monitor import (
     DriftAction,
@@ -30,6 +35,8 @@ __all__ = [
     "DriftProfile",
     "DriftReport",
     "FeatureDrift",
+    "FeatureImpact",
+    "ImpactReport",
     "MarkDrift",
     "Monitored",
     "PageHinkley",
@@ -40,4 +47,5 @@ __all__ = [
     "Tighten",
     "WindowState",
     "adjust_pvalues",
+    "rank_impact",
 ]

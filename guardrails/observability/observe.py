@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import structlog
 
+from guardrails.core.adapter import as_layer
 from guardrails.core.decisions import PRIMARY, Decisions, Reason
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning
 from guardrails.core.layer import Call, Layer, _is_frame
@@ -185,7 +186,6 @@ class Logged(Layer):
         max_row_events: int | None = MAX_ROW_EVENTS,
         seed: int | None = None,
     ) -> None:
-        from guardrails.core.adapter import as_layer
 
         check_settings(
             logger=logger,

@@ -14,8 +14,9 @@ from numpy.typing import NDArray
 
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import ConfigurationError
-from guardrails.core.layer import Call, Layer, PostLayer, ReviewNote
+from guardrails.core.layer import Call, Layer, ReviewNote
 from guardrails.core.persistence import persistable
+from guardrails.core.post import PostLayer
 from guardrails.core.redaction import REDACTED, Redactor
 from guardrails.review.budget import (
     PriorityFn,

@@ -22,6 +22,7 @@ import numpy as np
 import pydantic
 from numpy.typing import NDArray
 
+from guardrails.core.adapter import as_layer
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.core.layer import Call, Layer, ValidationNote, _is_frame, take_rows
@@ -1022,7 +1023,6 @@ class Validated(Layer):
         redactor: Redactor | None = None,
         as_frame: bool = False,
     ) -> None:
-        from guardrails.core.adapter import as_layer
 
         settings = Validated.check_settings(
             schema=schema,

@@ -172,3 +172,23 @@ def test_as_layer_passes_layers_through(iris: dict[str, Any]) -> None:
     assert isinstance(as_layer(iris["model"]), ModelAdapter)
     with pytest.raises(ConfigurationError):
         as_layer(layer, output="proba")
+
+
+def test_sklearn_estimator_that_refuses_nan_gets_the_same_decisions_unscreened() -> None:
+    """A linear model checks NaN and infinity itself: its batch goes in unscanned, and
+    when it raises, the rows it cannot take are withheld exactly as a screen would."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    lazy = ModelAdapter(model)
+    screened = ModelAdapter(model)
+    screened._refuses_non_finite = False
+    assert lazy._refuses_non_finite
+    T = X[:40].copy()
+    T[3, 1], T[17, 0], T[30, 3] = np.nan, np.inf, -np.inf
+    for batch in (T, X[:40], np.full((5, 4), np.nan), T[3:4]):
+        a, b = lazy.decide(batch), screened.decide(batch)
+        assert a == b
+        assert a.reason.tolist() == b.reason.tolist()
+    assert lazy.decide(T).reason[[3, 17, 30]].tolist() == [int(Reason.INVALID_INPUT)] * 3
