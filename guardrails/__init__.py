@@ -6,8 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.abstention.online import DtACI
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.abstention.intervals import ConformalIntervals
+from guardrails.abstention.online import AdaptiveConformal, DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,

@@ -112,6 +112,7 @@ class Guard(Layer):
         name: str = "guard",
         version: str = "0",
         steps: Sequence[_Step] = (),
+        added: Sequence[tuple[str, _Step]] = (),
         allow_nan: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -128,6 +129,7 @@ class Guard(Layer):
         self.guard_name = name
         self.version = version
         self._steps: dict[str, _Step] = {s.slot: s for s in steps}
+        self._added: tuple[tuple[str, _Step], ...] = tuple(added)  # (after, step) by .add
         self._adapter = ModelAdapter(model, output=output, classes=classes, allow_nan=allow_nan)
         self.allow_nan = allow_nan
         self._lock = threading.Lock()
@@ -155,6 +157,7 @@ class Guard(Layer):
             name=self.guard_name,
             version=self.version,
             steps=[*self._steps.values(), step],
+            added=self._added,
             allow_nan=self.allow_nan,
         )
         if not self._fitted or self._stack is None:
@@ -531,6 +534,73 @@ class Guard(Layer):
             )
         )
 
+    def add(self, factory: Callable[[Layer], Layer], *, after: str) -> Guard:
+        """Put a layer of your own in the stack, right outside the slot ``after``.
+
+        The stack keeps its canonical order whatever order the steps are called in; a
+        user layer goes just outside the step it names (``after="model"``: next to the
+        model, inside validation). Several layers added after one slot nest in the order
+        they were added. See the guide *Writing a layer*.
+
+        Args:
+            factory: called with the layer below, returns your layer; a
+                [`PostLayer`][guardrails.core.post.PostLayer] subclass whose ``__init__``
+                takes the inner layer is such a callable.
+            after: "model" or one of ``CANONICAL_ORDER`` ("validate", "calibrate",
+                "abstain", "monitor", "fallback", "review", "log"), whether or not that
+                step is in this guard.
+
+        Raises:
+            ConfigurationError: ``factory`` is not callable or ``after`` names no slot.
+
+        Examples:
+            >>> import numpy as np
+            >>> from guardrails import PostLayer, guard
+            >>> class Doubled(PostLayer):
+            ...     name = "doubled"
+            ...     def post(self, d, call):
+            ...         return d.replace(prediction=d.prediction * 2)
+            >>> g = guard(lambda X: X[:, 0], output="values").add(Doubled, after="model")
+            >>> g.predict(np.array([[1.5]])).tolist()
+            [3.0]
+        """
+        if not callable(factory):
+            raise ConfigurationError(
+                "The 'factory' parameter of Guard.add must be callable (a Layer class, or a "
+                f"function of the inner layer returning a Layer). Got {factory!r} instead."
+            )
+        if after != "model" and after not in CANONICAL_ORDER:
+            raise ConfigurationError(
+                "The 'after' parameter of Guard.add must be 'model' or one of "
+                f"{list(CANONICAL_ORDER)}. Got {after!r} instead."
+            )
+        label = getattr(factory, "__name__", None) or type(factory).__name__
+
+        def build(inner: Layer) -> Layer:
+            layer = factory(inner)
+            if not isinstance(layer, Layer):
+                raise ConfigurationError(
+                    f"Guard.add: {label}(inner) must return a Layer. Got {layer!r} instead."
+                )
+            return layer
+
+        new = Guard(
+            self.model,
+            output=self.output,
+            classes=self.classes,
+            name=self.guard_name,
+            version=self.version,
+            steps=list(self._steps.values()),
+            added=[*self._added, (after, _Step("add", build, f"{label}, after={after!r}"))],
+            allow_nan=self.allow_nan,
+        )
+        # a fitted guard's new stack is built afresh: fit it again (the error says why)
+        new._unfitted_by = f".add({label}, after={after!r})" if self._fitted else self._unfitted_by
+        return new
+
+    def _added_after(self, slot: str) -> list[_Step]:
+        return [step for where, step in self._added if where == slot]
+
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
 
@@ -548,10 +618,14 @@ class Guard(Layer):
             with self._lock:
                 if self._stack is None:
                     layer: Layer = self._adapter
+                    for added in self._added_after("model"):
+                        layer = added.build(layer)
                     for slot in CANONICAL_ORDER:
                         step = self._steps.get(slot)
                         if step is not None:
                             layer = step.build(layer)
+                        for added in self._added_after(slot):
+                            layer = added.build(layer)
                     _share_schema_secrets(layer)
                     for part in layer.layers():
                         if isinstance(part, Monitored):  # its events say whose monitor spoke
@@ -565,17 +639,17 @@ class Guard(Layer):
 
     # -- the Layer protocol --------------------------------------------------------------
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
-        return self.stack._decide(X, call)
+    def decide_call(self, X: Any, call: Call) -> Decisions:
+        return self.stack.decide_call(X, call)
 
     def awaits_io(self) -> bool:
         return False  # the layers of the stack answer for themselves
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return await self.stack._adecide(X, call)
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
+        return await self.stack.adecide_call(X, call)
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.stack._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.stack.fit_call(X, y, call)
         self._fitted = True
         self._unfitted_by = None
         return d
@@ -610,10 +684,12 @@ class Guard(Layer):
     def __repr__(self) -> str:
         model = type(self.model).__name__
         text = f"guard({model}, allow_nan=True)" if self.allow_nan else f"guard({model})"
+        text += "".join(f".add({added.text})" for added in self._added_after("model"))
         for slot in CANONICAL_ORDER:
             step = self._steps.get(slot)
             if step is not None:
                 text += f".{slot}({step.text})"
+            text += "".join(f".add({added.text})" for added in self._added_after(slot))
         return text
 
     # -- persistence ---------------------------------------------------------------------
@@ -622,7 +698,18 @@ class Guard(Layer):
         """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
 
         The model is not stored: pass it back to [`load`][].
+
+        Raises:
+            ConfigurationError: the guard has a layer added by [`add`][guardrails.builder.Guard.add]
+                (a user's layer is code, which an artifact never stores).
         """
+        if self._added:
+            names = ", ".join(step.text for _, step in self._added)
+            raise ConfigurationError(
+                f"This guard has layers of your own ({names}); a saved guard stores no code, "
+                "so it cannot be saved. Save the guard without them and add them again "
+                "after load()."
+            )
         self.check_fitted()
         enc = persistence.Encoder()
         adapter = self._adapter

@@ -73,7 +73,7 @@ class LabelledData:
     def as_decisions(self) -> Decisions:
         """The guard's original outputs on these cases as a [`Decisions`][guardrails.Decisions]
         batch (candidate, probabilities, confidence, classes), so that a layer's
-        ``_learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
+        ``learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
 
         ``abstained`` is True for withheld cases and ``reason`` is the original reason.
         """
