@@ -117,6 +117,7 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -209,6 +210,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PlattScaling",
