@@ -27,11 +27,11 @@ from guardrails.abstention.policies import (
     _check_choice,
     _check_labels,
     _check_number,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import PRIMARY, Decisions, Reason, object_column
 from guardrails.core.errors import (
     ConfigurationError,
@@ -157,7 +157,7 @@ def _too_few(owner: str, n: int, alpha: float) -> InvalidInputError:
 
 
 def _check_alpha(owner: str, alpha: Any) -> float:
-    return _check_unit(owner, "alpha", alpha, closed=False)
+    return check_unit(owner, "alpha", alpha, interval="(0, 1)")
 
 
 def _check_size(owner: str, name: str, value: Any) -> int | None:
@@ -808,7 +808,7 @@ class AdaptiveConformal(Policy):
                 f"ConformalIntervals. Got {base!r} instead."
             )
         self.base = base
-        self.gamma = _check_unit("AdaptiveConformal", "gamma", gamma, closed=False)
+        self.gamma = check_unit("AdaptiveConformal", "gamma", gamma, interval="(0, 1)")
         self._lock = threading.Lock()
 
     def needs(self) -> frozenset[str]:

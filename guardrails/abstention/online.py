@@ -24,11 +24,11 @@ from guardrails.abstention.conformal import (
 )
 from guardrails.abstention.policies import (
     _check_labels,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import PRIMARY, Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError
 from guardrails.core.persistence import persistable
@@ -118,7 +118,7 @@ class DtACI(AdaptiveConformal):
         )
         self.eta = float(default_eta) if eta is None else _positive(owner, "eta", eta)
         self.sigma = (
-            1.0 / (2 * self.interval) if sigma is None else _check_unit(owner, "sigma", sigma)
+            1.0 / (2 * self.interval) if sigma is None else check_unit(owner, "sigma", sigma)
         )
 
     def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:
