@@ -6,8 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.abstention.online import DtACI
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.abstention.intervals import ConformalIntervals
+from guardrails.abstention.online import AdaptiveConformal, DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -116,6 +117,7 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -132,15 +134,11 @@ from guardrails.observability.observe import Logged
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
 from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import (
-    MemoryQueue,
-    ReviewCase,
-    Reviewed,
-    ReviewError,
-    ReviewQueue,
-    labelled_data,
-    realized_accuracy,
-)
+from guardrails.review.cases import ReviewCase, ReviewError
+from guardrails.review.labels import labelled_data, realized_accuracy
+from guardrails.review.layer import Reviewed
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.review.sqlite import SQLiteQueue
 from guardrails.validation.layer import Validated, ValidationResult
 from guardrails.validation.schema import FieldSpec, Schema, infer_schema
@@ -212,6 +210,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PlattScaling",

@@ -2,7 +2,8 @@
 
 Whatever order the steps are called in, the stack is, outermost first:
 
-    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
+    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated(
+        NoveltyGated( Validated( model ))))))))
 
 Each step returns a new [`Guard`][]; the stack is built (and checked) on first use or
 by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step called after
@@ -49,12 +50,15 @@ from guardrails.fallback.chain import check_settings as check_fallback_settings
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated, Scorer
 from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
 from guardrails.observability.telemetry import Metrics
-from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.review.budget import PriorityFn, ReviewBudget
+from guardrails.review.labels import labelled_data
+from guardrails.review.layer import Reviewed
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
@@ -70,6 +74,7 @@ L = TypeVar("L", bound=Layer)
 
 CANONICAL_ORDER: tuple[str, ...] = (
     "validate",
+    "novelty",
     "calibrate",
     "abstain",
     "monitor",
@@ -79,7 +84,7 @@ CANONICAL_ORDER: tuple[str, ...] = (
 )
 """Slots of a guard, innermost first."""
 
-_REFITTING: frozenset[str] = frozenset({"calibrate", "abstain"})
+_REFITTING: frozenset[str] = frozenset({"novelty", "calibrate", "abstain"})
 """Slots whose step, called after ``fit``, changes what was fitted."""
 
 
@@ -249,7 +254,7 @@ class Guard(Layer):
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
-        See [`Reviewed`][guardrails.review.queue.Reviewed] for the arguments. The queue is shared,
+        See [`Reviewed`][guardrails.review.layer.Reviewed] for the arguments. The queue is shared,
         not copied: it stands for an external store. Invalid-input rows go in as
         "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
         ``data_quality_window`` seconds. ``budget`` (a
@@ -358,6 +363,45 @@ class Guard(Layer):
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
 
+    def novelty(
+        self,
+        reference: Any,
+        *,
+        alpha: float = 0.01,
+        score: str | Scorer = "knn",
+        n_neighbors: int = 20,
+        relative: bool = True,
+        categorical: Sequence[int | str] = (),
+        embed: Callable[[Any], Any] | None = None,
+        max_reference: int | None = 50_000,
+        seed: int = 0,
+    ) -> Guard:
+        """Withhold rows unlike ``reference`` (``Reason.NOVEL``), whatever the confidence.
+
+        The detector is fitted on ``reference`` (the training rows) now; ``fit(X_cal,
+        y_cal)`` calibrates it on the held-out rows into conformal p-values, and a row
+        whose p-value is at most ``alpha`` is withheld: at most ``alpha`` of in-distribution
+        rows. See [`NoveltyGate`][guardrails.NoveltyGate] for the settings, or pass
+        a fitted gate as ``reference``. The fitted detector is shared by built guards.
+        """
+        if isinstance(reference, NoveltyGate):
+            gate = reference
+            gate._check_reference()
+        else:
+            gate = NoveltyGate(
+                alpha=alpha,
+                score=score,
+                n_neighbors=n_neighbors,
+                relative=relative,
+                categorical=categorical,
+                embed=embed,
+                max_reference=max_reference,
+                seed=seed,
+            ).fit(reference)
+        return self._with(
+            _Step("novelty", lambda inner: NoveltyGated(inner, gate=gate), repr(gate))
+        )
+
     def calibrate(
         self, method: str | Calibrator = "temperature", *, training_data: Any = None
     ) -> Guard:
@@ -394,7 +438,7 @@ class Guard(Layer):
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
-        Uses [`labelled_data`][guardrails.review.queue.labelled_data] and
+        Uses [`labelled_data`][guardrails.review.labels.labelled_data] and
         [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
         hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
@@ -403,7 +447,7 @@ class Guard(Layer):
 
         With ``weighted=True`` (default) the cases are first resampled by their stored
         inclusion weights
-        ([`LabelledData.resample`][guardrails.review.queue.LabelledData.resample]),
+        ([`LabelledData.resample`][guardrails.review.labels.LabelledData.resample]),
         so a sample that favoured uncertain rows, or a mix of withheld and audit cases,
         is fitted in the proportions of the served traffic; with equal weights nothing
         changes. ``seed`` fixes that draw.
@@ -739,6 +783,8 @@ def _slot_of(layer: Layer) -> str | None:
         return "calibrate"
     if isinstance(layer, Abstaining):
         return "abstain"
+    if isinstance(layer, NoveltyGated):
+        return "novelty"
     return None
 
 
@@ -751,6 +797,8 @@ def _carried(build: Callable[[Layer], Layer], fitted: Layer) -> Callable[[Layer]
             layer.calibrator = copy.deepcopy(fitted.calibrator)
         elif isinstance(layer, Abstaining) and isinstance(fitted, Abstaining):
             layer.policy = copy.deepcopy(fitted.policy)
+        elif isinstance(layer, NoveltyGated) and isinstance(fitted, NoveltyGated):
+            layer.gate = copy.copy(fitted.gate)
         return layer
 
     return carry

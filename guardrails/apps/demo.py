@@ -6,6 +6,7 @@ import hashlib
 import math
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ from guardrails.monitoring.drift import DriftProfile, DriftReport
 from guardrails.monitoring.monitor import Monitored, Tighten
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
-from guardrails.review.queue import MemoryQueue, ReviewQueue
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.schema import infer_schema
 
 __all__ = [
@@ -182,8 +184,9 @@ class FlakyModel:
     Faults go by row, not by clock or call order: each row's fate is a number in [0, 1)
     drawn from a hash of the row's bytes keyed by ``seed``, so the same rows fail in every
     run with that seed, for the guard and for the bare model alike. A call raises
-    ``ConnectionError`` when one of its rows drew below ``failure_rate``, and sleeps
-    ``hang`` seconds when one drew in the next ``hang_rate`` (then it answers). Both rates
+    ``ConnectionError`` when one of its rows drew below ``failure_rate``, and hangs when
+    one drew in the next ``hang_rate``: it sleeps ``hang`` seconds or until
+    ``release()``, then answers. Both rates
     are per row: with 10 rows a call, a row rate of 0.035 fails about 30% of the calls.
     While both rates are zero it is the model itself.
     """
@@ -194,9 +197,10 @@ class FlakyModel:
         self.n_features_in_ = model.n_features_in_
         self.failure_rate = 0.0
         self.hang_rate = 0.0
-        self.hang = 1.0
+        self.hang = 10.0
         self.sleep = True  # False: a hung call answers at once (the bare model's replay)
         self._key = int(seed).to_bytes(8, "little", signed=True)
+        self._released = threading.Event()
 
     def draws(self, X: Any) -> NDArray[np.float64]:
         """``(n_rows,)`` the fate of each row: a seeded hash of its bytes, in [0, 1)."""
@@ -219,8 +223,16 @@ class FlakyModel:
             if (draw < self.failure_rate).any():
                 raise ConnectionError("model server reset the connection")
             if self.sleep and (draw < self.failure_rate + self.hang_rate).any():
-                time.sleep(self.hang)
+                self._released.wait(self.hang)
         return self.model.predict_proba(X)
+
+    def release(self) -> None:
+        """End the hangs in progress now (the demo calls it once the guard gave up on them)."""
+        self._released.set()
+
+    def rearm(self) -> None:
+        """Let the next hang last ``hang`` seconds again."""
+        self._released.clear()
 
 
 class CallClock:
@@ -246,7 +258,7 @@ def build_demo_guard(
     With a ``CallClock`` (as the demo passes) nothing reads the wall clock for a
     decision but the primary's timeout: faults go by row (`FlakyModel`) and the breaker
     cools down for ten ticks of that clock, which the demo ticks once per call, so a seed
-    gives the same decisions on any machine that scores ten rows in less than the 0.25 s
+    gives the same decisions on any machine that scores ten rows in less than the 2 s
     timeout. Without one (a server, as in ``examples/fastapi_service.py``) the breaker
     cools down for 0.05 s of ``time.monotonic``.
 
@@ -326,7 +338,7 @@ def build_demo_guard(
         .fallback(
             ModelStage(backup, name="backup", when=on_error() | on_timeout() | on_circuit_open()),
             Rule(size_rule, name="size_rule", when=on_invalid_input()),
-            primary_timeout=0.25,  # a hung call sleeps 1 s (FlakyModel.hang)
+            primary_timeout=2.0,  # a hung call sleeps until released (run_demo)
             workers=workers,
             primary_breaker=CircuitBreaker(
                 name="primary",
@@ -614,8 +626,11 @@ def run_demo(
                 # A call abandoned at its timeout still runs to its end in its thread, and the
                 # monitor sees its rows then. Waiting for it keeps those rows next to their
                 # call in the monitor's windows, so the windows are the same in every run.
-                while workers.stats().busy:
-                    time.sleep(0.005)
+                if workers.stats().busy:
+                    primary.release()  # the guard has given up on it: no need to sleep on
+                    while workers.stats().busy:
+                        time.sleep(0.005)
+                    primary.rearm()
                 now = monitor.status
                 window = monitor.report
                 if window is not None and window is not last_report:

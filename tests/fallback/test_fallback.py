@@ -724,10 +724,16 @@ class Unreliable:
         return np.full(len(X), self.answer, dtype=np.int64)
 
 
+# How long a hanging primary call sleeps. The timing check below asks only that no caller
+# waited for a hang (which would take all of HANG), not how close to its deadline it got:
+# that depends on how loaded the shared machine is, so it is not asserted.
+HANG = 3.0
+
+
 def _unreliable_guard(seed: int, primary_timeout: float) -> Any:
-    """Primary: raises 30%, sleeps 0.8 s (far past any deadline here) 5%. Backup: raises
-    10%, with a breaker. Default: always answers."""
-    primary = Unreliable(seed, answer=0, raises=0.30, sleeps=0.05, sleep=0.8)
+    """Primary: raises 30%, hangs for HANG seconds (far past any deadline here) 5%.
+    Backup: raises 10%, with a breaker. Default: always answers."""
+    primary = Unreliable(seed, answer=0, raises=0.30, sleeps=0.05, sleep=HANG)
     backup = Unreliable(seed + 1, answer=1, raises=0.10)
     return guard(primary, output="labels", classes=[0, 1, 2]).fallback(
         ModelStage(
@@ -743,9 +749,7 @@ def _unreliable_guard(seed: int, primary_timeout: float) -> Any:
     )
 
 
-def _check_reliable(
-    decisions: list[Decisions], elapsed: list[float], deadline: float, margin: float = 0.35
-) -> None:
+def _check_reliable(decisions: list[Decisions], elapsed: list[float], deadline: float) -> None:
     counts: dict[str, int] = {}
     for d in decisions:
         assert len(d) == 1
@@ -763,10 +767,9 @@ def _check_reliable(
             assert {why for _, why in steps} <= {"model_error", "timeout", "circuit_open"}
         else:
             assert row.prediction == 0
-    # the margin is for thread scheduling on a loaded 2-core machine (CI shares it with
-    # the whole suite); a blocking call would take the primary's full sleep (0.8 s),
-    # above deadline + margin
-    assert max(elapsed) <= deadline + margin, max(elapsed)
+    # every hang was abandoned at the deadline: a caller that waited for one would have
+    # taken at least HANG seconds
+    assert max(elapsed) < HANG - 0.5, max(elapsed)
     assert min(counts.get(s, 0) for s in ("primary", "backup", "default")) > 0
 
 
@@ -802,9 +805,7 @@ def test_every_async_request_gets_a_timely_decision_under_primary_faults() -> No
         return out
 
     results = asyncio.run(main())
-    # 50 tasks share one event loop: a task's clock also runs while the loop serves the
-    # other 49, so the scheduling margin is wider than for one thread
-    _check_reliable([d for d, _ in results], [t for _, t in results], deadline, margin=0.6)
+    _check_reliable([d for d, _ in results], [t for _, t in results], deadline)
 
 
 def test_concurrent_threads_share_one_chain_and_its_breaker() -> None:
