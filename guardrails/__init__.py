@@ -6,8 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.abstention.online import DtACI
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.abstention.intervals import ConformalIntervals
+from guardrails.abstention.online import AdaptiveConformal, DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -116,6 +117,7 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -212,6 +214,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PlattScaling",

@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the monitor layer, drift impact, change points."""
+"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -27,6 +27,12 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import (
+    SCORES,
+    NoveltyGate,
+    NoveltyGated,
+    conformal_p_values,
+)
 
 __all__ = [
     "CORRECTIONS",
@@ -39,13 +45,17 @@ __all__ = [
     "ImpactReport",
     "MarkDrift",
     "Monitored",
+    "NoveltyGate",
+    "NoveltyGated",
     "PageHinkley",
     "Reweight",
     "RouteToReview",
+    "SCORES",
     "TESTS",
     "TestResult",
     "Tighten",
     "WindowState",
     "adjust_pvalues",
+    "conformal_p_values",
     "rank_impact",
 ]

@@ -357,10 +357,10 @@ class Monitored(PostLayer):
 
     # -- observing -----------------------------------------------------------------------
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        return self.inner._fit(X, y, call)  # calibration data is not traffic: not observed
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        return self.inner.fit_call(X, y, call)  # calibration data is not traffic: not observed
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         rows = ~np.isin(d.reason, _NO_OUTPUT)
         if call.valid is not None and len(call.valid) == len(d):
             rows &= call.valid

@@ -81,7 +81,7 @@ class Spy(PostLayer):
         super().__init__(inner)
         self.notes: list[DriftNote | None] = []
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         self.notes.append(call.drift)
         return d
 
@@ -330,10 +330,10 @@ def test_the_monitor_reads_model_ready_inputs_when_a_validator_made_them(
         def __init__(self, inner: Layer) -> None:
             self.inner = inner
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             arr = np.array([[r["a"], r["b"], r["c"]] for r in X])
             call.model_input = arr
-            return self.inner._decide(arr, call)
+            return self.inner.decide_call(arr, call)
 
     from guardrails import as_layer
 
