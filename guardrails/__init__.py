@@ -6,8 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.abstention.online import DtACI
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.abstention.intervals import ConformalIntervals
+from guardrails.abstention.online import AdaptiveConformal, DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -106,6 +107,7 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
 )
+from guardrails.monitoring.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -115,6 +117,7 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -187,6 +190,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -194,6 +198,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -209,6 +214,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PlattScaling",
@@ -280,6 +287,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from guardrails import (
     CANONICAL_ORDER,
     Abstaining,
     Calibrated,
+    Call,
     ConfidenceThreshold,
     ConfigurationError,
     Decisions,
@@ -22,6 +24,7 @@ from guardrails import (
     ModelAdapter,
     NotFittedError,
     Policy,
+    PostLayer,
     Reason,
     Verdict,
     confidence_below,
@@ -317,3 +320,45 @@ def test_a_loaded_guard_keeps_its_fitted_layers_through_a_later_step(
     assert loaded.log().decide(iris["X_test"]).abstained.tolist() == want
     with pytest.raises(NotFittedError, match=r"unfitted by \.calibrate"):
         loaded.calibrate().decide(iris["X_test"])
+
+
+class _Tag(PostLayer):
+    """Marks the rows it saw answered with confidence 1: shows where it sat in the stack."""
+
+    name = "tag"
+
+    def post(self, d: Decisions, call: Call) -> Decisions:
+        return d.replace(confidence=np.where(d.abstained, 0.0, 1.0))
+
+
+def test_add_puts_a_user_layer_just_outside_the_slot_it_names(iris: dict[str, Any]) -> None:
+    g = (
+        guard(iris["model"])
+        .abstain(confidence_below(0.6))
+        .add(_Tag, after="calibrate")
+        .calibrate("temperature")
+        .fit(iris["X_cal"], iris["y_cal"])
+    )
+    kinds = [type(layer).__name__ for layer in g.layers()]
+    assert kinds.index("Abstaining") < kinds.index("_Tag") < kinds.index("Calibrated")
+    assert ".calibrate(TemperatureScaling()).add(_Tag, after='calibrate').abstain(" in repr(g)
+    # the policy sees the tag's confidence (1.0), so nothing is withheld for low confidence
+    assert not g.decide(iris["X_test"]).abstained.any()
+
+
+def test_add_after_the_model_takes_a_factory_function_too() -> None:
+    g = guard(lambda X: X[:, 0], output="values").add(lambda inner: _Tag(inner), after="model")
+    assert g.predict(np.array([[2.0]])).tolist() == [2.0]
+    assert type(next(iter(g.layers()))).__name__ == "_Tag"
+
+
+def test_add_refuses_an_unknown_slot_and_a_guard_with_a_user_layer_refuses_to_save(
+    tmp_path: Path,
+) -> None:
+    g = guard(lambda X: X[:, 0], output="values")
+    with pytest.raises(ConfigurationError, match=r"'after' parameter of Guard\.add"):
+        g.add(_Tag, after="calibration")
+    with pytest.raises(ConfigurationError, match="'factory' parameter"):
+        g.add("tag", after="model")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="layers of your own"):
+        g.add(_Tag, after="model").save(tmp_path / "g")

@@ -414,15 +414,15 @@ class Abstaining(PostLayer):
     def is_fitted(self) -> bool:
         return self.policy.is_fitted()
 
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+    def learn(self, d: Decisions, y: NDArray[Any]) -> None:
         self.policy.fit(d, y)
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
         self.policy.fit_with_inputs(d, _model_input(call), y)
-        return self._post(d, call)
+        return self.post(d, call)
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         adaptable = self.policy.adaptable()
         if adaptable:  # for a drift action outside (monitor.Reweight)
             call.reweightable = (*call.reweightable, *adaptable)

@@ -84,7 +84,9 @@ class ModelAdapter(Layer):
     ) -> None:
         if isinstance(model, Layer):
             raise ConfigurationError(
-                "ModelAdapter wraps a model, not a guard layer; use the layer directly."
+                f"ModelAdapter wraps a model, not a layer ({type(model).__name__}). A layer is "
+                "itself a predictor: use it directly, or as a fallback stage; to put a layer "
+                'of your own in a guard, write guard(model).add(YourLayer, after="calibrate").'
             )
         if output is not None and output not in _KINDS:
             raise ConfigurationError(
@@ -256,7 +258,7 @@ class ModelAdapter(Layer):
             ok = np.asarray(np.isfinite(X).all(axis=1))
         return None if ok.all() else ok
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         t0 = time.perf_counter()
         n = call.n if X is call.raw else _len(X)
         # a scikit-learn estimator that refuses NaN and infinity checks them itself, before

@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the drift monitor layer, change points."""
+"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -13,6 +13,11 @@ from guardrails.monitoring.drift import (
     WindowState,
     adjust_pvalues,
 )
+from guardrails.monitoring.impact import (
+    FeatureImpact,
+    ImpactReport,
+    rank_impact,
+)
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -22,6 +27,12 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import (
+    SCORES,
+    NoveltyGate,
+    NoveltyGated,
+    conformal_p_values,
+)
 
 __all__ = [
     "CORRECTIONS",
@@ -30,14 +41,21 @@ __all__ = [
     "DriftProfile",
     "DriftReport",
     "FeatureDrift",
+    "FeatureImpact",
+    "ImpactReport",
     "MarkDrift",
     "Monitored",
+    "NoveltyGate",
+    "NoveltyGated",
     "PageHinkley",
     "Reweight",
     "RouteToReview",
+    "SCORES",
     "TESTS",
     "TestResult",
     "Tighten",
     "WindowState",
     "adjust_pvalues",
+    "conformal_p_values",
+    "rank_impact",
 ]

@@ -1358,18 +1358,18 @@ class Reviewed(PostLayer):
 
     # -- deciding ----------------------------------------------------------------------
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         # Calibration rows are labelled already: nothing to ask a person.
-        return self.inner._fit(X, y, call)
+        return self.inner.fit_call(X, y, call)
 
     def awaits_io(self) -> bool:
         return False  # its async path does the sync path's work without a thread hop
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        d = await self.inner._adecide(X, call)
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
+        d = await self.inner.adecide_call(X, call)
         return await asyncio.to_thread(self._timed_post, d, call)
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         withheld = d.abstained.copy()
         audit = np.zeros(len(d), dtype=bool)
         chance: NDArray[np.float64] | None = None
@@ -1799,7 +1799,7 @@ class LabelledData:
     def as_decisions(self) -> Decisions:
         """The guard's original outputs on these cases as a [`Decisions`][guardrails.Decisions]
         batch (candidate, probabilities, confidence, classes), so that a layer's
-        ``_learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
+        ``learn(d, y)`` can take ``(data.as_decisions(), data.y)`` directly.
 
         ``abstained`` is True for withheld cases and ``reason`` is the original reason.
         """

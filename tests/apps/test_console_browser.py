@@ -124,7 +124,7 @@ def _sign_in(driver: Any, url: str, name: str, token: str) -> None:
     driver.find_element(By.ID, "reviewer-name").send_keys(name)
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.CSS_SELECTOR, "#signin button").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_elements(By.ID, "lanes"))
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "lanes"))
     assert driver.find_element(By.ID, "reviewer").text == name
 
 
@@ -138,6 +138,13 @@ def _absent(driver: Any, by: str, selector: str) -> bool:
 
 
 def _press(driver: Any, key: str) -> None:
+    """Press ``key`` on the page once its keyboard script has run."""
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script(
+            "return document.readyState === 'complete' && "
+            "document.documentElement.getAttribute('data-keys') === 'ready'"
+        )
+    )
     driver.find_element(By.TAG_NAME, "body").click()
     ActionChains(driver).send_keys(key).perform()
 
@@ -192,7 +199,7 @@ def test_sign_in_filter_open_resolve_with_a_key_and_see_the_queue_update(
     rows[0].find_element(By.TAG_NAME, "a").click()
     assert browser.find_element(By.ID, "case-id").text == first
     _press(browser, "c")  # claim this case
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "resolve-form"))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "resolve-form"))
     failed = browser.find_elements(By.CSS_SELECTOR, "#input tr.failed")
     assert [r.get_attribute("data-field") for r in failed] == ["age"]
     assert len(browser.find_elements(By.CSS_SELECTOR, "#proba-chart rect.bar")) == 2
@@ -204,14 +211,14 @@ def test_sign_in_filter_open_resolve_with_a_key_and_see_the_queue_update(
         shutil.copyfile(shot, os.environ[SHOT_ENV])
 
     _press(browser, "1")  # the first class: "cat"
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "flash"))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "flash"))
     assert browser.find_element(By.ID, "case-id").text == second  # the next case opened
     assert queue.get(first).status == "resolved"
     assert (queue.get(first).label, queue.get(first).reviewer) == ("cat", "ana")
     assert queue.get(second).claimed_by == "ana"
 
     _press(browser, "q")
-    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "lanes"))
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "lanes"))
     assert _pending(browser, "withheld") == 0  # one resolved, one claimed by ana
     assert second in browser.find_element(By.ID, "mine").text
     assert _pending(browser, "audit") == 1

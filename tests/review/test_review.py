@@ -64,7 +64,7 @@ class _Route(PostLayer):
         super().__init__(inner)
         self.rows = rows
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         codes = np.zeros(len(d), dtype=np.int8)
         mask = np.zeros(len(d), dtype=bool)
         for i, reason in self.rows.items():
@@ -341,7 +341,7 @@ def test_regression_cases_give_arrays_but_no_accuracy() -> None:
         return np.asarray(X, dtype=float)[:, 0] * 2
 
     class All(PostLayer):
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             return d.withhold(np.ones(len(d), dtype=bool), Reason.REVIEW)
 
     layer = Reviewed(All(guard(model, output="values")), queue=q)

@@ -30,4 +30,5 @@
       target.click();
     }
   });
+  document.documentElement.setAttribute("data-keys", "ready");
 })();
