@@ -134,15 +134,11 @@ from guardrails.observability.observe import Logged
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
 from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import (
-    MemoryQueue,
-    ReviewCase,
-    Reviewed,
-    ReviewError,
-    ReviewQueue,
-    labelled_data,
-    realized_accuracy,
-)
+from guardrails.review.cases import ReviewCase, ReviewError
+from guardrails.review.labels import labelled_data, realized_accuracy
+from guardrails.review.layer import Reviewed
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.review.sqlite import SQLiteQueue
 from guardrails.validation.layer import Validated, ValidationResult
 from guardrails.validation.schema import FieldSpec, Schema, infer_schema

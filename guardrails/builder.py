@@ -55,8 +55,10 @@ from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
 from guardrails.observability.telemetry import Metrics
-from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.review.budget import PriorityFn, ReviewBudget
+from guardrails.review.labels import labelled_data
+from guardrails.review.layer import Reviewed
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
@@ -252,7 +254,7 @@ class Guard(Layer):
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
-        See [`Reviewed`][guardrails.review.queue.Reviewed] for the arguments. The queue is shared,
+        See [`Reviewed`][guardrails.review.layer.Reviewed] for the arguments. The queue is shared,
         not copied: it stands for an external store. Invalid-input rows go in as
         "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
         ``data_quality_window`` seconds. ``budget`` (a
@@ -436,7 +438,7 @@ class Guard(Layer):
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
-        Uses [`labelled_data`][guardrails.review.queue.labelled_data] and
+        Uses [`labelled_data`][guardrails.review.labels.labelled_data] and
         [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
         hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
@@ -445,7 +447,7 @@ class Guard(Layer):
 
         With ``weighted=True`` (default) the cases are first resampled by their stored
         inclusion weights
-        ([`LabelledData.resample`][guardrails.review.queue.LabelledData.resample]),
+        ([`LabelledData.resample`][guardrails.review.labels.LabelledData.resample]),
         so a sample that favoured uncertain rows, or a mix of withheld and audit cases,
         is fitted in the proportions of the served traffic; with equal weights nothing
         changes. ``seed`` fixes that draw.

@@ -37,7 +37,8 @@ from guardrails.monitoring.drift import DriftProfile, DriftReport
 from guardrails.monitoring.monitor import Monitored, Tighten
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
-from guardrails.review.queue import MemoryQueue, ReviewQueue
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.schema import infer_schema
 
 __all__ = [

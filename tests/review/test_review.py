@@ -33,13 +33,11 @@ from guardrails import (
     load,
     realized_accuracy,
 )
-from guardrails.review.queue import (
-    PENDING_REVIEW,
-    BaseQueue,
-    LabelledData,
-    cost_priority,
-    pending_answers,
-)
+from guardrails.review.budget import cost_priority
+from guardrails.review.cases import PENDING_REVIEW
+from guardrails.review.labels import LabelledData
+from guardrails.review.layer import pending_answers
+from guardrails.review.queue import BaseQueue
 from tests.review_support import FakeClock
 
 
@@ -354,7 +352,10 @@ def test_regression_cases_give_arrays_but_no_accuracy() -> None:
         realized_accuracy(q)
 
 
-@pytest.mark.parametrize("module", ["review.queue", "review.sqlite"])
+@pytest.mark.parametrize(
+    "module",
+    ["review.memory", "review.sqlite", "review.layer", "review.labels", "review.budget"],
+)
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib
