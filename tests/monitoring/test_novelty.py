@@ -301,6 +301,18 @@ def test_a_user_scorer_is_calibrated_like_the_built_in_scores(tmp_path: Any) -> 
 # -- large references ---------------------------------------------------------------------
 
 
+def test_a_single_record_gets_the_neighbours_a_batch_gets_on_many_columns() -> None:
+    rng = np.random.default_rng(20)
+    gate = NoveltyGate(alpha=0.05).fit(rng.normal(size=(3000, 24)))  # brute force
+    X = rng.normal(size=(200, 24)) * 1.5
+    whole = gate.score(X)  # past 64 rows: scikit-learn's brute force
+    alone = np.concatenate([gate.score(X[i : i + 1]) for i in range(0, 200, 40)])
+    np.testing.assert_allclose(alone, whole[::40], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.concatenate([gate.score(X[i : i + 50]) for i in range(0, 200, 50)]), whole, rtol=1e-12
+    )
+
+
 def test_a_large_reference_is_subsampled_by_seed_and_keeps_the_guarantee() -> None:
     rng = np.random.default_rng(12)
     big = _mixture(rng, 8000)
