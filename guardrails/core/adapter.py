@@ -372,7 +372,10 @@ class ModelAdapter(Layer):
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=row_pick(arr, top),
+                # the top class's probability; for two finite columns, their maximum
+                confidence=np.maximum(arr[:, 0], arr[:, 1])
+                if k == 2 and not any_bad
+                else row_pick(arr, top),
                 classes=classes,
             )
         else:
