@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,17 @@ from guardrails import (
     Decisions,
     Guard,
     InvalidInputError,
+    Logged,
     ModelAdapter,
+    Monitored,
     NotFittedError,
     Policy,
     PostLayer,
     Reason,
+    Reviewed,
+    Validated,
     Verdict,
+    WithFallback,
     confidence_below,
     guard,
 )
@@ -362,3 +368,38 @@ def test_add_refuses_an_unknown_slot_and_a_guard_with_a_user_layer_refuses_to_sa
         g.add("tag", after="model")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="layers of your own"):
         g.add(_Tag, after="model").save(tmp_path / "g")
+
+
+_STEP_LAYERS = {
+    "validate": Validated,
+    "calibrate": Calibrated,
+    "abstain": Abstaining,
+    "monitor": Monitored,
+    "fallback": WithFallback,
+    "review": Reviewed,
+    "log": Logged,
+}
+# settings of a layer that the guard fills in itself (its name and version, a seed per
+# built guard) or that only a hand-built layer takes
+_SET_BY_THE_GUARD = {
+    "review": {"logger", "clock", "guard_name", "version"},
+    "log": {"guard_name", "version", "seed"},
+}
+
+
+@pytest.mark.parametrize("step", CANONICAL_ORDER)
+def test_every_builder_step_takes_its_layers_settings_with_the_same_defaults(step: str) -> None:
+    builder = inspect.signature(getattr(Guard, step)).parameters
+    layer = inspect.signature(_STEP_LAYERS[step].__init__).parameters
+    settings = {n: p for n, p in layer.items() if n not in ("self", "inner")}
+    ours = {n: p for n, p in builder.items() if n != "self"}
+    missing = set(settings) - set(ours) - _SET_BY_THE_GUARD.get(step, set())
+    assert not missing, f".{step}() lacks settings of {_STEP_LAYERS[step].__name__}: {missing}"
+    extra = set(ours) - set(settings)
+    assert not extra, f".{step}() has settings {_STEP_LAYERS[step].__name__} lacks: {extra}"
+    differ = {
+        n: (p.default, settings[n].default)
+        for n, p in ours.items()
+        if p.default != settings[n].default and settings[n].default is not inspect.Parameter.empty
+    }
+    assert not differ, f".{step}() defaults differ from its layer's: {differ}"

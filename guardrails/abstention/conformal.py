@@ -27,11 +27,11 @@ from guardrails.abstention.policies import (
     _check_choice,
     _check_labels,
     _check_number,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import (
     ConfigurationError,
@@ -153,7 +153,7 @@ def _too_few(owner: str, n: int, alpha: float) -> InvalidInputError:
 
 
 def _check_alpha(owner: str, alpha: Any) -> float:
-    return _check_unit(owner, "alpha", alpha, closed=False)
+    return check_unit(owner, "alpha", alpha, interval="(0, 1)")
 
 
 def _check_size(owner: str, name: str, value: Any) -> int | None:

@@ -24,11 +24,11 @@ from guardrails.abstention.policies import (
     Policy,
     Verdict,
     _check_labels,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import PRIMARY, Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError
 from guardrails.core.persistence import persistable
@@ -78,7 +78,7 @@ class AdaptiveConformal(Policy):
                 f"ConformalIntervals. Got {base!r} instead."
             )
         self.base = base
-        self.gamma = _check_unit("AdaptiveConformal", "gamma", gamma, closed=False)
+        self.gamma = check_unit("AdaptiveConformal", "gamma", gamma, interval="(0, 1)")
         self._lock = threading.Lock()
 
     def needs(self) -> frozenset[str]:
@@ -279,7 +279,7 @@ class DtACI(AdaptiveConformal):
         )
         self.eta = float(default_eta) if eta is None else _positive(owner, "eta", eta)
         self.sigma = (
-            1.0 / (2 * self.interval) if sigma is None else _check_unit(owner, "sigma", sigma)
+            1.0 / (2 * self.interval) if sigma is None else check_unit(owner, "sigma", sigma)
         )
 
     def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:

@@ -35,10 +35,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.apps import report_plots as _plots
-from guardrails.apps.report_checks import _cell, _check_text, _short_repr
+from guardrails.apps.report_checks import _cell, _check_text
 from guardrails.apps.report_draw import _DPI, PALETTE, _drawing
 from guardrails.apps.report_plots import HOW_TO_READ, Drawn
 from guardrails.core.errors import ConfigurationError
+from guardrails.core.text import truncate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -105,7 +106,7 @@ class Report:
         if subtitle is not None and not isinstance(subtitle, str):
             raise ConfigurationError(
                 f"The 'subtitle' parameter of Report must be a str or None. "
-                f"Got {_short_repr(subtitle)} instead."
+                f"Got {truncate(subtitle)} instead."
             )
         self.subtitle = subtitle
         self._sections: list[_Section] = []
@@ -386,7 +387,7 @@ class Report:
             if not isinstance(figure, _Figure):
                 raise ConfigurationError(
                     f"The 'figure' parameter of {owner} must be a matplotlib.figure.Figure. "
-                    f"Got {_short_repr(figure)} instead."
+                    f"Got {truncate(figure)} instead."
                 )
         title = _check_text(title, "title", owner)
         how_to_read = _check_text(how_to_read, "how_to_read", owner)
@@ -425,13 +426,13 @@ class Report:
         if isinstance(header, (str, bytes)) or not isinstance(header, Sequence) or not header:
             raise ConfigurationError(
                 f"The 'header' parameter of {owner} must be a non-empty sequence of str. "
-                f"Got {_short_repr(header)} instead."
+                f"Got {truncate(header)} instead."
             )
         head = tuple(_check_text(h, "header", owner, allow_empty=True) for h in header)
         if isinstance(rows, (str, bytes)) or not isinstance(rows, Sequence):
             raise ConfigurationError(
                 f"The 'rows' parameter of {owner} must be a sequence of rows. "
-                f"Got {_short_repr(rows)} instead."
+                f"Got {truncate(rows)} instead."
             )
         body = []
         for i, row in enumerate(rows):
@@ -442,7 +443,7 @@ class Report:
             ):
                 raise ConfigurationError(
                     f"Row {i} of the 'rows' parameter of {owner} must be a sequence of "
-                    f"{len(head)} cells, one per header column. Got {_short_repr(row)} instead."
+                    f"{len(head)} cells, one per header column. Got {truncate(row)} instead."
                 )
             body.append(tuple(_cell(v, row=i, owner=owner) for v in row))
         if note is not None:

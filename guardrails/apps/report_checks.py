@@ -16,20 +16,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.core.errors import ConfigurationError
+from guardrails.core.text import truncate
 
 DASH = "\u2013"  # a missing number, in a table or on a bar
-
-
-def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_text(value: Any, name: str, owner: str, *, allow_empty: bool = False) -> str:
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         raise ConfigurationError(
             f"The {name!r} parameter of {owner} must be a non-empty str. "
-            f"Got {_short_repr(value)} instead."
+            f"Got {truncate(value)} instead."
         )
     return value
 
@@ -47,7 +43,7 @@ def _numbers(
 
     def bad(what: str) -> ConfigurationError:
         return ConfigurationError(
-            f"The {name!r} parameter of {owner} must be {what}. Got {_short_repr(value)} instead."
+            f"The {name!r} parameter of {owner} must be {what}. Got {truncate(value)} instead."
         )
 
     if isinstance(value, (str, bytes)):
@@ -94,7 +90,7 @@ def _scalar(
         else:
             what = "a finite number"
         raise ConfigurationError(
-            f"The {name!r} parameter of {owner} must be {what}. Got {_short_repr(value)} instead."
+            f"The {name!r} parameter of {owner} must be {what}. Got {truncate(value)} instead."
         )
     return number
 
@@ -121,7 +117,7 @@ def _labels(value: Any, *, name: str, owner: str) -> list[str]:
     if not items:
         raise ConfigurationError(
             f"The {name!r} parameter of {owner} must be a non-empty 1-d sequence of labels. "
-            f"Got {_short_repr(value)} instead."
+            f"Got {truncate(value)} instead."
         )
     return items
 
@@ -151,7 +147,7 @@ def _series(
     if not isinstance(series, Mapping) or not series:
         raise ConfigurationError(
             f"The {name!r} parameter of {owner} must be a non-empty mapping of name -> "
-            f"{what} per window. Got {_short_repr(series)} instead."
+            f"{what} per window. Got {truncate(series)} instead."
         )
     out: dict[str, NDArray[np.float64]] = {}
     for key, values in series.items():
@@ -170,7 +166,7 @@ def _moments(value: Any, name: str, owner: str) -> list[Any]:
     except TypeError:
         raise ConfigurationError(
             f"The {name!r} parameter of {owner} must be a sequence of positions of 't'. "
-            f"Got {_short_repr(value)} instead."
+            f"Got {truncate(value)} instead."
         ) from None
 
 
@@ -195,7 +191,7 @@ def _cell(value: Any, *, row: int, owner: str) -> str:
     raise ConfigurationError(
         f"Cells in the 'rows' parameter of {owner} must be str, int, float, bool or None "
         f"(labels and aggregate numbers, never records or arrays). Row {row} has "
-        f"{type(value).__name__} {_short_repr(value, 40)}."
+        f"{type(value).__name__} {truncate(value, 40)}."
     )
 
 

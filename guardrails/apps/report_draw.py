@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.apps.report_checks import _scalar, _short_repr
+from guardrails.apps.report_checks import _scalar
 from guardrails.core.errors import ConfigurationError
+from guardrails.core.text import truncate
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -136,7 +137,7 @@ class _TimeAxis:
             if str(value) not in self.labels:
                 raise ConfigurationError(
                     f"The {name!r} parameter of {owner} must hold labels of 't' "
-                    f"({', '.join(map(repr, self.labels[:6]))}...). Got {_short_repr(value)} "
+                    f"({', '.join(map(repr, self.labels[:6]))}...). Got {truncate(value)} "
                     "instead."
                 )
             return float(self.labels.index(str(value)))
@@ -144,7 +145,7 @@ class _TimeAxis:
             if not isinstance(value, (_dt.date, np.datetime64)):
                 raise ConfigurationError(
                     f"The {name!r} parameter of {owner} must hold datetimes, like 't'. "
-                    f"Got {_short_repr(value)} instead."
+                    f"Got {truncate(value)} instead."
                 )
             return float(_dates().date2num(value))
         return _scalar(value, name=name, owner=owner)
@@ -170,7 +171,7 @@ class _TimeAxis:
 def _time_axis(t: Any, *, owner: str) -> _TimeAxis:
     bad = ConfigurationError(
         f"The 't' parameter of {owner} must be a non-empty 1-d sequence of increasing "
-        f"numbers, of datetimes, or of unique labels. Got {_short_repr(t)} instead."
+        f"numbers, of datetimes, or of unique labels. Got {truncate(t)} instead."
     )
     if isinstance(t, (str, bytes)):
         raise bad

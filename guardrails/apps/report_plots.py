@@ -26,7 +26,6 @@ from guardrails.apps.report_checks import (
     _same_length,
     _scalar,
     _series,
-    _short_repr,
 )
 from guardrails.apps.report_draw import (
     _MAX_LINES,
@@ -40,6 +39,7 @@ from guardrails.apps.report_draw import (
     _time_axis,
 )
 from guardrails.core.errors import ConfigurationError
+from guardrails.core.text import truncate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -100,7 +100,7 @@ def reliability(
     if not isinstance(curves, Mapping) or not curves:
         raise ConfigurationError(
             f"The 'curves' parameter of {owner} must be a non-empty mapping of label -> "
-            f"(bin_confidence, bin_accuracy, bin_count). Got {_short_repr(curves)} instead."
+            f"(bin_confidence, bin_accuracy, bin_count). Got {truncate(curves)} instead."
         )
     parsed: list[tuple[str, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]]
     parsed = []
@@ -109,7 +109,7 @@ def reliability(
         if isinstance(curve, (str, bytes)) or not isinstance(curve, Sequence) or len(curve) != 3:
             raise ConfigurationError(
                 f"The {name!r} entry of {owner} must be a sequence of three sequences "
-                f"(bin_confidence, bin_accuracy, bin_count). Got {_short_repr(curve)} instead."
+                f"(bin_confidence, bin_accuracy, bin_count). Got {truncate(curve)} instead."
             )
         conf = _numbers(curve[0], name=f"{name}[0] (bin_confidence)", owner=owner, low=0, high=1)
         acc = _numbers(curve[1], name=f"{name}[1] (bin_accuracy)", owner=owner, low=0, high=1)
@@ -131,7 +131,7 @@ def reliability(
         if not isinstance(ece, Mapping):
             raise ConfigurationError(
                 f"The 'ece' parameter of {owner} must be a mapping of label -> float. "
-                f"Got {_short_repr(ece)} instead."
+                f"Got {truncate(ece)} instead."
             )
         for label, value in ece.items():
             if label not in curves:
@@ -148,12 +148,12 @@ def reliability(
         if bin_edges.size != n_bins + 1 or (np.diff(bin_edges) <= 0).any():
             raise ConfigurationError(
                 f"The 'edges' parameter of {owner} must be {n_bins + 1} increasing numbers "
-                f"in [0, 1], one more than the bins. Got {_short_repr(edges)} instead."
+                f"in [0, 1], one more than the bins. Got {truncate(edges)} instead."
             )
     if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)):
         raise ConfigurationError(
             f"The 'min_count' parameter of {owner} must be an int >= 0. "
-            f"Got {_short_repr(min_count)} instead."
+            f"Got {truncate(min_count)} instead."
         )
     if min_count < 0:
         raise ConfigurationError(
@@ -273,13 +273,13 @@ def risk_coverage(
         if not isinstance(compare, Mapping):
             raise ConfigurationError(
                 f"The 'compare' parameter of {owner} must be a mapping of label -> "
-                f"(coverage, risk). Got {_short_repr(compare)} instead."
+                f"(coverage, risk). Got {truncate(compare)} instead."
             )
         for other, pair in compare.items():
             if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
                 raise ConfigurationError(
                     f"The 'compare[{other!r}]' entry of {owner} must be a pair of sequences "
-                    f"(coverage, risk). Got {_short_repr(pair)} instead."
+                    f"(coverage, risk). Got {truncate(pair)} instead."
                 )
             curves.append(_risk_curve(pair[0], pair[1], owner=owner, prefix=f"compare[{other!r}]"))
             names.append(_check_text(other, "compare label", owner))
@@ -292,7 +292,7 @@ def risk_coverage(
         ):
             raise ConfigurationError(
                 f"The 'operating_point' parameter of {owner} must be a pair (coverage, risk). "
-                f"Got {_short_repr(operating_point)} instead."
+                f"Got {truncate(operating_point)} instead."
             )
         point = (
             _scalar(
@@ -376,7 +376,7 @@ def per_class(
         ):
             raise ConfigurationError(
                 f"The 'interval' parameter of {owner} must be a pair (low, high) of "
-                f"sequences. Got {_short_repr(interval)} instead."
+                f"sequences. Got {truncate(interval)} instead."
             )
         low = _numbers(interval[0], name="interval[0] (low)", owner=owner, low=0, high=1)
         high = _numbers(interval[1], name="interval[1] (high)", owner=owner, low=0, high=1)
@@ -385,9 +385,9 @@ def per_class(
         if not ok.all():
             raise ConfigurationError(
                 f"The 'interval' parameter of {owner} must hold each coverage: "
-                f"low <= coverage <= high. Got low={_short_repr(low.tolist())}, "
-                f"high={_short_repr(high.tolist())} for coverage "
-                f"{_short_repr(cov.tolist())}."
+                f"low <= coverage <= high. Got low={truncate(low.tolist())}, "
+                f"high={truncate(high.tolist())} for coverage "
+                f"{truncate(cov.tolist())}."
             )
     n_rows = None
     if counts is not None:

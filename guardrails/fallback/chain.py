@@ -61,6 +61,7 @@ from guardrails.core.errors import (
 from guardrails.core.layer import Call, Layer, _is_frame
 from guardrails.core.persistence import persistable
 from guardrails.core.redaction import scrub_details
+from guardrails.core.text import shorten
 from guardrails.core.workers import Abandoned, PoolStats, Shed, WorkerPool
 from guardrails.fallback.breaker import CircuitBreaker
 
@@ -108,12 +109,8 @@ _RESERVED_NAMES = frozenset({PRIMARY, "model", "path"})
 _DETAIL_LIMIT = 300
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 3] + "..."
-
-
 def _error_text(exc: BaseException) -> str:
-    return _short(f"{type(exc).__name__}: {exc}")
+    return shorten(f"{type(exc).__name__}: {exc}", _DETAIL_LIMIT)
 
 
 def _check_seconds(owner: str, name: str, value: Any) -> float | None:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.core import persistence
+from guardrails.core.checks import check_unit
 from guardrails.core.errors import ArtifactError, ConfigurationError, InvalidInputError
 from guardrails.monitoring.reference import (
     _PVALUE_TESTS,
@@ -39,7 +40,6 @@ from guardrails.monitoring.reference import (
     _Categorical,
     _categorical_reference,
     _check_int,
-    _check_unit,
     _coarse_bins,
     _columns,
     _Feature,
@@ -655,7 +655,7 @@ def check_test_settings(
             f"The 'tests' parameter of {owner} must be a non-empty sequence of {list(TESTS)}. "
             f"Got {tests!r} instead."
         )
-    alpha = _check_unit(owner, "alpha", alpha)
+    alpha = check_unit(owner, "alpha", alpha, interval="(0, 1)")
     if correction not in CORRECTIONS:
         raise ConfigurationError(
             f"The 'correction' parameter of {owner} must be one of {list(CORRECTIONS)}. "

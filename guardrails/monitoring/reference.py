@@ -93,14 +93,6 @@ def _is_numeric(values: NDArray[Any]) -> bool:
     return values.dtype.kind in "iuf"
 
 
-def _check_unit(owner: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ConfigurationError(
-            f"The {name!r} parameter of {owner} must be a float in (0, 1). Got {value!r} instead."
-        )
-    return float(value)
-
-
 def _check_int(owner: str, name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ConfigurationError(

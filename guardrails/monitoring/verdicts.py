@@ -156,9 +156,9 @@ def drifted_features(
             if "chi2" in tests and _tv(f.ref_bins, bins) >= min_effect:
                 _, p = _chi2(f.ref_counts, counts)
                 flag = _p_flag(p, m_tests, alpha, correction)
-        if not flag and bins is not None and "psi" in tests:
+        if not flag and bins is not None and "psi" in tests and limits.get("psi") is not None:
             flag = _distance_flag("psi", _psi(f.ref_bins, bins), limits)
-        if not flag and bins is not None and "js" in tests:
+        if not flag and bins is not None and "js" in tests and limits.get("js") is not None:
             flag = _distance_flag("js", _js(f.ref_bins, bins), limits)
         if flag:
             out.append(f.name)
