@@ -115,6 +115,12 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.performance import (
+    LossModel,
+    PerformanceRule,
+    estimate_performance,
+    ppi_accuracy,
+)
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -200,6 +206,7 @@ __all__ = [
     "Layer",
     "LearnThenTest",
     "Logged",
+    "LossModel",
     "MarginThreshold",
     "MarkDrift",
     "MemoryQueue",
@@ -211,6 +218,7 @@ __all__ = [
     "NotFittedError",
     "OutputKind",
     "PageHinkley",
+    "PerformanceRule",
     "PlattScaling",
     "Policy",
     "PoolStats",
@@ -250,6 +258,7 @@ __all__ = [
     "WindowState",
     "WithFallback",
     "WorkerPool",
+    "__version__",
     "abstention_rate_above",
     "as_layer",
     "brier_score",
@@ -260,6 +269,7 @@ __all__ = [
     "drift_detected",
     "entropy_above",
     "error_rate_above",
+    "estimate_performance",
     "expected_calibration_error",
     "fallback_rate_above",
     "fingerprint",
@@ -280,13 +290,13 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "ppi_accuracy",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",
     "review_age_above",
     "review_backlog_above",
     "set_size_above",
-    "__version__",
 ]
 
 # The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with

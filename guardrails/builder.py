@@ -49,6 +49,7 @@ from guardrails.fallback.chain import check_settings as check_fallback_settings
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.monitoring.performance import PerformanceRule
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
 from guardrails.observability.telemetry import Metrics
@@ -320,6 +321,7 @@ class Guard(Layer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        performance: PerformanceRule | None = None,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
@@ -344,7 +346,13 @@ class Guard(Layer):
 
         def build(inner: Layer) -> Layer:
             actions = [a.fresh() for a in checked["actions"]]
-            return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
+            return Monitored(
+                inner,
+                action=actions,
+                detector=copy.deepcopy(detector),
+                performance=performance,
+                **settings,
+            )
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
 

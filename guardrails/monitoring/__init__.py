@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the drift monitor layer, change points."""
+"""Monitoring wing: drift profiles and tests, the monitor layer, change points, estimates."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -22,6 +22,15 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.performance import (
+    LossModel,
+    PerformanceEstimate,
+    PerformanceRule,
+    PerformanceState,
+    PPIEstimate,
+    estimate_performance,
+    ppi_accuracy,
+)
 
 __all__ = [
     "CORRECTIONS",
@@ -30,9 +39,14 @@ __all__ = [
     "DriftProfile",
     "DriftReport",
     "FeatureDrift",
+    "LossModel",
     "MarkDrift",
     "Monitored",
+    "PPIEstimate",
     "PageHinkley",
+    "PerformanceEstimate",
+    "PerformanceRule",
+    "PerformanceState",
     "Reweight",
     "RouteToReview",
     "TESTS",
@@ -40,4 +54,6 @@ __all__ = [
     "Tighten",
     "WindowState",
     "adjust_pvalues",
+    "estimate_performance",
+    "ppi_accuracy",
 ]

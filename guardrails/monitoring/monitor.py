@@ -43,6 +43,7 @@ from guardrails.monitoring.drift import (
     drifted_features,
     window_verdicts,
 )
+from guardrails.monitoring.performance import JoinedScores, PerformanceRule, PerformanceWatch
 
 if TYPE_CHECKING:
     from guardrails.core.persistence import Decoder, Encoder
@@ -63,6 +64,13 @@ _NO_OUTPUT = np.array(
     dtype=np.int8,
 )
 STATUSES = ("warming_up", "ok", "drift")
+_NOTIFY = (
+    "drift_detected",
+    "drift_recovered",
+    "concept_drift_detected",
+    "performance_degraded",
+    "performance_recovered",
+)
 
 
 class DriftAction:
@@ -451,6 +459,9 @@ class Monitored(PostLayer):
         recovery: clean windows in a row that end a drift episode.
         detector: the change detector on the error stream (default [`PageHinkley`][]).
         logger: a structlog logger; default ``structlog.get_logger("guardrails")``.
+        performance: a [`PerformanceRule`][]: the label-free performance estimate on the
+            same windows; while the rule holds the actions run as during drift, and the
+            estimate with its bounds joins ``call.drift.scores`` (key "performance").
 
     Examples:
         >>> import numpy as np
@@ -491,6 +502,7 @@ class Monitored(PostLayer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        performance: PerformanceRule | None = None,
     ) -> None:
         super().__init__(inner)
         ok = self._check(
@@ -523,6 +535,8 @@ class Monitored(PostLayer):
                 f"{sorted(self.inner.provides)}; use RouteToReview or MarkDrift instead."
             )
         self.recovery = recovery
+        self.performance = performance
+        self._perf = self._performance_watch(performance)
         self.detector = PageHinkley() if detector is None else detector
         self.logger = logger
         self._lock = threading.Lock()
@@ -607,6 +621,27 @@ class Monitored(PostLayer):
             "actions": _actions(owner, action),
         }
 
+    def _performance_watch(self, rule: Any) -> PerformanceWatch | None:
+        """The label-free performance estimate on this monitor's windows (issue 18)."""
+        if rule is None:
+            return None
+        if not isinstance(rule, PerformanceRule):
+            raise ConfigurationError(
+                "The 'performance' parameter of Monitored must be a PerformanceRule, e.g. "
+                f"PerformanceRule(below=0.9). Got {rule!r} instead."
+            )
+        if rule.needs_confidence and "proba" not in self.inner.provides:
+            raise ConfigurationError(
+                f"{rule!r} needs calibrated confidence, but the model gives "
+                f"{sorted(self.inner.provides)}."
+            )
+        return PerformanceWatch(rule, self.window, self.step, self.mode)
+
+    @property
+    def performance_firing(self) -> bool:
+        """True while the performance rule holds (the actions run as during drift)."""
+        return self._perf is not None and self._perf.firing
+
     # -- what users read -----------------------------------------------------------------
 
     @property
@@ -637,7 +672,7 @@ class Monitored(PostLayer):
     @property
     def state_nbytes(self) -> int:
         """Bytes held by the window state: fixed by the profile and window, not by traffic."""
-        return self._window.nbytes
+        return self._window.nbytes + (0 if self._perf is None else self._perf.nbytes)
 
     def reset(self) -> None:
         """Forget windows, status and the label stream (e.g. after retraining)."""
@@ -650,6 +685,8 @@ class Monitored(PostLayer):
             self._drifted_now = []
             self._concept = None
             self.detector.reset()
+            if self._perf is not None:
+                self._perf.reset()
             self._note = DriftNote(self._status)
 
     # -- observing -----------------------------------------------------------------------
@@ -667,14 +704,22 @@ class Monitored(PostLayer):
             inputs = self._inputs(call, idx)
             with self._lock:
                 events = self._observe(d, idx, inputs)
+                if self._perf is not None:
+                    conf = None if d.confidence is None else d.confidence[idx]
+                    events += self._perf.observe(conf, d.abstained[idx], d.prediction[idx])
                 status, note = self._status, self._note
         else:
             status, note = self._status, self._note
         for event in events:
             self._emit(event, call.request_id)
+        if self._perf is not None and self._perf.latest is not None:
+            note = DriftNote(status, JoinedScores(self._perf.scores(), note.scores))
         call.drift = note
-        if status == "drift" and self.actions:
-            detail = "drift: " + ", ".join(self._drifted_names()[:5])
+        if (status == "drift" or self.performance_firing) and self.actions:
+            if status == "drift":
+                detail = "drift: " + ", ".join(self._drifted_names()[:5])
+            else:
+                detail = f"performance: estimated {self._perf.rule.metric} too low"  # type: ignore[union-attr]
             for action in self.actions:
                 d, changed = action.apply(d, call, detail)
                 if changed:
@@ -948,7 +993,7 @@ class Monitored(PostLayer):
             getattr(self.log, event["level"])(event["event"], **fields)
         except Exception as exc:
             _logger_failed(event["event"], exc)
-        if event["event"] in ("drift_detected", "drift_recovered", "concept_drift_detected"):
+        if event["event"] in _NOTIFY:
             for action in self.actions:
                 try:
                     action.notify(event, self.log)
@@ -1051,7 +1096,9 @@ class Monitored(PostLayer):
             f"Monitored(profile={self.profile!r}, window={self.window!r}, mode={self.mode!r}, "
             f"step={self.step!r}, tests={self.tests!r}, alpha={self.alpha!r}, "
             f"correction={self.correction!r}, ks_method={self.ks_method!r}, "
-            f"action={list(self.actions)!r})"
+            f"action={list(self.actions)!r}"
+            + ("" if self.performance is None else f", performance={self.performance!r}")
+            + ")"
         )
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -1068,10 +1115,12 @@ class Monitored(PostLayer):
             "actions": [enc.component(a) for a in self.actions],
             "recovery": self.recovery,
             "detector": enc.component(self.detector),
+            "performance": None if self.performance is None else enc.component(self.performance),
         }
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Monitored:
+        perf = state.get("performance")
         return cls(
             inner,
             profile=dec.component(state["profile"]),
@@ -1086,6 +1135,7 @@ class Monitored(PostLayer):
             action=[dec.component(a) for a in state["actions"]],
             recovery=state["recovery"],
             detector=dec.component(state["detector"]),
+            performance=None if perf is None else dec.component(perf),
         )
 
 
