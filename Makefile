@@ -40,7 +40,7 @@ docs: install
 test: lint imports typecheck docs pytest
 
 # The peers the benchmarks compare with, each in an environment of its own (make test
-# needs none of them): .venv-peers/bench has the project with MAPIE, crepes and pybreaker
+# needs none of them): .venv-peers/bench has the project with MAPIE, crepes, pybreaker and pyod
 # (they run beside our code in the comparison rows); Evidently and alibi-detect need
 # pandas < 3 and numpy < 2, so benchmarks/drift.py runs them as subprocesses of theirs.
 PEERS := .venv-peers
@@ -49,7 +49,7 @@ BENCH_PY := $(PEERS)/bench/bin/python
 $(PEERS)/bench/.stamp: pyproject.toml
 	test -x $(BENCH_PY) || $(PYTHON) -m venv $(PEERS)/bench
 	$(BENCH_PY) -m pip install --quiet --upgrade pip
-	$(BENCH_PY) -m pip install --quiet -e '.[dev]' "mapie==1.6.0" "crepes==0.9.1" "pybreaker==1.4.1"
+	$(BENCH_PY) -m pip install --quiet -e '.[dev]' "mapie==1.6.0" "crepes==0.9.1" "pybreaker==1.4.1" "pyod==3.6.7"
 	touch $@
 
 $(PEERS)/evidently/.stamp:

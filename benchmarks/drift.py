@@ -5,7 +5,12 @@ Evidently's DataDriftPreset and alibi-detect's KSDrift. The two peers need panda
 numpy < 2, so they run as subprocesses of their own virtualenvs, which ``make bench``
 creates: ``.venv-peers/evidently`` and ``.venv-peers/alibi`` (see the Makefile).
 
-Run: ``.venv/bin/python benchmarks/drift.py`` (a minute or two, most of it Evidently).
+Then the figures of issue 20, at the defaults: flags over 20 profile seeds, the constant
+column per statistic, an unshifted 100,000-row window with and without ``min_effect``,
+false drift declarations per million stationary rows, the detection delay of a 0.2 sd
+shift, and the monitor's per-call cost against the model's.
+
+Run: ``.venv/bin/python benchmarks/drift.py`` (a few minutes, much of it Evidently).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _timing import fmt_seconds, median_seconds, table
 
-from guardrails import DriftProfile
+from guardrails import DriftProfile, guard
 
 SHIFTED = (3, 11, 22, 34, 47)
 PEERS = Path(__file__).resolve().parent.parent / ".venv-peers"
@@ -189,5 +194,140 @@ def main() -> None:
         print(f"  shift {delta:.2f} sd: power {hits / 20:.2f}, false flags {false} in 20 reports")
 
 
+def seeds_row(ref: NDArray[np.float64], cur: NDArray[np.float64]) -> None:
+    exact = 0
+    for seed in range(20):
+        found = DriftProfile.from_data(ref, random_state=seed).compare(cur, tests=("ks", "psi"))
+        exact += sorted(int(n[1:]) for n in found.drifted_features) == list(SHIFTED)
+    print(f"\nflagged exactly the 5 shifted features (and no other): {exact} of 20 profile seeds")
+
+
+def constant_rows() -> None:
+    rng = np.random.default_rng(0)
+    ref = np.column_stack((np.zeros(5000), rng.normal(size=5000)))
+    cur = np.column_stack((np.full(800, 4.0), rng.normal(size=800)))
+    profile = DriftProfile.from_data(ref)
+    rows = []
+    for test, thresholds in (
+        ("ks", None),
+        ("psi", None),
+        ("js", {"js": 0.1}),
+        ("wasserstein", {"wasserstein": 0.1}),
+    ):
+        r = profile.compare(cur, tests=(test,), thresholds=thresholds)["x0"].tests[test]
+        rows.append([test, f"{r.statistic:.4g}", f"{r.effect:.3g}", "yes" if r.drifted else "NO"])
+    cat = DriftProfile.from_data({"c": np.array(["a"] * 3000)})
+    r = cat.compare({"c": np.array(["b"] * 500)}, tests=("chi2",))["c"].tests["chi2"]
+    rows.append(
+        [
+            "chi2 (categorical)",
+            f"{r.statistic:.4g}",
+            f"{r.effect:.3g}",
+            "yes" if r.drifted else "NO",
+        ]
+    )
+    print()
+    print(
+        table(
+            "A constant column (always 0, then always 4)",
+            ["test", "statistic", "effect", "flagged"],
+            rows,
+        )
+    )
+
+
+def min_effect_rows() -> None:
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(100_000, 20))
+    profile = DriftProfile.from_data(ref)
+    rows = []
+    for label, shift in (("unshifted", 0.0), ("0.03 sd in x1 (immaterial)", 0.03)):
+        flags = {0.0: 0, 0.02: 0}
+        for seed in range(5):
+            cur = np.random.default_rng(10 + seed).normal(size=(100_000, 20))
+            cur[:, 1] += shift
+            for me in flags:
+                flags[me] += len(
+                    profile.compare(cur, tests=("ks", "psi"), min_effect=me).drifted_features
+                )
+        rows.append([label, str(flags[0.0]), str(flags[0.02])])
+    print()
+    print(
+        table(
+            "100,000-row windows vs 100,000 reference rows, 20 features, 5 seeds: features flagged",
+            ["window", "min_effect=0", "min_effect=0.02 (default)"],
+            rows,
+        )
+    )
+
+
+def stream_rows() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from structlog.testing import CapturingLogger
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(20_000, 20))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    profile = DriftProfile.from_data(X)
+
+    def declared(log: CapturingLogger) -> int:
+        return sum(1 for c in log.calls if c.args and c.args[0] == "drift_detected")
+
+    log = CapturingLogger()
+    g = guard(model).monitor(profile, logger=log).build()
+    t0 = time.perf_counter()
+    for seed in range(10):  # 1,000,000 stationary rows in calls of 1,000
+        s = np.random.default_rng(100 + seed).normal(size=(100_000, 20))
+        for i in range(0, 100_000, 1000):
+            g.decide(s[i : i + 1000])
+    seconds = time.perf_counter() - t0
+    print(
+        f"\nstationary stream, defaults (window 2000, step 500, 1 false alarm per 1e6 rows): "
+        f"{declared(log)} drift declarations in 1,000,000 rows ({seconds:.1f} s)"
+    )
+    delays = []
+    for seed in range(10):
+        log = CapturingLogger()
+        g = guard(model).monitor(profile, logger=log).build()
+        r = np.random.default_rng(300 + seed)
+        for _ in range(40):
+            g.decide(r.normal(size=(100, 20)))
+        served = 0
+        while declared(log) == 0 and served < 20_000:
+            batch = r.normal(size=(100, 20))
+            batch[:, 7] += 0.2
+            g.decide(batch)
+            served += 100
+        delays.append(served)
+    print(
+        f"0.2 sd shift in one of 20 features, calls of 100: declared after {min(delays)} to "
+        f"{max(delays)} rows (median {int(np.median(delays))}), i.e. within "
+        f"{max(delays) / 2000:.2f} windows of its start (10 seeds)"
+    )
+
+    # per-call cost: the monitor's own time against the model's, 100-row calls
+    g = guard(model).monitor(profile, logger=CapturingLogger()).build()
+    s = rng.normal(size=(60_000, 20))
+    own, model_t = [], []
+    for i in range(0, 60_000, 100):
+        d = g.decide(s[i : i + 100])
+        own.append(d.timings["monitor"])
+    for i in range(0, 20_000, 100):
+        t = time.perf_counter()
+        model.predict_proba(s[i : i + 100])
+        model_t.append(time.perf_counter() - t)
+    print(
+        f"monitor's own time per 100-row call (mean over 600 calls, windows closing included): "
+        f"{np.mean(own) * 1e6:.0f} us; LogisticRegression.predict_proba on the same rows: "
+        f"{np.mean(model_t) * 1e6:.0f} us ({np.mean(own) / np.mean(model_t):.2f}x)"
+    )
+
+
 if __name__ == "__main__":
     main()
+    ref, cur = benchmark_data(seed=0)
+    seeds_row(ref, cur)
+    constant_rows()
+    min_effect_rows()
+    stream_rows()

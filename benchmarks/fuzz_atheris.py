@@ -83,7 +83,7 @@ def _guard_target() -> Any:
 def _cli_target() -> Any:
     from guardrails import Reason, SQLiteQueue
     from guardrails.__main__ import main
-    from guardrails.review.queue import NewCase
+    from guardrails.review.cases import NewCase
 
     path = f"{tempfile.mkdtemp()}/q.db"
     queue = SQLiteQueue(path)

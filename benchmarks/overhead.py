@@ -241,12 +241,12 @@ def conformal_row(model: Any, cal_X: Any, cal_y: Any, test: Any) -> list[str]:
 
 def drift_row(sink: Any) -> list[str]:
     """Row 8: the monitor on a 450-row call with 64 features against a 200-tree forest."""
-    X, y = make_classification(n_samples=8_000, n_features=64, n_informative=12, random_state=1)
+    X, y = make_classification(n_samples=12_000, n_features=64, n_informative=12, random_state=1)
     forest = RandomForestClassifier(200, random_state=0).fit(X[:4000], y[:4000])
     profile = DriftProfile.from_data(X[:4000])
     rows = X[4000:4450]
     monitored = guard(forest).monitor(profile, logger=json_logger(sink))
-    feed = iter(range(4450, 8000 - 450, 450))
+    feed = iter(range(4450, 12_000 - 450, 450))
     spent = []
 
     def next_call() -> Any:  # fresh rows every call, as traffic would be
@@ -255,11 +255,15 @@ def drift_row(sink: Any) -> list[str]:
         spent.append(d.timings["monitor"])  # the monitor's own time in this call
         return d
 
+    for _ in range(5):  # fill the first window (2,000 rows), so that windows close from here on
+        next_call()
+    spent.clear()
     t = wall_best({"forest": lambda: forest.predict_proba(rows), "monitored": next_call}, rounds=7)
     return row(
-        f"drift monitor on a 450-row call, 64 features: its own time (best of 7 calls) / "
-        f"RandomForest(200) predict_proba ({t['forest'] * 1e3:.0f} ms)",
-        min(spent) / t["forest"],
+        f"drift monitor on a 450-row call, 64 features: its own time (mean of the calls after "
+        f"the first window, closes included) / RandomForest(200) predict_proba "
+        f"({t['forest'] * 1e3:.0f} ms)",
+        float(np.mean(spent)) / t["forest"],
         0.2,
     )
 

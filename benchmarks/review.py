@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import fmt_seconds, median_seconds, table
 
 from guardrails import MemoryQueue, Reason, SQLiteQueue, confidence_below, guard
-from guardrails.review.queue import BaseQueue, NewCase
+from guardrails.review.cases import NewCase
+from guardrails.review.queue import BaseQueue
 
 N_CASES = 400  # per measurement of single-case enqueues: small, the machine is shared
 N_BATCHED = 4000  # per measurement of batches of 50

@@ -33,7 +33,7 @@ from _timing import table
 
 from guardrails import MemoryQueue, ReviewBudget, confidence_below, guard
 from guardrails.review.budget import cost_priority, inclusion_probabilities
-from guardrails.review.queue import weighted_accuracy
+from guardrails.review.labels import weighted_accuracy
 
 CLASSES = ["ok", "fraud"]
 COST = {"ok": {"fraud": 20.0}, "fraud": {"ok": 1.0}}  # missed fraud 20, false alarm 1

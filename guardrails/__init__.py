@@ -6,8 +6,9 @@ The front door: every public name is imported here explicitly and listed in ``__
 
 import typing as _typing
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, ConformalSets
-from guardrails.abstention.online import DtACI
+from guardrails.abstention.conformal import ConformalSets
+from guardrails.abstention.intervals import ConformalIntervals
+from guardrails.abstention.online import AdaptiveConformal, DtACI
 from guardrails.abstention.policies import (
     Abstaining,
     AllOf,
@@ -106,6 +107,7 @@ from guardrails.monitoring.drift import (
     TestResult,
     WindowState,
 )
+from guardrails.monitoring.impact import FeatureImpact, ImpactReport, rank_impact
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -115,6 +117,7 @@ from guardrails.monitoring.monitor import (
     RouteToReview,
     Tighten,
 )
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.monitoring.performance import (
     LossModel,
     PerformanceRule,
@@ -137,15 +140,11 @@ from guardrails.observability.observe import Logged
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
 from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import (
-    MemoryQueue,
-    ReviewCase,
-    Reviewed,
-    ReviewError,
-    ReviewQueue,
-    labelled_data,
-    realized_accuracy,
-)
+from guardrails.review.cases import ReviewCase, ReviewError
+from guardrails.review.labels import labelled_data, realized_accuracy
+from guardrails.review.layer import Reviewed
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.review.sqlite import SQLiteQueue
 from guardrails.validation.layer import Validated, ValidationResult
 from guardrails.validation.schema import FieldSpec, Schema, infer_schema
@@ -193,6 +192,7 @@ __all__ = [
     "EntropyThreshold",
     "FallbackExhaustedError",
     "FeatureDrift",
+    "FeatureImpact",
     "FieldSpec",
     "Guard",
     "GuardedClassifier",
@@ -200,6 +200,7 @@ __all__ = [
     "GuardrailsError",
     "GuardrailsWarning",
     "HistogramBinning",
+    "ImpactReport",
     "IntervalWiderThan",
     "InvalidInputError",
     "IsotonicCalibration",
@@ -216,6 +217,8 @@ __all__ = [
     "ModelStage",
     "Monitored",
     "NotFittedError",
+    "NoveltyGate",
+    "NoveltyGated",
     "OutputKind",
     "PageHinkley",
     "PerformanceRule",
@@ -291,6 +294,7 @@ __all__ = [
     "on_withheld",
     "open_queue",
     "ppi_accuracy",
+    "rank_impact",
     "realized_accuracy",
     "recalibrate",
     "reliability_curve",

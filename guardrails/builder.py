@@ -2,7 +2,8 @@
 
 Whatever order the steps are called in, the stack is, outermost first:
 
-    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated( Validated( model )))))))
+    Logged( Reviewed( WithFallback( Monitored( Abstaining( Calibrated(
+        NoveltyGated( Validated( model ))))))))
 
 Each step returns a new [`Guard`][]; the stack is built (and checked) on first use or
 by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step called after
@@ -49,12 +50,16 @@ from guardrails.fallback.chain import check_settings as check_fallback_settings
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated, Scorer
 from guardrails.monitoring.performance import PerformanceRule
+from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
 from guardrails.observability.telemetry import Metrics
-from guardrails.review.budget import ReviewBudget
-from guardrails.review.queue import PriorityFn, Reviewed, ReviewQueue, labelled_data
+from guardrails.review.budget import PriorityFn, ReviewBudget
+from guardrails.review.labels import labelled_data
+from guardrails.review.layer import Reviewed
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
@@ -70,6 +75,7 @@ L = TypeVar("L", bound=Layer)
 
 CANONICAL_ORDER: tuple[str, ...] = (
     "validate",
+    "novelty",
     "calibrate",
     "abstain",
     "monitor",
@@ -79,7 +85,7 @@ CANONICAL_ORDER: tuple[str, ...] = (
 )
 """Slots of a guard, innermost first."""
 
-_REFITTING: frozenset[str] = frozenset({"calibrate", "abstain"})
+_REFITTING: frozenset[str] = frozenset({"novelty", "calibrate", "abstain"})
 """Slots whose step, called after ``fit``, changes what was fitted."""
 
 
@@ -110,6 +116,7 @@ class Guard(Layer):
         name: str = "guard",
         version: str = "0",
         steps: Sequence[_Step] = (),
+        added: Sequence[tuple[str, _Step]] = (),
         allow_nan: bool = False,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -126,6 +133,7 @@ class Guard(Layer):
         self.guard_name = name
         self.version = version
         self._steps: dict[str, _Step] = {s.slot: s for s in steps}
+        self._added: tuple[tuple[str, _Step], ...] = tuple(added)  # (after, step) by .add
         self._adapter = ModelAdapter(model, output=output, classes=classes, allow_nan=allow_nan)
         self.allow_nan = allow_nan
         self._lock = threading.Lock()
@@ -153,6 +161,7 @@ class Guard(Layer):
             name=self.guard_name,
             version=self.version,
             steps=[*self._steps.values(), step],
+            added=self._added,
             allow_nan=self.allow_nan,
         )
         if not self._fitted or self._stack is None:
@@ -246,7 +255,7 @@ class Guard(Layer):
     ) -> Guard:
         """Queue rows still withheld (and an audit sample of answers) for human review.
 
-        See [`Reviewed`][guardrails.review.queue.Reviewed] for the arguments. The queue is shared,
+        See [`Reviewed`][guardrails.review.layer.Reviewed] for the arguments. The queue is shared,
         not copied: it stands for an external store. Invalid-input rows go in as
         "data_quality" cases, after the model's cases, at most ``data_quality_cap`` per
         ``data_quality_window`` seconds. ``budget`` (a
@@ -309,11 +318,11 @@ class Guard(Layer):
         self,
         profile: DriftProfile,
         *,
-        window: int = 1000,
+        window: int = 2000,
         mode: str = "sliding",
         step: int | None = None,
         tests: Sequence[str] = TESTS,
-        alpha: float = 0.05,
+        alpha: float | None = None,
         correction: str = "bonferroni",
         thresholds: dict[str, float | None] | None = None,
         ks_method: str = "asymp",
@@ -321,6 +330,9 @@ class Guard(Layer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        false_alarms: float | None = None,
+        per_rows: int = 1_000_000,
+        min_effect: float = MIN_EFFECT,
         performance: PerformanceRule | None = None,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
@@ -341,6 +353,9 @@ class Guard(Layer):
             ks_method=ks_method,
             recovery=recovery,
             logger=logger,
+            false_alarms=false_alarms,
+            per_rows=per_rows,
+            min_effect=min_effect,
         )
         checked = Monitored._check(action=action, detector=detector, **settings)
 
@@ -355,6 +370,45 @@ class Guard(Layer):
             )
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
+
+    def novelty(
+        self,
+        reference: Any,
+        *,
+        alpha: float = 0.01,
+        score: str | Scorer = "knn",
+        n_neighbors: int = 20,
+        relative: bool = True,
+        categorical: Sequence[int | str] = (),
+        embed: Callable[[Any], Any] | None = None,
+        max_reference: int | None = 50_000,
+        seed: int = 0,
+    ) -> Guard:
+        """Withhold rows unlike ``reference`` (``Reason.NOVEL``), whatever the confidence.
+
+        The detector is fitted on ``reference`` (the training rows) now; ``fit(X_cal,
+        y_cal)`` calibrates it on the held-out rows into conformal p-values, and a row
+        whose p-value is at most ``alpha`` is withheld: at most ``alpha`` of in-distribution
+        rows. See [`NoveltyGate`][guardrails.NoveltyGate] for the settings, or pass
+        a fitted gate as ``reference``. The fitted detector is shared by built guards.
+        """
+        if isinstance(reference, NoveltyGate):
+            gate = reference
+            gate._check_reference()
+        else:
+            gate = NoveltyGate(
+                alpha=alpha,
+                score=score,
+                n_neighbors=n_neighbors,
+                relative=relative,
+                categorical=categorical,
+                embed=embed,
+                max_reference=max_reference,
+                seed=seed,
+            ).fit(reference)
+        return self._with(
+            _Step("novelty", lambda inner: NoveltyGated(inner, gate=gate), repr(gate))
+        )
 
     def calibrate(
         self, method: str | Calibrator = "temperature", *, training_data: Any = None
@@ -392,7 +446,7 @@ class Guard(Layer):
     ) -> RecalibrationReport:
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
-        Uses [`labelled_data`][guardrails.review.queue.labelled_data] and
+        Uses [`labelled_data`][guardrails.review.labels.labelled_data] and
         [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
         hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
@@ -401,7 +455,7 @@ class Guard(Layer):
 
         With ``weighted=True`` (default) the cases are first resampled by their stored
         inclusion weights
-        ([`LabelledData.resample`][guardrails.review.queue.LabelledData.resample]),
+        ([`LabelledData.resample`][guardrails.review.labels.LabelledData.resample]),
         so a sample that favoured uncertain rows, or a mix of withheld and audit cases,
         is fitted in the proportions of the served traffic; with equal weights nothing
         changes. ``seed`` fixes that draw.
@@ -530,6 +584,73 @@ class Guard(Layer):
             )
         )
 
+    def add(self, factory: Callable[[Layer], Layer], *, after: str) -> Guard:
+        """Put a layer of your own in the stack, right outside the slot ``after``.
+
+        The stack keeps its canonical order whatever order the steps are called in; a
+        user layer goes just outside the step it names (``after="model"``: next to the
+        model, inside validation). Several layers added after one slot nest in the order
+        they were added. See the guide *Writing a layer*.
+
+        Args:
+            factory: called with the layer below, returns your layer; a
+                [`PostLayer`][guardrails.core.post.PostLayer] subclass whose ``__init__``
+                takes the inner layer is such a callable.
+            after: "model" or one of ``CANONICAL_ORDER`` ("validate", "calibrate",
+                "abstain", "monitor", "fallback", "review", "log"), whether or not that
+                step is in this guard.
+
+        Raises:
+            ConfigurationError: ``factory`` is not callable or ``after`` names no slot.
+
+        Examples:
+            >>> import numpy as np
+            >>> from guardrails import PostLayer, guard
+            >>> class Doubled(PostLayer):
+            ...     name = "doubled"
+            ...     def post(self, d, call):
+            ...         return d.replace(prediction=d.prediction * 2)
+            >>> g = guard(lambda X: X[:, 0], output="values").add(Doubled, after="model")
+            >>> g.predict(np.array([[1.5]])).tolist()
+            [3.0]
+        """
+        if not callable(factory):
+            raise ConfigurationError(
+                "The 'factory' parameter of Guard.add must be callable (a Layer class, or a "
+                f"function of the inner layer returning a Layer). Got {factory!r} instead."
+            )
+        if after != "model" and after not in CANONICAL_ORDER:
+            raise ConfigurationError(
+                "The 'after' parameter of Guard.add must be 'model' or one of "
+                f"{list(CANONICAL_ORDER)}. Got {after!r} instead."
+            )
+        label = getattr(factory, "__name__", None) or type(factory).__name__
+
+        def build(inner: Layer) -> Layer:
+            layer = factory(inner)
+            if not isinstance(layer, Layer):
+                raise ConfigurationError(
+                    f"Guard.add: {label}(inner) must return a Layer. Got {layer!r} instead."
+                )
+            return layer
+
+        new = Guard(
+            self.model,
+            output=self.output,
+            classes=self.classes,
+            name=self.guard_name,
+            version=self.version,
+            steps=list(self._steps.values()),
+            added=[*self._added, (after, _Step("add", build, f"{label}, after={after!r}"))],
+            allow_nan=self.allow_nan,
+        )
+        # a fitted guard's new stack is built afresh: fit it again (the error says why)
+        new._unfitted_by = f".add({label}, after={after!r})" if self._fitted else self._unfitted_by
+        return new
+
+    def _added_after(self, slot: str) -> list[_Step]:
+        return [step for where, step in self._added if where == slot]
+
     def build(self) -> Guard:
         """Assemble and check the stack now (it is otherwise built on first use).
 
@@ -547,10 +668,14 @@ class Guard(Layer):
             with self._lock:
                 if self._stack is None:
                     layer: Layer = self._adapter
+                    for added in self._added_after("model"):
+                        layer = added.build(layer)
                     for slot in CANONICAL_ORDER:
                         step = self._steps.get(slot)
                         if step is not None:
                             layer = step.build(layer)
+                        for added in self._added_after(slot):
+                            layer = added.build(layer)
                     _share_schema_secrets(layer)
                     for part in layer.layers():
                         if isinstance(part, Monitored):  # its events say whose monitor spoke
@@ -564,17 +689,17 @@ class Guard(Layer):
 
     # -- the Layer protocol --------------------------------------------------------------
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
-        return self.stack._decide(X, call)
+    def decide_call(self, X: Any, call: Call) -> Decisions:
+        return self.stack.decide_call(X, call)
 
     def awaits_io(self) -> bool:
         return False  # the layers of the stack answer for themselves
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return await self.stack._adecide(X, call)
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
+        return await self.stack.adecide_call(X, call)
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.stack._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.stack.fit_call(X, y, call)
         self._fitted = True
         self._unfitted_by = None
         return d
@@ -609,10 +734,12 @@ class Guard(Layer):
     def __repr__(self) -> str:
         model = type(self.model).__name__
         text = f"guard({model}, allow_nan=True)" if self.allow_nan else f"guard({model})"
+        text += "".join(f".add({added.text})" for added in self._added_after("model"))
         for slot in CANONICAL_ORDER:
             step = self._steps.get(slot)
             if step is not None:
                 text += f".{slot}({step.text})"
+            text += "".join(f".add({added.text})" for added in self._added_after(slot))
         return text
 
     # -- persistence ---------------------------------------------------------------------
@@ -621,7 +748,18 @@ class Guard(Layer):
         """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
 
         The model is not stored: pass it back to [`load`][].
+
+        Raises:
+            ConfigurationError: the guard has a layer added by [`add`][guardrails.builder.Guard.add]
+                (a user's layer is code, which an artifact never stores).
         """
+        if self._added:
+            names = ", ".join(step.text for _, step in self._added)
+            raise ConfigurationError(
+                f"This guard has layers of your own ({names}); a saved guard stores no code, "
+                "so it cannot be saved. Save the guard without them and add them again "
+                "after load()."
+            )
         self.check_fitted()
         enc = persistence.Encoder()
         adapter = self._adapter
@@ -653,6 +791,8 @@ def _slot_of(layer: Layer) -> str | None:
         return "calibrate"
     if isinstance(layer, Abstaining):
         return "abstain"
+    if isinstance(layer, NoveltyGated):
+        return "novelty"
     return None
 
 
@@ -665,6 +805,8 @@ def _carried(build: Callable[[Layer], Layer], fitted: Layer) -> Callable[[Layer]
             layer.calibrator = copy.deepcopy(fitted.calibrator)
         elif isinstance(layer, Abstaining) and isinstance(fitted, Abstaining):
             layer.policy = copy.deepcopy(fitted.policy)
+        elif isinstance(layer, NoveltyGated) and isinstance(fitted, NoveltyGated):
+            layer.gate = copy.copy(fitted.gate)
         return layer
 
     return carry

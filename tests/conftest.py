@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ from numpy.typing import NDArray
 from sklearn.datasets import load_iris, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+
+from guardrails.apps.demo import DemoResult, run_demo
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +39,11 @@ def binary() -> dict[str, NDArray[Any]]:
     X, y = make_classification(n_samples=600, n_features=6, random_state=1)
     labels = np.array(["no", "yes"])[y]
     return {"X": X, "y": labels}
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    """One run of the demo with its report (seed 0) and what it printed."""
+    out = io.StringIO()
+    result = run_demo(out, out_dir=tmp_path_factory.mktemp("demo"))
+    return result, out.getvalue()

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from guardrails import Reason
-from guardrails.review.queue import BaseQueue, MemoryQueue, NewCase
+from guardrails.review.cases import NewCase
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import BaseQueue
 from guardrails.review.sqlite import SQLiteQueue
 
 PG_ENV = "GUARDRAILS_TEST_POSTGRES_URL"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,16 +16,23 @@ from guardrails import (
     CANONICAL_ORDER,
     Abstaining,
     Calibrated,
+    Call,
     ConfidenceThreshold,
     ConfigurationError,
     Decisions,
     Guard,
     InvalidInputError,
+    Logged,
     ModelAdapter,
+    Monitored,
     NotFittedError,
     Policy,
+    PostLayer,
     Reason,
+    Reviewed,
+    Validated,
     Verdict,
+    WithFallback,
     confidence_below,
     guard,
 )
@@ -317,3 +326,80 @@ def test_a_loaded_guard_keeps_its_fitted_layers_through_a_later_step(
     assert loaded.log().decide(iris["X_test"]).abstained.tolist() == want
     with pytest.raises(NotFittedError, match=r"unfitted by \.calibrate"):
         loaded.calibrate().decide(iris["X_test"])
+
+
+class _Tag(PostLayer):
+    """Marks the rows it saw answered with confidence 1: shows where it sat in the stack."""
+
+    name = "tag"
+
+    def post(self, d: Decisions, call: Call) -> Decisions:
+        return d.replace(confidence=np.where(d.abstained, 0.0, 1.0))
+
+
+def test_add_puts_a_user_layer_just_outside_the_slot_it_names(iris: dict[str, Any]) -> None:
+    g = (
+        guard(iris["model"])
+        .abstain(confidence_below(0.6))
+        .add(_Tag, after="calibrate")
+        .calibrate("temperature")
+        .fit(iris["X_cal"], iris["y_cal"])
+    )
+    kinds = [type(layer).__name__ for layer in g.layers()]
+    assert kinds.index("Abstaining") < kinds.index("_Tag") < kinds.index("Calibrated")
+    assert ".calibrate(TemperatureScaling()).add(_Tag, after='calibrate').abstain(" in repr(g)
+    # the policy sees the tag's confidence (1.0), so nothing is withheld for low confidence
+    assert not g.decide(iris["X_test"]).abstained.any()
+
+
+def test_add_after_the_model_takes_a_factory_function_too() -> None:
+    g = guard(lambda X: X[:, 0], output="values").add(lambda inner: _Tag(inner), after="model")
+    assert g.predict(np.array([[2.0]])).tolist() == [2.0]
+    assert type(next(iter(g.layers()))).__name__ == "_Tag"
+
+
+def test_add_refuses_an_unknown_slot_and_a_guard_with_a_user_layer_refuses_to_save(
+    tmp_path: Path,
+) -> None:
+    g = guard(lambda X: X[:, 0], output="values")
+    with pytest.raises(ConfigurationError, match=r"'after' parameter of Guard\.add"):
+        g.add(_Tag, after="calibration")
+    with pytest.raises(ConfigurationError, match="'factory' parameter"):
+        g.add("tag", after="model")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="layers of your own"):
+        g.add(_Tag, after="model").save(tmp_path / "g")
+
+
+_STEP_LAYERS = {
+    "validate": Validated,
+    "calibrate": Calibrated,
+    "abstain": Abstaining,
+    "monitor": Monitored,
+    "fallback": WithFallback,
+    "review": Reviewed,
+    "log": Logged,
+}
+# settings of a layer that the guard fills in itself (its name and version, a seed per
+# built guard) or that only a hand-built layer takes
+_SET_BY_THE_GUARD = {
+    "review": {"logger", "clock", "guard_name", "version"},
+    "log": {"guard_name", "version", "seed"},
+}
+
+
+@pytest.mark.parametrize("step", CANONICAL_ORDER)
+def test_every_builder_step_takes_its_layers_settings_with_the_same_defaults(step: str) -> None:
+    builder = inspect.signature(getattr(Guard, step)).parameters
+    layer = inspect.signature(_STEP_LAYERS[step].__init__).parameters
+    settings = {n: p for n, p in layer.items() if n not in ("self", "inner")}
+    ours = {n: p for n, p in builder.items() if n != "self"}
+    missing = set(settings) - set(ours) - _SET_BY_THE_GUARD.get(step, set())
+    assert not missing, f".{step}() lacks settings of {_STEP_LAYERS[step].__name__}: {missing}"
+    extra = set(ours) - set(settings)
+    assert not extra, f".{step}() has settings {_STEP_LAYERS[step].__name__} lacks: {extra}"
+    differ = {
+        n: (p.default, settings[n].default)
+        for n, p in ours.items()
+        if p.default != settings[n].default and settings[n].default is not inspect.Parameter.empty
+    }
+    assert not differ, f".{step}() defaults differ from its layer's: {differ}"

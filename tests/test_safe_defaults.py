@@ -79,7 +79,7 @@ class WithholdByCode(PostLayer):
 
     name = "test_withhold"
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         codes = np.asarray(call.raw)[:, 0].astype(np.int8)
         return d.withhold(codes != 0, codes, detail="verdict of the test layer")
 

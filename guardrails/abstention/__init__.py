@@ -5,14 +5,16 @@ carry a coverage guarantee.
 """
 
 from guardrails.abstention.conformal import (
-    AdaptiveConformal,
-    ConformalIntervals,
     ConformalSets,
     conformal_quantile,
     conformal_rank,
     set_scores,
 )
+from guardrails.abstention.intervals import (
+    ConformalIntervals,
+)
 from guardrails.abstention.online import (
+    AdaptiveConformal,
     DtACI,
 )
 from guardrails.abstention.policies import (

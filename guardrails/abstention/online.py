@@ -1,6 +1,7 @@
-"""Online conformal with an adaptive step size: DtACI (Gibbs and Candes 2024), guarded.
+"""Online conformal: adaptive conformal (one step size) and DtACI (adaptive step sizes).
 
-[`AdaptiveConformal`][guardrails.AdaptiveConformal] moves its level with one step size
+[`AdaptiveConformal`][guardrails.AdaptiveConformal] (Gibbs and Candes 2021) moves its
+level with one step size
 ``gamma``: large adapts fast but makes sets jumpy, small is stable but slow after a
 shift. DtACI runs one such learner ("expert") per step size in a grid and follows the
 ones that would have done best lately (exponential weights on the pinball loss, with a
@@ -10,25 +11,24 @@ misses of the sets actually given makes the long-run miss rate provably ``alpha`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.conformal import (
-    TOLERANCE,
-    AdaptiveConformal,
-    ConformalIntervals,
-    ConformalSets,
-)
+from guardrails.abstention.conformal import TOLERANCE, ConformalSets, conformal_quantile
+from guardrails.abstention.intervals import ConformalIntervals
 from guardrails.abstention.policies import (
+    Policy,
+    Verdict,
     _check_labels,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import PRIMARY, Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError
 from guardrails.core.persistence import persistable
@@ -38,7 +38,168 @@ if TYPE_CHECKING:
 
     from guardrails.core.persistence import Decoder, Encoder
 
-__all__ = ["DtACI"]
+__all__ = ["AdaptiveConformal", "DtACI"]
+
+
+@persistable
+class AdaptiveConformal(Policy):
+    """Adaptive conformal inference (Gibbs and Candes 2021): coverage that survives drift.
+
+    Wraps a split conformal policy (marginal [`ConformalSets`][] or
+    [`ConformalIntervals`][]) and moves its miscoverage level as labels arrive:
+    after each labelled row, ``alpha_t <- alpha_t + gamma * (alpha - err_t)`` where
+    ``err_t`` is 1 when the set or interval given for that row missed the truth. Sets
+    are made at level ``alpha_t`` from the calibration scores; ``alpha_t <= 0`` gives
+    every label (or the whole line), ``alpha_t >= 1`` the empty set. Whatever the data
+    do, the long-run miss rate over ``T`` labelled rows is within
+    ``(max(alpha, 1 - alpha) + gamma) / (gamma * T)`` of ``alpha`` when rows are updated
+    one at a time (``B`` times that bound's ``gamma`` term for batches of ``B``).
+
+    Labels may arrive later (from the review queue, say): keep the decisions, and call
+    [`update`][] with them and the true answers. The state is thread-safe.
+
+    Args:
+        base: the split conformal policy to adapt (unfitted or fitted).
+        gamma: the step size; larger adapts faster but makes sets jumpier.
+
+    Attributes (after fit):
+        alpha_t_: the current miscoverage level.
+        n_updates_, n_misses_: labelled rows seen by [`update`][], and how many missed.
+    """
+
+    def __init__(self, base: ConformalSets | ConformalIntervals, *, gamma: float = 0.005) -> None:
+        if not isinstance(base, (ConformalSets, ConformalIntervals)) or (
+            isinstance(base, ConformalSets)
+            and (base.class_conditional or base.groups is not None or not base.online)
+        ):
+            raise ConfigurationError(
+                "The 'base' parameter of AdaptiveConformal must be a ConformalSets without "
+                "class_conditional or groups (and not a risk control), or a "
+                f"ConformalIntervals. Got {base!r} instead."
+            )
+        self.base = base
+        self.gamma = check_unit("AdaptiveConformal", "gamma", gamma, interval="(0, 1)")
+        self._lock = threading.Lock()
+
+    def needs(self) -> frozenset[str]:
+        return self.base.needs()
+
+    def makes(self) -> frozenset[str]:
+        return self.base.makes()
+
+    def fit(self, d: Decisions, y: NDArray[Any]) -> Self:
+        return self.fit_with_inputs(d, None, y)
+
+    def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:
+        self.base.fit_with_inputs(d, X, y)
+        with self._lock:
+            self.alpha_t_ = self.base.alpha
+            self.n_updates_ = 0
+            self.n_misses_ = 0
+        return self
+
+    def is_fitted(self) -> bool:
+        return hasattr(self, "alpha_t_") and self.base.is_fitted()
+
+    def threshold(self) -> float:
+        """The current threshold on the base policy's scores (at level ``alpha_t_``)."""
+        if not self.is_fitted():
+            raise _not_fitted(self)
+        return conformal_quantile(self.base.calibration_scores_, self.alpha_t_)
+
+    def evaluate(self, d: Decisions) -> Verdict:
+        return self.evaluate_with_inputs(d, None)
+
+    def evaluate_with_inputs(self, d: Decisions, X: Any) -> Verdict:
+        q = self.threshold()
+        if isinstance(self.base, ConformalSets):
+            return self.base._verdict(d, self.base.prediction_sets(d, threshold=q))
+        return self.base._verdict(d, *self.base._intervals(d, X, q))
+
+    def update(self, d: Decisions, y_true: Any) -> float:
+        """Learn from true answers that arrived for decisions made earlier.
+
+        Args:
+            d: the decisions as returned (they carry the sets or intervals that were
+                given). Rows without one are skipped: where the model never ran, and rows
+                answered by a fallback stage (their columns are that stage's, not this
+                policy's; their stage is not "primary").
+            y_true: ``(n_samples,)`` the true labels or values of those rows, in order.
+
+        Returns:
+            The new miscoverage level ``alpha_t_``.
+
+        Raises:
+            InvalidInputError: ``y_true`` does not match ``d``, or holds unknown labels.
+        """
+        if not self.is_fitted():
+            raise _not_fitted(self)
+        y = _check_labels("AdaptiveConformal.update", d, np.asarray(y_true))
+        if isinstance(self.base, ConformalSets):
+            if d.pred_set is None or d.classes is None:
+                raise InvalidInputError(
+                    "AdaptiveConformal.update needs the decisions that carry the prediction "
+                    "sets it gave (pred_set)."
+                )
+            j = label_index(y, d.classes)
+            if (j < 0).any():
+                raise InvalidInputError(
+                    "AdaptiveConformal.update got labels that are not among the classes "
+                    f"{d.classes.tolist()!r}."
+                )
+            seen = ~_no_candidate(d) & (d.stage == PRIMARY)
+            covered = d.pred_set[np.arange(len(d)), j]
+        else:
+            if d.interval is None:
+                raise InvalidInputError(
+                    "AdaptiveConformal.update needs the decisions that carry the intervals "
+                    "it gave (interval)."
+                )
+            yv = y.astype(np.float64)
+            lo, hi = d.interval[:, 0], d.interval[:, 1]
+            seen = ~_no_candidate(d) & ~np.isnan(lo) & (d.stage == PRIMARY)
+            covered = (lo <= yv) & (yv <= hi)
+        misses = int((~covered & seen).sum())
+        count = int(seen.sum())
+        with self._lock:
+            # the sequential updates add up: alpha_T = alpha_1 + gamma * sum(alpha - err_t)
+            self.alpha_t_ += self.gamma * (count * self.base.alpha - misses)
+            self.n_updates_ += count
+            self.n_misses_ += misses
+            return self.alpha_t_
+
+    def __repr__(self) -> str:
+        return f"AdaptiveConformal({self.base!r}, gamma={self.gamma!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _to_state(self, enc: Encoder) -> dict[str, Any]:
+        state: dict[str, Any] = {"base": enc.component(self.base), "gamma": self.gamma}
+        if self.is_fitted():
+            state["fitted"] = {
+                "alpha_t": self.alpha_t_,
+                "n_updates": self.n_updates_,
+                "n_misses": self.n_misses_,
+            }
+        return state
+
+    @classmethod
+    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> AdaptiveConformal:
+        out = cls(dec.component(state["base"]), gamma=state["gamma"])
+        fitted = state.get("fitted")
+        if fitted is not None:
+            out.alpha_t_ = float(fitted["alpha_t"])
+            out.n_updates_ = int(fitted["n_updates"])
+            out.n_misses_ = int(fitted["n_misses"])
+        return out
+
 
 GAMMAS = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 
@@ -118,7 +279,7 @@ class DtACI(AdaptiveConformal):
         )
         self.eta = float(default_eta) if eta is None else _positive(owner, "eta", eta)
         self.sigma = (
-            1.0 / (2 * self.interval) if sigma is None else _check_unit(owner, "sigma", sigma)
+            1.0 / (2 * self.interval) if sigma is None else check_unit(owner, "sigma", sigma)
         )
 
     def fit_with_inputs(self, d: Decisions, X: Any, y: NDArray[Any]) -> Self:

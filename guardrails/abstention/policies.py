@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import (
     ConfigurationError,
@@ -148,19 +149,6 @@ class Policy(HasParams, ABC):
         return {}
 
 
-def _check_unit(owner: str, name: str, value: Any, *, closed: bool = True) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (0.0 <= value <= 1.0) if closed else (0.0 < value < 1.0)
-    if not ok:
-        interval = "[0, 1]" if closed else "(0, 1)"
-        raise ConfigurationError(
-            f"The {name!r} parameter of {owner} must be a float in {interval}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
-
-
 @persistable
 class ConfidenceThreshold(Policy):
     """Withhold answers whose confidence (top-class probability) is below ``threshold``.
@@ -178,7 +166,7 @@ class ConfidenceThreshold(Policy):
     requires = frozenset({"proba"})
 
     def __init__(self, threshold: float) -> None:
-        self.threshold = _check_unit("ConfidenceThreshold", "threshold", threshold)
+        self.threshold = check_unit("ConfidenceThreshold", "threshold", threshold)
 
     def evaluate(self, d: Decisions) -> Verdict:
         if d.confidence is None:
@@ -414,15 +402,15 @@ class Abstaining(PostLayer):
     def is_fitted(self) -> bool:
         return self.policy.is_fitted()
 
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+    def learn(self, d: Decisions, y: NDArray[Any]) -> None:
         self.policy.fit(d, y)
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
         self.policy.fit_with_inputs(d, _model_input(call), y)
-        return self._post(d, call)
+        return self.post(d, call)
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         adaptable = self.policy.adaptable()
         if adaptable:  # for a drift action outside (monitor.Reweight)
             call.reweightable = (*call.reweightable, *adaptable)
@@ -604,7 +592,7 @@ class MarginThreshold(_Simple):
     param = "margin"
 
     def __init__(self, margin: float) -> None:
-        super().__init__(_check_unit("MarginThreshold", "margin", margin))
+        super().__init__(check_unit("MarginThreshold", "margin", margin))
 
     def evaluate(self, d: Decisions) -> Verdict:
         m = margin_score(d)
@@ -750,7 +738,7 @@ class CoverageThreshold(Policy):
     requires = frozenset({"proba"})
 
     def __init__(self, coverage: float, *, score: str = "confidence") -> None:
-        self.coverage = _check_unit("CoverageThreshold", "coverage", coverage)
+        self.coverage = check_unit("CoverageThreshold", "coverage", coverage)
         if self.coverage == 0.0:
             raise ConfigurationError(
                 "The 'coverage' parameter of CoverageThreshold must be a float in (0, 1]. "
@@ -844,8 +832,8 @@ class RiskControlledThreshold(Policy):
         n_thresholds: int = 50,
     ) -> None:
         owner = "RiskControlledThreshold"
-        self.target_risk = _check_unit(owner, "target_risk", target_risk, closed=False)
-        self.delta = _check_unit(owner, "delta", delta, closed=False)
+        self.target_risk = check_unit(owner, "target_risk", target_risk, interval="(0, 1)")
+        self.delta = check_unit(owner, "delta", delta, interval="(0, 1)")
         self.score = _check_choice(owner, "score", score, tuple(_SCORES))
         if (
             not isinstance(n_thresholds, (int, np.integer))

@@ -29,11 +29,11 @@ from guardrails.abstention.policies import (
     Verdict,
     _check_choice,
     _check_labels,
-    _check_unit,
     _no_candidate,
     _not_fitted,
     label_index,
 )
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.core.persistence import persistable
@@ -372,7 +372,7 @@ class CostControlledThreshold(Policy):
         score: str = "confidence",
     ) -> None:
         owner = "CostControlledThreshold"
-        self.alpha = _check_unit(owner, "alpha", alpha, closed=False)
+        self.alpha = check_unit(owner, "alpha", alpha, interval="(0, 1)")
         self.class_costs = _check_costs(owner, class_costs)
         self.score = _check_choice(owner, "score", score, tuple(_SCORES))
 
@@ -533,9 +533,9 @@ class LearnThenTest(Policy):
             )
         for name, target in constraints.items():
             _check_choice(owner, "constraints", name, _RISKS)
-            _check_unit(owner, f"constraints[{name!r}]", target, closed=False)
+            check_unit(owner, f"constraints[{name!r}]", target, interval="(0, 1)")
         self.constraints = {str(k): float(v) for k, v in constraints.items()}
-        self.delta = _check_unit(owner, "delta", delta, closed=False)
+        self.delta = check_unit(owner, "delta", delta, interval="(0, 1)")
         self.score = _check_choice(owner, "score", score, tuple(_SCORES))
         if (
             isinstance(n_thresholds, bool)

@@ -29,12 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.conformal import (
-    TOLERANCE,
-    ConformalIntervals,
-    ConformalSets,
-    conformal_quantile,
-)
+from guardrails.abstention.conformal import TOLERANCE, ConformalSets, conformal_quantile
+from guardrails.abstention.intervals import ConformalIntervals
 from guardrails.abstention.policies import Verdict, _check_choice, _check_number, _not_fitted
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError, NotFittedError

@@ -32,7 +32,8 @@ from typing import Any, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.conformal import ConformalIntervals, ConformalSets, set_sizes
+from guardrails.abstention.conformal import ConformalSets, set_sizes
+from guardrails.abstention.intervals import ConformalIntervals
 from guardrails.abstention.policies import CostRule, RiskControlledThreshold, label_index
 from guardrails.apps.outcomes import risk_coverage_curve
 from guardrails.apps.report import Report

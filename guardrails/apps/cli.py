@@ -29,7 +29,8 @@ from guardrails.apps.console.tokens import TokenFile
 from guardrails.core.decisions import Reason
 from guardrails.core.errors import ConfigurationError
 from guardrails.review.backends import open_queue
-from guardrails.review.queue import KINDS, STATUSES, BaseQueue, ReviewCase, ReviewError
+from guardrails.review.cases import KINDS, STATUSES, ReviewCase, ReviewError
+from guardrails.review.queue import BaseQueue
 
 __all__ = ["add_review_parser", "run_review"]
 

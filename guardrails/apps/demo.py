@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import random
+import hashlib
+import math
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,12 +17,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.abstention.conformal import ConformalSets
-from guardrails.apps.outcomes import coverage, mean_set_size, risk_coverage_curve
+from guardrails.apps.demo_report import Calibration, DemoRun, DriftTrace, build_report
 from guardrails.apps.report import Report
 from guardrails.builder import Guard, guard
 from guardrails.calibration.calibrators import Calibrated, TemperatureScaling, logits_from_proba
-from guardrails.calibration.metrics import expected_calibration_error, reliability_curve
+from guardrails.calibration.metrics import reliability_curve
 from guardrails.core.decisions import PRIMARY, Decisions, Reason
+from guardrails.core.workers import WorkerPool
 from guardrails.fallback.breaker import CircuitBreaker
 from guardrails.fallback.chain import (
     ModelStage,
@@ -30,83 +33,131 @@ from guardrails.fallback.chain import (
     on_invalid_input,
     on_timeout,
 )
-from guardrails.monitoring.drift import DriftProfile
+from guardrails.monitoring.drift import DriftProfile, DriftReport
 from guardrails.monitoring.monitor import Monitored, Tighten
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.backends import open_queue
-from guardrails.review.queue import MemoryQueue, ReviewQueue
+from guardrails.review.memory import MemoryQueue
+from guardrails.review.queue import ReviewQueue
 from guardrails.validation.schema import infer_schema
 
-__all__ = ["DemoResult", "FlakyModel", "PhaseSummary", "build_demo_guard", "run_demo"]
+__all__ = [
+    "CallClock",
+    "DemoResult",
+    "FlakyModel",
+    "PhaseSummary",
+    "build_demo_guard",
+    "explain",
+    "run_demo",
+]
 
-BATCH = 10  # rows per request in the demo's traffic
+BATCH = 10  # rows per call in the demo's traffic
+ECE_BINS = 10  # equal-width bins for every ECE the demo prints and draws
 
 
 @dataclass(frozen=True)
 class PhaseSummary:
-    """What the guard did with one phase of traffic.
+    """What the guard did with one phase of traffic, and what the bare model did.
 
     Attributes:
         phase: the phase's name.
-        requests: rows sent.
+        rows: rows sent.
+        calls: calls (requests) they were sent in, ``BATCH`` rows each.
         answered: rows the guard answered (by the primary or a fallback stage).
         abstained_by_reason: withheld rows per reason.
         answered_by_stage: answered rows per stage ("primary", "backup", ...).
+        stage_accuracy: stage -> (answered rows, accuracy among them).
         queued: rows queued for human review.
-        guarded_accuracy: accuracy of the guard's answers.
-        unguarded_accuracy: accuracy of the bare model on the rows it could score.
-        unguarded_failures: rows the bare model could not score at all (it raised).
-        ece_before, ece_after: calibration error of the model's probabilities before and
-            after the guard's calibrator, on the rows of this phase the model could read.
+        guarded_accuracy: accuracy among the guard's answered rows.
+        unguarded_accuracy: accuracy of the bare model, served the same calls, among the
+            rows of the calls it could score.
+        unguarded_scored: rows of the calls the bare model scored.
+        unguarded_failures: rows of the calls where the bare model raised.
+        ece_rows: rows the ECE is measured on (those the schema accepts).
+        ece_before, ece_after: top-label calibration error (``ECE_BINS`` equal-width bins)
+            of the model's probabilities before and after the guard's calibrator.
+        ece_change_interval: 90% bootstrap interval of ``ece_after - ece_before`` over the
+            phase's rows (NaN where not computed).
     """
 
     phase: str
-    requests: int
+    rows: int
+    calls: int
     answered: int
     abstained_by_reason: dict[str, int]
     answered_by_stage: dict[str, int]
+    stage_accuracy: dict[str, tuple[int, float]]
     queued: int
     guarded_accuracy: float
     unguarded_accuracy: float
+    unguarded_scored: int
     unguarded_failures: int
+    ece_rows: int
     ece_before: float
     ece_after: float
+    ece_change_interval: tuple[float, float] = (float("nan"), float("nan"))
 
     def row(self) -> list[str]:
+        """The phase as the cells of the demo's table (``HEADER``)."""
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.abstained_by_reason.items()))
         stages = ", ".join(
             f"{k}={v}" for k, v in sorted(self.answered_by_stage.items()) if k != PRIMARY
         )
         return [
             self.phase,
-            str(self.requests),
+            str(self.rows),
             str(self.answered),
             reasons or "-",
             stages or "-",
             str(self.queued),
             _pct(self.guarded_accuracy),
-            _pct(self.unguarded_accuracy)
-            + (f" ({self.unguarded_failures} crashed)" if self.unguarded_failures else ""),
-            f"{self.ece_before:.3f} -> {self.ece_after:.3f}",
+            _pct(self.unguarded_accuracy),
+            str(self.unguarded_scored),
+            str(self.unguarded_failures),
+            _num(self.ece_before),
+            _num(self.ece_after),
         ]
 
 
 HEADER = [
     "phase",
-    "requests",
+    "rows",
     "answered",
-    "withheld by reason",
+    "withheld (reason=rows)",
     "fallback answers",
     "to review",
-    "guarded acc.",
-    "unguarded acc.",
-    "ECE before -> after",
+    "guard acc.",
+    "bare acc.",
+    "bare scored",
+    "bare failed",
+    "ECE raw",
+    "ECE cal.",
 ]
+
+COLUMNS = (
+    f"rows: rows sent in the phase, {BATCH} a call. answered: rows the guard answered, by the "
+    "primary or a fallback stage; withheld: the others, by reason. fallback answers: answered "
+    "rows per stage other than the primary. to review: rows queued for a person (withheld "
+    "rows, and a 2% audit sample of answers). guard acc.: share right among the guard's "
+    "answered rows. bare acc.: the model alone, sent the same calls, share right among the "
+    "rows of the calls it could score (bare scored); bare failed: rows of the calls where "
+    "it raised, which a service would answer with an error. ECE raw, ECE cal.: top-label "
+    f"calibration error ({ECE_BINS} equal-width bins) of the model's probabilities, raw and "
+    "after the guard's temperature, on the rows the schema accepts."
+)
 
 
 @dataclass
 class DemoResult:
-    """Everything the demo produced, for tests and for the curious."""
+    """Everything the demo produced, for tests and for the curious.
+
+    Attributes:
+        summaries: one per phase.
+        explanations: one sentence per place where the guard scores below the bare model.
+        report: the report object (None with ``report=False``), whose plots and table
+            hold the numbers the HTML file shows.
+        report_path: where the report was written.
+    """
 
     summaries: list[PhaseSummary]
     report_path: Path | None
@@ -114,6 +165,8 @@ class DemoResult:
     queue_path: Path
     queued_ids: int
     cases_in_queue: int
+    explanations: list[str] = field(default_factory=list)
+    report: Report | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -121,12 +174,21 @@ def _pct(x: float) -> str:
     return "n/a" if np.isnan(x) else f"{100 * x:.1f}%"
 
 
+def _num(x: float) -> str:
+    return "n/a" if np.isnan(x) else f"{x:.3f}"
+
+
 class FlakyModel:
     """A trained classifier behind an unreliable network hop, for the demo's bad phase.
 
-    While ``failure_rate``/``hang_rate`` are zero it is the model itself. Otherwise each call
-    raises ``ConnectionError`` with probability ``failure_rate`` or sleeps ``hang`` seconds
-    with probability ``hang_rate``.
+    Faults go by row, not by clock or call order: each row's fate is a number in [0, 1)
+    drawn from a hash of the row's bytes keyed by ``seed``, so the same rows fail in every
+    run with that seed, for the guard and for the bare model alike. A call raises
+    ``ConnectionError`` when one of its rows drew below ``failure_rate``, and hangs when
+    one drew in the next ``hang_rate``: it sleeps ``hang`` seconds or until
+    ``release()``, then answers. Both rates
+    are per row: with 10 rows a call, a row rate of 0.035 fails about 30% of the calls.
+    While both rates are zero it is the model itself.
     """
 
     def __init__(self, model: Any, *, seed: int = 0) -> None:
@@ -135,27 +197,75 @@ class FlakyModel:
         self.n_features_in_ = model.n_features_in_
         self.failure_rate = 0.0
         self.hang_rate = 0.0
-        self.hang = 0.3
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self.hang = 10.0
+        self.sleep = True  # False: a hung call answers at once (the bare model's replay)
+        self._key = int(seed).to_bytes(8, "little", signed=True)
+        self._released = threading.Event()
+
+    def draws(self, X: Any) -> NDArray[np.float64]:
+        """``(n_rows,)`` the fate of each row: a seeded hash of its bytes, in [0, 1)."""
+        rows = np.ascontiguousarray(np.asarray(X, dtype=np.float64))
+        # Demo code, 10 rows a call: one keyed hash per row is cheap and needs no state.
+        return np.array(
+            [
+                int.from_bytes(
+                    hashlib.blake2b(r.tobytes(), key=self._key, digest_size=8).digest(), "little"
+                )
+                / 2.0**64
+                for r in rows.reshape(len(rows), -1)
+            ],
+            dtype=np.float64,
+        )
 
     def predict_proba(self, X: Any) -> Any:
-        with self._lock:
-            draw = self._rng.random()
-        if draw < self.failure_rate:
-            raise ConnectionError("model server reset the connection")
-        if draw < self.failure_rate + self.hang_rate:
-            time.sleep(self.hang)
+        if self.failure_rate or self.hang_rate:
+            draw = self.draws(X)
+            if (draw < self.failure_rate).any():
+                raise ConnectionError("model server reset the connection")
+            if self.sleep and (draw < self.failure_rate + self.hang_rate).any():
+                self._released.wait(self.hang)
         return self.model.predict_proba(X)
+
+    def release(self) -> None:
+        """End the hangs in progress now (the demo calls it once the guard gave up on them)."""
+        self._released.set()
+
+    def rearm(self) -> None:
+        """Let the next hang last ``hang`` seconds again."""
+        self._released.clear()
+
+
+class CallClock:
+    """A clock that ticks once per request: the demo's breaker cools down in calls, not
+    seconds, so how long it stays open does not depend on the machine's speed."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> float:
+        return float(self.calls)
 
 
 def build_demo_guard(
-    seed: int = 0, out: Path | None = None, log_file: TextIO | None = None
+    seed: int = 0,
+    out: Path | None = None,
+    log_file: TextIO | None = None,
+    *,
+    clock: CallClock | None = None,
 ) -> tuple[Guard, dict[str, Any]]:
     """Train a classifier on scikit-learn's breast-cancer data and build the full guard.
 
-    Returns the fitted guard and the pieces the demo uses (data, models, queue, metrics).
+    With a ``CallClock`` (as the demo passes) nothing reads the wall clock for a
+    decision but the primary's timeout: faults go by row (`FlakyModel`) and the breaker
+    cools down for ten ticks of that clock, which the demo ticks once per call, so a seed
+    gives the same decisions on any machine that scores ten rows in less than the 2 s
+    timeout. Without one (a server, as in ``examples/fastapi_service.py``) the breaker
+    cools down for 0.05 s of ``time.monotonic``.
+
+    Returns the fitted guard and the pieces the demo uses (data, models, queue, metrics,
+    the worker pool that runs calls under the timeout).
     """
+    # Third-party modules the demo alone needs, imported when it runs.
     import structlog
     from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
@@ -176,6 +286,7 @@ def build_demo_guard(
     model.fit(X_train, y_train)
     backup = make_pipeline(StandardScaler(), GaussianNB()).fit(X_train, y_train)
     primary = FlakyModel(model, seed=seed)
+    workers = WorkerPool()  # run_demo waits for it to be idle between calls
 
     worst_radius = names.index("worst radius")
 
@@ -227,13 +338,15 @@ def build_demo_guard(
         .fallback(
             ModelStage(backup, name="backup", when=on_error() | on_timeout() | on_circuit_open()),
             Rule(size_rule, name="size_rule", when=on_invalid_input()),
-            primary_timeout=0.1,
+            primary_timeout=2.0,  # a hung call sleeps until released (run_demo)
+            workers=workers,
             primary_breaker=CircuitBreaker(
                 name="primary",
                 failure_rate=0.25,
                 window=20,
                 min_calls=10,
-                cool_down=0.05,
+                cool_down=0.05 if clock is None else 10.0,  # seconds, or ticks of the clock
+                clock=time.monotonic if clock is None else clock,
                 logger=logger,
             ),
         )
@@ -253,13 +366,14 @@ def build_demo_guard(
         "y_pool": y_pool,
         "queue": queue,
         "metrics": metrics,
+        "workers": workers,
     }
 
 
 def _traffic(
     X_pool: NDArray[Any], y_pool: NDArray[Any], n: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.float64], NDArray[Any]]:
-    """``n`` requests drawn from held-out patients, with 2% measurement noise."""
+    """``n`` rows drawn with replacement from held-out patients, with 2% measurement noise."""
     idx = rng.integers(0, len(X_pool), size=n)
     noise = rng.normal(1.0, 0.02, size=(n, X_pool.shape[1]))
     return np.asarray(X_pool[idx] * noise, dtype=np.float64), y_pool[idx]
@@ -275,42 +389,151 @@ def _malformed(X: NDArray[np.float64], rng: np.random.Generator) -> NDArray[np.f
     return bad
 
 
-def _ece(
-    model: Any, g: Guard, X: NDArray[Any], y: NDArray[Any], d: Decisions
-) -> tuple[float, float]:
-    """ECE of the bare model and of the guard's calibrator on the rows the schema accepts."""
-
+def _calibration(
+    model: Any, g: Guard, X: NDArray[Any], y: NDArray[Any], d: Decisions, rng: np.random.Generator
+) -> Calibration | None:
+    """Reliability of the bare model and of the guard's calibrator on the rows the schema
+    accepts, with a 90% bootstrap interval of the change in ECE (200 resamples of rows)."""
     ok = np.isfinite(X).all(axis=1) & (d.reason != Reason.INVALID_INPUT)
     if ok.sum() < 10:
-        return float("nan"), float("nan")
+        return None
     proba = model.predict_proba(X[ok])
-    calibrator = g.layer(Calibrated).calibrator
-    after = calibrator.transform(logits_from_proba(proba))
-    return (
-        expected_calibration_error(y[ok], proba, classes=model.classes_),
-        expected_calibration_error(y[ok], after, classes=model.classes_),
-    )
+    after = g.layer(Calibrated).calibrator.transform(logits_from_proba(proba))
+    yk, classes = y[ok], model.classes_
+    before_c = reliability_curve(yk, proba, classes=classes, bins=ECE_BINS)
+    after_c = reliability_curve(yk, after, classes=classes, bins=ECE_BINS)
+    changes = []
+    for _ in range(200):
+        pick = rng.integers(0, len(yk), size=len(yk))
+        changes.append(
+            reliability_curve(yk[pick], after[pick], classes=classes, bins=ECE_BINS).ece
+            - reliability_curve(yk[pick], proba[pick], classes=classes, bins=ECE_BINS).ece
+        )
+    low, high = np.quantile(changes, [0.05, 0.95])
+    return Calibration(int(ok.sum()), before_c, after_c, (float(low), float(high)))
 
 
-def _unguarded(model: Any, X: NDArray[Any], y: NDArray[Any]) -> tuple[float, int]:
-    """Accuracy of the bare model served one request at a time, and rows it crashed on."""
+def _unguarded(model: FlakyModel, X: NDArray[Any], y: NDArray[Any]) -> tuple[float, int, int]:
+    """The bare model sent the same calls: accuracy on the rows of the calls it scored,
+    those rows, and the rows of the calls where it raised."""
     correct = total = crashed = 0
-    for start in range(0, len(X), BATCH):
-        Xb, yb = X[start : start + BATCH], y[start : start + BATCH]
-        try:
-            pred = model.classes_[np.argmax(model.predict_proba(Xb), axis=1)]
-        except (ValueError, ConnectionError):  # what the service would have answered: a 500
-            crashed += len(Xb)
-            continue
-        correct += int((pred == yb).sum())
-        total += len(Xb)
-    return (correct / total if total else float("nan")), crashed
+    model.sleep = False  # a hung call answers in the end; nobody needs to wait for it here
+    try:
+        for start in range(0, len(X), BATCH):
+            Xb, yb = X[start : start + BATCH], y[start : start + BATCH]
+            try:
+                pred = model.classes_[np.argmax(model.predict_proba(Xb), axis=1)]
+            except (ValueError, ConnectionError):  # what the service would have answered: a 500
+                crashed += len(Xb)
+                continue
+            correct += int((pred == yb).sum())
+            total += len(Xb)
+    finally:
+        model.sleep = True
+    return (correct / total if total else float("nan")), total, crashed
 
 
 def _progress(say: Callable[[str], None], label: str, done: int, total: int) -> None:
     width = 30
     filled = int(width * done / total)
-    say(f"      {label:<18} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    say(f"      {label:<18} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} rows")
+
+
+def _record_window(drift: DriftTrace, report: DriftReport, served: int) -> None:
+    drift.rows.append(served)
+    drift.alpha, drift.correction = report.alpha, report.correction
+    drift.window_rows.append(report.rows)
+    for f in report.features:
+        ps = [t.p_adjusted for t in f.tests.values() if t.p_adjusted is not None]
+        if not ps:
+            continue
+        name = f.feature if f.group == "input" else f"{f.feature} (model output)"
+        value = -math.log10(max(min(ps), drift.floor))
+        drift.evidence.setdefault(name, [math.nan] * (len(drift.rows) - 1)).append(value)
+    for values in drift.evidence.values():
+        if len(values) < len(drift.rows):
+            values.append(math.nan)
+
+
+def _summary(
+    name: str,
+    d: Decisions,
+    y: NDArray[Any],
+    unguarded: tuple[float, int, int],
+    calibration: Calibration | None,
+) -> PhaseSummary:
+    queued = int(sum(1 for r in (d.review_id if d.review_id is not None else []) if r))
+    answered = d.answered
+    right = np.zeros(len(d), dtype=bool)
+    right[answered] = d.prediction[answered] == y[answered]
+    stage_accuracy = {}
+    for stage in sorted({str(s) for s in d.stage[answered]}):
+        rows = answered & (d.stage == stage)
+        stage_accuracy[stage] = (int(rows.sum()), float(right[rows].mean()))
+    acc, scored, crashed = unguarded
+    nan = float("nan")
+    return PhaseSummary(
+        phase=name,
+        rows=len(d),
+        calls=-(-len(d) // BATCH),
+        answered=int(answered.sum()),
+        abstained_by_reason=d.reason_counts(),
+        answered_by_stage=d.stage_counts(),
+        stage_accuracy=stage_accuracy,
+        queued=queued,
+        guarded_accuracy=float(right[answered].mean()) if answered.any() else nan,
+        unguarded_accuracy=acc,
+        unguarded_scored=scored,
+        unguarded_failures=crashed,
+        ece_rows=0 if calibration is None else calibration.rows,
+        ece_before=nan if calibration is None else calibration.before.ece,
+        ece_after=nan if calibration is None else calibration.after.ece,
+        ece_change_interval=(nan, nan) if calibration is None else calibration.change_interval,
+    )
+
+
+def explain(summaries: Sequence[PhaseSummary], n_cal: int) -> list[str]:
+    """One sentence for every place where the guard scores below the bare model.
+
+    Args:
+        summaries: the phases.
+        n_cal: rows the calibrator was fitted on.
+
+    Returns:
+        The sentences, in table order (empty when the guard is never worse).
+    """
+    out = []
+    for s in summaries:
+        if s.guarded_accuracy < s.unguarded_accuracy:
+            others = [
+                f"{stage} answered {n} rows at {_pct(acc)}"
+                for stage, (n, acc) in s.stage_accuracy.items()
+                if stage != PRIMARY
+            ]
+            primary = s.stage_accuracy.get(PRIMARY)
+            mine = f"the primary answered {primary[0]} at {_pct(primary[1])}" if primary else ""
+            out.append(
+                f"{s.phase}: guard acc. {_pct(s.guarded_accuracy)} is below the bare model's "
+                f"{_pct(s.unguarded_accuracy)} because {', '.join(others) or 'no fallback'} "
+                f"({mine}), a weaker model answering where the primary failed or its breaker "
+                f"was open; the bare model's figure leaves out the {s.unguarded_failures} rows "
+                f"of the calls it failed, which got no answer at all."
+            )
+        if s.ece_after > s.ece_before:
+            low, high = s.ece_change_interval
+            verdict = (
+                "within the noise of an ECE on this many rows"
+                if low <= 0 <= high
+                else "a real loss here: the temperature fitted on the calibration rows does "
+                "not suit this phase's rows"
+            )
+            out.append(
+                f"{s.phase}: ECE rises from {s.ece_before:.3f} to {s.ece_after:.3f} after "
+                f"calibration; the temperature was fitted on {n_cal} held-out rows, and a "
+                f"bootstrap over this phase's {s.ece_rows} rows puts the change in "
+                f"[{low:+.3f}, {high:+.3f}] (90%): {verdict}."
+            )
+    return out
 
 
 def run_demo(
@@ -323,9 +546,13 @@ def run_demo(
 ) -> DemoResult:
     """Run the demo, print a summary per phase to ``out`` and write the report and logs.
 
+    The same seed gives the same tables: traffic, faults and the breaker's clock all come
+    from it (see ``build_demo_guard``); only the JSON log's timestamps and the time taken
+    differ between runs.
+
     Args:
         out: where to print (stdout by default).
-        seed: seed of the traffic.
+        seed: seed of the data split, the traffic and the faults.
         out_dir: folder for ``guardrails-report.html``, the JSON log and the review queue.
         report: write the HTML report (needs the ``report`` extra: matplotlib).
         rows_per_phase: rows of traffic per phase.
@@ -343,13 +570,26 @@ def run_demo(
     with log_path.open("w", encoding="utf-8") as log_file:
         say("[1/5] Training a classifier on scikit-learn's breast-cancer data")
         say("[2/5] Fitting calibration (temperature) and conformal abstention on held-out data")
-        g, data = build_demo_guard(seed, out=queue_path, log_file=log_file)
+        clock = CallClock()
+        g, data = build_demo_guard(seed, out=queue_path, log_file=log_file, clock=clock)
         say("[3/5] The guard, outermost layer last:")
         for layer in reversed(list(g.layers())):
-            say(f"        {layer!r}"[:110])
+            for line in textwrap.wrap(
+                repr(layer),
+                width=96,
+                initial_indent="        ",
+                subsequent_indent="            ",
+                break_on_hyphens=False,
+            ):
+                say(line)
         model, primary, names = data["model"], data["primary"], data["names"]
+        workers: WorkerPool = data["workers"]
 
-        say(f"[4/5] Serving {4 * rows_per_phase} requests in four phases, {BATCH} rows a call")
+        total = 4 * rows_per_phase
+        say(
+            f"[4/5] Serving {total:,} rows in {-(-total // BATCH):,} calls of {BATCH} rows: "
+            f"four phases of {rows_per_phase} rows (seed {seed})"
+        )
         X_norm, y_norm = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
         X_flaky, y_flaky = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
         X_drift, y_drift = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
@@ -360,67 +600,58 @@ def run_demo(
         phases = [
             ("normal traffic", X_norm, y_norm, 0.0),
             ("malformed inputs", _malformed(X_bad, rng), y_bad, 0.0),
-            ("flaky primary", X_flaky, y_flaky, 0.3),
+            ("flaky primary", X_flaky, y_flaky, 0.035),
             ("gradual drift", X_drift, y_drift, 0.0),
         ]
-
         monitor = g.layer(Monitored)
         summaries: list[PhaseSummary] = []
         timeline: dict[str, list[Any]] = {"t": [], "abstention": [], "fallback": []}
-        drift_t: list[int] = []
-        drift_scores: dict[str, list[float]] = {}
-        tightened: list[int] = []
-        relaxed: list[int] = []
+        drift = DriftTrace()
         queued_ids = 0
-        decisions_by_phase: list[tuple[str, Decisions, NDArray[Any]]] = []
-        call_no = 0
+        runs: list[tuple[str, Decisions, NDArray[Any]]] = []
+        calibrations: list[Calibration | None] = []
+        boot = np.random.default_rng([seed, 1])
+        served = 0
+        last_report: DriftReport | None = None
         for name, X, y, failure in phases:
             primary.failure_rate = failure
-            primary.hang_rate = 0.05 if failure else 0.0
+            primary.hang_rate = 0.005 if failure else 0.0  # per row: ~5% of the calls hang
             parts: list[Decisions] = []
             for start in range(0, len(X), BATCH):
-                status_before = monitor.status
+                before = monitor.status
+                clock.calls += 1
                 d = g.decide(X[start : start + BATCH], request_id=f"{name[:6]}-{start}")
                 parts.append(d)
-                call_no += 1
-                if monitor.status != status_before:
-                    (tightened if monitor.status == "drift" else relaxed).append(call_no)
-                scores = monitor.scores()
-                if scores:
-                    drift_t.append(call_no)
-                    for feature, stats in scores.items():
-                        drift_scores.setdefault(feature, []).append(float(stats.get("ks", np.nan)))
+                served += len(d)
+                # A call abandoned at its timeout still runs to its end in its thread, and the
+                # monitor sees its rows then. Waiting for it keeps those rows next to their
+                # call in the monitor's windows, so the windows are the same in every run.
+                if workers.stats().busy:
+                    primary.release()  # the guard has given up on it: no need to sleep on
+                    while workers.stats().busy:
+                        time.sleep(0.005)
+                    primary.rearm()
+                now = monitor.status
+                window = monitor.report
+                if window is not None and window is not last_report:
+                    last_report = window
+                    _record_window(drift, window, served)
+                if now == "drift" and before != "drift":
+                    drift.tightened.append(served)
+                elif before == "drift" and now != "drift":
+                    drift.relaxed.append(served)
                 if (start // BATCH) % 10 == 9 or start + BATCH >= len(X):
                     _progress(say, name, min(start + BATCH, len(X)), len(X))
             d = Decisions.concat(parts)
-            primary.hang_rate = 0.0  # the unguarded service below waits for no one either
-            unguarded, crashed = _unguarded(primary, X, y)
-            primary.failure_rate = 0.0
-            decisions_by_phase.append((name, d, y))
-            queued = int(sum(1 for r in (d.review_id if d.review_id is not None else []) if r))
-            queued_ids += queued
+            unguarded = _unguarded(primary, X, y)
+            primary.failure_rate = primary.hang_rate = 0.0
+            runs.append((name, d, y))
+            calibration = _calibration(model, g, X, y, d, boot)
+            calibrations.append(calibration)
+            summary = _summary(name, d, y, unguarded, calibration)
+            summaries.append(summary)
+            queued_ids += summary.queued
             fallback = d.answered & (d.stage != PRIMARY)
-            guarded = (
-                float(np.mean(d.prediction[d.answered] == y[d.answered]))
-                if d.answered.any()
-                else float("nan")
-            )
-            before, after = _ece(model, g, X, y, d)
-            summaries.append(
-                PhaseSummary(
-                    phase=name,
-                    requests=len(d),
-                    answered=int(d.answered.sum()),
-                    abstained_by_reason=d.reason_counts(),
-                    answered_by_stage=d.stage_counts(),
-                    queued=queued,
-                    guarded_accuracy=guarded,
-                    unguarded_accuracy=unguarded,
-                    unguarded_failures=crashed,
-                    ece_before=before,
-                    ece_after=after,
-                )
-            )
             for k in range(0, len(d), 100):
                 part = d.take(np.arange(k, min(k + 100, len(d))))
                 timeline["t"].append(f"{name.split()[0]} {k // 100 + 1}")
@@ -431,10 +662,18 @@ def run_demo(
 
     queue = data["queue"]
     cases = queue.stats().total
+    explanations = explain(summaries, len(data["y_cal"]))
     say("[5/5] What happened")
     _print_table(say, [s.row() for s in summaries])
+    for line in textwrap.wrap("Columns. " + COLUMNS, width=96):
+        say(line)
+    if explanations:
+        say("Where the guard scores below the bare model:")
+        for text in explanations:
+            for k, line in enumerate(textwrap.wrap(text, width=94)):
+                say(("- " if k == 0 else "  ") + line)
     say(
-        f"Every one of the {sum(s.requests for s in summaries)} requests got a decision; "
+        f"Every one of the {sum(s.rows for s in summaries):,} rows got a decision; "
         "every withheld one says why."
     )
     say(f"Queued for review: {queued_ids} cases; in the queue: {cases} (nothing lost).")
@@ -443,17 +682,28 @@ def run_demo(
         f"                 {cases - garbage} model cases first, then {garbage} data-quality "
         "cases (invalid inputs, in their own lane)."
     )
+    say(
+        f"Repeatable: the same --seed prints the same tables (this run: --seed {seed}); "
+        "only the log's timestamps and timings differ."
+    )
     report_path = None
+    built = None
     if report:
-        report_path = _write_report(
-            folder / "guardrails-report.html",
-            g,
-            data,
-            summaries,
-            decisions_by_phase,
-            timeline,
-            (drift_t, drift_scores, tightened, relaxed),
+        built = build_report(
+            DemoRun(
+                guard=g,
+                data=data,
+                rows=[s.row() for s in summaries],
+                runs=runs,
+                calibrations=calibrations,
+                timeline=timeline,
+                drift=drift,
+                explanations=explanations,
+                columns=COLUMNS,
+                header=HEADER,
+            )
         )
+        report_path = built.to_html(folder / "guardrails-report.html")
         say(f"Report:          {report_path}")
     say(f"JSON log:        {log_path}")
     say(
@@ -468,87 +718,14 @@ def run_demo(
         queue_path=queue_path,
         queued_ids=queued_ids,
         cases_in_queue=cases,
+        explanations=explanations,
+        report=built,
     )
 
 
 def _print_table(say: Callable[[str], None], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEADER)]
-    say("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)))
+    say("  ".join(h.ljust(w) for h, w in zip(HEADER, widths)).rstrip())
     say("  ".join("-" * w for w in widths))
     for r in rows:
-        say("  ".join(c.ljust(w) for c, w in zip(r, widths)))
-
-
-def _write_report(
-    path: Path,
-    g: Guard,
-    data: dict[str, Any],
-    summaries: list[PhaseSummary],
-    decisions_by_phase: list[tuple[str, Decisions, NDArray[Any]]],
-    timeline: dict[str, list[Any]],
-    drift: tuple[list[int], dict[str, list[float]], list[int], list[int]],
-) -> Path:
-
-    model = data["model"]
-    classes = model.classes_
-    X_pool, y_pool = data["X_pool"], data["y_pool"]
-    raw = model.predict_proba(X_pool)
-    calibrated = g.layer(Calibrated).calibrator.transform(logits_from_proba(raw))
-    report = Report(
-        "guardrails demo: a tumour-triage model meets production",
-        subtitle="scikit-learn's breast-cancer data; four phases of traffic",
-    )
-    report.add_table("What happened, phase by phase", HEADER, [s.row() for s in summaries])
-    curves = {}
-    eces = {}
-    for label, proba in (("before calibration", raw), ("after calibration", calibrated)):
-        c = reliability_curve(y_pool, proba, classes=classes, bins=10)
-        curves[label] = (c.confidence, c.accuracy, c.counts)
-        eces[label] = c.ece
-    report.add_reliability(curves, ece=eces)
-    normal_name, normal, y_normal = decisions_by_phase[0]
-    raw_conf = normal.confidence if normal.confidence is not None else np.zeros(len(normal))
-    conf = np.where(np.isnan(raw_conf), 0.0, raw_conf)
-    correct = normal.prediction == y_normal
-    cov, risk, _ = risk_coverage_curve(conf, correct)
-    answered = normal.answered
-    op = (float(answered.mean()), float(np.mean(~correct[answered])) if answered.any() else 0.0)
-    report.add_risk_coverage(
-        cov,
-        risk,
-        label=f"guard ({normal_name})",
-        operating_point=op,
-        compare={"unguarded model": ([1.0], [float(np.mean(~correct))])},
-    )
-    per_class = coverage(normal, y_normal, groups=y_normal)
-    sizes = mean_set_size(normal, groups=y_normal)
-    assert isinstance(per_class, dict) and isinstance(sizes, dict)
-    labels = [int(c) for c in classes]
-    report.add_per_class(
-        [data_name(c) for c in labels],
-        [per_class.get(c, np.nan) for c in labels],
-        [sizes.get(c, np.nan) for c in labels],
-        target=0.98,
-    )
-    report.add_rates_over_time(
-        timeline["t"],
-        {"abstention rate": timeline["abstention"], "fallback rate": timeline["fallback"]},
-        xlabel="Phase, per 100 requests",
-    )
-    drift_t, all_scores, tightened, relaxed = drift
-    scores = {k: v for k, v in all_scores.items() if np.isfinite(v).any()}
-    if drift_t and scores:
-        report.add_drift_over_time(
-            drift_t,
-            scores,
-            tightened_at=[t for t in tightened if t in drift_t],
-            relaxed_at=[t for t in relaxed if t in drift_t],
-            xlabel="Request number",
-            ylabel="KS statistic of the latest window",
-        )
-    return report.to_html(path)
-
-
-def data_name(label: int) -> str:
-    """Breast-cancer class names: 0 is malignant, 1 benign."""
-    return {0: "malignant", 1: "benign"}.get(label, str(label))
+        say("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

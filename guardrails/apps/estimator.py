@@ -44,7 +44,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from guardrails.abstention.conformal import AdaptiveConformal, ConformalIntervals, _as_function
+from guardrails.abstention.intervals import ConformalIntervals, _as_function
+from guardrails.abstention.online import AdaptiveConformal
 from guardrails.abstention.policies import Abstaining, Policy, _Combined
 from guardrails.builder import Guard, guard, load
 from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.apps import outcomes
+from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError
 
@@ -54,19 +55,6 @@ _REGRESSION_SCORERS = "CoverageAtWidth, WidthAtCoverage, IntervalScore or MAEAtC
 _CLASSIFICATION_SCORERS = "SelectiveAccuracy, ExpectedCost, AccuracyAtCoverage or AURC"
 
 _NO_CANDIDATE = (Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN)
-
-
-def _check_unit(owner: str, name: str, value: Any, *, low_open: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
-        ok = (0.0 < value <= 1.0) if low_open else (0.0 <= value <= 1.0)
-    if not ok:
-        interval = "(0, 1]" if low_open else "[0, 1]"
-        raise ConfigurationError(
-            f"The {name!r} parameter of {owner} must be a float in {interval}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
 
 
 def _check_cost(owner: str, name: str, value: Any) -> float:
@@ -187,7 +175,7 @@ class SelectiveAccuracy(_Scorer):
     """
 
     def __init__(self, *, min_coverage: float = 0.0) -> None:
-        self.min_coverage = _check_unit("SelectiveAccuracy", "min_coverage", min_coverage)
+        self.min_coverage = check_unit("SelectiveAccuracy", "min_coverage", min_coverage)
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
         answered = d.answered
@@ -213,7 +201,7 @@ class AccuracyAtCoverage(_Scorer):
     """
 
     def __init__(self, *, coverage: float = 0.8) -> None:
-        self.coverage = _check_unit("AccuracyAtCoverage", "coverage", coverage, low_open=True)
+        self.coverage = check_unit("AccuracyAtCoverage", "coverage", coverage, interval="(0, 1]")
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
         return outcomes.selective_accuracy(
@@ -340,7 +328,7 @@ class WidthAtCoverage(_Scorer):
     regression = True
 
     def __init__(self, *, coverage: float = 0.9) -> None:
-        self.coverage = _check_unit("WidthAtCoverage", "coverage", coverage, low_open=True)
+        self.coverage = check_unit("WidthAtCoverage", "coverage", coverage, interval="(0, 1]")
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
         iv, truth = _intervals(d, y)
@@ -377,7 +365,7 @@ class IntervalScore(_Scorer):
     regression = True
 
     def __init__(self, *, alpha: float = 0.1) -> None:
-        a = _check_unit("IntervalScore", "alpha", alpha, low_open=True)
+        a = check_unit("IntervalScore", "alpha", alpha, interval="(0, 1]")
         if a >= 1.0:
             raise ConfigurationError(
                 f"The 'alpha' parameter of IntervalScore must be a float in (0, 1). "
@@ -413,7 +401,7 @@ class MAEAtCoverage(_Scorer):
     regression = True
 
     def __init__(self, *, coverage: float = 0.8) -> None:
-        self.coverage = _check_unit("MAEAtCoverage", "coverage", coverage, low_open=True)
+        self.coverage = check_unit("MAEAtCoverage", "coverage", coverage, interval="(0, 1]")
 
     def score(self, d: Decisions, y: NDArray[Any]) -> float:
         iv, truth = _intervals(d, y)

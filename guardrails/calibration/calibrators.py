@@ -894,11 +894,11 @@ class Calibrated(PostLayer):
 
     # -- learning ------------------------------------------------------------------------
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
         self._warn_if_training_rows(X)
-        self._learn(d, y)
-        return self._post(d, call)
+        self.learn(d, y)
+        return self.post(d, call)
 
     def _warn_if_training_rows(self, X: Any) -> None:
         if self._training_rows is None:
@@ -916,7 +916,7 @@ class Calibrated(PostLayer):
                 stacklevel=4,
             )
 
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+    def learn(self, d: Decisions, y: NDArray[Any]) -> None:
         Z = _logits(d)
         if Z is None:
             raise InvalidInputError(
@@ -946,7 +946,7 @@ class Calibrated(PostLayer):
 
     # -- serving -------------------------------------------------------------------------
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         """The decisions with calibrated ``proba``, ``confidence`` and ``prediction``."""
         Z = _logits(d)
         if Z is None:

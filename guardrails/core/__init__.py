@@ -9,6 +9,9 @@ from guardrails.core.adapter import (
     OutputKind,
     as_layer,
 )
+from guardrails.core.checks import (
+    check_unit,
+)
 from guardrails.core.decisions import (
     PRIMARY,
     Decision,
@@ -106,6 +109,7 @@ __all__ = [
     "all_finite",
     "as_batch",
     "as_layer",
+    "check_unit",
     "fingerprint",
     "one_row_batch",
     "persistable",

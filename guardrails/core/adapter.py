@@ -22,6 +22,7 @@ from guardrails.core.errors import ConfigurationError, ModelOutputError
 from guardrails.core.layer import Call, Layer, _is_frame, take_rows
 from guardrails.core.persistence import preview
 from guardrails.core.rowwise import row_argmax, row_pick, row_sum
+from guardrails.core.text import shorten
 
 __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
 
@@ -29,10 +30,6 @@ OutputKind = Literal["proba", "scores", "labels", "values"]
 _KINDS: tuple[str, ...] = get_args(OutputKind)
 _SUM_TOLERANCE = 1e-4
 _DETAIL_LIMIT = 300
-
-
-def _short(text: str, limit: int = _DETAIL_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _is_fitted_sklearn(model: Any) -> bool:
@@ -84,7 +81,9 @@ class ModelAdapter(Layer):
     ) -> None:
         if isinstance(model, Layer):
             raise ConfigurationError(
-                "ModelAdapter wraps a model, not a guard layer; use the layer directly."
+                f"ModelAdapter wraps a model, not a layer ({type(model).__name__}). A layer is "
+                "itself a predictor: use it directly, or as a fallback stage; to put a layer "
+                'of your own in a guard, write guard(model).add(YourLayer, after="calibrate").'
             )
         if output is not None and output not in _KINDS:
             raise ConfigurationError(
@@ -256,7 +255,7 @@ class ModelAdapter(Layer):
             ok = np.asarray(np.isfinite(X).all(axis=1))
         return None if ok.all() else ok
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         t0 = time.perf_counter()
         n = call.n if X is call.raw else _len(X)
         # a scikit-learn estimator that refuses NaN and infinity checks them itself, before
@@ -315,12 +314,14 @@ class ModelAdapter(Layer):
         try:
             raw = self._method(X)
         except Exception as exc:
-            detail = _short(f"{type(exc).__name__}: {exc}")
+            detail = shorten(f"{type(exc).__name__}: {exc}", _DETAIL_LIMIT)
             return self._withheld(n, Reason.MODEL_ERROR, detail), True
         try:
             return self.to_decisions(raw, n), False
         except ModelOutputError as exc:
-            return self._withheld(n, Reason.MODEL_ERROR, _short(f"ModelOutputError: {exc}")), False
+            return self._withheld(
+                n, Reason.MODEL_ERROR, shorten(f"ModelOutputError: {exc}", _DETAIL_LIMIT)
+            ), False
 
     def _empty(self) -> Decisions:
         d = self._withheld(0, Reason.NONE, "")
@@ -371,7 +372,10 @@ class ModelAdapter(Layer):
                 prediction=classes[top],
                 stage=self.stage_name,
                 proba=arr,
-                confidence=row_pick(arr, top),
+                # the top class's probability; for two finite columns, their maximum
+                confidence=np.maximum(arr[:, 0], arr[:, 1])
+                if k == 2 and not any_bad
+                else row_pick(arr, top),
                 classes=classes,
             )
         else:

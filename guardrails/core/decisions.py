@@ -40,6 +40,7 @@ class Reason(enum.IntEnum):
     DRIFT = 7
     REVIEW = 8
     REVIEW_BUDGET = 9
+    NOVEL = 10
 
     def __str__(self) -> str:
         return self.name.lower()

@@ -3,9 +3,9 @@
 A [`Layer`][] wraps an inner layer (the bottom one wraps the model through
 [`ModelAdapter`][guardrails.core.adapter.ModelAdapter]). Public calls (``decide``, ``decide_one``,
 ``predict``, ``adecide``, ``fit``) start a [`Call`][] and hand it down; each layer
-implements ``_decide`` (and ``_fit`` when it learns). Most layers only post-process the
+implements ``decide_call`` (and ``fit_call`` when it learns). Most layers only post-process the
 inner layer's decisions: they subclass [`PostLayer`][guardrails.core.post.PostLayer] (in
-[`guardrails.core.post`][], above the adapter) and implement ``_post``.
+[`guardrails.core.post`][], above the adapter) and implement ``post``.
 """
 
 from __future__ import annotations
@@ -308,43 +308,85 @@ def one_row_batch(x: Any) -> Any:
     return [x]
 
 
+_OLD_HOOKS = {
+    "_decide": "decide_call",
+    "_adecide": "adecide_call",
+    "_fit": "fit_call",
+    "_post": "post",
+    "_learn": "learn",
+}
+"""The private hook names of earlier versions and their public names."""
+
+
 class Layer(ABC):
     """A predictor that returns [`Decisions`][]; wrappers nest like middleware.
 
-    Subclasses implement `_decide` and, when they learn from held-out data,
-    `_fit`. Fitted attributes end in ``_``.
+    Writing a layer is a supported extension point (see the guide *Writing a layer*).
+    The public calls (``decide``, ``decide_one``, ``predict``, ``adecide``, ``fit``) check
+    the batch, start a [`Call`][] and hand it to the hooks a subclass implements:
+
+    - ``decide_call(X, call)``: the decisions for batch ``X``; a layer with an ``inner``
+      layer calls ``self.inner.decide_call(X, call)`` and acts on the result;
+    - ``fit_call(X, y, call)``, when the layer learns from held-out data (the default fits
+      the layers inside and learns nothing);
+    - ``adecide_call(X, call)``, only when the layer awaits work of its own (the default
+      runs ``decide_call`` in a worker thread).
+
+    Most layers only act on the inner layer's decisions: subclass
+    [`PostLayer`][guardrails.core.post.PostLayer] instead. Fitted attributes end in ``_``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from guardrails import Decisions, Layer
+        >>> class Constant(Layer):
+        ...     name = "constant"
+        ...     task = "regression"
+        ...     def decide_call(self, X, call):
+        ...         return Decisions(prediction=np.full(call.n, 1.5))
+        >>> Constant().predict(np.zeros((2, 3))).tolist()
+        [1.5, 1.5]
     """
 
     name: ClassVar[str] = "layer"
     inner: Layer | None = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        old = sorted(h for h in _OLD_HOOKS if h in cls.__dict__)
+        if old:
+            renames = ", ".join(f"{h} -> {_OLD_HOOKS[h]}" for h in old)
+            raise TypeError(
+                f"{cls.__name__} defines the old private layer hooks {old}; the layer "
+                f"protocol names them publicly now: rename {renames}."
+            )
+
     # -- what a subclass implements ------------------------------------------------------
 
     @abstractmethod
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         """Decisions for batch ``X`` (the rows this layer receives)."""
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         """Fit this layer and the ones inside it; return decisions on ``X``.
 
         The default fits the inner layers and learns nothing itself.
         """
-        return self._decide(X, call)
+        return self.decide_call(X, call)
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
         """Async decisions; the default runs the synchronous path in a worker thread."""
-        return await asyncio.to_thread(self._decide, X, call)
+        return await asyncio.to_thread(self.decide_call, X, call)
 
     def awaits_io(self) -> bool:
-        """True when this layer's ``_adecide`` awaits work of its own (network I/O, a
-        coroutine the user gave), not only the work of ``_decide`` done differently.
+        """True when this layer's ``adecide_call`` awaits work of its own (network I/O, a
+        coroutine the user gave), not only the work of ``decide_call`` done differently.
 
         A fallback chain asks its primary: when no layer awaits anything, it runs the
         synchronous path in its own bounded workers under a deadline. The default is True
-        for a layer class that overrides ``_adecide``; a layer whose async path only saves a
+        for a layer class that overrides ``adecide_call``; a layer whose async path only saves a
         thread hop (validation, logging, review) overrides this to return False.
         """
-        return type(self)._adecide is not Layer._adecide
+        return type(self).adecide_call is not Layer.adecide_call
 
     # -- what the stack exposes ----------------------------------------------------------
 
@@ -428,7 +470,7 @@ class Layer(ABC):
         """
         self.check_fitted()
         call = self._start(X, request_id, timeout)
-        return self._decide(X, call)
+        return self.decide_call(X, call)
 
     def decide_one(
         self, x: Any, *, request_id: str | None = None, timeout: float | None = None
@@ -446,7 +488,7 @@ class Layer(ABC):
         """Async [`decide`][] for asyncio servers."""
         self.check_fitted()
         call = self._start(X, request_id, timeout)
-        return await self._adecide(X, call)
+        return await self.adecide_call(X, call)
 
     async def adecide_one(
         self, x: Any, *, request_id: str | None = None, timeout: float | None = None
@@ -469,7 +511,7 @@ class Layer(ABC):
             )
         if n == 0:
             raise InvalidInputError("fit() got an empty batch; calibration needs labelled rows.")
-        self._fit(X, y_arr, Call(raw=X, n=n))
+        self.fit_call(X, y_arr, Call(raw=X, n=n))
         return self
 
     # -- persistence ---------------------------------------------------------------------

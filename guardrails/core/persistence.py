@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.core.errors import ArtifactError
+from guardrails.core.text import truncate as _short
 
 if sys.platform != "win32":  # advisory locks tell a killed save's temp file from a live one
     import fcntl
@@ -363,15 +364,6 @@ def read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, NDArra
 def shown_text(obj: Any, shown: str) -> str:
     """How the guard's repr shows ``obj``: its repr, or its class name in ``Stage(Name, ...``."""
     return f"({type(obj).__name__}," if shown == "type" else repr(obj)
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut short: untrusted values never fill an error message."""
-    try:
-        text = repr(value)
-    except Exception:  # a hostile __repr__ must not crash an error path
-        text = f"<unprintable {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def preview(arr: NDArray[Any] | None, items: int = 5) -> str:

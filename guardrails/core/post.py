@@ -22,7 +22,24 @@ __all__ = ["PostLayer"]
 class PostLayer(Layer):
     """A layer that acts only on the decisions of the layer inside it.
 
-    Subclasses implement `_post` and, if they learn, `_learn`.
+    ``inner`` may be another layer or any model (adapted once by
+    [`as_layer`][guardrails.core.adapter.as_layer]). Subclasses implement
+    ``post(d, call)``, which returns the inner layer's decisions changed (withhold rows
+    with ``d.withhold(mask, reason, detail=...)``, never answer a withheld row), and,
+    if they learn from held-out data, ``learn(d, y)``. Time spent in ``post`` is added to
+    ``d.timings[name]``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from guardrails import PostLayer, Reason, as_layer
+        >>> class NoNegatives(PostLayer):
+        ...     name = "no_negatives"
+        ...     def post(self, d, call):
+        ...         negative = d.answered & (d.prediction.astype(float) < 0)
+        ...         return d.withhold(negative, Reason.LOW_CONFIDENCE, detail="negative")
+        >>> layer = NoNegatives(as_layer(lambda X: X[:, 0], output="values"))
+        >>> layer.predict(np.array([[2.0], [-1.0]]), marker=None).tolist()
+        [2.0, None]
     """
 
     inner: Layer
@@ -30,30 +47,30 @@ class PostLayer(Layer):
     def __init__(self, inner: Any) -> None:
         self.inner = as_layer(inner)
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         """Transform the inner layer's decisions."""
         return d
 
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+    def learn(self, d: Decisions, y: NDArray[Any]) -> None:
         """Learn from the inner layer's decisions on held-out data and their labels."""
 
     def awaits_io(self) -> bool:
-        """True when this class overrides ``_adecide`` (see [`Layer.awaits_io`][])."""
-        return type(self)._adecide is not PostLayer._adecide
+        """True when this class overrides ``adecide_call`` (see [`Layer.awaits_io`][])."""
+        return type(self).adecide_call is not PostLayer.adecide_call
 
     def _timed_post(self, d: Decisions, call: Call) -> Decisions:
         t0 = time.perf_counter()
-        out = self._post(d, call)
+        out = self.post(d, call)
         out.timings[self.name] = out.timings.get(self.name, 0.0) + time.perf_counter() - t0
         return out
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
-        return self._timed_post(self.inner._decide(X, call), call)
+    def decide_call(self, X: Any, call: Call) -> Decisions:
+        return self._timed_post(self.inner.decide_call(X, call), call)
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
-        return self._timed_post(await self.inner._adecide(X, call), call)
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
+        return self._timed_post(await self.inner.adecide_call(X, call), call)
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
-        self._learn(d, y)
-        return self._post(d, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
+        self.learn(d, y)
+        return self.post(d, call)

@@ -15,22 +15,12 @@ from typing import Any
 
 from guardrails.core.errors import ConfigurationError
 from guardrails.core.persistence import Decoder, Encoder, persistable
+from guardrails.core.text import truncate
 
 __all__ = ["REDACTED", "Redactor", "fingerprint", "scrub_details", "truncate"]
 
 REDACTED = "[REDACTED]"
 """The marker that replaces a sensitive value."""
-
-_TRUNCATE = 80
-
-
-def truncate(value: Any, limit: int = _TRUNCATE) -> str:
-    """``repr(value)`` cut to ``limit`` characters, safe on any object."""
-    try:
-        text = repr(value)
-    except Exception:  # a hostile __repr__ must not crash an error path
-        text = f"<unprintable {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def fingerprint(value: Any) -> str:

@@ -15,8 +15,8 @@ Instruments (``prefix`` defaults to ``guardrails``), attributes in brackets:
 - ``guardrails.abstention_ratio``, ``guardrails.fallback_ratio``, ``guardrails.error_ratio``,
   ``guardrails.drift_detected`` (guards with a drift monitor) gauges [guard, version]
 - ``guardrails.drift_score`` gauge [guard, version, feature]
-- ``guardrails.review_not_queued`` counter, ``guardrails.review_data_quality_cap`` gauge
-  [guard, version]
+- ``guardrails.review_not_queued`` and ``guardrails.review_over_budget`` counters,
+  ``guardrails.review_data_quality_cap`` gauge [guard, version]
 - ``guardrails.shed_calls`` counter [guard, version, stage]: calls shed for want of a
   worker thread
 """
@@ -86,7 +86,13 @@ class OtelExporter:
             f"{p}.review_not_queued",
             callbacks=[self._not_queued],
             unit="1",
-            description="Invalid-input rows the review step's data-quality cap kept out.",
+            description="Withheld rows the review step did not queue (data-quality cap or budget).",
+        )
+        meter.create_observable_counter(
+            f"{p}.review_over_budget",
+            callbacks=[self._over_budget],
+            unit="1",
+            description="Withheld rows the review step's budget kept out of the queue.",
         )
         meter.create_observable_counter(
             f"{p}.shed_calls",
@@ -159,6 +165,10 @@ class OtelExporter:
     def _not_queued(self, options: CallbackOptions) -> Iterable[Observation]:
         for g in self.metrics.snapshot().guards:
             yield Observation(g.review_not_queued, {"guard": g.guard, "version": g.version})
+
+    def _over_budget(self, options: CallbackOptions) -> Iterable[Observation]:
+        for g in self.metrics.snapshot().guards:
+            yield Observation(g.review_over_budget, {"guard": g.guard, "version": g.version})
 
     def _shed(self, options: CallbackOptions) -> Iterable[Observation]:
         for g in self.metrics.snapshot().guards:

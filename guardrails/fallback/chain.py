@@ -61,6 +61,7 @@ from guardrails.core.errors import (
 from guardrails.core.layer import Call, Layer, _is_frame
 from guardrails.core.persistence import persistable
 from guardrails.core.redaction import scrub_details
+from guardrails.core.text import shorten
 from guardrails.core.workers import Abandoned, PoolStats, Shed, WorkerPool
 from guardrails.fallback.breaker import CircuitBreaker
 
@@ -108,12 +109,8 @@ _RESERVED_NAMES = frozenset({PRIMARY, "model", "path"})
 _DETAIL_LIMIT = 300
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 3] + "..."
-
-
 def _error_text(exc: BaseException) -> str:
-    return _short(f"{type(exc).__name__}: {exc}")
+    return shorten(f"{type(exc).__name__}: {exc}", _DETAIL_LIMIT)
 
 
 def _check_seconds(owner: str, name: str, value: Any) -> float | None:
@@ -732,14 +729,14 @@ class ModelStage(_CodeStage):
 
     def compute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
         rows = self._rows(idx, call)
-        return self.layer._decide(rows, _sub_call(rows, len(idx), call))
+        return self.layer.decide_call(rows, _sub_call(rows, len(idx), call))
 
     def awaits(self) -> bool:
         return self.is_guard and native_async(self.layer)
 
     async def acompute(self, idx: NDArray[np.intp], call: Call, prev: Decisions) -> Decisions:
         rows = self._rows(idx, call)
-        return await self.layer._adecide(rows, _sub_call(rows, len(idx), call))
+        return await self.layer.adecide_call(rows, _sub_call(rows, len(idx), call))
 
     def __repr__(self) -> str:
         what = type(self.model).__name__
@@ -1207,14 +1204,14 @@ class WithFallback(Layer):
     # wait (_Sleep) and receive the result (or have the exception thrown in). _drive runs
     # them for decide(), _adrive for adecide(): the only places where sync and async differ.
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         return self._drive(self._flow(X, call))
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
         return await self._adrive(self._flow(X, call))
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        d = self.inner._fit(X, y, call)
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        d = self.inner.fit_call(X, y, call)
         for s in self.stages:
             if isinstance(s, ModelStage) and s.is_guard and not s.is_fitted():
                 s.layer.fit(X, y)
@@ -1287,8 +1284,8 @@ class WithFallback(Layer):
             sub = call if limit is None else dataclasses.replace(call)
             try:
                 d = yield _Run(
-                    lambda: self.inner._decide(X, sub),
-                    (lambda: self.inner._adecide(X, sub)) if self._native else None,
+                    lambda: self.inner.decide_call(X, sub),
+                    (lambda: self.inner.adecide_call(X, sub)) if self._native else None,
                     limit,
                 )
             except Abandoned:

@@ -1,4 +1,4 @@
-"""Monitoring wing: drift profiles and tests, the monitor layer, change points, estimates."""
+"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty, estimates."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -13,6 +13,11 @@ from guardrails.monitoring.drift import (
     WindowState,
     adjust_pvalues,
 )
+from guardrails.monitoring.impact import (
+    FeatureImpact,
+    ImpactReport,
+    rank_impact,
+)
 from guardrails.monitoring.monitor import (
     DriftAction,
     DriftAlert,
@@ -21,6 +26,12 @@ from guardrails.monitoring.monitor import (
     Reweight,
     RouteToReview,
     Tighten,
+)
+from guardrails.monitoring.novelty import (
+    SCORES,
+    NoveltyGate,
+    NoveltyGated,
+    conformal_p_values,
 )
 from guardrails.monitoring.performance import (
     LossModel,
@@ -39,9 +50,13 @@ __all__ = [
     "DriftProfile",
     "DriftReport",
     "FeatureDrift",
+    "FeatureImpact",
+    "ImpactReport",
     "LossModel",
     "MarkDrift",
     "Monitored",
+    "NoveltyGate",
+    "NoveltyGated",
     "PPIEstimate",
     "PageHinkley",
     "PerformanceEstimate",
@@ -49,11 +64,14 @@ __all__ = [
     "PerformanceState",
     "Reweight",
     "RouteToReview",
+    "SCORES",
     "TESTS",
     "TestResult",
     "Tighten",
     "WindowState",
     "adjust_pvalues",
+    "conformal_p_values",
     "estimate_performance",
     "ppi_accuracy",
+    "rank_impact",
 ]

@@ -1,4 +1,4 @@
-"""Streaming drift monitoring: the Monitored wrapper and what it does when drift is found.
+"""Streaming drift monitoring: the Monitored layer, which watches windows and acts on drift.
 
 [`Monitored`][] observes every decided batch (model-ready inputs, predictions,
 confidence, abstentions) into bounded-memory windows on a [`DriftProfile`][]'s grid,
@@ -13,37 +13,44 @@ from __future__ import annotations
 
 import functools
 import threading
-import time
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
 from numpy.typing import NDArray
 
-from guardrails.core.decisions import Decisions, Reason, object_column
+from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.core.layer import Call, DriftNote, Layer, take_rows
 from guardrails.core.persistence import persistable
 from guardrails.core.post import PostLayer
-from guardrails.monitoring.changepoint import PageHinkley
-from guardrails.monitoring.drift import (
-    KS_METHODS,
-    TESTS,
-    DriftProfile,
-    DriftReport,
-    FeatureDrift,
-    TestResult,
-    WindowState,
-    _Coarse,
-    _Numeric,
-    check_test_settings,
-    drifted_features,
-    window_verdicts,
+from guardrails.monitoring.actions import (  # the actions, importable from here as before
+    _NO_OUTPUT,
+    DriftAction,
+    DriftAlert,
+    MarkDrift,
+    Reweight,
+    RouteToReview,
+    Tighten,
+    _actions,
 )
+from guardrails.monitoring.changepoint import PageHinkley
+from guardrails.monitoring.drift import DriftProfile, check_min_effect, check_test_settings
 from guardrails.monitoring.performance import JoinedScores, PerformanceRule, PerformanceWatch
+from guardrails.monitoring.reference import KS_METHODS, MIN_EFFECT, TESTS
+from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
+from guardrails.monitoring.verdicts import _Coarse, drifted_features
+from guardrails.monitoring.window import WindowState
+from guardrails.monitoring.windows import (
+    _LazyScores,
+    _merged,
+    _PendingReport,
+    _Window,
+    closes,
+    observe_batch,
+)
 
 if TYPE_CHECKING:
     from guardrails.core.persistence import Decoder, Encoder
@@ -58,11 +65,6 @@ __all__ = [
     "Tighten",
 ]
 
-# Reasons under which the model produced nothing to observe for the row.
-_NO_OUTPUT = np.array(
-    [Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN],
-    dtype=np.int8,
-)
 STATUSES = ("warming_up", "ok", "drift")
 _NOTIFY = (
     "drift_detected",
@@ -71,360 +73,6 @@ _NOTIFY = (
     "performance_degraded",
     "performance_recovered",
 )
-
-
-class DriftAction:
-    """Something the monitor does while drift lasts (besides logging, which it always does).
-
-    Subclasses override [`apply`][] (change the decisions of each batch while drift
-    lasts) and/or [`notify`][] (react when drift starts or ends).
-    """
-
-    name: ClassVar[str] = "action"
-    needs_confidence: ClassVar[bool] = False
-
-    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
-        """Decisions of one batch while drift lasts, and how many rows changed."""
-        return d, 0
-
-    def notify(self, event: dict[str, Any], log: Any) -> None:
-        """Called with the event when drift is detected or recovers."""
-
-    def fresh(self) -> DriftAction:
-        """A copy with its own serving state (each built guard owns its actions)."""
-        return self
-
-    def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {}
-
-
-@persistable
-class DriftAlert(DriftAction):
-    """Call plain-callable sinks with the event when drift starts or ends.
-
-    A sink is any ``callable(event: dict)``: a pager client, a webhook poster, a queue's
-    ``append``. Detections within ``cooldown`` seconds of the last alert sent are logged
-    as suppressed instead; a sink that raises is logged and never breaks serving.
-
-    Args:
-        *sinks: callables receiving the event dict.
-        cooldown: seconds between two detection alerts.
-        clock: time source (seconds), for tests.
-    """
-
-    name = "alert"
-
-    def __init__(
-        self,
-        *sinks: Callable[[dict[str, Any]], Any],
-        cooldown: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not sinks or not all(callable(s) for s in sinks):
-            raise ConfigurationError(
-                "DriftAlert needs one or more callables receiving an event dict, e.g. "
-                f"DriftAlert(alerts.append). Got {sinks!r}."
-            )
-        if isinstance(cooldown, bool) or not isinstance(cooldown, (int, float)) or cooldown < 0:
-            raise ConfigurationError(
-                f"The 'cooldown' parameter of DriftAlert must be a float >= 0. Got {cooldown!r}."
-            )
-        self.sinks = sinks
-        self.cooldown = float(cooldown)
-        self.clock = clock
-        self._last: float | None = None
-
-    def notify(self, event: dict[str, Any], log: Any) -> None:
-        kind = event["event"]
-        if kind.endswith("_detected"):
-            now = self.clock()
-            if self._last is not None and now - self._last < self.cooldown:
-                log.info("drift_alert_suppressed", alert_of=kind, cooldown=self.cooldown)
-                return
-            self._last = now
-        for sink in self.sinks:
-            try:
-                sink(dict(event))
-            except Exception as exc:  # a broken pager must not break serving
-                log.error("drift_alert_failed", alert_of=kind, error=repr(exc)[:200])
-            else:
-                log.info("drift_alert_sent", alert_of=kind, sink=getattr(sink, "__name__", "?"))
-
-    def fresh(self) -> DriftAlert:
-        return DriftAlert(*self.sinks, cooldown=self.cooldown, clock=self.clock)
-
-    def __repr__(self) -> str:
-        return f"DriftAlert(<{len(self.sinks)} sink(s)>, cooldown={self.cooldown!r})"
-
-    def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {
-            "sinks": enc.ref("alert_sinks", "the alert sinks (a sequence of callables)"),
-            "cooldown": self.cooldown,
-        }
-
-    @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> DriftAlert:
-        sinks = dec.ref(state["sinks"])
-        return cls(
-            *(sinks if isinstance(sinks, (list, tuple)) else (sinks,)), cooldown=state["cooldown"]
-        )
-
-
-@persistable
-class Tighten(DriftAction):
-    """While drift lasts, withhold answers whose confidence is below ``threshold + delta``.
-
-    Withheld rows get ``Reason.DRIFT``; the fallback chain and the review queue outside
-    handle them like any other non-answer.
-
-    Args:
-        threshold: the confidence threshold in force without drift (e.g. the policy's).
-        delta: how much stricter to be while drift lasts.
-    """
-
-    name = "tighten"
-    needs_confidence = True
-
-    def __init__(self, *, threshold: float, delta: float = 0.1) -> None:
-        for key, value in (("threshold", threshold), ("delta", delta)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (0 <= value <= 1)
-            ):
-                raise ConfigurationError(
-                    f"The {key!r} parameter of Tighten must be a float in [0, 1]. "
-                    f"Got {value!r} instead."
-                )
-        self.threshold = float(threshold)
-        self.delta = float(delta)
-
-    @property
-    def level(self) -> float:
-        """The confidence an answer needs while drift lasts."""
-        return min(1.0, self.threshold + self.delta)
-
-    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
-        if d.confidence is None:
-            low = d.answered
-        else:
-            low = d.answered & ~(d.confidence >= self.level)
-        text = f"{detail}; confidence below {self.level:g} while drift lasts"
-        return d.withhold(low, Reason.DRIFT, detail=text), int(low.sum())
-
-    def __repr__(self) -> str:
-        return f"Tighten(threshold={self.threshold!r}, delta={self.delta!r})"
-
-    def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {"threshold": self.threshold, "delta": self.delta}
-
-    @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Tighten:
-        return cls(threshold=state["threshold"], delta=state["delta"])
-
-
-@persistable
-class Reweight(DriftAction):
-    """While drift lasts, switch weighted conformal policies to weighted mode.
-
-    Keeps the model inputs of the last ``rows`` rows seen during drift; once it holds
-    ``min_rows`` of them, and again after every ``rows`` new ones, it calls
-    ``shift_to(inputs)`` on each policy inside that supports it (e.g.
-    [`WeightedConformalSets`][guardrails.WeightedConformalSets]): the policy fits a domain
-    classifier of those inputs against its calibration inputs and weighs calibration rows
-    by the likelihood ratio from the next batch on. When drift ends the policies go back
-    to unweighted sets. Each refit costs one logistic regression in the request path.
-
-    Args:
-        rows: recent rows kept (and rows between two refits).
-        min_rows: rows needed before the first switch.
-    """
-
-    name = "reweight"
-
-    def __init__(self, *, rows: int = 1000, min_rows: int = 200) -> None:
-        for key, value in (("rows", rows), ("min_rows", min_rows)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-                raise ConfigurationError(
-                    f"The {key!r} parameter of Reweight must be an int >= 2. Got {value!r}."
-                )
-        self.rows, self.min_rows = rows, min(min_rows, rows)
-        self._lock = threading.Lock()
-        self._recent: deque[NDArray[Any]] = deque()
-        self._held = self._fresh_rows = 0
-        self._switched: list[Any] = []
-
-    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
-        if not call.reweightable:
-            return d, 0
-        idx = np.flatnonzero(~np.isin(d.reason, _NO_OUTPUT))
-        try:
-            x = np.asarray(call.model_rows(idx), dtype=np.float64)
-        except (TypeError, ValueError):
-            return d, 0  # inputs a domain classifier cannot read: stay unweighted
-        with self._lock:
-            self._recent.append(x.reshape(len(idx), -1))
-            self._held += len(idx)
-            self._fresh_rows += len(idx)
-            while self._held - len(self._recent[0]) >= self.rows:
-                self._held -= len(self._recent.popleft())
-            due = self._held >= self.min_rows and (
-                not self._switched or self._fresh_rows >= self.rows
-            )
-            if due:
-                sample = np.vstack(self._recent)[-self.rows :]
-                self._fresh_rows = 0
-                for policy in call.reweightable:
-                    policy.shift_to(sample)
-                self._switched = list(call.reweightable)
-        return d, 0
-
-    def notify(self, event: dict[str, Any], log: Any) -> None:
-        if event["event"] == "drift_recovered":
-            with self._lock:
-                for policy in self._switched:
-                    policy.unshift()
-                self._switched, self._recent, self._held = [], deque(), 0
-            log.info("drift_reweight_off")
-
-    def fresh(self) -> Reweight:
-        return Reweight(rows=self.rows, min_rows=self.min_rows)
-
-    def __repr__(self) -> str:
-        return f"Reweight(rows={self.rows!r}, min_rows={self.min_rows!r})"
-
-    def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {"rows": self.rows, "min_rows": self.min_rows}
-
-    @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> Reweight:
-        return cls(rows=state["rows"], min_rows=state["min_rows"])
-
-
-@persistable
-class RouteToReview(DriftAction):
-    """While drift lasts, withhold a share of the answers so a person reviews them.
-
-    The review layer outside enqueues every withheld row.
-
-    Args:
-        share: fraction of answered rows to withhold, in (0, 1]; 1 sends all of them.
-        reason: ``Reason.REVIEW`` (default) or ``Reason.DRIFT``.
-        seed: seed of the random choice of rows when ``share < 1``.
-    """
-
-    name = "route_to_review"
-
-    def __init__(
-        self, *, share: float = 1.0, reason: Reason = Reason.REVIEW, seed: int | None = 0
-    ) -> None:
-        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
-            raise ConfigurationError(
-                f"The 'share' parameter of RouteToReview must be a float in (0, 1]. "
-                f"Got {share!r} instead."
-            )
-        if reason not in (Reason.REVIEW, Reason.DRIFT):
-            raise ConfigurationError(
-                "The 'reason' parameter of RouteToReview must be Reason.REVIEW or "
-                f"Reason.DRIFT. Got {reason!r} instead."
-            )
-        self.share = float(share)
-        self.reason = Reason(reason)
-        self.seed = seed
-        self._rng = np.random.default_rng(seed)
-        self._lock = threading.Lock()
-
-    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
-        pick = d.answered
-        if self.share < 1.0:
-            with self._lock:
-                pick = pick & (self._rng.random(len(d)) < self.share)
-        text = f"{detail}; sent to review while drift lasts"
-        return d.withhold(pick, self.reason, detail=text), int(pick.sum())
-
-    def fresh(self) -> RouteToReview:
-        return RouteToReview(share=self.share, reason=self.reason, seed=self.seed)
-
-    def __repr__(self) -> str:
-        return f"RouteToReview(share={self.share!r}, reason=Reason.{self.reason.name})"
-
-    def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {"share": self.share, "reason": int(self.reason), "seed": self.seed}
-
-    @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> RouteToReview:
-        return cls(share=state["share"], reason=Reason(state["reason"]), seed=state["seed"])
-
-
-@persistable
-class MarkDrift(DriftAction):
-    """While drift lasts, keep answers but say so in their ``detail`` (empty details only)."""
-
-    name = "mark"
-
-    def apply(self, d: Decisions, call: Call, detail: str) -> tuple[Decisions, int]:
-        col = object_column(len(d)) if d.detail is None else d.detail.copy()
-        mark = d.answered & np.array([v is None for v in col], dtype=bool)
-        col[mark] = detail
-        return d.replace(detail=col), int(mark.sum())
-
-    def __repr__(self) -> str:
-        return "MarkDrift()"
-
-    @classmethod
-    def _from_state(cls, state: dict[str, Any], dec: Decoder) -> MarkDrift:
-        return cls()
-
-
-def _actions(owner: str, action: Any) -> tuple[DriftAction, ...]:
-    if action is None:
-        return ()
-    items = tuple(action) if isinstance(action, (list, tuple)) else (action,)
-    if not all(isinstance(a, DriftAction) for a in items):
-        raise ConfigurationError(
-            f"The 'action' parameter of {owner} must be None, a DriftAction such as "
-            f"Tighten(threshold=0.8) or DriftAlert(sink), or a sequence of them. Got {action!r}."
-        )
-    return items
-
-
-class _Window:
-    """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory."""
-
-    def __init__(self, profile: DriftProfile, window: int, step: int, mode: str) -> None:
-        self.profile = profile
-        self.capacity = window if mode == "tumbling" else step
-        self.n_buckets = 1 if mode == "tumbling" else window // step
-        self.done: deque[WindowState] = deque()
-        self.current = profile.window_state()
-
-    @property
-    def nbytes(self) -> int:
-        return sum(s.nbytes for s in (*self.done, self.current))
-
-    def room(self) -> int:
-        return self.capacity - self.current.rows
-
-    def close_bucket(self) -> WindowState | None:
-        """Close the full current bucket; the window's state when a window ends."""
-        self.done.append(self.current)
-        if len(self.done) < self.n_buckets:
-            self.current = self.profile.window_state()
-            return None
-        if self.n_buckets == 1:  # tumbling: hand the bucket over, start a new one
-            self.current = self.profile.window_state()
-            return self.done.popleft()
-        total = self.done[0]
-        for state in list(self.done)[1:]:
-            total = total.merge(state)  # a new state: the buckets stay as they are
-        oldest = self.done.popleft()
-        oldest.clear()
-        self.current = oldest  # reuse the oldest bucket's memory for the next one
-        return total
-
-    def reset(self) -> None:
-        self.done.clear()
-        self.current = self.profile.window_state()
 
 
 @persistable
@@ -441,6 +89,15 @@ class Monitored(PostLayer):
     ``call.drift``, a [`DriftNote`][guardrails.core.layer.DriftNote] (status and scores), for the
     layers outside.
 
+    **False alarms over time.** Each window controls its own family-wise error, so a
+    stream tested every ``step`` rows at level ``alpha`` raises about ``alpha / step``
+    false alarms per row. By default the level is derived from a rate instead:
+    ``alpha = false_alarms * step / per_rows``, so that on a stationary stream the
+    expected number of false drift declarations per ``per_rows`` rows served is at most
+    ``false_alarms`` (a union bound over the windows tested; with Bonferroni or BH
+    across the features). The default, one per million rows, still declares a 0.2 sd
+    shift of one feature within two windows of its start (see docs/drift.md).
+
     Args:
         inner: the model or guard layer to wrap.
         profile: the reference, from [`DriftProfile.from_data`][].
@@ -449,7 +106,8 @@ class Monitored(PostLayer):
         step: rows between tests of a sliding window (must divide ``window``; default
             ``window // 4`` when 4 divides ``window``, else ``window``).
         tests: the tests, as in [`DriftProfile.evaluate`][].
-        alpha: the tests, as in [`DriftProfile.evaluate`][].
+        alpha: a fixed level per window instead of ``false_alarms`` (no control over
+            time: expect ``alpha * per_rows / step`` false declarations per ``per_rows``).
         correction: the tests, as in [`DriftProfile.evaluate`][].
         thresholds: the tests, as in [`DriftProfile.evaluate`][].
         ks_method: KS p-values, as in [`DriftProfile.evaluate`][]; default "asymp", which
@@ -459,6 +117,13 @@ class Monitored(PostLayer):
         recovery: clean windows in a row that end a drift episode.
         detector: the change detector on the error stream (default [`PageHinkley`][]).
         logger: a structlog logger; default ``structlog.get_logger("guardrails")``.
+            Routine ``drift_window`` events are debug-level; declarations
+            (``drift_detected``) are warnings and recoveries info.
+        false_alarms: expected false drift declarations per ``per_rows`` rows on a
+            stationary stream (default 1.0 when ``alpha`` is not given).
+        per_rows: the rows ``false_alarms`` is counted over (default 1,000,000).
+        min_effect: the effect size a p-value test needs besides significance, as in
+            [`DriftProfile.evaluate`][] (default 0.02).
         performance: a [`PerformanceRule`][]: the label-free performance estimate on the
             same windows; while the rule holds the actions run as during drift, and the
             estimate with its bounds joins ``call.drift.scores`` (key "performance").
@@ -490,11 +155,11 @@ class Monitored(PostLayer):
         inner: Any,
         *,
         profile: DriftProfile,
-        window: int = 1000,
+        window: int = 2000,
         mode: str = "sliding",
         step: int | None = None,
         tests: Sequence[str] = TESTS,
-        alpha: float = 0.05,
+        alpha: float | None = None,
         correction: str = "bonferroni",
         thresholds: Mapping[str, float | None] | None = None,
         ks_method: str = "asymp",
@@ -502,6 +167,9 @@ class Monitored(PostLayer):
         recovery: int = 1,
         detector: PageHinkley | None = None,
         logger: Any = None,
+        false_alarms: float | None = None,
+        per_rows: int = 1_000_000,
+        min_effect: float = MIN_EFFECT,
         performance: PerformanceRule | None = None,
     ) -> None:
         super().__init__(inner)
@@ -519,8 +187,14 @@ class Monitored(PostLayer):
             recovery=recovery,
             detector=detector,
             logger=logger,
+            false_alarms=false_alarms,
+            per_rows=per_rows,
+            min_effect=min_effect,
         )
         self.alpha, self.correction, self._limits = ok["alpha"], ok["correction"], ok["limits"]
+        self.false_alarms: float | None = ok["false_alarms"]
+        self.per_rows = per_rows
+        self.min_effect = ok["min_effect"]
         self.thresholds = dict(thresholds) if thresholds else None
         self.ks_method = ks_method
         self.tests = tuple(tests)
@@ -570,6 +244,9 @@ class Monitored(PostLayer):
         recovery: Any,
         detector: Any,
         logger: Any,
+        false_alarms: Any = None,
+        per_rows: Any = 1_000_000,
+        min_effect: Any = MIN_EFFECT,
     ) -> dict[str, Any]:
         """Validate the settings (also used by the builder, before any layer exists)."""
         owner = "Monitored"
@@ -607,7 +284,31 @@ class Monitored(PostLayer):
                 f"The 'logger' parameter of {owner} must be a structlog-style logger. "
                 f"Got {logger!r}."
             )
+        if isinstance(per_rows, bool) or not isinstance(per_rows, int) or per_rows < 1:
+            raise ConfigurationError(
+                f"The 'per_rows' parameter of {owner} must be an int >= 1. Got {per_rows!r}."
+            )
+        if false_alarms is not None and (
+            isinstance(false_alarms, bool)
+            or not isinstance(false_alarms, (int, float))
+            or not false_alarms > 0
+        ):
+            raise ConfigurationError(
+                f"The 'false_alarms' parameter of {owner} must be a float > 0 (expected false "
+                f"drift declarations per 'per_rows' rows). Got {false_alarms!r} instead."
+            )
+        if alpha is not None and false_alarms is not None:
+            raise ConfigurationError(
+                f"{owner} takes 'alpha' (a level per window) or 'false_alarms' (a rate over "
+                f"time), not both. Got alpha={alpha!r}, false_alarms={false_alarms!r}."
+            )
+        checked_step = step if mode == "sliding" else window
+        if alpha is None:
+            rate = 1.0 if false_alarms is None else float(false_alarms)
+            alpha = min(0.5, rate * checked_step / per_rows)  # union bound over the windows
+            false_alarms = rate
         alpha, correction, limits = check_test_settings(owner, tests, alpha, correction, thresholds)
+        min_effect = check_min_effect(owner, min_effect)
         if ks_method not in KS_METHODS:
             raise ConfigurationError(
                 f"The 'ks_method' parameter of {owner} must be one of {list(KS_METHODS)}. "
@@ -619,6 +320,8 @@ class Monitored(PostLayer):
             "limits": limits,
             "step": step if mode == "sliding" else window,
             "actions": _actions(owner, action),
+            "false_alarms": false_alarms,
+            "min_effect": min_effect,
         }
 
     def _performance_watch(self, rule: Any) -> PerformanceWatch | None:
@@ -691,10 +394,10 @@ class Monitored(PostLayer):
 
     # -- observing -----------------------------------------------------------------------
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
-        return self.inner._fit(X, y, call)  # calibration data is not traffic: not observed
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+        return self.inner.fit_call(X, y, call)  # calibration data is not traffic: not observed
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         rows = ~np.isin(d.reason, _NO_OUTPUT)
         if call.valid is not None and len(call.valid) == len(d):
             rows &= call.valid
@@ -749,13 +452,12 @@ class Monitored(PostLayer):
             return None
 
     def _observe(self, d: Decisions, idx: NDArray[np.intp], inputs: Any) -> list[dict[str, Any]]:
-
         outputs = self.profile.output_names
         pred = d.prediction[idx] if "prediction" in outputs else None
         conf = d.confidence[idx] if "confidence" in outputs and d.confidence is not None else None
         abst = d.abstained[idx] if "abstention" in outputs else None
-        if self._closes(idx.size) >= self._window.n_buckets + 2:
-            batch = self._observe_batch(inputs, pred, conf, abst, idx.size)
+        if closes(self._window, idx.size) >= self._window.n_buckets + 2:
+            batch = observe_batch(self, inputs, pred, conf, abst, idx.size)
             if batch is not None:
                 return batch
         events: list[dict[str, Any]] = []
@@ -783,142 +485,18 @@ class Monitored(PostLayer):
             self.rows_observed += take
             start += take
             if self._window.room() <= 0:
-                state = self._window.close_bucket()
-                if state is not None:
-                    events += self._evaluate(state)
-        return events
-
-    # -- many windows in one call --------------------------------------------------------
-
-    def _closes(self, total: int) -> int:
-        """How many windows a call of ``total`` observed rows closes."""
-        w = self._window
-        room = w.room()
-        if total < room:
-            return 0
-        buckets = 1 + (total - room) // w.capacity
-        return max(0, buckets - max(0, w.n_buckets - len(w.done) - 1))
-
-    def _columns(
-        self, inputs: Any, pred: Any, conf: Any, abst: Any
-    ) -> list[NDArray[Any] | None] | None:
-        """Per profiled feature and output, its values (numeric) or slot codes; None when
-        the batch is not a plain numeric array the windows can be read from directly."""
-        p = self.profile
-        cols: list[NDArray[Any] | None] = []
-        if p.features:
-            if (
-                not isinstance(inputs, np.ndarray)
-                or inputs.ndim != 2
-                or inputs.dtype.kind not in "iufb"
-                or inputs.shape[1] != len(p.features)
-            ):
-                return None
-            for j, f in enumerate(p.features):
-                col = inputs[:, j]
-                cols.append(col if isinstance(f, _Numeric) else _codes(f, col))
-        given = {"prediction": pred, "confidence": conf, "abstention": abst}
-        for f in p.outputs:
-            value = given[f.name]
-            if value is None:
-                cols.append(None)
-            elif isinstance(f, _Numeric):
-                cols.append(np.asarray(value))
-            elif f.name == "abstention":
-                yes, no = f.slots(np.array(["abstained", "answered"])).tolist()
-                cols.append(np.where(np.asarray(value).astype(bool), yes, no))
-            else:
-                try:
-                    cols.append(_codes(f, np.asarray(value)))
-                except TypeError:  # labels numpy cannot sort
-                    return None
-        return cols
-
-    def _observe_batch(
-        self, inputs: Any, pred: Any, conf: Any, abst: Any, total: int
-    ) -> list[dict[str, Any]] | None:
-        """Observe a call that closes many windows: verdicts for all windows at once.
-
-        The windows, their verdicts and the events are exactly those of observing the
-        rows bucket by bucket; only the windows a full report may be asked of (those that
-        hold rows of earlier calls, the last one, and any that starts a drift episode)
-        get a window state, built the way the bucket-by-bucket path builds it.
-        """
-
-        cols = self._columns(inputs, pred, conf, abst)
-        if cols is None:
-            return None
-        w = self._window
-        cap, nb, carried = w.capacity, w.n_buckets, list(w.done)
-        room = w.room()
-        n_closed = 1 + (total - room) // cap
-        starts = np.concatenate(([0], room + cap * np.arange(n_closed))).astype(np.intp)
-        # window at the close of new bucket j: sequence [len(carried) + j + 1 - nb, ... + 1)
-        closes = [j for j in range(n_closed) if len(carried) + j + 1 >= nb]
-        clean = [j for j in closes if nb <= j < n_closed - 1]
-        verdicts = window_verdicts(
-            self.profile,
-            cols,
-            starts,
-            [(j - nb + 1, j + 1) for j in clean],
-            tests=self.tests,
-            alpha=self.alpha,
-            correction=self.correction,
-            limits=self._limits,
-            ks_method=self.ks_method,
-            cache=self._coarse,
-        )
-        if verdicts is None:
-            return None
-        built: dict[int, WindowState] = {}
-
-        def rows_state(a: int, b: int, state: WindowState | None = None) -> WindowState:
-            state = self.profile.window_state() if state is None else state
-            before = state.rows
-            part = np.arange(a, b)
-            state.update(
-                None if inputs is None else take_rows(inputs, part),
-                predictions=None if pred is None else pred[part],
-                confidence=None if conf is None else conf[part],
-                abstained=None if abst is None else abst[part],
-            )
-            state.rows = before + (b - a)
-            return state
-
-        def bucket(j: int) -> WindowState:  # new bucket j as the bucket-by-bucket path fills it
-            if j not in built:
-                first = w.current if j == 0 else None
-                built[j] = rows_state(int(starts[j]), int(starts[j + 1]), first)
-            return built[j]
-
-        def window(j: int) -> WindowState:
-            d0 = len(carried)
-            seq = [
-                carried[k] if k < d0 else bucket(k - d0) for k in range(d0 + j + 1 - nb, d0 + j + 1)
-            ]
-            total_state = seq[0]
-            for state in seq[1:]:
-                total_state = total_state.merge(state)
-            return total_state
-
-        by_close = dict(zip(clean, verdicts))
-        events: list[dict[str, Any]] = []
-        for j in closes:
-            if j in by_close:
-                names = by_close[j]
-                events += self._conclude(names, nb * cap, functools.partial(window, j))
-            else:
-                events += self._evaluate(window(j))
-        kept = [bucket(j) for j in range(max(0, n_closed - nb + 1), n_closed)] if nb > 1 else []
-        w.done = deque(kept)
-        end = int(starts[-1])
-        w.current = rows_state(end, total) if end < total else self.profile.window_state()
-        self.rows_observed += total
+                closed = self._window.close_bucket()
+                if closed is not None:
+                    live, buckets = closed
+                    events += self._evaluate(live, functools.partial(_merged, buckets))
         return events
 
     # -- verdicts ------------------------------------------------------------------------
 
-    def _evaluate(self, state: WindowState) -> list[dict[str, Any]]:
+    def _evaluate(
+        self, state: WindowState, later: Callable[[], WindowState] | None = None
+    ) -> list[dict[str, Any]]:
+        """Verdict of the window ``state`` (read now); ``later()`` rebuilds it for a report."""
         names = drifted_features(
             self.profile,
             state,
@@ -927,8 +505,9 @@ class Monitored(PostLayer):
             correction=self.correction,
             limits=self._limits,
             ks_method=self.ks_method,
+            min_effect=self.min_effect,
         )
-        return self._conclude(names, state.rows, lambda: state)
+        return self._conclude(names, state.rows, later if later is not None else lambda: state)
 
     def _conclude(
         self, names: list[str], rows: int, state: Callable[[], WindowState]
@@ -946,7 +525,7 @@ class Monitored(PostLayer):
         events: list[dict[str, Any]] = [
             {
                 "event": "drift_window",
-                "level": "info",
+                "level": "debug",
                 "rows": rows,
                 "drifted": bool(names),
                 "drifted_features": list(names),
@@ -1095,6 +674,8 @@ class Monitored(PostLayer):
         return (
             f"Monitored(profile={self.profile!r}, window={self.window!r}, mode={self.mode!r}, "
             f"step={self.step!r}, tests={self.tests!r}, alpha={self.alpha!r}, "
+            f"false_alarms={self.false_alarms!r}, per_rows={self.per_rows!r}, "
+            f"min_effect={self.min_effect!r}, "
             f"correction={self.correction!r}, ks_method={self.ks_method!r}, "
             f"action={list(self.actions)!r}"
             + ("" if self.performance is None else f", performance={self.performance!r}")
@@ -1112,6 +693,9 @@ class Monitored(PostLayer):
             "correction": self.correction,
             "thresholds": self.thresholds,
             "ks_method": self.ks_method,
+            "false_alarms": self.false_alarms,
+            "per_rows": self.per_rows,
+            "min_effect": self.min_effect,
             "actions": [enc.component(a) for a in self.actions],
             "recovery": self.recovery,
             "detector": enc.component(self.detector),
@@ -1128,10 +712,13 @@ class Monitored(PostLayer):
             mode=state["mode"],
             step=state["step"],
             tests=tuple(state["tests"]),
-            alpha=state["alpha"],
+            alpha=None if state.get("false_alarms") is not None else state["alpha"],
             correction=state["correction"],
             thresholds=state["thresholds"],
             ks_method=state.get("ks_method", "asymp"),
+            false_alarms=state.get("false_alarms"),
+            per_rows=state.get("per_rows", 1_000_000),
+            min_effect=state.get("min_effect", 0.0),
             action=[dec.component(a) for a in state["actions"]],
             recovery=state["recovery"],
             detector=dec.component(state["detector"]),
@@ -1146,68 +733,3 @@ def _logger_failed(event: str, exc: Exception) -> None:
         GuardrailsWarning,
         stacklevel=3,
     )
-
-
-def _codes(f: Any, values: NDArray[Any]) -> NDArray[np.intp]:
-    """Slot codes of a categorical feature's values (what `WindowState.update` counts)."""
-    uniq, inverse = np.unique(values, return_inverse=True)
-    codes: NDArray[np.intp] = np.asarray(f.slots(uniq), dtype=np.intp)[inverse.reshape(-1)]
-    return codes
-
-
-class _PendingReport:
-    """The full report of one window, computed on first use (serving needs the verdict)."""
-
-    def __init__(
-        self, owner: Monitored, state: Callable[[], WindowState], concept: FeatureDrift | None
-    ) -> None:
-        self._owner = owner
-        self._state: Callable[[], WindowState] | None = state
-        self._concept = concept
-        self._report: DriftReport | None = None
-        self._built: WindowState | None = None
-        self._lock = threading.Lock()
-
-    def get(self, only: Sequence[str] | None = None) -> DriftReport:
-        """The report; with ``only``, the entries of those features (as the report has
-        them) and the label stream's, for an event that names the drifted features."""
-        with self._lock:
-            if self._report is not None:
-                return self._report
-            o = self._owner
-            if self._built is None:
-                assert self._state is not None
-                self._built, self._state = self._state(), None
-            report = o.profile._report(
-                self._built, o.tests, o.alpha, o.correction, o._limits, o.ks_method, only
-            )
-            if self._concept is not None:
-                report = report.with_feature(self._concept)
-            if only is None:
-                self._report, self._built = report, None
-            return report
-
-
-class _LazyScores(Mapping[str, dict[str, float]]):
-    """``report.scores()`` of a pending report, computed when first read."""
-
-    def __init__(self, pending: _PendingReport) -> None:
-        self._pending = pending
-        self._scores: dict[str, dict[str, float]] | None = None
-
-    def _get(self) -> dict[str, dict[str, float]]:
-        if self._scores is None:
-            self._scores = self._pending.get().scores()
-        return self._scores
-
-    def __getitem__(self, key: str) -> dict[str, float]:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def __repr__(self) -> str:
-        return repr(self._get())

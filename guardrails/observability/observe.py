@@ -239,11 +239,11 @@ class Logged(Layer):
         if bound is not None:  # the application's id ties our events and review cases to its own
             call.request_id = bound
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
         try:
-            d = self.inner._decide(X, call)
+            d = self.inner.decide_call(X, call)
         except Exception as exc:
             self._safely(self._failed, exc, call, time.perf_counter() - t0)
             raise
@@ -253,11 +253,11 @@ class Logged(Layer):
     def awaits_io(self) -> bool:
         return False  # its async path does the sync path's work without a thread hop
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
         self._begin(call)
         t0 = time.perf_counter()
         try:
-            d = await self.inner._adecide(X, call)
+            d = await self.inner.adecide_call(X, call)
         except Exception as exc:
             self._safely(self._failed, exc, call, time.perf_counter() - t0)
             raise
@@ -276,8 +276,8 @@ class Logged(Layer):
                 stacklevel=2,
             )
 
-    def _fit(self, X: Any, y: Any, call: Call) -> Decisions:
-        return self.inner._fit(X, y, call)  # calibration data is not traffic: not logged
+    def fit_call(self, X: Any, y: Any, call: Call) -> Decisions:
+        return self.inner.fit_call(X, y, call)  # calibration data is not traffic: not logged
 
     # -- events --------------------------------------------------------------------------
 

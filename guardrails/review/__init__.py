@@ -1,48 +1,63 @@
-"""Review wing: the human review queue, its layer, and its SQL backends.
+"""Review wing: the human review queue, its budget, its layer, its labels and its backends.
 
-The queue protocol, the in-memory queue, the ``Reviewed`` layer and label analytics; the
-SQLite and Postgres queues share one SQL implementation.
+One job per module: ``cases`` (the case record, statuses, errors), ``queue`` (the protocol
+and the reviewer operations), ``memory`` (the test queue), ``sql``/``sqlite``/``postgres``
+(the durable backends), ``backends`` (``open_queue``: the one module that knows every
+backend), ``budget`` (value of review, capacity, audit odds), ``layer`` (``Reviewed``) and
+``labels`` (labelled data and weighted realized accuracy).
 """
 
 from guardrails.review.backends import (
     open_queue,
 )
 from guardrails.review.budget import (
+    PriorityFn,
+    ReviewBudget,
+    cost_priority,
     inclusion_probabilities,
     uncertainty,
+)
+from guardrails.review.cases import (
+    BUDGET_FALLBACK,
+    DATA_QUALITY,
+    KINDS,
+    PENDING_REVIEW,
+    STATUSES,
+    UNREVIEWED,
+    CaseNotFoundError,
+    CaseStateError,
+    InvalidLabelError,
+    Kind,
+    LeaseExpiredError,
+    NewCase,
+    QueueStats,
+    ReviewCase,
+    ReviewError,
+    Status,
+    case_from_row,
+    check_label,
+)
+from guardrails.review.labels import (
+    Accuracy,
+    LabelledData,
+    RealizedAccuracy,
+    labelled_data,
+    realized_accuracy,
+    weighted_accuracy,
+)
+from guardrails.review.layer import (
+    Reviewed,
+    pending_answers,
+)
+from guardrails.review.memory import (
+    MemoryQueue,
 )
 from guardrails.review.postgres import (
     PostgresQueue,
 )
 from guardrails.review.queue import (
-    BUDGET_FALLBACK,
-    KINDS,
-    PENDING_REVIEW,
-    STATUSES,
-    UNREVIEWED,
-    Accuracy,
     BaseQueue,
-    CaseNotFoundError,
-    CaseStateError,
-    InvalidLabelError,
-    LabelledData,
-    LeaseExpiredError,
-    MemoryQueue,
-    NewCase,
-    PriorityFn,
-    QueueStats,
-    RealizedAccuracy,
-    ReviewBudget,
-    ReviewCase,
-    Reviewed,
-    ReviewError,
     ReviewQueue,
-    check_label,
-    cost_priority,
-    labelled_data,
-    pending_answers,
-    realized_accuracy,
-    weighted_accuracy,
 )
 from guardrails.review.sql import (
     COLUMNS,
@@ -60,8 +75,10 @@ __all__ = [
     "COLUMNS",
     "CaseNotFoundError",
     "CaseStateError",
+    "DATA_QUALITY",
     "InvalidLabelError",
     "KINDS",
+    "Kind",
     "LabelledData",
     "LeaseExpiredError",
     "MemoryQueue",
@@ -79,7 +96,9 @@ __all__ = [
     "SQLQueue",
     "SQLiteQueue",
     "STATUSES",
+    "Status",
     "UNREVIEWED",
+    "case_from_row",
     "check_label",
     "check_table",
     "cost_priority",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from guardrails.core.errors import ConfigurationError
+from guardrails.review.memory import MemoryQueue
 from guardrails.review.postgres import PostgresQueue
-from guardrails.review.queue import BaseQueue, MemoryQueue
+from guardrails.review.queue import BaseQueue
 from guardrails.review.sqlite import SQLiteQueue
 
 __all__ = ["open_queue"]

@@ -230,6 +230,8 @@ class ReviewBudget:
         self._values = np.zeros(lookback, dtype=np.float64)
         self._times = np.zeros(lookback, dtype=np.float64)
         self._seen = 0  # values written to the ring so far
+        self._sorted: NDArray[np.float64] | None = None
+        self._sorted_at = 0
         self._refused = 0
 
     @property
@@ -272,7 +274,16 @@ class ReviewBudget:
         if expected <= remaining:
             return -math.inf
         q = 1.0 - remaining / expected
-        return float(np.quantile(self._values[:n], q))
+        # the sorted values are refreshed every n/32 arrivals, not on every call: the
+        # threshold moves slowly, and a sort per single-row call would cost the hot path
+        if self._sorted is None or self._seen - self._sorted_at >= max(1, n // 32):
+            self._sorted = np.sort(self._values[:n])
+            self._sorted_at = self._seen
+        ranked = self._sorted
+        pos = q * (ranked.size - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, ranked.size - 1)
+        return float(ranked[lo] + (pos - lo) * (ranked[hi] - ranked[lo]))
 
     def admit(self, values: NDArray[np.float64], *, audit: int = 0) -> NDArray[np.bool_]:
         """Which of these candidate rows to queue; counts them against the window.

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.queue import ReviewError
+from guardrails.review.cases import ReviewError
 from guardrails.review.sql import SQLQueue, check_table
 
 __all__ = ["PostgresQueue"]

@@ -16,7 +16,8 @@ from typing import Any
 
 from guardrails.core.decisions import Reason
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.queue import BaseQueue, CaseNotFoundError, Kind, ReviewCase, case_from_row
+from guardrails.review.cases import CaseNotFoundError, Kind, ReviewCase, case_from_row
+from guardrails.review.queue import BaseQueue
 
 __all__ = ["COLUMNS", "SQLQueue", "check_table"]
 

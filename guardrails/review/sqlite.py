@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.queue import ReviewError
+from guardrails.review.cases import ReviewError
 from guardrails.review.sql import SQLQueue, check_table
 
 __all__ = ["SQLiteQueue"]
@@ -61,7 +61,7 @@ class SQLiteQueue(SQLQueue):
 
     Examples:
         >>> import tempfile, os
-        >>> from guardrails.review.queue import NewCase
+        >>> from guardrails.review import NewCase
         >>> from guardrails import Reason
         >>> q = SQLiteQueue(os.path.join(tempfile.mkdtemp(), "review.db"))
         >>> [cid] = q.enqueue([NewCase("withheld", Reason.DRIFT, 1.0, {"input": [1, 2]})])

@@ -1264,22 +1264,22 @@ class Validated(Layer):
         result, seconds = self._prepare(X, call)
         return self._assemble(result, None, seconds, result.valid.shape[0])
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
         rows = self._inner_rows(result, call)
-        inner = None if rows is None else self.inner._decide(rows, call)
+        inner = None if rows is None else self.inner.decide_call(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
     def awaits_io(self) -> bool:
         return False  # its async path does the sync path's work without a thread hop
 
-    async def _adecide(self, X: Any, call: Call) -> Decisions:
+    async def adecide_call(self, X: Any, call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
         rows = self._inner_rows(result, call)
-        inner = None if rows is None else await self.inner._adecide(rows, call)
+        inner = None if rows is None else await self.inner.adecide_call(rows, call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
-    def _fit(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
+    def fit_call(self, X: Any, y: NDArray[Any], call: Call) -> Decisions:
         result, seconds = self._prepare(X, call)
         idx = np.flatnonzero(result.valid)
         if idx.size == 0:
@@ -1288,7 +1288,7 @@ class Validated(Layer):
                 f"{self.schema!r}. First errors: {_detail(next(iter(result.errors.values())))}",
                 errors=_error_list(result),
             )
-        inner = self.inner._fit(self._inner_rows(result, call), y[idx], call)
+        inner = self.inner.fit_call(self._inner_rows(result, call), y[idx], call)
         return self._assemble(result, inner, seconds, result.valid.shape[0])
 
     def _inner_rows(self, result: ValidationResult, call: Call) -> Any:

@@ -538,3 +538,16 @@ def test_dtaci_over_intervals_learns_from_late_values() -> None:
     verdict = dt.evaluate(served)
     dt.update(served.replace(**verdict.columns), y[500:] * 3)  # values far more spread
     assert dt.alpha_t_ < 0.1  # misses make intervals wider
+
+
+def test_reweight_leaves_policies_unweighted_when_inputs_are_not_numeric() -> None:
+    action = Reweight(rows=10, min_rows=2)
+    rng = np.random.default_rng(18)
+    X, d, y = _shifted_classes(rng, 300, 0.0)
+    policy = WeightedConformalSets(ALPHA).fit_with_inputs(d, X, y)
+    call = guardrails.Call(raw=[{"a": "x"}] * 3, n=3)
+    call.reweightable = (policy,)
+    out, changed = action.apply(d.take(np.arange(3)), call, "drift: a")
+    assert changed == 0 and not policy.weighted and out == d.take(np.arange(3))
+    with pytest.raises(ConfigurationError, match="'rows' parameter of Reweight"):
+        Reweight(rows=1)

@@ -20,7 +20,8 @@ from guardrails.__main__ import main
 from guardrails.apps.console import TokenFile, claim_case, create_app
 from guardrails.apps.console.serve import bind_notice
 from guardrails.core.redaction import REDACTED, Redactor
-from guardrails.review.queue import BaseQueue, CaseStateError
+from guardrails.review.cases import CaseStateError
+from guardrails.review.queue import BaseQueue
 from tests.review_support import DURABLE, FakeClock, case, make_queue
 
 pytest.importorskip("fastapi", reason="the console needs the 'serve' extra")

@@ -78,7 +78,10 @@ PLOTS: list[tuple[Callable[[Report], Report], str, list[tuple[str, str]]]] = [
     (
         _reliability,
         "Reliability diagram",
-        [("Confidence (mean per bin)", "Accuracy (share correct per bin)")],
+        [
+            ("Confidence (mean per bin)", "Accuracy (share correct per bin)"),
+            ("Confidence (bin)", "Rows per bin"),
+        ],
     ),
     (
         _risk_coverage,
@@ -148,8 +151,41 @@ def test_reliability_legend_shows_ece_and_empty_bins_are_not_drawn() -> None:
     report = Report().add_reliability({"raw": (conf, acc, count)}, ece={"raw": 0.1234})
     fig = report.figures()[0]
     assert "raw (ECE 0.123)" in _legend_texts(fig)
-    (dots,) = fig.axes[0].collections
-    assert sorted(map(tuple, dots.get_offsets())) == [(0.1, 0.2), (0.9, 0.7)]
+    curve = [ln for ln in fig.axes[0].get_lines() if ln.get_label() != "_child0"][-1]
+    assert list(zip(curve.get_xdata(), curve.get_ydata())) == [(0.1, 0.2), (0.9, 0.7)]
+    assert report.plot_data("Reliability diagram")["curves"]["raw"]["count"] == (10.0, 30.0)
+
+
+def test_reliability_counts_each_bin_beneath_and_marks_bins_too_small_to_read() -> None:
+    edges = np.linspace(0, 1, 6)
+    conf = [0.1, 0.3, 0.5, 0.7, 0.95]
+    acc = [0.0, 0.5, 0.45, 0.72, 1.0]
+    count = [3, 40, 60, 5, 200]
+    fig = (
+        Report()
+        .add_reliability({"raw": (conf, acc, count)}, edges=edges, min_count=20)
+        .figures()[0]
+    )
+    top, hist = fig.axes
+    bars = [p.get_height() for p in hist.patches]
+    assert bars == count  # one bar per bin, as tall as its rows
+    labels = [t.get_text() for t in hist.texts]
+    assert labels == ["3", "40", "60", "5", "200"]
+    (line,) = [ln for ln in top.get_lines() if ln.get_marker() == "o"]
+    assert list(line.get_xdata()) == [0.3, 0.5, 0.95]  # the sparse bins are not joined
+    (hollow,) = [c for c in top.collections if len(c.get_offsets())]
+    assert sorted(map(tuple, hollow.get_offsets())) == [(0.1, 0.0), (0.7, 0.72)]
+    assert any("fewer than 20 rows" in t for t in _legend_texts(fig))
+    # The point at (1, 1) is not cut by the frame: the axes reach past 1 and do not clip.
+    assert top.get_xlim()[1] > 1 and top.get_ylim()[1] > 1
+    assert not line.get_clip_on()
+    caption = Report().add_reliability({"raw": (conf, acc, count)}, min_count=20).html()
+    assert "Hollow dots are bins with fewer than 20 rows" in caption
+
+
+def test_reliability_axis_starts_at_one_half_for_two_classes() -> None:
+    fig = Report().add_reliability({"raw": ([0.55, 0.8], [0.5, 0.9], [10, 30])}).figures()[0]
+    assert fig.axes[0].get_xlim()[0] == 0.5
 
 
 def test_risk_coverage_marks_the_operating_point_and_compares_curves() -> None:
@@ -168,6 +204,32 @@ def test_rates_over_phases_label_the_ticks_with_the_phase_names() -> None:
     assert ticks == ["normal", "malformed", "flaky", "drift"]
 
 
+def test_per_class_flags_a_bar_only_when_its_whole_interval_is_below_target() -> None:
+    report = Report().add_per_class(
+        ["a", "b", "c"],
+        [0.97, 0.90, 0.99],
+        [1.0, 1.2, 0.9],
+        target=0.95,
+        interval=([0.93, 0.86, 0.97], [0.99, 0.93, 1.0]),
+        counts=[150, 300, 80],
+    )
+    values = report.plot_data("Coverage and set size per class")
+    assert values["below_target"] == (False, True, False)
+    fig = report.figures()[0]
+    fig.canvas.draw()
+    colours = [matplotlib.colors.to_hex(p.get_facecolor()) for p in fig.axes[0].patches[:3]]
+    assert colours[1] != colours[0] == colours[2]
+    assert "below target (whole interval)" in _legend_texts(fig)
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["a\n150 rows", "b\n300 rows", "c\n80 rows"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.970", "0.900", "0.990"]
+    page = report.html()
+    assert "only when its whole interval lies under the line" in page
+    assert "an empty set (no class trusted) counts 0" in page
+    unflagged = Report().add_per_class(["a"], [0.5], target=0.9).html()
+    assert "No interval was given, so no bar is flagged" in unflagged
+
+
 def test_drift_marks_tightening_and_greys_out_features_beyond_eight() -> None:
     scores = {f"f{i}": np.linspace(0, 0.01 * (i + 1), 5) for i in range(11)}
     fig = (
@@ -182,6 +244,28 @@ def test_drift_marks_tightening_and_greys_out_features_beyond_eight() -> None:
     ax = fig.axes[0]
     vertical = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
     assert [ln.get_xdata()[0] for ln in vertical] == [3.0]  # "w4" is the fourth window
+    assert ax.get_ylim()[0] == 0  # scores >= 0: the axis starts at 0
+
+
+def test_drift_draws_its_threshold_and_says_only_what_it_draws() -> None:
+    t = np.arange(6)
+    with_line = Report().add_drift_over_time(
+        t,
+        {"x": [0.1, 0.2, 0.4, 3.0, 5.0, 0.3]},
+        threshold=2.0,
+        threshold_label="alpha 0.01: above it, drift",
+        tightened_at=[3],
+        relaxed_at=[5],
+    )
+    fig = with_line.figures()[0]
+    assert "alpha 0.01: above it, drift" in _legend_texts(fig)
+    flat = [ln for ln in fig.axes[0].get_lines() if set(ln.get_ydata()) == {2.0}]
+    assert len(flat) == 1  # the threshold is drawn
+    page = with_line.html()
+    assert "Above the dashed line" in page and "dotted ones when it relaxed" in page
+    bare = Report().add_drift_over_time(t, {"x": [0.1, 0.2, 0.4, 3.0, 5.0, 0.3]}).html()
+    assert "dashed" not in bare and "relaxed" not in bare and "tightened" not in bare
+    assert "No threshold was given, so none is drawn" in bare
 
 
 def test_drift_over_datetimes_places_tightening_on_the_date_axis() -> None:
@@ -410,6 +494,29 @@ BAD_INPUTS: list[tuple[str, Callable[[Report], object], str]] = [
         "not NaN",
     ),
     (
+        "relaxed before any tightening",
+        lambda r: r.add_drift_over_time(
+            [1, 2, 3], {"x": [0.1, 0.2, 0.3]}, tightened_at=[3], relaxed_at=[2]
+        ),
+        "after a tightening",
+    ),
+    (
+        "interval that misses its coverage",
+        lambda r: r.add_per_class(["a"], [0.9], interval=([0.92], [0.95])),
+        "low <= coverage <= high",
+    ),
+    (
+        "reliability edges of the wrong length",
+        lambda r: r.add_reliability({"a": ([0.5], [0.5], [3])}, edges=[0, 0.5, 1]),
+        "increasing numbers",
+    ),
+    (
+        "negative min_count",
+        lambda r: r.add_reliability({"a": ([0.5], [0.5], [3])}, min_count=-1),
+        "min_count",
+    ),
+    ("empty data line", lambda r: r.add_per_class(["a"], [0.9], data=" "), "'data' parameter"),
+    (
         "threshold not a number",
         lambda r: r.add_drift_over_time([1, 2], {"x": [0.1, 0.2]}, threshold="high"),
         "threshold",
@@ -469,3 +576,47 @@ def test_the_report_leaves_pyplot_and_the_users_backend_alone() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ what a plot states
+
+
+def test_a_plots_data_line_is_in_its_caption_and_under_its_saved_png(tmp_path: Path) -> None:
+    report = Report().add_per_class(["a", "b"], [0.9, 0.8], data="June hold-out: 1,200 rows")
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", report.html(), re.DOTALL)
+    assert caption is not None and "Data: </span>June hold-out: 1,200 rows" in caption.group(1)
+    assert report.plot_data("Coverage and set size per class")["data"] == (
+        "June hold-out: 1,200 rows"
+    )
+    (with_note,) = report.save_png(tmp_path / "with")
+    (without,) = Report().add_per_class(["a", "b"], [0.9, 0.8]).save_png(tmp_path / "without")
+    tall = matplotlib.image.imread(with_note).shape[0]
+    assert tall > matplotlib.image.imread(without).shape[0]  # the footnote adds a line
+
+
+def test_plot_data_and_tables_read_back_what_was_drawn_and_shown() -> None:
+    report = full_report()
+    rel = report.plot_data("Reliability diagram")
+    assert rel["kind"] == "reliability"
+    assert rel["ece"] == {"before": 0.081, "after": 0.012}
+    assert rel["curves"]["after"]["accuracy"] == pytest.approx(tuple(BINS - 0.01))
+    rel["ece"]["before"] = 1.0  # a copy: the report keeps what it drew
+    assert report.plot_data("Reliability diagram")["ece"]["before"] == 0.081
+    assert report.plot_data("Drift scores over time")["threshold"] == 0.2
+    header, rows = report.table("Summary")
+    assert header == ("phase", "answered", "accuracy")
+    assert rows == (("normal", "950", "0.9512"),)
+    with pytest.raises(ConfigurationError, match="no plot titled 'Summary'"):
+        report.plot_data("Summary")
+    with pytest.raises(ConfigurationError, match="no table titled"):
+        report.table("Reliability diagram")
+
+
+def test_only_keeps_one_section_under_the_same_heading() -> None:
+    report = full_report()
+    one = report.only("Risk-coverage curve")
+    assert one.titles() == ["Risk-coverage curve"]
+    assert one.title == report.title and len(report) == 7
+    assert one.html().count("data:image/png;base64,") == 1
+    with pytest.raises(ConfigurationError, match="no section titled"):
+        report.only("nope")

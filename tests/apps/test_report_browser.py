@@ -1,4 +1,8 @@
-"""The HTML report opens in headless Chromium and the page it shows is not blank."""
+"""The HTML report opens in headless Chromium and the page it shows is not blank.
+
+Each plot section of the demo's report is also shot on its own and saved in
+``build/report-screenshots/`` (or ``$GUARDRAILS_SCREENSHOTS``), for a person to look at.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ matplotlib = pytest.importorskip(
 )
 from matplotlib.image import imread  # noqa: E402
 
+from guardrails.apps.demo import DemoResult  # noqa: E402
 from tests.apps.test_report import full_report  # noqa: E402
 
 INSTALL_HINT = "install Debian's chromium or run .ci/chromium.sh"
@@ -33,7 +38,22 @@ def _chromium() -> str:
     return found
 
 
-def _screenshot(html: Path, out: Path, tmp: Path) -> None:
+SHOTS = Path(
+    os.environ.get(
+        "GUARDRAILS_SCREENSHOTS",
+        Path(__file__).resolve().parent.parent / "build" / "report-screenshots",
+    )
+)
+DEMO_PLOTS = [
+    "Reliability diagram",
+    "Risk-coverage curve",
+    "Coverage and set size per class",
+    "Abstention and fallback rates over time",
+    "Drift scores over time",
+]
+
+
+def _screenshot(html: Path, out: Path, tmp: Path, size: tuple[int, int] = (1200, 2000)) -> None:
     command = [
         _chromium(),
         "--headless",
@@ -46,7 +66,7 @@ def _screenshot(html: Path, out: Path, tmp: Path) -> None:
         "--disable-sync",
         f"--user-data-dir={tmp / 'profile'}",
         f"--screenshot={out}",
-        "--window-size=1200,2000",
+        f"--window-size={size[0]},{size[1]}",
         f"file://{html}",
     ]
     env = {**os.environ, "HOME": str(tmp)}
@@ -78,3 +98,31 @@ def test_the_report_renders_in_headless_chromium_with_its_plots(tmp_path: Path) 
     first = np.array([int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5)])
     matches = (np.abs(pixels - first) <= 16).all(axis=1).sum()
     assert matches > 500, f"only {matches} pixels of the plots' first colour"
+
+
+def _rgb(shot: Path) -> np.ndarray:
+    image = imread(shot)
+    return np.round(image[..., :3] * 255).astype(np.int16)
+
+
+@pytest.mark.parametrize("title", DEMO_PLOTS)
+def test_each_plot_section_of_the_demo_report_renders_whole_and_is_saved(
+    title: str, demo_run: tuple[DemoResult, str], tmp_path: Path
+) -> None:
+    report = demo_run[0].report
+    assert report is not None
+    page = report.only(title).to_html(tmp_path / "section.html")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SHOTS / (title.lower().replace(" ", "-").replace(",", "") + ".png")
+    shot.unlink(missing_ok=True)
+    _screenshot(page.resolve(), shot, tmp_path, size=(1000, 1500))
+    rgb = _rgb(shot)
+    assert rgb.shape[:2] == (1500, 1000)
+    pixels = rgb.reshape(-1, 3)
+    assert np.unique(pixels, axis=0).shape[0] > 100, "a blank or error page"
+    first = np.array([int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5)])
+    assert (np.abs(pixels - first) <= 16).all(axis=1).sum() > 300, "the plot was not drawn"
+    # The section ends inside the window: the last rows are the page's background, so
+    # nothing (the caption with the data line, the how-to-read line) was cut off.
+    background = np.array([0xF6, 0xF6, 0xF4])
+    assert (np.abs(rgb[-40:].reshape(-1, 3) - background) <= 3).all(axis=1).mean() > 0.99

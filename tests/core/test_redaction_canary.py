@@ -86,7 +86,7 @@ class RaisingValidator(Layer):
     def task(self) -> str:
         return "classification"
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         raise InvalidInputError(
             f"row 0: ssn={SSN!r} is malformed; email: {EMAIL}",
             [

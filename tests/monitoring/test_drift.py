@@ -73,7 +73,7 @@ def mixed() -> dict[str, Any]:
         "age": rng.integers(18, 80, size=1500).astype(np.float64),
         "city": rng.choice(["paris", "rome", "oslo", "lima"], p=[0.4, 0.3, 0.2, 0.1], size=1500),
     }
-    profile = DriftProfile.from_data(ref, sample_size=3000)
+    profile = DriftProfile.from_data(ref, sample_size=10_000)  # every value kept exactly
     return {"ref": ref, "cur": cur, "profile": profile}
 
 
@@ -104,13 +104,38 @@ def test_ks_matches_scipys_default_when_either_sample_exceeds_ten_thousand() -> 
     assert (ours.statistic, ours.p_value) == pytest.approx((theirs.statistic, theirs.pvalue))
 
 
-def test_the_reference_sample_is_a_subsample_of_the_training_column(
-    mixed: dict[str, Any],
-) -> None:
+def test_the_exact_reference_is_the_whole_training_column(mixed: dict[str, Any]) -> None:
     sample = mixed["profile"].reference_sample("x0")
-    assert sample.shape == (3000,)
-    assert np.all(np.diff(sample) >= 0)
-    assert np.isin(sample, mixed["ref"]["x0"]).all()
+    assert np.array_equal(sample, np.sort(mixed["ref"]["x0"]))
+
+
+@pytest.mark.parametrize("size", [200, 1000])
+def test_a_quantile_summary_keeps_exact_ranks_and_bounds_ks_by_its_gap(size: int) -> None:
+    # Above sample_size distinct values the profile keeps `size` points at equal ranks with
+    # their exact ranks among all rows; the KS statistic read on them is at most the
+    # largest reference share between two points below scipy's on the full column, and
+    # that share is at most 1/size.
+    rng = np.random.default_rng(11)
+    ref = rng.normal(size=(20_000, 1))
+    profile = DriftProfile.from_data(ref, sample_size=size)
+    f = profile.features[0]
+    assert f.m == 20_000 and not f.exact
+    assert f.gap <= 1 / size + 1e-12
+    assert np.array_equal(f.cum, np.searchsorted(np.sort(ref[:, 0]), f.grid, side="right"))
+    for delta in (0.0, 0.05, 0.3):
+        cur = rng.normal(delta, 1.0, size=(3000, 1))
+        ours = profile.compare(cur, correction="none").features[0].tests["ks"]
+        full = stats.ks_2samp(cur[:, 0], ref[:, 0], method="asymp")
+        assert ours.statistic <= full.statistic + 1e-12
+        assert full.statistic <= ours.statistic + f.gap + 1e-12
+        assert ours.p_value >= full.pvalue * (1 - 1e-9)  # never more significant than exact
+
+
+def test_the_profile_is_the_same_for_every_seed() -> None:
+    ref, _, _ = benchmark_data(seed=0, n_ref=20_000, n_cur=10)
+    a = DriftProfile.from_data(ref, random_state=1)
+    b = DriftProfile.from_data(ref, random_state=2)
+    assert all(np.array_equal(x.grid, y.grid) for x, y in zip(a.features, b.features))
 
 
 def test_psi_equals_an_independent_computation(mixed: dict[str, Any]) -> None:
@@ -119,11 +144,20 @@ def test_psi_equals_an_independent_computation(mixed: dict[str, Any]) -> None:
         edges = profile.bin_edges(feature)
         ref, cur = mixed["ref"][feature], mixed["cur"][feature]
 
-        # bins [e_i, e_{i+1}) with open ends, counted one value at a time
-        def props(values: NDArray[np.float64], e: NDArray[np.float64] = edges) -> list[float]:
-            counts = [0] * (len(e) + 1)
+        lo, hi = float(np.min(mixed["ref"][feature])), float(np.max(mixed["ref"][feature]))
+
+        # below the reference's minimum, bins [e_i, e_{i+1}) from min to max, above the
+        # maximum: counted one value at a time
+        def props(
+            values: NDArray[np.float64],
+            e: NDArray[np.float64] = edges,
+            lo: float = lo,
+            hi: float = hi,
+        ) -> list[float]:
+            counts = [0] * (len(e) + 3)
             for v in values:
-                counts[sum(1 for x in e if x <= v)] += 1
+                k = 0 if v < lo else len(e) + 2 if v > hi else 1 + sum(1 for x in e if x <= v)
+                counts[k] += 1
             return [c / len(values) for c in counts]
 
         p, q = props(ref), props(cur)
@@ -171,7 +205,10 @@ def test_jensen_shannon_equals_scipy_on_the_bins(mixed: dict[str, Any]) -> None:
     profile = mixed["profile"]
     edges = profile.bin_edges("x1")
     cur = mixed["cur"]["x1"]
-    q = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1)
+    inner = 1 + np.searchsorted(edges, cur, side="right")
+    code = np.where(cur < mixed["ref"]["x1"].min(), 0, inner)
+    code = np.where(cur > mixed["ref"]["x1"].max(), edges.size + 2, code)
+    q = np.bincount(code, minlength=edges.size + 3)
     expected = jensenshannon(profile.reference_proportions("x1"), q / q.sum(), base=2)
     got = profile.compare(mixed["cur"])["x1"].tests["js"].statistic
     assert got == pytest.approx(expected, rel=1e-9)
@@ -301,7 +338,7 @@ def test_report_has_a_dict_and_a_readable_table(mixed: dict[str, Any]) -> None:
     assert data["drifted_features"] == report.drifted_features
     assert set(data["features"]) == {"x0", "x1", "age", "city"}
     ks = data["features"]["x1"]["tests"]["ks"]
-    assert set(ks) == {"statistic", "p_value", "p_adjusted", "threshold", "drifted"}
+    assert set(ks) == {"statistic", "p_value", "p_adjusted", "threshold", "drifted", "effect"}
     assert ks["drifted"] is True
     text = report.table()
     assert "x1" in text.splitlines()[2] or any(

@@ -81,7 +81,7 @@ class Spy(PostLayer):
         super().__init__(inner)
         self.notes: list[DriftNote | None] = []
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         self.notes.append(call.drift)
         return d
 
@@ -126,8 +126,13 @@ def test_a_sliding_window_report_equals_a_batch_compare_of_its_rows(
     rows = np.vstack(seen)[:-90][-300:]  # 490 rows observed: the last window ended at 400
     proba = model.predict_proba(rows)
     expected = profile.compare(
-        rows, predictions=model.predict(rows), confidence=proba.max(axis=1), ks_method="asymp"
+        rows,
+        predictions=model.predict(rows),
+        confidence=proba.max(axis=1),
+        ks_method="asymp",
+        alpha=mon.alpha,  # the level per window that keeps one false alarm per million rows
     )
+    assert mon.alpha == pytest.approx(1.0 * 100 / 1_000_000)
     assert mon.report is not None
     assert_same_report(mon.report, expected)
 
@@ -153,9 +158,9 @@ def test_memory_of_the_window_does_not_grow_with_rows_observed(setup: dict[str, 
         sizes.append(mon.state_nbytes)
     assert mon.rows_observed == 20_050
     assert len(set(sizes)) == 1
-    # four sliding buckets of the profile's grid, nothing per row
+    # four closed buckets, the one filling and their running total: nothing per row
     one_state = setup["profile"].window_state().nbytes
-    assert sizes[0] == 4 * one_state
+    assert sizes[0] == 6 * one_state
 
 
 def test_the_monitor_leaves_status_and_scores_for_outer_layers(setup: dict[str, Any]) -> None:
@@ -325,10 +330,10 @@ def test_the_monitor_reads_model_ready_inputs_when_a_validator_made_them(
         def __init__(self, inner: Layer) -> None:
             self.inner = inner
 
-        def _decide(self, X: Any, call: Call) -> Decisions:
+        def decide_call(self, X: Any, call: Call) -> Decisions:
             arr = np.array([[r["a"], r["b"], r["c"]] for r in X])
             call.model_input = arr
-            return self.inner._decide(arr, call)
+            return self.inner.decide_call(arr, call)
 
     from guardrails import as_layer
 

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from structlog.testing import CapturingLogger
 
 from guardrails import DriftProfile, Monitored, confidence_below, guard
-from guardrails.monitoring.drift import drifted_features
+from guardrails.monitoring.verdicts import drifted_features
 
 
 def drifting_rows(seed: int, n: int) -> NDArray[np.float64]:

@@ -222,7 +222,7 @@ class OpenCircuit(PostLayer):
         super().__init__(inner)
         self.by_note = by_note
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         if self.by_note:
             call.circuit_opened("primary")
             return d
@@ -271,7 +271,7 @@ def test_drift_reported_by_the_monitor_alerts() -> None:
     class Drifting(PostLayer):
         name: ClassVar[str] = "monitor"
 
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             call.drift = DriftNote("drift", {"x": {"psi": 0.5}})
             return d
 

@@ -66,7 +66,7 @@ class Reroute(PostLayer):
 
     name: ClassVar[str] = "fallback"
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         rows = np.flatnonzero(d.abstained)
         if rows.size == 0:
             return d
@@ -87,7 +87,7 @@ class Annotate(PostLayer):
 
     name: ClassVar[str] = "review"
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         call.drift = DriftNote("drift", {"x0": {"psi": 0.42}})
         ids = np.empty(len(d), dtype=object)
         for i in range(len(d)):
@@ -106,7 +106,7 @@ class Raising(Layer):
     def task(self) -> str:
         return "classification"
 
-    def _decide(self, X: Any, call: Call) -> Decisions:
+    def decide_call(self, X: Any, call: Call) -> Decisions:
         raise InvalidInputError(self.message, self.errors)
 
 
@@ -193,7 +193,7 @@ def test_set_size_and_interval_width_are_reported() -> None:
     class Sets(PostLayer):
         name: ClassVar[str] = "abstain"
 
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             n = len(d)
             return d.replace(
                 pred_set=np.ones((n, 2), dtype=bool),
@@ -316,7 +316,7 @@ def test_max_row_events_keeps_failed_rows_first_and_counts_the_rest() -> None:
     class FailSome(PostLayer):
         name: ClassVar[str] = "abstain"
 
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             mask = np.zeros(len(d), dtype=bool)
             mask[[7, 9]] = True
             return d.withhold(mask, guardrails.Reason.MODEL_ERROR)

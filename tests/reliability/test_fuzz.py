@@ -246,7 +246,7 @@ argv_words = (
 @pytest.fixture(scope="module")
 def cli_queue(tmp_path_factory: pytest.TempPathFactory) -> str:
     from guardrails import Reason, SQLiteQueue
-    from guardrails.review.queue import NewCase
+    from guardrails.review.cases import NewCase
 
     path = tmp_path_factory.mktemp("cli") / "q.db"
     queue = SQLiteQueue(path)

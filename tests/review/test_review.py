@@ -33,13 +33,11 @@ from guardrails import (
     load,
     realized_accuracy,
 )
-from guardrails.review.queue import (
-    PENDING_REVIEW,
-    BaseQueue,
-    LabelledData,
-    cost_priority,
-    pending_answers,
-)
+from guardrails.review.budget import cost_priority
+from guardrails.review.cases import PENDING_REVIEW
+from guardrails.review.labels import LabelledData
+from guardrails.review.layer import pending_answers
+from guardrails.review.queue import BaseQueue
 from tests.review_support import FakeClock
 
 
@@ -64,7 +62,7 @@ class _Route(PostLayer):
         super().__init__(inner)
         self.rows = rows
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         codes = np.zeros(len(d), dtype=np.int8)
         mask = np.zeros(len(d), dtype=bool)
         for i, reason in self.rows.items():
@@ -341,7 +339,7 @@ def test_regression_cases_give_arrays_but_no_accuracy() -> None:
         return np.asarray(X, dtype=float)[:, 0] * 2
 
     class All(PostLayer):
-        def _post(self, d: Decisions, call: Call) -> Decisions:
+        def post(self, d: Decisions, call: Call) -> Decisions:
             return d.withhold(np.ones(len(d), dtype=bool), Reason.REVIEW)
 
     layer = Reviewed(All(guard(model, output="values")), queue=q)
@@ -354,7 +352,10 @@ def test_regression_cases_give_arrays_but_no_accuracy() -> None:
         realized_accuracy(q)
 
 
-@pytest.mark.parametrize("module", ["review.queue", "review.sqlite"])
+@pytest.mark.parametrize(
+    "module",
+    ["review.memory", "review.sqlite", "review.layer", "review.labels", "review.budget"],
+)
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib

@@ -27,13 +27,9 @@ from guardrails import (
     realized_accuracy,
 )
 from guardrails.review.budget import cost_priority, inclusion_probabilities
-from guardrails.review.queue import (
-    BUDGET_FALLBACK,
-    UNREVIEWED,
-    labelled_data,
-    pending_answers,
-    weighted_accuracy,
-)
+from guardrails.review.cases import BUDGET_FALLBACK, UNREVIEWED
+from guardrails.review.labels import labelled_data, weighted_accuracy
+from guardrails.review.layer import pending_answers
 
 
 class Clock:

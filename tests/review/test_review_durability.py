@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = """
 import sys
 from guardrails import Reason
-from guardrails.review.queue import NewCase
+from guardrails.review.cases import NewCase
 from guardrails.review.backends import open_queue
 url, table, tag = sys.argv[1], sys.argv[2], sys.argv[3]
 q = open_queue(url, table=table)
@@ -48,7 +48,7 @@ while True:
 BULK = """
 import sys
 from guardrails import Reason
-from guardrails.review.queue import NewCase
+from guardrails.review.cases import NewCase
 from guardrails.review.backends import open_queue
 url, table, tag, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 q = open_queue(url, table=table)

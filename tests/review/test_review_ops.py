@@ -88,7 +88,7 @@ def test_an_old_sqlite_file_still_opens_and_gains_the_new_statuses(tmp_path: Pat
 
 def test_backlog_and_age_rules_fire_on_a_queues_health() -> None:
     clock = FakeClock()
-    from guardrails.review.queue import MemoryQueue
+    from guardrails.review.memory import MemoryQueue
 
     q = MemoryQueue(clock=clock)
     q.enqueue([case() for _ in range(5)])

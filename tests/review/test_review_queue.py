@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from guardrails import ConfigurationError, MemoryQueue, Reason, SQLiteQueue, open_queue
-from guardrails.review.queue import (
-    BaseQueue,
+from guardrails.review.cases import (
     CaseNotFoundError,
     CaseStateError,
     InvalidLabelError,
     LeaseExpiredError,
-    ReviewQueue,
 )
+from guardrails.review.queue import BaseQueue, ReviewQueue
 from tests.review_support import BACKENDS, FakeClock, case, make_queue
 
 __all__ = ["make_queue"]
@@ -230,8 +229,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
 
 
 def test_an_unreachable_postgres_server_is_a_clear_error_without_the_password() -> None:
+    from guardrails.review.cases import ReviewError
     from guardrails.review.postgres import PostgresQueue
-    from guardrails.review.queue import ReviewError
 
     with pytest.raises(ReviewError, match="cannot connect") as info:
         PostgresQueue("postgresql://ana:s3cret@127.0.0.1:1/review", connect_timeout=1)

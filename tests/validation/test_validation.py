@@ -380,11 +380,11 @@ class Spy(PostLayer):
         self.calls: list[Call] = []
         self.labels: list[NDArray[Any]] = []
 
-    def _post(self, d: Decisions, call: Call) -> Decisions:
+    def post(self, d: Decisions, call: Call) -> Decisions:
         self.calls.append(call)
         return d
 
-    def _learn(self, d: Decisions, y: NDArray[Any]) -> None:
+    def learn(self, d: Decisions, y: NDArray[Any]) -> None:
         self.labels.append(y)
 
 

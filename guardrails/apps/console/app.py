@@ -21,10 +21,9 @@ from guardrails.apps.console.sessions import PRE_COOKIE, SESSION_COOKIE, Session
 from guardrails.apps.console.tokens import TokenFile
 from guardrails.core.decisions import Reason
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.queue import (
+from guardrails.review.cases import (
     KINDS,
     STATUSES,
-    BaseQueue,
     CaseNotFoundError,
     CaseStateError,
     InvalidLabelError,
@@ -32,6 +31,7 @@ from guardrails.review.queue import (
     ReviewCase,
     ReviewError,
 )
+from guardrails.review.queue import BaseQueue
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from guardrails.core.redaction import REDACTED
-from guardrails.review.queue import ReviewCase
+from guardrails.review.cases import ReviewCase
 
 __all__ = ["Bar", "Choice", "InputRow", "Similar", "bars", "choices", "input_rows", "similar"]
 

@@ -1,0 +1,402 @@
+"""Fast drift verdicts: which features drifted, in one window or many, without full reports.
+
+The verdicts are exactly those of a full report, without every p-value and distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from guardrails.monitoring.drift import DriftProfile
+from guardrails.monitoring.reference import (
+    _KS_EXACT_MAX,
+    COARSE,
+    PSI_EPS,
+    _as_float,
+    _coarse_bins,
+    _Numeric,
+)
+from guardrails.monitoring.statistics import (
+    _chi2,
+    _js,
+    _ks,
+    _ks_asymptotic,
+    _ks_sizes,
+    _ks_statistic,
+    _psi,
+    _tv,
+    _wasserstein,
+)
+from guardrails.monitoring.window import WindowState
+
+__all__ = ["drifted_features", "window_verdicts"]
+
+
+# -- verdicts without reports ----------------------------------------------------------------
+# The monitor needs, for every window it closes, only which features drifted; the full
+# report (every p-value, every distance) is needed for the latest window and for the
+# window that starts a drift episode. These helpers give exactly the verdicts
+# `DriftProfile.evaluate` gives, computing a p-value only when the statistic is close to
+# the critical value, and for many windows of one batch at once from per-row bins.
+
+_BAND = 1e-3  # relative margin around a critical value inside which the p-value decides
+_CRITICAL: dict[tuple[float, float], float] = {}
+
+
+def _ks_critical(sizes: float, level: float) -> float:
+    """The KS statistic whose asymptotic p-value is ``level`` for effective size ``sizes``."""
+    key = (sizes, level)
+    value = _CRITICAL.get(key)
+    if value is None:
+        if len(_CRITICAL) > 4096:
+            _CRITICAL.clear()
+        from scipy import stats
+
+        value = _CRITICAL[key] = float(stats.kstwo.isf(level, sizes))
+    return value
+
+
+def _p_flag(p: float, m_tests: int, alpha: float, correction: str) -> bool:
+    """The verdict `DriftProfile.evaluate` gives a p-value (Bonferroni or no correction)."""
+    adjusted = min(p * m_tests, 1.0) if correction == "bonferroni" else p
+    return bool(adjusted <= alpha)
+
+
+def _ks_drifted(
+    f: _Numeric,
+    n: int,
+    low: float,
+    high: float,
+    m_tests: int,
+    alpha: float,
+    correction: str,
+    method: str,
+    exact: Any,
+    min_effect: float = 0.0,
+) -> bool:
+    """KS verdict from bounds ``low <= D <= high``; ``exact()`` gives the slot counts."""
+    if high < min_effect:
+        return False
+    if low >= min_effect and _ks_asymptotic(method, n, f) and correction in ("bonferroni", "none"):
+        level = alpha / m_tests if correction == "bonferroni" else alpha
+        critical = _ks_critical(_ks_sizes(n, f.m), level)
+        if high < critical * (1.0 - _BAND):
+            return False
+        if low > critical * (1.0 + _BAND):
+            return True
+    d, p = _ks(f, exact(), n, method)
+    return _p_flag(p, m_tests, alpha, correction) and d >= min_effect
+
+
+def _distance_flag(name: str, value: float, limits: Mapping[str, float | None]) -> bool:
+    limit = limits.get(name)
+    return limit is not None and value > limit
+
+
+def drifted_features(
+    profile: DriftProfile,
+    state: WindowState,
+    *,
+    tests: Sequence[str],
+    alpha: float,
+    correction: str,
+    limits: Mapping[str, float | None],
+    ks_method: str,
+    min_effect: float = 0.0,
+) -> list[str]:
+    """The ``drifted_features`` of ``profile.evaluate(state, ...)``, computed faster.
+
+    P-values are computed only near the critical value; distances without a threshold
+    are not computed at all. Benjamini-Hochberg needs every p-value: it evaluates.
+    """
+    if correction == "bh":
+        report = profile.evaluate(
+            state,
+            tests=tests,
+            alpha=alpha,
+            correction=correction,
+            thresholds=limits,
+            ks_method=ks_method,
+            min_effect=min_effect,
+        )
+        return report.drifted_features
+    seen = [(i, f, int(state.counts[i].sum())) for i, f in enumerate(profile._all_features())]
+    seen = [(i, f, n) for i, f, n in seen if n > 0]
+    m_tests = sum(
+        1 for _, f, _ in seen if ("ks" in tests if isinstance(f, _Numeric) else "chi2" in tests)
+    )
+    out: list[str] = []
+    for i, f, n in seen:
+        counts = state.counts[i]
+        flag = False
+        if isinstance(f, _Numeric):
+            if "ks" in tests:
+                d = _ks_statistic(f, counts, n)
+                flag = _ks_drifted(
+                    f, n, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c,
+                    min_effect,
+                )  # fmt: skip
+            sums = state.sums[i]
+            if (
+                not flag
+                and "wasserstein" in tests
+                and limits.get("wasserstein") is not None
+                and sums is not None
+            ):
+                flag = _distance_flag("wasserstein", _wasserstein(f, counts, sums, n), limits)
+            need_bins = any(t in tests and limits.get(t) is not None for t in ("psi", "js"))
+            bins = f.bin_counts(counts) / n if need_bins and not flag else None
+        else:
+            bins = counts.astype(np.float64) / n
+            if "chi2" in tests and _tv(f.ref_bins, bins) >= min_effect:
+                _, p = _chi2(f.ref_counts, counts)
+                flag = _p_flag(p, m_tests, alpha, correction)
+        if not flag and bins is not None and "psi" in tests and limits.get("psi") is not None:
+            flag = _distance_flag("psi", _psi(f.ref_bins, bins), limits)
+        if not flag and bins is not None and "js" in tests and limits.get("js") is not None:
+            flag = _distance_flag("js", _js(f.ref_bins, bins), limits)
+        if flag:
+            out.append(f.name)
+    return out
+
+
+@dataclass(frozen=True)
+class _Coarse:
+    """A monotone partition of one numeric feature's values into ``size`` bins.
+
+    ``bin(x) = trunc(clip((x - lo) * scale, -1, k)) + 1`` is nondecreasing in ``x``, so a
+    window's count of values in bins ``<= j`` is its ECDF at some point, exactly; ``ref``
+    holds the reference sample's counts there. ``base``/``hit`` give each value's PSI bin.
+    """
+
+    lo: float
+    scale: float
+    k: int
+    ref: NDArray[np.int64]  # (size,) cumulative reference counts by bin
+    edges: NDArray[np.float64]  # PSI bin bounds: minimum, inner edges, just above maximum
+    base: NDArray[np.intp]  # (size,) bounds in lower bins: the PSI bin of their values
+    hit: NDArray[np.bool_]  # (size,) bins holding a bound: their values are searched
+
+    @property
+    def size(self) -> int:
+        return self.k + 2
+
+    def bins(self, x: NDArray[np.float64]) -> NDArray[np.intp]:
+        t = (x - self.lo) * self.scale
+        np.clip(t, -1.0, float(self.k), out=t)
+        return t.astype(np.intp) + 1
+
+    @classmethod
+    def of(cls, f: _Numeric) -> _Coarse:
+        k = COARSE
+        lo, hi = float(f.grid[0]), float(f.grid[-1])
+        scale = k / (hi - lo) if hi > lo else 0.0
+        # PSI bin of x = searchsorted(edges, x, side="right"): 0 below the minimum, then
+        # the quantile bins from the minimum, the last bin above the maximum
+        edges = np.concatenate(([lo], f.grid[f.edge_idx], [np.nextafter(hi, np.inf)]))
+        edge_bins = _coarse_bins(lo, hi, edges.copy())
+        base = np.searchsorted(np.sort(edge_bins), np.arange(k + 2), side="left")
+        hit = np.zeros(k + 2, dtype=bool)
+        hit[edge_bins] = True
+        return cls(lo, scale, k, f.coarse, edges, base, hit)
+
+
+def _slot_counts(f: _Numeric, x: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Counts of finite ``x`` per slot of ``f``'s grid (what `WindowState.update` adds)."""
+    x = x[np.isfinite(x)]
+    q = f.grid.size
+    left = np.searchsorted(f.grid, x, side="left")
+    equal = f.grid[np.minimum(left, q - 1)] == x
+    return np.bincount(2 * left + equal, minlength=f.size).astype(np.int64)
+
+
+def window_verdicts(
+    profile: DriftProfile,
+    columns: Sequence[NDArray[Any] | None],
+    starts: NDArray[np.intp],
+    windows: Sequence[tuple[int, int]],
+    *,
+    tests: Sequence[str],
+    alpha: float,
+    correction: str,
+    limits: Mapping[str, float | None],
+    ks_method: str,
+    cache: dict[int, _Coarse],
+    min_effect: float = 0.0,
+) -> list[list[str]] | None:
+    """``drifted_features`` of many windows of one batch, without a state per window.
+
+    Args:
+        profile: the reference.
+        columns: per profiled feature and output, its ``(n_rows,)`` values in row order
+            (numbers for numeric features, slot codes for categorical ones), or None.
+        starts: ``(n_buckets + 1,)`` first row of each bucket, then the number of rows.
+        windows: ``(first, stop)`` bucket ranges, one per window.
+        tests, alpha, correction, limits, ks_method, min_effect: as in
+            `DriftProfile.evaluate`.
+        cache: per feature index, its coarse partition (filled on first use).
+
+    Returns:
+        One list of drifted feature names per window, or None when these settings need
+        the full evaluation (Benjamini-Hochberg, a Wasserstein or Jensen-Shannon threshold).
+    """
+    if correction == "bh" or any(
+        limits.get(t) is not None for t in ("wasserstein", "js") if t in tests
+    ):
+        return None
+    n_buckets = starts.size - 1
+    bucket = np.repeat(np.arange(n_buckets), np.diff(starts))
+    first = np.array([w[0] for w in windows], dtype=np.intp)
+    stop = np.array([w[1] for w in windows], dtype=np.intp)
+    n_windows = len(windows)
+    psi_limit = limits.get("psi") if "psi" in tests else None
+
+    def per_window(codes: NDArray[np.intp], size: int) -> NDArray[np.int64]:
+        """(n_windows, size) counts of codes ``< size`` (codes == size are left out)."""
+        flat = np.bincount(bucket * (size + 1) + codes, minlength=n_buckets * (size + 1))
+        table = flat.reshape(n_buckets, size + 1)[:, :size]
+        acc = np.concatenate((np.zeros((1, size), np.int64), np.cumsum(table, axis=0)))
+        out: NDArray[np.int64] = acc[stop] - acc[first]
+        return out
+
+    features = profile._all_features()
+    n_seen = np.zeros((len(features), n_windows), dtype=np.int64)
+    ks_low: dict[int, NDArray[np.float64]] = {}
+    ks_high: dict[int, NDArray[np.float64]] = {}
+    flags = np.zeros((len(features), n_windows), dtype=bool)  # distance and chi2 verdicts
+    chi2_p: dict[int, list[float]] = {}
+    for i, f in enumerate(features):
+        col = columns[i]
+        if col is None:
+            continue
+        col = col[: int(starts[-1])]
+        if isinstance(f, _Numeric):
+            x = _as_float(col, f.name)
+            part = cache.get(i)
+            if part is None:
+                part = cache[i] = _Coarse.of(f)
+            finite = np.isfinite(x)
+            every = bool(finite.all())
+            if every:  # the common case: no masks, no copies
+                codes = part.bins(x)
+            else:
+                codes = np.full(x.size, part.size, dtype=np.intp)
+                codes[finite] = part.bins(x[finite])
+            hist = per_window(codes, part.size)
+            n = hist.sum(axis=1)
+            n_seen[i] = n
+            ok = n > 0
+            safe = np.where(ok, n, 1)[:, None]
+            if "ks" in tests:
+                fw = np.cumsum(hist, axis=1) / safe
+                fr = part.ref / f.m
+                fw_prev = np.concatenate((np.zeros((n_windows, 1)), fw[:, :-1]), axis=1)
+                fr_prev = np.concatenate(([0.0], fr[:-1]))
+                ks_low[i] = np.abs(fw - fr).max(axis=1) - f.gap  # D on the kept points
+                ks_high[i] = np.maximum((fw - fr_prev).max(axis=1), (fr - fw_prev).max(axis=1))
+            if psi_limit is not None:  # bins: below the minimum, B inner, above the maximum
+                n_psi = part.edges.size + 1
+                if every:
+                    psi_codes = part.base[codes]
+                    near = part.hit[codes]
+                else:
+                    psi_codes = np.full(x.size, n_psi, dtype=np.intp)
+                    psi_codes[finite] = part.base[codes[finite]]
+                    near = finite & part.hit[np.minimum(codes, part.size - 1)]
+                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right")
+                bins = per_window(psi_codes, n_psi) / safe
+                flags[i] = ok & _psi_rows(f.ref_bins, bins, psi_limit)
+        else:
+            counts = per_window(np.asarray(col, dtype=np.intp), f.size)
+            n = counts.sum(axis=1)
+            n_seen[i] = n
+            ps: list[float] = []
+            for w in range(n_windows):
+                if n[w] == 0:
+                    ps.append(1.0)
+                    continue
+                bins_w = counts[w].astype(np.float64) / n[w]
+                if "chi2" in tests:
+                    big = _tv(f.ref_bins, bins_w) >= min_effect
+                    ps.append(_chi2(f.ref_counts, counts[w])[1] if big else 1.0)
+                if psi_limit is not None and _psi(f.ref_bins, bins_w) > psi_limit:
+                    flags[i, w] = True
+            if "chi2" in tests:
+                chi2_p[i] = ps
+    has_p = np.array(
+        [("ks" in tests) if isinstance(f, _Numeric) else ("chi2" in tests) for f in features]
+    )
+    m_tests = ((n_seen > 0) & has_p[:, None]).sum(axis=0)
+    undecided = np.zeros_like(flags)
+    for i, low in ks_low.items():
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        n_i = n_seen[i]
+        asymp = (
+            ks_method == "asymp"
+            or not f.exact
+            or (ks_method == "auto" and f.m > _KS_EXACT_MAX)
+            or (ks_method == "auto" and bool((n_i > _KS_EXACT_MAX).all()))
+        )
+        small = ks_high[i] < min_effect  # too small an effect to flag, whatever p says
+        if not asymp:  # exact p-values: decided one window at a time
+            undecided[i] = (n_i > 0) & ~flags[i] & ~small
+            continue
+        levels = (
+            alpha / np.maximum(m_tests, 1)
+            if correction == "bonferroni"
+            else np.full(n_windows, alpha)
+        )
+        keys = np.stack((n_i.astype(np.float64), levels))
+        uniq, inverse = np.unique(keys, axis=1, return_inverse=True)
+        table = np.array(
+            [
+                _ks_critical(_ks_sizes(int(n), f.m), float(level)) if n > 0 else np.inf
+                for n, level in uniq.T.tolist()
+            ]
+        )
+        critical = table[inverse.reshape(-1)]
+        sure = (low > critical * (1.0 + _BAND)) & (low >= min_effect)
+        maybe = ~sure & ~(ks_high[i] < critical * (1.0 - _BAND)) & ~small
+        flags[i] |= (n_i > 0) & sure
+        undecided[i] = (n_i > 0) & maybe & ~flags[i]
+    for i, w in zip(*np.nonzero(undecided)):
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        col = columns[i]
+        assert col is not None
+        a, b = int(starts[first[w]]), int(starts[stop[w]])
+        counts = _slot_counts(f, _as_float(col[a:b], f.name))
+        d = _ks_statistic(f, counts, int(n_seen[i, w]))
+        flags[i, w] = _ks_drifted(
+            f, int(n_seen[i, w]), d, d, int(m_tests[w]), alpha, correction, ks_method,
+            lambda c=counts: c, min_effect,
+        )  # fmt: skip
+    for i, ps in chi2_p.items():
+        for w in range(n_windows):
+            if n_seen[i, w] > 0 and not flags[i, w]:
+                flags[i, w] = _p_flag(ps[w], int(m_tests[w]), alpha, correction)
+    names = [f.name for f in features]
+    return [
+        [names[i] for i in np.flatnonzero(flags[:, w] & (n_seen[:, w] > 0))]
+        for w in range(n_windows)
+    ]
+
+
+def _psi_rows(
+    ref: NDArray[np.float64], bins: NDArray[np.float64], limit: float
+) -> NDArray[np.bool_]:
+    """PSI > limit per row of ``bins``, exactly as `_psi` decides it row by row."""
+    a = np.maximum(ref, PSI_EPS)
+    b = np.maximum(bins, PSI_EPS)
+    values = np.sum((b - a) * np.log(b / a), axis=1)
+    flags: NDArray[np.bool_] = values > limit
+    close = np.flatnonzero(np.abs(values - limit) <= 1e-9 * max(1.0, limit))
+    for w in close.tolist():
+        flags[w] = _psi(ref, bins[w]) > limit
+    return flags
