@@ -382,6 +382,7 @@ class Guard(Layer):
         categorical: Sequence[int | str] = (),
         embed: Callable[[Any], Any] | None = None,
         max_reference: int | None = 50_000,
+        n_estimators: int = 100,
         seed: int = 0,
     ) -> Guard:
         """Withhold rows unlike ``reference`` (``Reason.NOVEL``), whatever the confidence.
@@ -404,6 +405,7 @@ class Guard(Layer):
                 categorical=categorical,
                 embed=embed,
                 max_reference=max_reference,
+                n_estimators=n_estimators,
                 seed=seed,
             ).fit(reference)
         return self._with(
