@@ -122,8 +122,8 @@ from guardrails.monitoring.performance import (
     LossModel,
     PerformanceRule,
     estimate_performance,
-    ppi_accuracy,
 )
+from guardrails.monitoring.ppi import ppi_accuracy
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,

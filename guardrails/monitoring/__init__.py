@@ -38,10 +38,9 @@ from guardrails.monitoring.performance import (
     PerformanceEstimate,
     PerformanceRule,
     PerformanceState,
-    PPIEstimate,
     estimate_performance,
-    ppi_accuracy,
 )
+from guardrails.monitoring.ppi import PPIEstimate, ppi_accuracy
 
 __all__ = [
     "CORRECTIONS",
