@@ -14,6 +14,7 @@ by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step call
 from __future__ import annotations
 
 import copy
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
     from guardrails.observability.alerts import Alerts
     from guardrails.observability.telemetry import Metrics
 
-__all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+__all__ = ["CANONICAL_ORDER", "Guard", "artifact_bytes", "guard", "load", "load_bytes"]
 
 L = TypeVar("L", bound=Layer)
 
@@ -374,6 +375,7 @@ class Guard(Layer):
         categorical: Sequence[int | str] = (),
         embed: Callable[[Any], Any] | None = None,
         max_reference: int | None = 50_000,
+        n_estimators: int = 100,
         seed: int = 0,
     ) -> Guard:
         """Withhold rows unlike ``reference`` (``Reason.NOVEL``), whatever the confidence.
@@ -396,6 +398,7 @@ class Guard(Layer):
                 categorical=categorical,
                 embed=embed,
                 max_reference=max_reference,
+                n_estimators=n_estimators,
                 seed=seed,
             ).fit(reference)
         return self._with(
@@ -998,3 +1001,19 @@ def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer],
         return layer
 
     return build
+
+
+def artifact_bytes(g: Guard) -> bytes:
+    """The bytes of the artifact [`Guard.save`][] writes (to ship a guard to workers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        g.save(path)
+        return path.read_bytes()
+
+
+def load_bytes(blob: bytes, *, model: Any, **objects: Any) -> Guard:
+    """[`load`][] from the bytes of an artifact, as [`artifact_bytes`][] gives them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        path.write_bytes(blob)
+        return load(path, model=model, **objects)
