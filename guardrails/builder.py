@@ -52,6 +52,7 @@ from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated, Scorer
+from guardrails.monitoring.performance import PerformanceRule
 from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
@@ -333,6 +334,7 @@ class Guard(Layer):
         false_alarms: float | None = None,
         per_rows: int = 1_000_000,
         min_effect: float = MIN_EFFECT,
+        performance: PerformanceRule | None = None,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
@@ -360,7 +362,13 @@ class Guard(Layer):
 
         def build(inner: Layer) -> Layer:
             actions = [a.fresh() for a in checked["actions"]]
-            return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
+            return Monitored(
+                inner,
+                action=actions,
+                detector=copy.deepcopy(detector),
+                performance=performance,
+                **settings,
+            )
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
 

@@ -375,21 +375,20 @@ _STEP_LAYERS = {
     "validate": Validated,
     "calibrate": Calibrated,
     "abstain": Abstaining,
-    "novelty": NoveltyGate,  # the gate holds the settings; NoveltyGated only wraps it
     "monitor": Monitored,
     "fallback": WithFallback,
     "review": Reviewed,
     "log": Logged,
+    "novelty": NoveltyGate,  # the step's settings are the gate's (NoveltyGated takes a gate)
 }
+# the data a step fits on, which its layer's constructor does not take
+_FITTED_BY_THE_STEP = {"novelty": {"reference"}}
 # settings of a layer that the guard fills in itself (its name and version, a seed per
 # built guard) or that only a hand-built layer takes
 _SET_BY_THE_GUARD = {
     "review": {"logger", "clock", "guard_name", "version"},
     "log": {"guard_name", "version", "seed"},
 }
-
-# what a builder step takes besides its layer's settings: the data a gate is fitted on
-_BUILDER_ONLY = {"novelty": {"reference"}}
 
 
 @pytest.mark.parametrize("step", CANONICAL_ORDER)
@@ -400,7 +399,7 @@ def test_every_builder_step_takes_its_layers_settings_with_the_same_defaults(ste
     ours = {n: p for n, p in builder.items() if n != "self"}
     missing = set(settings) - set(ours) - _SET_BY_THE_GUARD.get(step, set())
     assert not missing, f".{step}() lacks settings of {_STEP_LAYERS[step].__name__}: {missing}"
-    extra = set(ours) - set(settings) - _BUILDER_ONLY.get(step, set())
+    extra = set(ours) - set(settings) - _FITTED_BY_THE_STEP.get(step, set())
     assert not extra, f".{step}() has settings {_STEP_LAYERS[step].__name__} lacks: {extra}"
     differ = {
         n: (p.default, settings[n].default)
