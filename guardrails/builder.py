@@ -14,6 +14,7 @@ by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step call
 from __future__ import annotations
 
 import copy
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ if TYPE_CHECKING:
     from guardrails.observability.alerts import Alerts
     from guardrails.observability.telemetry import Metrics
 
-__all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+__all__ = ["CANONICAL_ORDER", "Guard", "artifact_bytes", "guard", "load", "load_bytes"]
 
 L = TypeVar("L", bound=Layer)
 
@@ -1008,3 +1009,19 @@ def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer],
         return layer
 
     return build
+
+
+def artifact_bytes(g: Guard) -> bytes:
+    """The bytes of the artifact [`Guard.save`][] writes (to ship a guard to workers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        g.save(path)
+        return path.read_bytes()
+
+
+def load_bytes(blob: bytes, *, model: Any, **objects: Any) -> Guard:
+    """[`load`][] from the bytes of an artifact, as [`artifact_bytes`][] gives them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        path.write_bytes(blob)
+        return load(path, model=model, **objects)
