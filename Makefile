@@ -62,7 +62,14 @@ $(PEERS)/alibi/.stamp:
 	$(PEERS)/alibi/bin/python -m pip install --quiet "alibi-detect==0.13.0" "numpy<2" "pandas<3"
 	touch $@
 
-peers: $(PEERS)/bench/.stamp $(PEERS)/evidently/.stamp $(PEERS)/alibi/.stamp
+# NannyML (CBPE) brings its own pandas and numpy (and imports statsmodels without declaring
+# it), so benchmarks/estimation.py runs it as a subprocess of this environment.
+$(PEERS)/nannyml/.stamp:
+	test -x $(PEERS)/nannyml/bin/python || $(PYTHON) -m venv $(PEERS)/nannyml
+	$(PEERS)/nannyml/bin/python -m pip install --quiet "nannyml==0.13.1" "statsmodels==0.15.0"
+	touch $@
+
+peers: $(PEERS)/bench/.stamp $(PEERS)/evidently/.stamp $(PEERS)/alibi/.stamp $(PEERS)/nannyml/.stamp
 
 bench: install peers
 	for script in benchmarks/*.py; do $(BENCH_PY) $$script || exit 1; done

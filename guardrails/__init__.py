@@ -118,6 +118,12 @@ from guardrails.monitoring.monitor import (
     Tighten,
 )
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
+from guardrails.monitoring.performance import (
+    LossModel,
+    PerformanceRule,
+    estimate_performance,
+)
+from guardrails.monitoring.ppi import ppi_accuracy
 from guardrails.observability.alerts import (
     Alert,
     AlertRule,
@@ -201,6 +207,7 @@ __all__ = [
     "Layer",
     "LearnThenTest",
     "Logged",
+    "LossModel",
     "MarginThreshold",
     "MarkDrift",
     "MemoryQueue",
@@ -214,6 +221,7 @@ __all__ = [
     "NoveltyGated",
     "OutputKind",
     "PageHinkley",
+    "PerformanceRule",
     "PlattScaling",
     "Policy",
     "PoolStats",
@@ -253,6 +261,7 @@ __all__ = [
     "WindowState",
     "WithFallback",
     "WorkerPool",
+    "__version__",
     "abstention_rate_above",
     "as_layer",
     "brier_score",
@@ -263,6 +272,7 @@ __all__ = [
     "drift_detected",
     "entropy_above",
     "error_rate_above",
+    "estimate_performance",
     "expected_calibration_error",
     "fallback_rate_above",
     "fingerprint",
@@ -283,6 +293,7 @@ __all__ = [
     "on_timeout",
     "on_withheld",
     "open_queue",
+    "ppi_accuracy",
     "rank_impact",
     "realized_accuracy",
     "recalibrate",
@@ -290,7 +301,6 @@ __all__ = [
     "review_age_above",
     "review_backlog_above",
     "set_size_above",
-    "__version__",
 ]
 
 # The scikit-learn estimators subclass scikit-learn's BaseEstimator: they load with

@@ -14,6 +14,7 @@ by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step call
 from __future__ import annotations
 
 import copy
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import TESTS, DriftProfile
 from guardrails.monitoring.monitor import DriftAction, Monitored
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated, Scorer
+from guardrails.monitoring.performance import PerformanceRule
 from guardrails.monitoring.reference import MIN_EFFECT
 from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
 from guardrails.observability.observe import check_settings as check_log_settings
@@ -68,7 +70,7 @@ if TYPE_CHECKING:
     from guardrails.observability.alerts import Alerts
     from guardrails.observability.telemetry import Metrics
 
-__all__ = ["CANONICAL_ORDER", "Guard", "guard", "load"]
+__all__ = ["CANONICAL_ORDER", "Guard", "artifact_bytes", "guard", "load", "load_bytes"]
 
 L = TypeVar("L", bound=Layer)
 
@@ -332,6 +334,7 @@ class Guard(Layer):
         false_alarms: float | None = None,
         per_rows: int = 1_000_000,
         min_effect: float = MIN_EFFECT,
+        performance: PerformanceRule | None = None,
     ) -> Guard:
         """Watch inputs and outputs for drift against ``profile``; act while it lasts.
 
@@ -359,7 +362,13 @@ class Guard(Layer):
 
         def build(inner: Layer) -> Layer:
             actions = [a.fresh() for a in checked["actions"]]
-            return Monitored(inner, action=actions, detector=copy.deepcopy(detector), **settings)
+            return Monitored(
+                inner,
+                action=actions,
+                detector=copy.deepcopy(detector),
+                performance=performance,
+                **settings,
+            )
 
         return self._with(_Step("monitor", build, f"window={window}, mode={mode!r}"))
 
@@ -1000,3 +1009,19 @@ def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer],
         return layer
 
     return build
+
+
+def artifact_bytes(g: Guard) -> bytes:
+    """The bytes of the artifact [`Guard.save`][] writes (to ship a guard to workers)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        g.save(path)
+        return path.read_bytes()
+
+
+def load_bytes(blob: bytes, *, model: Any, **objects: Any) -> Guard:
+    """[`load`][] from the bytes of an artifact, as [`artifact_bytes`][] gives them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "guard.zip"
+        path.write_bytes(blob)
+        return load(path, model=model, **objects)

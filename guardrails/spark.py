@@ -12,16 +12,13 @@ pandas < 3). Set ``PYSPARK_PYTHON`` to the Python that has guardrails installed.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.builder import Guard, load
+from guardrails.builder import Guard, artifact_bytes, load_bytes
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError
 from guardrails.monitoring.drift import DriftProfile
@@ -193,20 +190,6 @@ def _input(batch: pd.DataFrame, features: list[str], kind: InputKind) -> Any:
     return rows.to_dict(orient="records")
 
 
-def _artifact(g: Guard) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "guard.zip"
-        g.save(path)
-        return path.read_bytes()
-
-
-def _load(blob: bytes, model: Any, objects: Mapping[str, Any]) -> Guard:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "guard.zip")
-        Path(path).write_bytes(blob)
-        return load(path, model=model, **objects)
-
-
 def _check_columns(df: DataFrame, names: Sequence[str], what: str) -> list[str]:
     if isinstance(names, str) or not all(isinstance(c, str) for c in names):
         raise ConfigurationError(
@@ -255,7 +238,7 @@ def decide_frame(
     """
     if not isinstance(g, Guard):
         raise ConfigurationError(
-            f"decide_frame needs a guard made with guardrails.builder(...). Got {type(g).__name__}."
+            f"decide_frame needs a guard made with guardrails.guard(...). Got {type(g).__name__}."
         )
     if input not in ("array", "frame", "records"):
         raise ConfigurationError(
@@ -270,7 +253,7 @@ def decide_frame(
     schema = decisions_schema(
         g, keep=T.StructType([df.schema[c] for c in kept]), proba=proba, interval=interval
     )
-    blob = _artifact(g)  # also checks that the guard is fitted and saves
+    blob = artifact_bytes(g)  # also checks that the guard is fitted and saves
     model = g.model
     extra = dict(objects or {})
     classes = g.classes_
@@ -280,7 +263,7 @@ def decide_frame(
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import pandas as pd
 
-        local = _load(blob, model, extra)
+        local = load_bytes(blob, model=model, **extra)
         for batch in batches:
             d = local.decide(_input(batch, feats, kind))
             columns = {c: batch[c].to_numpy() for c in kept}
@@ -477,7 +460,7 @@ def drift_report(
             f"columns, one per profiled feature {profile.feature_names}. Got {feats!r}."
         )
     names = list(profile.feature_names)
-    blob = None if guard is None else _artifact(guard)
+    blob = None if guard is None else artifact_bytes(guard)
     model = None if guard is None else guard.model
     extra = dict(objects or {})
     kind: InputKind = input
@@ -490,7 +473,7 @@ def drift_report(
             return window.update(frame)
         g = loaded.get("guard")
         if g is None:
-            g = loaded.setdefault("guard", _load(blob, model, extra))
+            g = loaded.setdefault("guard", load_bytes(blob, model=model, **extra))
         d = g.decide(_input(batch, feats, kind))
         rows = np.flatnonzero(~np.isin(d.reason, _NO_OUTPUT))
         outputs = profile.output_names

@@ -172,7 +172,7 @@ def _load_skops(path: Path, trust: list[str]) -> Any:
 
 
 @dataclass(frozen=True)
-class LabelledData:
+class LabelledCSV:
     """Features and labels read from a CSV, with the count of rows left out."""
 
     X: Any
@@ -188,7 +188,7 @@ def read_labelled_csv(
     target: str,
     features: Sequence[str] | None = None,
     model: Any = None,
-) -> LabelledData:
+) -> LabelledCSV:
     """Read a labelled hold-out set from a CSV file with pandas.
 
     Rows whose target is missing are dropped and counted. Without ``features``, the
@@ -250,7 +250,7 @@ def read_labelled_csv(
     keep = frame[target].notna().to_numpy()
     part = frame.loc[keep, chosen].reset_index(drop=True)
     X: Any = part if model_names is not None else part.to_numpy()
-    return LabelledData(
+    return LabelledCSV(
         X=X,
         y=frame.loc[keep, target].to_numpy(),
         features=tuple(chosen),

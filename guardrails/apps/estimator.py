@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,7 +46,7 @@ from sklearn.utils.validation import (
 from guardrails.abstention.intervals import ConformalIntervals, _as_function
 from guardrails.abstention.online import AdaptiveConformal
 from guardrails.abstention.policies import Abstaining, Policy, _Combined
-from guardrails.builder import Guard, guard, load
+from guardrails.builder import Guard, artifact_bytes, guard, load_bytes
 from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator
 from guardrails.core.adapter import ModelAdapter
 from guardrails.core.decisions import Decisions, Reason
@@ -526,7 +525,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         target = Path(path)
         with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("estimator.json", json.dumps(settings, indent=1, sort_keys=True))
-            zf.writestr("guard.zip", _artifact_bytes(self.guard_))
+            zf.writestr("guard.zip", artifact_bytes(self.guard_))
         return target
 
     @classmethod
@@ -561,7 +560,7 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
             )
         settings_only = ("cv", "random_state", "validation")
         guard_objects = {k: v for k, v in objects.items() if k not in settings_only}
-        g = _from_artifact_bytes(blob, model, guard_objects)
+        g = load_bytes(blob, model=model, **guard_objects)
         layers = list(g.layers())
         policy = next((x.policy for x in layers if isinstance(x, Abstaining)), None)
         calibrator = next((x.calibrator for x in layers if isinstance(x, Calibrated)), None)
@@ -602,14 +601,14 @@ class _GuardedBase(MetaEstimatorMixin, BaseEstimator):  # type: ignore[misc]
         state = dict(super().__getstate__())
         g = state.pop("guard_", None)
         if g is not None:
-            state["_guard_artifact"] = _artifact_bytes(g)
+            state["_guard_artifact"] = artifact_bytes(g)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         blob = state.pop("_guard_artifact", None)
         super().__setstate__(state)
         if blob is not None:
-            self.guard_ = _from_artifact_bytes(blob, self.estimator_, self._load_objects())
+            self.guard_ = load_bytes(blob, model=self.estimator_, **self._load_objects())
 
 
 def _json_or_none(value: Any) -> Any:
@@ -682,23 +681,9 @@ def _outputs(model: Any, X: Any) -> tuple[Any, NDArray[np.float64]]:
     return adapter.output, raw.astype(np.float64)
 
 
-def _artifact_bytes(g: Guard) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "guard.zip"
-        g.save(path)
-        return path.read_bytes()
-
-
-def _from_artifact_bytes(blob: bytes, model: Any, objects: Mapping[str, Any]) -> Guard:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "guard.zip")
-        Path(path).write_bytes(blob)
-        return load(path, model=model, **objects)
-
-
 def _transplant(fitted: Guard, model: Any, objects: Mapping[str, Any]) -> Guard:
     """The fitted layers of ``fitted`` around another model with the same outputs."""
-    return _from_artifact_bytes(_artifact_bytes(fitted), model, objects)
+    return load_bytes(artifact_bytes(fitted), model=model, **objects)
 
 
 class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]

@@ -328,40 +328,44 @@ class OnError(Trigger):
         return cls(types)
 
 
+class _ByReason(Trigger):
+    """Rows withheld for one of the reasons a subclass names; the triggers below share it."""
+
+    codes: ClassVar[tuple[int, ...]] = ()
+    label: ClassVar[str] = ""
+
+    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
+        return _with_reason(d, self.codes)
+
+    def __repr__(self) -> str:
+        return f"{self.label}()"
+
+
 @persistable
-class OnTimeout(Trigger):
+class OnTimeout(_ByReason):
     """Rows withheld because the model or an earlier stage ran past its time."""
 
-    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
-        return _with_reason(d, (int(Reason.TIMEOUT),))
-
-    def __repr__(self) -> str:
-        return "on_timeout()"
+    codes = (int(Reason.TIMEOUT),)
+    label = "on_timeout"
 
 
 @persistable
-class OnCircuitOpen(Trigger):
+class OnCircuitOpen(_ByReason):
     """Rows withheld because a circuit breaker was open."""
 
-    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
-        return _with_reason(d, (int(Reason.CIRCUIT_OPEN),))
-
-    def __repr__(self) -> str:
-        return "on_circuit_open()"
+    codes = (int(Reason.CIRCUIT_OPEN),)
+    label = "on_circuit_open"
 
 
 @persistable
-class OnFailure(Trigger):
+class OnFailure(_ByReason):
     """Rows the primary (or an earlier stage) failed on: model error, timeout, circuit open.
 
     The default trigger of every stage: a fallback answers failures, never verdicts.
     """
 
-    def select(self, d: Decisions, call: Call) -> NDArray[np.bool_]:
-        return _with_reason(d, (int(r) for r in _FAILURES))
-
-    def __repr__(self) -> str:
-        return "on_failure()"
+    codes = tuple(int(r) for r in _FAILURES)
+    label = "on_failure"
 
 
 @persistable

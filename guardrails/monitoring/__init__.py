@@ -1,4 +1,4 @@
-"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty."""
+"""Monitoring wing: drift tests and impact, the monitor layer, change points, novelty, estimates."""
 
 from guardrails.monitoring.changepoint import (
     PageHinkley,
@@ -33,6 +33,14 @@ from guardrails.monitoring.novelty import (
     NoveltyGated,
     conformal_p_values,
 )
+from guardrails.monitoring.performance import (
+    LossModel,
+    PerformanceEstimate,
+    PerformanceRule,
+    PerformanceState,
+    estimate_performance,
+)
+from guardrails.monitoring.ppi import PPIEstimate, ppi_accuracy
 
 __all__ = [
     "CORRECTIONS",
@@ -43,11 +51,16 @@ __all__ = [
     "FeatureDrift",
     "FeatureImpact",
     "ImpactReport",
+    "LossModel",
     "MarkDrift",
     "Monitored",
     "NoveltyGate",
     "NoveltyGated",
+    "PPIEstimate",
     "PageHinkley",
+    "PerformanceEstimate",
+    "PerformanceRule",
+    "PerformanceState",
     "Reweight",
     "RouteToReview",
     "SCORES",
@@ -57,5 +70,7 @@ __all__ = [
     "WindowState",
     "adjust_pvalues",
     "conformal_p_values",
+    "estimate_performance",
+    "ppi_accuracy",
     "rank_impact",
 ]

@@ -40,6 +40,7 @@ from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import DriftProfile, check_min_effect, check_test_settings
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.monitoring.novelty_rate import _NoveltyCounts, novelty_p_value
+from guardrails.monitoring.performance import JoinedScores, PerformanceRule, PerformanceWatch
 from guardrails.monitoring.reference import KS_METHODS, MIN_EFFECT, TESTS
 from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
 from guardrails.monitoring.verdicts import _Coarse, drifted_features
@@ -67,6 +68,13 @@ __all__ = [
 ]
 
 STATUSES = ("warming_up", "ok", "drift")
+_NOTIFY = (
+    "drift_detected",
+    "drift_recovered",
+    "concept_drift_detected",
+    "performance_degraded",
+    "performance_recovered",
+)
 
 
 @persistable
@@ -127,6 +135,9 @@ class Monitored(PostLayer):
         per_rows: the rows ``false_alarms`` is counted over (default 1,000,000).
         min_effect: the effect size a p-value test needs besides significance, as in
             [`DriftProfile.evaluate`][] (default 0.02).
+        performance: a [`PerformanceRule`][]: the label-free performance estimate on the
+            same windows; while the rule holds the actions run as during drift, and the
+            estimate with its bounds joins ``call.drift.scores`` (key "performance").
 
     Examples:
         >>> import numpy as np
@@ -170,6 +181,7 @@ class Monitored(PostLayer):
         false_alarms: float | None = None,
         per_rows: int = 1_000_000,
         min_effect: float = MIN_EFFECT,
+        performance: PerformanceRule | None = None,
     ) -> None:
         super().__init__(inner)
         ok = self._check(
@@ -208,6 +220,8 @@ class Monitored(PostLayer):
                 f"{sorted(self.inner.provides)}; use RouteToReview or MarkDrift instead."
             )
         self.recovery = recovery
+        self.performance = performance
+        self._perf = self._performance_watch(performance)
         self.detector = PageHinkley() if detector is None else detector
         self.logger = logger
         self._lock = threading.Lock()
@@ -325,6 +339,27 @@ class Monitored(PostLayer):
             "min_effect": min_effect,
         }
 
+    def _performance_watch(self, rule: Any) -> PerformanceWatch | None:
+        """The label-free performance estimate on this monitor's windows (issue 18)."""
+        if rule is None:
+            return None
+        if not isinstance(rule, PerformanceRule):
+            raise ConfigurationError(
+                "The 'performance' parameter of Monitored must be a PerformanceRule, e.g. "
+                f"PerformanceRule(below=0.9). Got {rule!r} instead."
+            )
+        if rule.needs_confidence and "proba" not in self.inner.provides:
+            raise ConfigurationError(
+                f"{rule!r} needs calibrated confidence, but the model gives "
+                f"{sorted(self.inner.provides)}."
+            )
+        return PerformanceWatch(rule, self.window, self.step, self.mode)
+
+    @property
+    def performance_firing(self) -> bool:
+        """True while the performance rule holds (the actions run as during drift)."""
+        return self._perf is not None and self._perf.firing
+
     # -- what users read -----------------------------------------------------------------
 
     @property
@@ -355,7 +390,7 @@ class Monitored(PostLayer):
     @property
     def state_nbytes(self) -> int:
         """Bytes held by the window state: fixed by the profile and window, not by traffic."""
-        return self._window.nbytes
+        return self._window.nbytes + (0 if self._perf is None else self._perf.nbytes)
 
     def reset(self) -> None:
         """Forget windows, status and the label stream (e.g. after retraining)."""
@@ -369,6 +404,8 @@ class Monitored(PostLayer):
             self._concept = None
             self._novel.reset()
             self.detector.reset()
+            if self._perf is not None:
+                self._perf.reset()
             self._note = DriftNote(self._status)
 
     # -- observing -----------------------------------------------------------------------
@@ -386,14 +423,22 @@ class Monitored(PostLayer):
             inputs = self._inputs(call, idx)
             with self._lock:
                 events = self._observe(d, idx, inputs)
+                if self._perf is not None:
+                    conf = None if d.confidence is None else d.confidence[idx]
+                    events += self._perf.observe(conf, d.abstained[idx], d.prediction[idx])
                 status, note = self._status, self._note
         else:
             status, note = self._status, self._note
         for event in events:
             self._emit(event, call.request_id)
+        if self._perf is not None and self._perf.latest is not None:
+            note = DriftNote(status, JoinedScores(self._perf.scores(), note.scores))
         call.drift = note
-        if status == "drift" and self.actions:
-            detail = "drift: " + ", ".join(self._drifted_names()[:5])
+        if (status == "drift" or self.performance_firing) and self.actions:
+            if status == "drift":
+                detail = "drift: " + ", ".join(self._drifted_names()[:5])
+            else:
+                detail = f"performance: estimated {self._perf.rule.metric} too low"  # type: ignore[union-attr]
             for action in self.actions:
                 d, changed = action.apply(d, call, detail)
                 if changed:
@@ -575,7 +620,7 @@ class Monitored(PostLayer):
             getattr(self.log, event["level"])(event["event"], **fields)
         except Exception as exc:
             _logger_failed(event["event"], exc)
-        if event["event"] in ("drift_detected", "drift_recovered", "concept_drift_detected"):
+        if event["event"] in _NOTIFY:
             for action in self.actions:
                 try:
                     action.notify(event, self.log)
@@ -680,7 +725,9 @@ class Monitored(PostLayer):
             f"false_alarms={self.false_alarms!r}, per_rows={self.per_rows!r}, "
             f"min_effect={self.min_effect!r}, "
             f"correction={self.correction!r}, ks_method={self.ks_method!r}, "
-            f"action={list(self.actions)!r})"
+            f"action={list(self.actions)!r}"
+            + ("" if self.performance is None else f", performance={self.performance!r}")
+            + ")"
         )
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
@@ -700,10 +747,12 @@ class Monitored(PostLayer):
             "actions": [enc.component(a) for a in self.actions],
             "recovery": self.recovery,
             "detector": enc.component(self.detector),
+            "performance": None if self.performance is None else enc.component(self.performance),
         }
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Monitored:
+        perf = state.get("performance")
         return cls(
             inner,
             profile=dec.component(state["profile"]),
@@ -721,6 +770,7 @@ class Monitored(PostLayer):
             action=[dec.component(a) for a in state["actions"]],
             recovery=state["recovery"],
             detector=dec.component(state["detector"]),
+            performance=None if perf is None else dec.component(perf),
         )
 
 
