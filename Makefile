@@ -62,11 +62,11 @@ $(PEERS)/alibi/.stamp:
 	$(PEERS)/alibi/bin/python -m pip install --quiet "alibi-detect==0.13.0" "numpy<2" "pandas<3"
 	touch $@
 
-# NannyML (CBPE) pins its own pandas and numpy, so benchmarks/estimation.py runs it as a
-# subprocess of this environment.
+# NannyML (CBPE) brings its own pandas and numpy (and imports statsmodels without declaring
+# it), so benchmarks/estimation.py runs it as a subprocess of this environment.
 $(PEERS)/nannyml/.stamp:
 	test -x $(PEERS)/nannyml/bin/python || $(PYTHON) -m venv $(PEERS)/nannyml
-	$(PEERS)/nannyml/bin/python -m pip install --quiet "nannyml==0.13.1"
+	$(PEERS)/nannyml/bin/python -m pip install --quiet "nannyml==0.13.1" "statsmodels==0.15.0"
 	touch $@
 
 peers: $(PEERS)/bench/.stamp $(PEERS)/evidently/.stamp $(PEERS)/alibi/.stamp $(PEERS)/nannyml/.stamp

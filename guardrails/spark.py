@@ -238,7 +238,7 @@ def decide_frame(
     """
     if not isinstance(g, Guard):
         raise ConfigurationError(
-            f"decide_frame needs a guard made with guardrails.builder(...). Got {type(g).__name__}."
+            f"decide_frame needs a guard made with guardrails.guard(...). Got {type(g).__name__}."
         )
     if input not in ("array", "frame", "records"):
         raise ConfigurationError(

@@ -607,11 +607,12 @@ class PerformanceWatch:
         if n < room:
             self.current += q.sum(axis=0)
             return []
-        # bucket ends inside this call: room, room + capacity, ...
+        # bucket ends inside this call: room, room + capacity, ...; one reduceat sums them
         ends = np.arange(room, n + 1, self.capacity)
-        cum = np.vstack((np.zeros((1, _K)), np.cumsum(q, axis=0)))
-        starts = np.concatenate(([0], ends[:-1]))
-        buckets = cum[ends] - cum[starts]
+        cuts = np.concatenate(([0], ends)).astype(np.intp)  # room >= 1: strictly increasing
+        last = int(ends[-1])
+        sums = np.add.reduceat(q, cuts[:-1] if last == n else cuts, axis=0)
+        buckets = sums[: ends.size]
         buckets[0] += self.current
         events: list[dict[str, Any]] = []
         for b in buckets:
@@ -620,7 +621,7 @@ class PerformanceWatch:
                 self.done.popleft()
             if len(self.done) == self.n_buckets:
                 events += self._close(np.sum(self.done, axis=0))
-        self.current = cum[n] - cum[ends[-1]]
+        self.current = sums[ends.size].copy() if last < n else np.zeros(_K, dtype=np.float64)
         return events
 
     def _close(self, sums: NDArray[np.float64]) -> list[dict[str, Any]]:
