@@ -45,7 +45,8 @@ from sklearn.utils.validation import (
 
 from guardrails.abstention.intervals import ConformalIntervals, _as_function
 from guardrails.abstention.online import AdaptiveConformal
-from guardrails.abstention.policies import Abstaining, Policy, _Combined
+from guardrails.abstention.policies import Abstaining
+from guardrails.abstention.policy import Policy, _Combined
 from guardrails.builder import Guard, artifact_bytes, guard, load_bytes
 from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator
 from guardrails.core.adapter import ModelAdapter
@@ -703,7 +704,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
             "ignore"}`` lets rows carry other fields.
         calibration: None, a method name ("temperature", "sigmoid", "isotonic",
             "histogram", "vector") or a
-            [`Calibrator`][guardrails.calibration.calibrators.Calibrator],
+            [`Calibrator`][guardrails.calibration.base.Calibrator],
             fitted on held-out outputs; the policy then decides on calibrated
             probabilities. A model with scores only (``decision_function``) gets
             ``predict_proba`` this way.
