@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.policies import (
+from guardrails.abstention.policy import (
     Policy,
     Verdict,
     _check_choice,
@@ -29,8 +29,8 @@ from guardrails.abstention.policies import (
     _check_number,
     _no_candidate,
     _not_fitted,
-    label_index,
 )
+from guardrails.abstention.scores import label_index
 from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import (

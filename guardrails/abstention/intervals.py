@@ -14,7 +14,7 @@ from guardrails.abstention.conformal import (
     conformal_quantile,
     conformal_rank,
 )
-from guardrails.abstention.policies import (
+from guardrails.abstention.policy import (
     Policy,
     Verdict,
     _check_choice,

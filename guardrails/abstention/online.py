@@ -20,14 +20,8 @@ from numpy.typing import NDArray
 
 from guardrails.abstention.conformal import TOLERANCE, ConformalSets, conformal_quantile
 from guardrails.abstention.intervals import ConformalIntervals
-from guardrails.abstention.policies import (
-    Policy,
-    Verdict,
-    _check_labels,
-    _no_candidate,
-    _not_fitted,
-    label_index,
-)
+from guardrails.abstention.policy import Policy, Verdict, _check_labels, _no_candidate, _not_fitted
+from guardrails.abstention.scores import label_index
 from guardrails.core.checks import check_unit
 from guardrails.core.decisions import PRIMARY, Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError

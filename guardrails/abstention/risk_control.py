@@ -23,16 +23,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.abstention.conformal import TOLERANCE, ConformalSets
-from guardrails.abstention.policies import (
-    _SCORES,
+from guardrails.abstention.policy import (
     Policy,
     Verdict,
     _check_choice,
     _check_labels,
     _no_candidate,
     _not_fitted,
-    label_index,
 )
+from guardrails.abstention.scores import _SCORES, label_index
 from guardrails.core.checks import check_unit
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError

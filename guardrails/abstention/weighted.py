@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from guardrails.abstention.conformal import TOLERANCE, ConformalSets, conformal_quantile
 from guardrails.abstention.intervals import ConformalIntervals
-from guardrails.abstention.policies import Verdict, _check_choice, _check_number, _not_fitted
+from guardrails.abstention.policy import Verdict, _check_choice, _check_number, _not_fitted
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError, NotFittedError
 from guardrails.core.layer import take_rows

@@ -45,7 +45,8 @@ from sklearn.utils.validation import (
 
 from guardrails.abstention.intervals import ConformalIntervals, _as_function
 from guardrails.abstention.online import AdaptiveConformal
-from guardrails.abstention.policies import Abstaining, Policy, _Combined
+from guardrails.abstention.policies import Abstaining
+from guardrails.abstention.policy import Policy, _Combined
 from guardrails.builder import Guard, artifact_bytes, guard, load_bytes
 from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator
 from guardrails.core.adapter import ModelAdapter

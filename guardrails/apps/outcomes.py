@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.policies import _no_candidate, label_index
+from guardrails.abstention.policy import _no_candidate
+from guardrails.abstention.scores import label_index
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, InvalidInputError
 

@@ -21,7 +21,7 @@ import numpy as np
 import structlog
 from numpy.typing import NDArray
 
-from guardrails.core.decisions import Decisions
+from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.core.layer import Call, DriftNote, Layer, take_rows
 from guardrails.core.persistence import persistable
@@ -38,6 +38,8 @@ from guardrails.monitoring.actions import (  # the actions, importable from here
 )
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import DriftProfile, check_min_effect, check_test_settings
+from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
+from guardrails.monitoring.novelty_rate import _NoveltyCounts, novelty_p_value
 from guardrails.monitoring.performance import JoinedScores, PerformanceRule, PerformanceWatch
 from guardrails.monitoring.reference import KS_METHODS, MIN_EFFECT, TESTS
 from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
@@ -88,6 +90,15 @@ class Monitored(PostLayer):
     row. While it lasts the ``action`` runs on every batch. It leaves
     ``call.drift``, a [`DriftNote`][guardrails.core.layer.DriftNote] (status and scores), for the
     layers outside.
+
+    **The novelty rate.** When a [`NoveltyGated`][guardrails.NoveltyGated] step sits inside
+    the monitor, each window also counts its rows withheld as ``Reason.NOVEL`` and tests
+    the count, one-sided and exactly, against what the gate's guarantee allows an
+    in-distribution stream (a Beta-binomial count with mean at most the gate's ``alpha``,
+    see docs/drift.md), at the same per-window level ``alpha`` as the features. A
+    significant excess is drift like any other: a "novelty_rate" row in the report, status
+    "drift", the actions, and ``drift_detected`` events; ``drift_window`` events carry
+    the window's ``novel`` count.
 
     **False alarms over time.** Each window controls its own family-wise error, so a
     stream tested every ``step`` rows at level ``alpha`` raises about ``alpha / step``
@@ -225,6 +236,10 @@ class Monitored(PostLayer):
         self._concept_since = 0
         self._note = DriftNote(self._status)
         self._unreadable_logged = False
+        self._novel = _NoveltyCounts(self._window.capacity, self._window.n_buckets)
+        self._novel_closed: list[int] = []  # novel counts of the windows a batch closes
+        self._novel_last = 0
+        self._gate: NoveltyGate | bool | None = False  # False: not looked for yet
         self.windows_evaluated = 0
         self.rows_observed = 0
 
@@ -387,6 +402,7 @@ class Monitored(PostLayer):
             self._pending = None
             self._drifted_now = []
             self._concept = None
+            self._novel.reset()
             self.detector.reset()
             if self._perf is not None:
                 self._perf.reset()
@@ -451,7 +467,22 @@ class Monitored(PostLayer):
                 self.log.warning("drift_inputs_unreadable", input_type=type(source).__name__)
             return None
 
+    def _novelty_gate(self) -> NoveltyGate | None:
+        """The gate of the NoveltyGated step inside this monitor, if any (looked up once)."""
+        if self._gate is False:
+            layer: Any = self.inner
+            gate = None
+            while isinstance(layer, Layer):
+                if isinstance(layer, NoveltyGated):
+                    gate = layer.gate
+                    break
+                layer = getattr(layer, "inner", None)
+            self._gate = gate
+        return self._gate if isinstance(self._gate, NoveltyGate) else None
+
     def _observe(self, d: Decisions, idx: NDArray[np.intp], inputs: Any) -> list[dict[str, Any]]:
+        if self._novelty_gate() is not None:
+            self._novel_closed = self._novel.feed(d.reason[idx] == Reason.NOVEL)
         outputs = self.profile.output_names
         pred = d.prediction[idx] if "prediction" in outputs else None
         conf = d.confidence[idx] if "confidence" in outputs and d.confidence is not None else None
@@ -513,12 +544,15 @@ class Monitored(PostLayer):
         self, names: list[str], rows: int, state: Callable[[], WindowState]
     ) -> list[dict[str, Any]]:
         """Status, events and the (lazy) report of one window whose verdict is ``names``."""
+        novelty = self._novelty(rows)
+        if novelty is not None and novelty.drifted:
+            names = [*names, novelty.feature]
         concept = self._concept
         if concept is not None:  # the report carries the label stream's row last
             names = [n for n in names if n != concept.feature]
             if concept.drifted:
                 names.append(concept.feature)
-        self._pending = _PendingReport(self, state, concept)
+        self._pending = _PendingReport(self, state, concept, novelty)
         self._report = None
         self._drifted_now = names
         self.windows_evaluated += 1
@@ -529,6 +563,7 @@ class Monitored(PostLayer):
                 "rows": rows,
                 "drifted": bool(names),
                 "drifted_features": list(names),
+                **({} if novelty is None else {"novel": self._novel_last}),
             }
         ]
         before = self._status
@@ -556,6 +591,19 @@ class Monitored(PostLayer):
             events.append({"event": "drift_recovered", "level": "info", "rows": rows})
         self._note = DriftNote(self._status, _LazyScores(self._pending))
         return events
+
+    def _novelty(self, rows: int) -> FeatureDrift | None:
+        """The novelty-rate row of the window just closed (None without a gate)."""
+        gate = self._novelty_gate()
+        if gate is None or not self._novel_closed or gate.calibration_scores_ is None:
+            return None
+        novel = self._novel_last = self._novel_closed.pop(0)
+        p = novelty_p_value(novel, rows, gate.alpha, gate.calibration_scores_.size)
+        drifted = p <= self.alpha
+        rate = novel / rows if rows else 0.0
+        test = TestResult(rate, p, None, self.alpha, drifted, effect=max(0.0, rate - gate.alpha))
+        return FeatureDrift("novelty_rate", "stream", "output", rows, {"beta_binomial": test},
+                            drifted, effect=test.effect)  # fmt: skip
 
     def _emit(self, event: dict[str, Any], request_id: str | None = None) -> None:
         """Log ``event`` and notify the actions; a broken logger must not break serving.

@@ -111,11 +111,16 @@ class _PendingReport:
     """The full report of one window, computed on first use (serving needs the verdict)."""
 
     def __init__(
-        self, owner: Monitored, state: Callable[[], WindowState], concept: FeatureDrift | None
+        self,
+        owner: Monitored,
+        state: Callable[[], WindowState],
+        concept: FeatureDrift | None,
+        novelty: FeatureDrift | None = None,
     ) -> None:
         self._owner = owner
         self._state: Callable[[], WindowState] | None = state
         self._concept = concept
+        self._novelty = novelty
         self._report: DriftReport | None = None
         self._built: WindowState | None = None
         self._lock = threading.Lock()
@@ -134,6 +139,8 @@ class _PendingReport:
                 self._built, o.tests, o.alpha, o.correction, o._limits, o.ks_method, only,
                 o.min_effect,
             )  # fmt: skip
+            if self._novelty is not None:  # the window's novelty rate, before the labels' row
+                report = report.with_feature(self._novelty)
             if self._concept is not None:
                 report = report.with_feature(self._concept)
             if only is None:

@@ -9,7 +9,7 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.abstention.policies import _no_candidate
+from guardrails.abstention.policy import _no_candidate
 from guardrails.apps.outcomes import coverage
 from guardrails.core.decisions import Decision, Decisions, Reason
 from guardrails.core.errors import ConfigurationError
