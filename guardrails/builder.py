@@ -420,7 +420,7 @@ class Guard(Layer):
 
         Args:
             method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
-                [`Calibrator`][guardrails.calibration.calibrators.Calibrator] (each built guard
+                [`Calibrator`][guardrails.calibration.base.Calibrator] (each built guard
                 fits a copy).
             training_data: optionally the model's training data; ``fit`` then warns when
                 the calibration rows are mostly training rows (only row fingerprints are
@@ -450,7 +450,7 @@ class Guard(Layer):
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
         Uses [`labelled_data`][guardrails.review.labels.labelled_data] and
-        [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
+        [`recalibrate`][guardrails.calibration.report.recalibrate]. Withheld cases are the
         hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
         sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
