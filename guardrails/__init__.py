@@ -122,6 +122,7 @@ from guardrails.monitoring.performance import (
     LossModel,
     PerformanceRule,
     estimate_performance,
+    estimate_performance_chunks,
 )
 from guardrails.monitoring.ppi import ppi_accuracy
 from guardrails.observability.alerts import (
@@ -273,6 +274,7 @@ __all__ = [
     "entropy_above",
     "error_rate_above",
     "estimate_performance",
+    "estimate_performance_chunks",
     "expected_calibration_error",
     "fallback_rate_above",
     "fingerprint",

@@ -17,7 +17,6 @@ import copy
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -25,6 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.abstention.policies import Abstaining, Policy
+from guardrails.artifacts import _loader, _needed_objects, _shown_as_passed
+from guardrails.assembly import _REFITTING, _carried, _share_schema_secrets, _slot_of, _Step
+from guardrails.assembly import CANONICAL_ORDER as CANONICAL_ORDER
 from guardrails.calibration.calibrators import (
     Calibrated,
     Calibrator,
@@ -73,30 +75,6 @@ if TYPE_CHECKING:
 __all__ = ["CANONICAL_ORDER", "Guard", "artifact_bytes", "guard", "load", "load_bytes"]
 
 L = TypeVar("L", bound=Layer)
-
-CANONICAL_ORDER: tuple[str, ...] = (
-    "validate",
-    "novelty",
-    "calibrate",
-    "abstain",
-    "monitor",
-    "fallback",
-    "review",
-    "log",
-)
-"""Slots of a guard, innermost first."""
-
-_REFITTING: frozenset[str] = frozenset({"novelty", "calibrate", "abstain"})
-"""Slots whose step, called after ``fit``, changes what was fitted."""
-
-
-@dataclass(frozen=True)
-class _Step:
-    """One builder step: how to wrap the layer below, and how to show it."""
-
-    slot: str
-    build: Callable[[Layer], Layer]
-    text: str
 
 
 class Guard(Layer):
@@ -420,7 +398,7 @@ class Guard(Layer):
 
         Args:
             method: "temperature", "sigmoid", "isotonic", "histogram", "vector", or a
-                [`Calibrator`][guardrails.calibration.calibrators.Calibrator] (each built guard
+                [`Calibrator`][guardrails.calibration.base.Calibrator] (each built guard
                 fits a copy).
             training_data: optionally the model's training data; ``fit`` then warns when
                 the calibration rows are mostly training rows (only row fingerprints are
@@ -450,7 +428,7 @@ class Guard(Layer):
         """Refit the calibrator on cases people labelled in ``queue``; report before/after.
 
         Uses [`labelled_data`][guardrails.review.labels.labelled_data] and
-        [`recalibrate`][guardrails.calibration.calibrators.recalibrate]. Withheld cases are the
+        [`recalibrate`][guardrails.calibration.report.recalibrate]. Withheld cases are the
         hard ones, so a
         calibrator refitted on them alone learns the low-confidence region best; an audit
         sample of confident answers (``kind="audit"``, or both) keeps it honest elsewhere.
@@ -788,62 +766,6 @@ class Guard(Layer):
         return persistence.write(path, manifest, enc)
 
 
-def _slot_of(layer: Layer) -> str | None:
-    """The slot of a layer that learns at ``fit`` (None for the others)."""
-    if isinstance(layer, Calibrated):
-        return "calibrate"
-    if isinstance(layer, Abstaining):
-        return "abstain"
-    if isinstance(layer, NoveltyGated):
-        return "novelty"
-    return None
-
-
-def _carried(build: Callable[[Layer], Layer], fitted: Layer) -> Callable[[Layer], Layer]:
-    """``build``, with what ``fitted`` learned copied in (never shared) after each build."""
-
-    def carry(inner: Layer) -> Layer:
-        layer = build(inner)
-        if isinstance(layer, Calibrated) and isinstance(fitted, Calibrated):
-            layer.calibrator = copy.deepcopy(fitted.calibrator)
-        elif isinstance(layer, Abstaining) and isinstance(fitted, Abstaining):
-            layer.policy = copy.deepcopy(fitted.policy)
-        elif isinstance(layer, NoveltyGated) and isinstance(fitted, NoveltyGated):
-            layer.gate = copy.copy(fitted.gate)
-        return layer
-
-    return carry
-
-
-def _share_schema_secrets(top: Layer) -> None:
-    """Sinks outside a validating layer hide what its schema declares sensitive.
-
-    The review queue and the log get the validator's sensitive fields (its own redactor's
-    plus the schema's ``SecretStr`` and ``sensitive`` fields) added to theirs, whatever
-    order the builder steps were called in and whether or not a redactor was passed
-    again; a stored record also has the values of keys the schema does not know (an extra
-    or misspelled key such as ``api_keyy``) withheld. A sink's own ``reveal=True`` stays
-    its opt-in.
-    """
-    layers = list(top.layers())
-    validator = next((x for x in layers if isinstance(x, Validated)), None)
-    if validator is None:
-        return
-    secret = validator.redactor
-    for layer in layers:
-        if isinstance(layer, (Reviewed, Logged)):
-            own = layer.redactor
-            layer.redactor = Redactor(
-                fields=secret.fields | (own.fields if own is not None else frozenset()),
-                patterns=dict.fromkeys(
-                    (*secret.patterns, *(own.patterns if own is not None else ()))
-                ),
-                reveal=own is not None and own.reveal,
-            )
-        if isinstance(layer, Reviewed):
-            layer.known_fields = frozenset(validator.schema.names)
-
-
 def guard(
     model: Any,
     *,
@@ -948,67 +870,6 @@ def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
     g.build()
     g._fitted = True
     return g
-
-
-def _fresh_metrics() -> Any:
-
-    return Metrics()
-
-
-#: objects an artifact may name that load() makes afresh when they are not passed
-_FRESH: dict[str, Callable[[], Any]] = {"metrics": _fresh_metrics}
-
-
-def _needed_objects(manifest: dict[str, Any], objects: dict[str, Any]) -> dict[str, Any]:
-    """``objects`` plus fresh registries; every other missing object named in one error."""
-    refs = manifest.get("refs", {})
-    if not isinstance(refs, dict):
-        raise ArtifactError("malformed reference table in guard.json")
-    given = dict(objects)
-    missing: list[str] = []
-    for name in refs:
-        if name in given:
-            continue
-        if name in _FRESH:
-            given[name] = _FRESH[name]()
-        else:
-            missing.append(str(name))
-    if missing:
-        names = [n if n.isidentifier() and len(n) <= 60 else truncate(n, 60) for n in missing]
-        lines = "".join(
-            f"\n  {shown}=...: {str(refs[name])[:120]}" for shown, name in zip(names, missing)
-        )
-        asked = ", ".join(f"{shown}=..." for shown in names)
-        count = "an object" if len(missing) == 1 else f"{len(missing)} objects"
-        raise ArtifactError(
-            f"this artifact needs {count} that the file never stores (code and models): "
-            f"pass load(path, model=..., {asked}).{lines}"
-        )
-    return given
-
-
-def _shown_as_passed(text: str, manifest: dict[str, Any], objects: dict[str, Any]) -> str:
-    """A saved step's text with each saved object's text replaced by the passed object's."""
-    shown = manifest.get("shown", {})
-    if not isinstance(shown, dict):
-        return text
-    for name, entry in shown.items():
-        if not isinstance(entry, dict) or name not in objects:
-            continue
-        old, how = entry.get("text"), entry.get("as")
-        if isinstance(old, str) and old and how in ("repr", "type"):
-            text = text.replace(old, persistence.shown_text(objects[name], str(how)))
-    return text
-
-
-def _loader(dec: persistence.Decoder, spec: dict[str, Any]) -> Callable[[Layer], Layer]:
-    def build(inner: Layer) -> Layer:
-        layer = dec.component(spec, inner=inner)
-        if not isinstance(layer, Layer):  # pragma: no cover - registered() checked the type
-            raise ArtifactError("artifact step is not a layer")
-        return layer
-
-    return build
 
 
 def artifact_bytes(g: Guard) -> bytes:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+import guardrails.testing as testing
 from guardrails import (
     ConfigurationError,
     ConformalSets,
@@ -33,7 +34,11 @@ from guardrails.testing import (
     assert_abstention_rate,
     assert_answers,
     assert_coverage,
+    assertions,
+    fakes,
     invalid_records,
+    plugin,
+    strategies,
     valid_records,
 )
 
@@ -315,7 +320,7 @@ def test_fakes_keep_the_kind_of_model_they_wrap() -> None:
 
 def test_slow_model_sleeps_only_when_told(fitted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("guardrails.testing.time.sleep", slept.append)
+    monkeypatch.setattr("guardrails.testing.fakes.time.sleep", slept.append)
     model, X, _ = fitted
     slow = SlowModel(model, delay=2.5, when=lambda row: row[1] > 2.0)
     guard(slow).decide(X[np.abs(X[:, 1]) < 1])
@@ -544,3 +549,26 @@ def test_strategies_read_the_schema_of_a_validating_guard(fitted: Any) -> None:
     assert_answers(g, record)
     bad = find(invalid_records(g), lambda r: "x1" in r and r["x1"] is None, settings=search)
     assert_abstains(g, bad, reason=Reason.INVALID_INPUT)
+
+
+def test_the_package_re_exports_every_public_name_of_the_former_module() -> None:
+    before = {
+        "BrokenRule", "DriftingInputs", "FailingModel", "OverconfidentModel", "ReasonLike",
+        "SlowModel", "assert_abstains", "assert_abstention_rate", "assert_answers",
+        "assert_coverage", "captured_events", "invalid_records", "valid_records",
+    }  # fmt: skip
+    assert before - {"ReasonLike"} == set(testing.__all__)
+    assert before <= set(dir(testing))
+    homes = (assertions, fakes, plugin, strategies)
+    for name in before:
+        assert any(getattr(m, name, None) is getattr(testing, name) for m in homes), name
+
+
+def test_the_pytest_plugin_entry_point_provides_captured_events(
+    pytestconfig: pytest.Config, captured_events: list[dict[str, object]]
+) -> None:
+    # The entry point (pyproject.toml, pytest11) names the package; pytest finds the
+    # fixture through the name the package re-exports from guardrails.testing.plugin.
+    assert pytestconfig.pluginmanager.get_plugin("guardrails") is testing
+    structlog.get_logger().info("split_check")
+    assert [e["event"] for e in captured_events] == ["split_check"]

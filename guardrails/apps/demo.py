@@ -323,6 +323,7 @@ def build_demo_guard(
     g = (
         guard(primary, name="tumour-triage", version="1")
         .validate(schema, on_invalid="fallback")
+        .novelty(X_train, alpha=0.01)  # rows unlike the training data: withheld, whatever
         .calibrate("temperature")
         .abstain(ConformalSets(alpha=0.02, max_set_size=1))  # the model is right 96% of the time
         .monitor(
@@ -512,13 +513,22 @@ def explain(summaries: Sequence[PhaseSummary], n_cal: int) -> list[str]:
             ]
             primary = s.stage_accuracy.get(PRIMARY)
             mine = f"the primary answered {primary[0]} at {_pct(primary[1])}" if primary else ""
-            out.append(
-                f"{s.phase}: guard acc. {_pct(s.guarded_accuracy)} is below the bare model's "
-                f"{_pct(s.unguarded_accuracy)} because {', '.join(others) or 'no fallback'} "
-                f"({mine}), a weaker model answering where the primary failed or its breaker "
-                f"was open; the bare model's figure leaves out the {s.unguarded_failures} rows "
-                f"of the calls it failed, which got no answer at all."
-            )
+            if not others:  # no weaker stage: few rows were answered at all
+                withheld = ", ".join(f"{k}={n}" for k, n in s.abstained_by_reason.items())
+                out.append(
+                    f"{s.phase}: guard acc. {_pct(s.guarded_accuracy)} is below the bare "
+                    f"model's {_pct(s.unguarded_accuracy)} on only the {s.answered} rows the "
+                    f"guard answered; it withheld the other {s.rows - s.answered} "
+                    f"({withheld}), which the bare model answered too."
+                )
+            else:
+                out.append(
+                    f"{s.phase}: guard acc. {_pct(s.guarded_accuracy)} is below the bare model's "
+                    f"{_pct(s.unguarded_accuracy)} because {', '.join(others) or 'no fallback'} "
+                    f"({mine}), a weaker model answering where the primary failed or its breaker "
+                    f"was open; the bare model's figure leaves out the {s.unguarded_failures} rows "
+                    f"of the calls it failed, which got no answer at all."
+                )
         if s.ece_after > s.ece_before:
             low, high = s.ece_change_interval
             verdict = (
@@ -585,10 +595,10 @@ def run_demo(
         model, primary, names = data["model"], data["primary"], data["names"]
         workers: WorkerPool = data["workers"]
 
-        total = 4 * rows_per_phase
+        total = 5 * rows_per_phase
         say(
             f"[4/5] Serving {total:,} rows in {-(-total // BATCH):,} calls of {BATCH} rows: "
-            f"four phases of {rows_per_phase} rows (seed {seed})"
+            f"five phases of {rows_per_phase} rows (seed {seed})"
         )
         X_norm, y_norm = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
         X_flaky, y_flaky = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
@@ -597,15 +607,22 @@ def run_demo(
         texture = np.array([("texture" in n or "smoothness" in n) for n in names])
         X_drift = np.where(texture, X_drift * steps, X_drift)
         X_bad, y_bad = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
+        X_new, y_new = _traffic(data["X_pool"], data["y_pool"], rows_per_phase, rng)
+        # A new scanner records lengths five times larger (and areas with them): every value
+        # passes the schema's wide ranges, but the rows lie far outside the training data, and
+        # the bare model calls most benign tumours malignant with near-certain confidence.
+        sizes = np.array([any(k in n for k in ("radius", "perimeter", "area")) for n in names])
+        X_new = np.where(sizes, X_new * 5.0, X_new)
         phases = [
             ("normal traffic", X_norm, y_norm, 0.0),
             ("malformed inputs", _malformed(X_bad, rng), y_bad, 0.0),
             ("flaky primary", X_flaky, y_flaky, 0.035),
             ("gradual drift", X_drift, y_drift, 0.0),
+            ("novel scanner", X_new, y_new, 0.0),
         ]
         monitor = g.layer(Monitored)
         summaries: list[PhaseSummary] = []
-        timeline: dict[str, list[Any]] = {"t": [], "abstention": [], "fallback": []}
+        timeline: dict[str, list[Any]] = {"t": [], "abstention": [], "fallback": [], "novel": []}
         drift = DriftTrace()
         queued_ids = 0
         runs: list[tuple[str, Decisions, NDArray[Any]]] = []
@@ -659,6 +676,7 @@ def run_demo(
                 timeline["fallback"].append(
                     float(fallback[k : k + 100].mean()) if len(part) else 0.0
                 )
+                timeline["novel"].append(float(np.mean(part.reason == Reason.NOVEL)))
 
     queue = data["queue"]
     cases = queue.stats().total

@@ -22,6 +22,7 @@ from guardrails.apps.report import Report
 from guardrails.builder import Guard
 from guardrails.calibration.metrics import ReliabilityCurve
 from guardrails.core.decisions import Decisions, Reason
+from guardrails.monitoring.novelty import NoveltyGated
 
 __all__ = ["Calibration", "DemoRun", "DriftTrace", "build_report", "class_name"]
 
@@ -93,7 +94,7 @@ def build_report(run: DemoRun) -> Report:
     report = Report(
         "guardrails demo: a tumour-triage model meets production",
         subtitle=(
-            "scikit-learn's breast-cancer data; four phases of traffic, rows drawn with "
+            "scikit-learn's breast-cancer data; five phases of traffic, rows drawn with "
             f"replacement from {n_pool} held-out patients with 2% measurement noise"
         ),
     )
@@ -211,8 +212,26 @@ def _rates(report: Report, run: DemoRun) -> None:
         run.timeline["t"],
         {"abstention rate": run.timeline["abstention"], "fallback rate": run.timeline["fallback"]},
         xlabel="Phase, per 100 rows",
-        data=f"all {total:,} rows of the four phases, in windows of 100 rows in serving order",
+        data=f"all {total:,} rows of the five phases, in windows of 100 rows in serving order",
     )
+    if "novel" in run.timeline:
+        alpha = run.guard.layer(NoveltyGated).gate.alpha
+        report.add_rates_over_time(
+            run.timeline["t"],
+            {
+                "novelty rate": run.timeline["novel"],
+                "gate alpha": [alpha] * len(run.timeline["t"]),
+            },
+            xlabel="Phase, per 100 rows",
+            data=f"all {total:,} rows of the five phases, in windows of 100 rows in serving order",
+            title="Novelty rate over time",
+            how_to_read=(
+                "The share of rows withheld as novel (unlike the training data) per 100 rows. "
+                f"On in-distribution traffic the gate withholds at most alpha = {alpha:g} of "
+                "them; the novel-scanner phase, whose rows lie far outside the training data, "
+                "is withheld almost entirely, and the drift monitor declares the rate."
+            ),
+        )
 
 
 def _drift(report: Report, run: DemoRun) -> None:

@@ -67,7 +67,7 @@ class GuardedClassifier(ClassifierMixin, _GuardedBase):  # type: ignore[misc]
             "ignore"}`` lets rows carry other fields.
         calibration: None, a method name ("temperature", "sigmoid", "isotonic",
             "histogram", "vector") or a
-            [`Calibrator`][guardrails.calibration.calibrators.Calibrator],
+            [`Calibrator`][guardrails.calibration.base.Calibrator],
             fitted on held-out outputs; the policy then decides on calibrated
             probabilities. A model with scores only (``decision_function``) gets
             ``predict_proba`` this way.

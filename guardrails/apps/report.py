@@ -364,6 +364,63 @@ class Report:
             how_to_read,
         )
 
+    def add_performance_over_time(
+        self,
+        t: Sequence[Any] | NDArray[Any],
+        estimate: Sequence[float] | NDArray[Any],
+        lower: Sequence[float] | NDArray[Any],
+        upper: Sequence[float] | NDArray[Any],
+        *,
+        realized: Sequence[float] | NDArray[Any] | None = None,
+        threshold: float | None = None,
+        xlabel: str = "Time window",
+        ylabel: str = "Accuracy",
+        data: str | None = None,
+        title: str = "Estimated and realized accuracy over time",
+        how_to_read: str | None = None,
+    ) -> Report:
+        """Plot the label-free performance estimate per window with its interval band,
+        against the realized accuracy where labels exist.
+
+        Feed it the monitor's ``performance_window`` events (``estimate``, ``lower``,
+        ``upper`` per window) and, for ``realized``, the accuracy of each window's
+        labelled rows (or its ``ppi_accuracy`` estimate); NaN where a window has none.
+
+        Args:
+            t: ``(n_windows,)`` window positions (numbers, datetimes or unique labels).
+            estimate, lower, upper: ``(n_windows,)`` the estimate and its interval, in [0, 1].
+            realized: ``(n_windows,)`` realized accuracy, NaN where no labels came back.
+            threshold: the performance rule's threshold (dashed line).
+            xlabel: the x-axis label.
+            ylabel: the y-axis label.
+            data: which windows and rows the numbers come from, shown under the plot.
+            title: the plot title.
+            how_to_read: replaces the default explanation line.
+
+        Returns:
+            The report.
+
+        Raises:
+            ConfigurationError: on empty or mismatched sequences, values outside [0, 1], or
+                a window whose estimate is outside its interval.
+            ImportError: if matplotlib is not installed.
+        """
+        return self._add(
+            _plots.performance_over_time(
+                t,
+                estimate,
+                lower,
+                upper,
+                realized=realized,
+                threshold=threshold,
+                xlabel=xlabel,
+                ylabel=ylabel,
+                data=data,
+                title=title,
+            ),
+            how_to_read,
+        )
+
     def add_figure(self, figure: Figure, *, title: str, how_to_read: str) -> Report:
         """Add a matplotlib figure drawn elsewhere, with its title and explanation line.
 

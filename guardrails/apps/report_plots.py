@@ -70,6 +70,12 @@ HOW_TO_READ = {
         "a failing model, drift."
     ),
     "drift": "Each line is one feature's drift score per window.",
+    "performance": (
+        "The line is the label-free estimate of the model's accuracy per window (from its "
+        "calibrated confidence), the band its interval. Where labels came back, the dots "
+        "are the realized accuracy of that window: dots leaving the band mean the estimate "
+        "no longer holds (concept drift), and only labels can say so."
+    ),
 }
 
 
@@ -626,3 +632,68 @@ def drift_over_time(
         default += " Solid vertical lines mark when the guard tightened"
         default += "; dotted ones when it relaxed." if relax else "."
     return Drawn("drift", title, fig, note, values_out, default)
+
+
+def performance_over_time(
+    t: Sequence[Any] | NDArray[Any],
+    estimate: Sequence[float] | NDArray[Any],
+    lower: Sequence[float] | NDArray[Any],
+    upper: Sequence[float] | NDArray[Any],
+    *,
+    realized: Sequence[float] | NDArray[Any] | None = None,
+    threshold: float | None = None,
+    xlabel: str = "Time window",
+    ylabel: str = "Accuracy",
+    data: str | None = None,
+    title: str = "Estimated and realized accuracy over time",
+) -> Drawn:
+    """Check the arguments of ``Report.add_performance_over_time`` and draw its figure."""
+    owner = "Report.add_performance_over_time"
+    axis = _time_axis(t, owner=owner)
+    cols = {
+        name: _numbers(v, name=name, owner=owner, low=0, high=1)
+        for name, v in (("estimate", estimate), ("lower", lower), ("upper", upper))
+    }
+    if realized is not None:
+        cols["realized"] = _numbers(realized, name="realized", owner=owner, low=0, high=1)
+    _same_length(owner, {"t": axis.x, **cols})
+    est, lo, hi = cols["estimate"], cols["lower"], cols["upper"]
+    ok = np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
+    if np.any((lo[ok] > est[ok]) | (est[ok] > hi[ok])):
+        raise ConfigurationError(
+            f"{owner} needs lower <= estimate <= upper in every window with all three."
+        )
+    limit = None if threshold is None else _scalar(threshold, name="threshold", owner=owner)
+    xlabel = _check_text(xlabel, "xlabel", owner)
+    ylabel = _check_text(ylabel, "ylabel", owner)
+    title = _check_text(title, "title", owner)
+    note = _data(data, owner)
+
+    with _drawing():
+        fig = _new_figure((8.0, 4.4))
+        ax = fig.add_subplot()
+        band = ax.fill_between(axis.x, lo, hi, color=PALETTE[0], alpha=0.2, linewidth=0)
+        (line,) = ax.plot(axis.x, est, color=PALETTE[0], linewidth=1.8)
+        handles: list[Any] = [line, band]
+        labels = ["estimated (label-free)", "estimate's interval"]
+        if "realized" in cols:
+            (dots,) = ax.plot(
+                axis.x, cols["realized"], color=PALETTE[1], marker="o", linestyle="none"
+            )
+            handles.append(dots)
+            labels.append("realized (labels)")
+        if limit is not None:
+            handles.append(ax.axhline(limit, color="#D00000", linestyle="--", linewidth=1.2))
+            labels.append(f"rule threshold {limit:.3g}")
+        ax.set_xlabel(_plain(xlabel))
+        ax.set_ylabel(_plain(ylabel))
+        axis.format(ax)
+        ax.legend(handles, labels, loc="lower left")
+        fig.suptitle(_plain(title))
+    values = {"t": axis.labels or axis.x, **cols, "threshold": limit}
+    caption = HOW_TO_READ["performance"]
+    if "realized" not in cols:
+        caption = caption.split(" Where labels")[0] + " No labels were given, so no dots."
+    if limit is not None:
+        caption += " Below the dashed line the performance rule fires."
+    return Drawn("performance", title, fig, note, values, caption)

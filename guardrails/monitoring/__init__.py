@@ -39,6 +39,7 @@ from guardrails.monitoring.performance import (
     PerformanceRule,
     PerformanceState,
     estimate_performance,
+    estimate_performance_chunks,
 )
 from guardrails.monitoring.ppi import PPIEstimate, ppi_accuracy
 
@@ -71,6 +72,7 @@ __all__ = [
     "adjust_pvalues",
     "conformal_p_values",
     "estimate_performance",
+    "estimate_performance_chunks",
     "ppi_accuracy",
     "rank_impact",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "PerformanceRule",
     "PerformanceState",
     "estimate_performance",
+    "estimate_performance_chunks",
 ]
 
 METRICS = ("accuracy_answered", "accuracy_all", "mae")
@@ -232,36 +233,42 @@ def _row_sums(
     positive: Any,
     loss_model: LossModel | None,
 ) -> NDArray[np.float64]:
-    """``(n, 12)`` per-row additive quantities; a window's state is their column sum."""
+    """``(n, 12)`` per-row additive quantities; a window's state is their column sum.
+
+    Built as a ``(12, n)`` C-ordered array (each quantity written contiguously) and
+    returned transposed, so sums over rows run along contiguous memory.
+    """
     n = abstained.size
-    q = np.zeros((n, _K), dtype=np.float64)
-    q[:, _ROWS] = 1.0
+    q = np.zeros((_K, n), dtype=np.float64)
+    q[_ROWS] = 1.0
     ans = ~abstained
-    q[:, _ANS] = ans
+    q[_ANS] = ans
     if confidence is not None:
         p = np.asarray(confidence, dtype=np.float64)
         has = np.isfinite(p)
-        p = np.where(has, np.clip(p, 0.0, 1.0), 0.0)
+        p = np.where(has, p, 0.0)
+        np.clip(p, 0.0, 1.0, out=p)
         v = p * (1.0 - p)
-        q[:, _HAS_P] = has
-        q[:, _P_ALL] = p
-        q[:, _V_ALL] = v
-        q[:, _P_ANS] = p * ans
-        q[:, _V_ANS] = v * ans
+        q[_HAS_P] = has
+        q[_P_ALL] = p
+        q[_V_ALL] = v
+        np.multiply(p, ans, out=q[_P_ANS])
+        np.multiply(v, ans, out=q[_V_ANS])
         if positive is not None and predictions is not None:
             is_pos = np.asarray(predictions) == positive
             p1 = np.where(is_pos, p, 1.0 - p) * (ans & has)  # P(true class is positive)
-            q[:, _TP] = p1 * is_pos
-            q[:, _FP] = (1.0 - p1) * is_pos * (ans & has)
-            q[:, _FN] = p1 * ~is_pos
+            q[_TP] = p1 * is_pos
+            q[_FP] = (1.0 - p1) * is_pos * (ans & has)
+            q[_FN] = p1 * ~is_pos
     if loss_model is not None and predictions is not None:
         pred = np.asarray(predictions, dtype=np.float64)
         ok = np.isfinite(pred) & ans
         safe = np.where(ok, pred, 0.0)
-        q[:, _LOSS] = np.where(ok, loss_model.expected_error(safe), 0.0)
-        q[:, _LOSS_V] = np.where(ok, loss_model.error_variance(safe), 0.0)
-        q[:, _HAS_P] = np.maximum(q[:, _HAS_P], ok)
-    return q
+        q[_LOSS] = np.where(ok, loss_model.expected_error(safe), 0.0)
+        q[_LOSS_V] = np.where(ok, loss_model.error_variance(safe), 0.0)
+        q[_HAS_P] = np.maximum(q[_HAS_P], ok)
+    out: NDArray[np.float64] = q.T
+    return out
 
 
 def _interval(mean: float, var_sum: float, n: float, z: float, clip: bool) -> tuple[float, float]:
@@ -376,6 +383,26 @@ class PerformanceState:
         )
 
 
+def _prepare(
+    owner: str, confidence: Any, abstained: Any, predictions: Any, loss_model: LossModel | None
+) -> tuple[Any, Any, Any]:
+    """Unpack a [`Decisions`][guardrails.Decisions] batch and check the arguments once."""
+    if isinstance(confidence, Decisions):
+        d = confidence
+        keep = np.isfinite(d.confidence) if d.confidence is not None else np.ones(len(d), bool)
+        confidence = None if d.confidence is None else d.confidence[keep]
+        abstained = d.abstained[keep]
+        predictions = d.prediction[keep]
+    if confidence is None and loss_model is None:
+        raise ConfigurationError(
+            f"{owner} needs calibrated confidence (classifiers) or a fitted "
+            "loss_model with predictions (regressors)."
+        )
+    if loss_model is not None and predictions is None:
+        raise ConfigurationError(f"{owner} with a loss_model needs predictions.")
+    return confidence, abstained, predictions
+
+
 def estimate_performance(
     confidence: Any,
     *,
@@ -408,22 +435,50 @@ def estimate_performance(
         (0.925, 0.75)
     """
     level = _check_level("estimate_performance", "level", level)
-    if isinstance(confidence, Decisions):
-        d = confidence
-        keep = np.isfinite(d.confidence) if d.confidence is not None else np.ones(len(d), bool)
-        confidence = None if d.confidence is None else d.confidence[keep]
-        abstained = d.abstained[keep]
-        predictions = d.prediction[keep]
-    if confidence is None and loss_model is None:
-        raise ConfigurationError(
-            "estimate_performance needs calibrated confidence (classifiers) or a fitted "
-            "loss_model with predictions (regressors)."
-        )
-    if loss_model is not None and predictions is None:
-        raise ConfigurationError("estimate_performance with a loss_model needs predictions.")
+    args = _prepare("estimate_performance", confidence, abstained, predictions, loss_model)
     state = PerformanceState(positive=positive, loss_model=loss_model)
-    state.update(confidence, abstained, predictions)
+    state.update(*args)
     return state.estimate(level)
+
+
+def estimate_performance_chunks(
+    confidence: Any,
+    *,
+    chunk_size: int,
+    abstained: Any = None,
+    predictions: Any = None,
+    positive: Any = None,
+    loss_model: LossModel | None = None,
+    level: float = 0.95,
+) -> list[PerformanceEstimate]:
+    """[`estimate_performance`][] of each consecutive ``chunk_size`` rows, in one pass.
+
+    The same estimates as calling [`estimate_performance`][] on each chunk (up to
+    floating-point summation order), with the per-row quantities computed once and
+    summed over the chunk boundaries by one ``np.add.reduceat``. The last chunk holds the
+    remaining rows when ``len(confidence)`` is not a multiple of ``chunk_size``.
+
+    Examples:
+        >>> import numpy as np
+        >>> [round(e.accuracy_all, 2) for e in
+        ...  estimate_performance_chunks(np.array([0.9, 0.7, 0.6, 0.8, 1.0]), chunk_size=2)]
+        [0.8, 0.7, 1.0]
+    """
+    owner = "estimate_performance_chunks"
+    level = _check_level(owner, "level", level)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ConfigurationError(
+            f"The 'chunk_size' parameter of {owner} must be an int >= 1. Got {chunk_size!r}."
+        )
+    args = _prepare(owner, confidence, abstained, predictions, loss_model)
+    state = PerformanceState(positive=positive, loss_model=loss_model)
+    q = state.per_row(*args)
+    if q.shape[0] == 0:
+        return []
+    sums = np.add.reduceat(q, np.arange(0, q.shape[0], chunk_size), axis=0)
+    classify = loss_model is None
+    kinds = (classify, classify and positive is not None, not classify)
+    return [_estimate(row, level, kinds) for row in sums]
 
 
 # -- acting: a rule on windows ----------------------------------------------------------------

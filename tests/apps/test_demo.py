@@ -201,6 +201,28 @@ def test_the_rates_plot_averages_to_the_tables_counts(demo: tuple[DemoResult, st
     assert f"all {sum(s.rows for s in result.summaries):,} rows" in plot["data"]
 
 
+def test_the_novel_phase_is_withheld_as_novel_where_the_bare_model_is_confidently_wrong(
+    demo: tuple[DemoResult, str],
+) -> None:
+    """Rows far outside the training data: the bare model is wrong on most of them, the
+    gate withholds nearly all as novel, and elsewhere it withholds about its alpha (0.01)."""
+    result, _ = demo
+    by_phase = {s.phase: s for s in result.summaries}
+    novel = by_phase["novel scanner"]
+    assert novel.unguarded_accuracy < 0.5
+    assert novel.abstained_by_reason.get("novel", 0) >= 0.9 * novel.rows
+    normal = by_phase["normal traffic"]
+    assert normal.abstained_by_reason.get("novel", 0) <= 0.03 * normal.rows
+    assert result.report is not None
+    plot = result.report.plot_data("Novelty rate over time")
+    labels = plot["t"]
+    for s in result.summaries:
+        mine = [i for i, t in enumerate(labels) if t.startswith(s.phase.split()[0] + " ")]
+        rate = np.mean([plot["series"]["novelty rate"][i] for i in mine])
+        assert rate == pytest.approx(s.abstained_by_reason.get("novel", 0) / s.rows)
+    assert set(plot["series"]["gate alpha"]) == {0.01}
+
+
 def test_the_coverage_plot_counts_its_rows_and_flags_only_what_its_interval_says(
     demo: tuple[DemoResult, str],
 ) -> None:
@@ -242,7 +264,7 @@ def test_every_plot_of_the_demo_states_its_data(demo: tuple[DemoResult, str]) ->
     assert result.report is not None
     page = result.report.html()
     plots = [t for t in result.report.titles() if t and "phase" not in t and "below" not in t]
-    assert len(plots) == 5
+    assert len(plots) == 6
     for title in plots:
         data = result.report.plot_data(title)["data"]
         assert data and re.search(r"\d", data), title  # which rows, and how many

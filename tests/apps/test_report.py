@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from guardrails import ConfigurationError, Report
+from guardrails.monitoring.performance import PerformanceRule, PerformanceWatch
 
 matplotlib = pytest.importorskip(
     "matplotlib", reason="the report's plots need the 'report' extra (matplotlib)"
@@ -620,3 +621,47 @@ def test_only_keeps_one_section_under_the_same_heading() -> None:
     assert one.html().count("data:image/png;base64,") == 1
     with pytest.raises(ConfigurationError, match="no section titled"):
         report.only("nope")
+
+
+def test_the_performance_plot_draws_the_monitor_s_windows_and_matches_its_table() -> None:
+    rng = np.random.default_rng(18)
+    conf = rng.uniform(0.6, 1.0, size=4000)
+    correct = rng.random(conf.size) < conf
+    correct[3000:] &= rng.random(1000) < 0.8  # concept drift: the estimate misses it
+    watch = PerformanceWatch(PerformanceRule(below=0.7), 500, 500, "tumbling")
+    events = watch.observe(conf, np.zeros(conf.size, bool), None)
+    windows = [e for e in events if e["event"] == "performance_window"]
+    realized = [float(correct[i * 500 : (i + 1) * 500].mean()) for i in range(len(windows))]
+    rows = [
+        [i, round(e["estimate"], 4), round(e["lower"], 4), round(e["upper"], 4), round(r, 4)]
+        for i, (e, r) in enumerate(zip(windows, realized, strict=True))
+    ]
+    report = Report().add_table(
+        "Performance windows", ["window", "estimate", "lower", "upper", "realized"], rows
+    )
+    cols = list(zip(*rows, strict=True))
+    report.add_performance_over_time(
+        cols[0],
+        cols[1],
+        cols[2],
+        cols[3],
+        realized=cols[4],
+        threshold=0.7,
+        data="8 monitor windows of 500 rows; realized from every row's label",
+    )
+    drawn = report.plot_data("Estimated and realized accuracy over time")
+    _, table = report.table("Performance windows")
+    for j, key in enumerate(("estimate", "lower", "upper", "realized"), start=1):
+        assert [f"{v:g}" for v in drawn[key]] == [f"{float(r[j]):g}" for r in table]
+    assert drawn["kind"] == "performance" and drawn["threshold"] == 0.7
+    assert drawn["data"].startswith("8 monitor windows")
+    assert drawn["realized"][-1] < drawn["lower"][-1]  # the drifted window leaves the band
+    (fig,) = report.figures()
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("Time window", "Accuracy")
+    assert "realized (labels)" in _legend_texts(fig)
+    page = report.html()
+    assert "dots leaving the band" in page and "the performance rule fires" in page
+    bare = Report().add_performance_over_time([0, 1], [0.9, 0.8], [0.85, 0.7], [0.95, 0.9])
+    assert "No labels were given" in bare.html() and "dashed" not in bare.html()
+    with pytest.raises(ConfigurationError, match="lower <= estimate <= upper"):
+        Report().add_performance_over_time([0], [0.9], [0.95], [0.99])

@@ -23,6 +23,7 @@ from guardrails import (
     Tighten,
     confidence_below,
     estimate_performance,
+    estimate_performance_chunks,
     guard,
     load,
     ppi_accuracy,
@@ -150,6 +151,29 @@ def test_a_decisions_batch_is_estimated_from_its_own_columns() -> None:
     est = estimate_performance(d)
     assert est.rows == 600 and est.answered == int((~d.abstained).sum())
     assert est.accuracy_answered == pytest.approx(float(d.confidence[~d.abstained].mean()))
+
+
+@pytest.mark.parametrize("positive", [None, 1])
+def test_chunked_estimates_equal_one_estimate_per_chunk(positive: Any) -> None:
+    rng = np.random.default_rng(5)
+    conf = rng.uniform(0.5, 1.0, size=10_250)
+    conf[::97] = np.nan  # rows without a confidence are left out, as in one batch
+    abst = rng.random(conf.size) < 0.2
+    pred = rng.integers(0, 2, size=conf.size)
+    chunks = estimate_performance_chunks(
+        conf, chunk_size=1000, abstained=abst, predictions=pred, positive=positive
+    )
+    assert len(chunks) == 11 and chunks[-1].rows == 250
+    for c, got in enumerate(chunks):
+        r = slice(c * 1000, (c + 1) * 1000)
+        want = estimate_performance(
+            conf[r], abstained=abst[r], predictions=pred[r], positive=positive
+        )
+        for key, value in want.to_dict().items():
+            assert got.to_dict()[key] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True)
+    assert estimate_performance_chunks(np.array([]), chunk_size=3) == []
+    with pytest.raises(ConfigurationError, match="'chunk_size' parameter"):
+        estimate_performance_chunks(conf, chunk_size=0)
 
 
 def test_the_loss_model_estimates_a_regressor_s_error_within_its_reference_support() -> None:
