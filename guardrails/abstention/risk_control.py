@@ -90,6 +90,22 @@ def _check_costs(owner: str, costs: Any) -> Any:
     return arr.tolist()
 
 
+def _costs_to_state(costs: Any) -> dict[str, Any] | None:
+    """Class costs as plain data: by label (a dict) or by class position (a sequence)."""
+    if costs is None:
+        return None
+    if isinstance(costs, dict):
+        return {"labels": [str(k) for k in costs], "costs": [float(v) for v in costs.values()]}
+    return {"costs": costs}
+
+
+def _costs_from_state(spec: dict[str, Any] | None) -> Any:
+    """The class costs that `_costs_to_state` stored."""
+    if spec is None:
+        return None
+    return dict(zip(spec["labels"], spec["costs"])) if "labels" in spec else spec["costs"]
+
+
 def crc_threshold(losses_sum: NDArray[np.float64], n: int, bound: float, alpha: float) -> int:
     """Index of the first candidate (candidates sorted so losses do not increase) whose
     conformal risk control bound ``(sum L + B) / (n + 1)`` is at most ``alpha``, and
@@ -274,13 +290,7 @@ class ConformalRiskControl(ConformalSets):
         state: dict[str, Any] = {
             "alpha": self.alpha,
             "score": self.score,
-            "class_costs": None
-            if costs is None
-            else (
-                {"labels": [str(k) for k in costs], "costs": [float(v) for v in costs.values()]}
-                if isinstance(costs, dict)
-                else {"costs": costs}
-            ),
+            "class_costs": _costs_to_state(costs),
             "loss": None if self.loss is None else enc.ref("loss", "the loss function of CRC"),
             "bound": self.bound,
             "max_set_size": self.max_set_size,
@@ -300,10 +310,7 @@ class ConformalRiskControl(ConformalSets):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> ConformalRiskControl:
-        spec = state["class_costs"]
-        costs: Any = None
-        if spec is not None:
-            costs = dict(zip(spec["labels"], spec["costs"])) if "labels" in spec else spec["costs"]
+        costs = _costs_from_state(state["class_costs"])
         out = cls(
             state["alpha"],
             score=state["score"],
@@ -429,13 +436,7 @@ class CostControlledThreshold(Policy):
         state: dict[str, Any] = {
             "alpha": self.alpha,
             "score": self.score,
-            "class_costs": None
-            if costs is None
-            else (
-                {"labels": [str(k) for k in costs], "costs": [float(v) for v in costs.values()]}
-                if isinstance(costs, dict)
-                else {"costs": costs}
-            ),
+            "class_costs": _costs_to_state(costs),
         }
         if self.is_fitted():
             state["fitted"] = {
@@ -448,10 +449,7 @@ class CostControlledThreshold(Policy):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> CostControlledThreshold:
-        spec = state["class_costs"]
-        costs: Any = None
-        if spec is not None:
-            costs = dict(zip(spec["labels"], spec["costs"])) if "labels" in spec else spec["costs"]
+        costs = _costs_from_state(state["class_costs"])
         out = cls(state["alpha"], class_costs=costs, score=state["score"])
         fitted = state.get("fitted")
         if fitted is not None:
@@ -647,13 +645,7 @@ class LearnThenTest(Policy):
             "delta": self.delta,
             "score": self.score,
             "n_thresholds": self.n_thresholds,
-            "class_costs": None
-            if costs is None
-            else (
-                {"labels": [str(k) for k in costs], "costs": [float(v) for v in costs.values()]}
-                if isinstance(costs, dict)
-                else {"costs": costs}
-            ),
+            "class_costs": _costs_to_state(costs),
         }
         if self.is_fitted():
             names = list(self.constraints)
@@ -668,10 +660,7 @@ class LearnThenTest(Policy):
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder) -> LearnThenTest:
-        spec = state["class_costs"]
-        costs: Any = None
-        if spec is not None:
-            costs = dict(zip(spec["labels"], spec["costs"])) if "labels" in spec else spec["costs"]
+        costs = _costs_from_state(state["class_costs"])
         names = state["names"]
         out = cls(
             dict(zip(names, state["targets"])),
