@@ -40,7 +40,7 @@ from guardrails.abstention.weighted import (
     WeightedConformalSets,
 )
 from guardrails.apps.report import Report
-from guardrails.builder import CANONICAL_ORDER, Guard, guard, load
+from guardrails.builder import CANONICAL_ORDER, Guard, guard
 from guardrails.calibration.calibrators import (
     Calibrated,
     CalibrationReport,
@@ -99,6 +99,7 @@ from guardrails.fallback.chain import (
     on_timeout,
     on_withheld,
 )
+from guardrails.loading import load
 from guardrails.monitoring.changepoint import PageHinkley
 from guardrails.monitoring.drift import (
     DriftProfile,

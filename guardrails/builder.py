@@ -14,17 +14,14 @@ by [`Guard.build`][], then ``fit(X_cal, y_cal)`` fits it inside out. A step call
 from __future__ import annotations
 
 import copy
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.abstention.policies import Abstaining, Policy
-from guardrails.artifacts import _loader, _needed_objects, _shown_as_passed
 from guardrails.assembly import _REFITTING, _carried, _share_schema_secrets, _slot_of, _Step
 from guardrails.assembly import CANONICAL_ORDER as CANONICAL_ORDER
 from guardrails.calibration.calibrators import (
@@ -39,13 +36,12 @@ from guardrails.core import persistence
 from guardrails.core.adapter import ModelAdapter, OutputKind
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import (
-    ArtifactError,
     ConfigurationError,
     InvalidInputError,
     NotFittedError,
 )
 from guardrails.core.layer import Call, Layer
-from guardrails.core.redaction import Redactor, truncate
+from guardrails.core.redaction import Redactor
 from guardrails.core.workers import WorkerPool
 from guardrails.fallback.breaker import CircuitBreaker
 from guardrails.fallback.chain import ExhaustedPolicy, WithFallback, normalise_stages
@@ -72,7 +68,7 @@ if TYPE_CHECKING:
     from guardrails.observability.alerts import Alerts
     from guardrails.observability.telemetry import Metrics
 
-__all__ = ["CANONICAL_ORDER", "Guard", "artifact_bytes", "guard", "load", "load_bytes"]
+__all__ = ["CANONICAL_ORDER", "Guard", "guard"]
 
 L = TypeVar("L", bound=Layer)
 
@@ -728,7 +724,7 @@ class Guard(Layer):
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted guard to ``path`` (atomic; JSON plus arrays, never pickle).
 
-        The model is not stored: pass it back to [`load`][].
+        The model is not stored: pass it back to [`load`][guardrails.load].
 
         Raises:
             ConfigurationError: the guard has a layer added by [`add`][guardrails.builder.Guard.add]
@@ -801,88 +797,3 @@ def guard(
     return Guard(
         model, output=output, classes=classes, name=name, version=version, allow_nan=allow_nan
     )
-
-
-def load(path: str | os.PathLike[str], *, model: Any, **objects: Any) -> Guard:
-    """Load a guard saved by [`Guard.save`][] around ``model``.
-
-    Every object the artifact names but cannot store must be passed back by name, except
-    a [`Metrics`][guardrails.observability.telemetry.Metrics] registry: omitted, it starts fresh.
-    The
-    loaded guard's repr shows the objects passed in.
-
-    Args:
-        path: the artifact file.
-        model: the trained model the guard was fitted on (models are never stored).
-        **objects: anything else the artifact names but cannot store (e.g. ``schema=``).
-
-    Raises:
-        ArtifactError: the file is not a guard artifact, was tampered with, names an
-            unknown type, or does not match ``model``; or objects it needs were not
-            passed (all of them are named in one error).
-    """
-    manifest, arrays = persistence.read(path)
-    objects = _needed_objects(manifest, objects)
-    dec = persistence.Decoder(arrays, objects)
-    try:
-        info = manifest["guard"]
-        model_info = manifest["model"]
-        steps = manifest["steps"]
-        if not isinstance(steps, list):
-            raise TypeError("steps is not a list")
-        saved = dec.array(model_info.get("classes"))
-        # a plain callable has no classes_ to check against: it gets the saved ones back
-        given = saved if getattr(model, "classes_", None) is None else None
-        g = Guard(
-            model,
-            output=model_info["output"],
-            classes=given,
-            name=str(info["name"]),
-            version=str(info["version"]),
-            allow_nan=bool(model_info.get("allow_nan", False)),
-        )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ArtifactError(f"malformed guard artifact: {truncate(str(exc), 200)}") from exc
-    except ConfigurationError as exc:
-        raise ArtifactError(f"the model does not fit this artifact: {exc}") from exc
-    have = g._adapter.classes_
-    if (saved is None) != (have is None) or (
-        saved is not None
-        and have is not None
-        and not np.array_equal(saved, have.astype(saved.dtype))
-    ):
-        raise ArtifactError(
-            f"the model's classes {persistence.preview(have)} differ from the "
-            f"saved guard's {persistence.preview(saved)}"
-        )
-    rebuilt: list[_Step] = []
-    for entry in steps:
-        if not isinstance(entry, dict) or entry.get("slot") not in CANONICAL_ORDER:
-            raise ArtifactError(f"malformed step in artifact: {str(entry)[:80]!r}")
-        spec = entry["layer"]
-        if not isinstance(spec, dict) or not issubclass(
-            persistence.registered(str(spec.get("type"))), Layer
-        ):
-            raise ArtifactError(f"step {entry['slot']!r} does not hold a guard layer")
-        text = _shown_as_passed(str(entry.get("text", entry["slot"])), manifest, objects)
-        rebuilt.append(_Step(entry["slot"], _loader(dec, spec), text))
-    g._steps = {s.slot: s for s in rebuilt}
-    g.build()
-    g._fitted = True
-    return g
-
-
-def artifact_bytes(g: Guard) -> bytes:
-    """The bytes of the artifact [`Guard.save`][] writes (to ship a guard to workers)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "guard.zip"
-        g.save(path)
-        return path.read_bytes()
-
-
-def load_bytes(blob: bytes, *, model: Any, **objects: Any) -> Guard:
-    """[`load`][] from the bytes of an artifact, as [`artifact_bytes`][] gives them."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "guard.zip"
-        path.write_bytes(blob)
-        return load(path, model=model, **objects)

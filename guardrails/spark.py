@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 import numpy as np
 from numpy.typing import NDArray
 
-from guardrails.builder import Guard, artifact_bytes, load_bytes
+from guardrails.builder import Guard
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError
+from guardrails.loading import artifact_bytes, load_bytes
 from guardrails.monitoring.drift import DriftProfile
 
 if TYPE_CHECKING:

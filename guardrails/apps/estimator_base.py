@@ -40,7 +40,7 @@ from guardrails.apps.estimator_helpers import (
     _transplant,
     _unfitted,
 )
-from guardrails.builder import Guard, artifact_bytes, guard, load_bytes
+from guardrails.builder import Guard, guard
 from guardrails.calibration.calibrators import METHODS, Calibrated, Calibrator
 from guardrails.core.adapter import ModelAdapter
 from guardrails.core.decisions import Decisions
@@ -50,6 +50,7 @@ from guardrails.core.errors import (
     InvalidInputError,
     NotFittedError,
 )
+from guardrails.loading import artifact_bytes, load_bytes
 from guardrails.validation.layer import Validated
 
 

@@ -14,12 +14,13 @@ from sklearn.utils.validation import (
 from guardrails.abstention.intervals import ConformalIntervals
 from guardrails.abstention.online import AdaptiveConformal
 from guardrails.abstention.policy import _Combined
-from guardrails.builder import Guard, artifact_bytes, load_bytes
+from guardrails.builder import Guard
 from guardrails.core.adapter import ModelAdapter
 from guardrails.core.decisions import Decisions
 from guardrails.core.errors import (
     ConfigurationError,
 )
+from guardrails.loading import artifact_bytes, load_bytes
 
 
 def _is_records(X: Any) -> bool:
