@@ -52,13 +52,12 @@ from guardrails.monitoring.monitor import DriftAction, Monitored
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated, Scorer
 from guardrails.monitoring.performance import PerformanceRule
 from guardrails.monitoring.reference import MIN_EFFECT
-from guardrails.observability.observe import MAX_ROW_EVENTS, Logged
-from guardrails.observability.observe import check_settings as check_log_settings
+from guardrails.observability.observe import MAX_ROW_EVENTS
 from guardrails.observability.telemetry import Metrics
 from guardrails.review.budget import PriorityFn, ReviewBudget
 from guardrails.review.labels import labelled_data
-from guardrails.review.layer import Reviewed
 from guardrails.review.queue import ReviewQueue
+from guardrails.steps import log_step, review_step
 from guardrails.validation.layer import ExtraPolicy, OnInvalid, Repair, Validated
 
 if TYPE_CHECKING:
@@ -253,41 +252,7 @@ class Guard(Layer):
             "budget": budget,
             "on_budget": on_budget,
         }
-        Reviewed(self._adapter, **settings)  # refuse bad settings now, not at first use
-        name, version = self.guard_name, self.version
-
-        def build(inner: Layer) -> Layer:
-            return Reviewed(
-                inner,
-                **{
-                    **settings,
-                    "redactor": copy.deepcopy(redactor),
-                    "budget": copy.deepcopy(budget),
-                },
-                guard_name=name,
-                version=version,
-            )
-
-        defaults = {
-            "audit_rate": 0.0,
-            "priority": "uncertainty",
-            "provisional": False,
-            "data_quality_cap": 100,
-            "data_quality_window": 3600.0,
-            "audit_favour": 0.0,
-            "on_budget": "withhold",
-        }
-        text = ", ".join(
-            [repr(queue)]
-            + [
-                f"{k}={getattr(v, '__qualname__', v)!r}"
-                for k, v in settings.items()
-                if k != "queue"
-                and v is not None
-                and (type(v) is not type(defaults.get(k)) or v != defaults.get(k))
-            ]
-        )
-        return self._with(_Step("review", build, text))
+        return self._with(review_step(self._adapter, settings, self.guard_name, self.version))
 
     def monitor(
         self,
@@ -516,50 +481,16 @@ class Guard(Layer):
             max_row_events: at most this many row events per batch (default 20; None: no
                 limit); the batch event names every withheld and fallback row anyway.
         """
-        check_log_settings(
-            logger=logger,
-            redactor=redactor,
-            sample=sample,
-            details=details,
-            metrics=metrics,
-            alerts=alerts,
-            max_row_events=max_row_events,
-            owner="log()",
-        )
-        name, version = self.guard_name, self.version
-        text = ", ".join(
-            f"{k}={v!r}"
-            for k, v in (
-                ("redactor", redactor),
-                ("sample", sample),
-                ("details", details),
-                ("metrics", metrics),
-                ("alerts", alerts),
-                ("max_row_events", max_row_events),
-            )
-            if v is not False
-            and not (k == "sample" and v == 0.0)
-            and not (k == "max_row_events" and v == MAX_ROW_EVENTS)
-            and (v is not None or k == "max_row_events")
-        )
-        return self._with(
-            _Step(
-                "log",
-                lambda inner: Logged(
-                    inner,
-                    logger=logger,
-                    redactor=copy.deepcopy(redactor),
-                    guard_name=name,
-                    version=version,
-                    sample=sample,
-                    details=details,
-                    metrics=metrics,
-                    alerts=alerts,
-                    max_row_events=max_row_events,
-                ),
-                text,
-            )
-        )
+        settings: dict[str, Any] = {
+            "logger": logger,
+            "redactor": redactor,
+            "sample": sample,
+            "details": details,
+            "metrics": metrics,
+            "alerts": alerts,
+            "max_row_events": max_row_events,
+        }
+        return self._with(log_step(settings, self.guard_name, self.version))
 
     def add(self, factory: Callable[[Layer], Layer], *, after: str) -> Guard:
         """Put a layer of your own in the stack, right outside the slot ``after``.
