@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from guardrails.abstention.scores import _SCORES
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import (
     ConfigurationError,
@@ -318,6 +319,21 @@ def _not_fitted(policy: Policy) -> NotFittedError:
     return NotFittedError(
         f"This {type(policy).__name__} is not fitted yet. Call fit(X_cal, y_cal) on the guard "
         "(or policy.fit(decisions, y)) with held-out labelled data first."
+    )
+
+
+def _below_threshold(policy: Any, d: Decisions, target: str) -> Verdict:
+    """Withhold the rows whose ``policy.score`` is below its fitted ``threshold_``.
+
+    ``target`` closes the reason's detail in brackets; an unfitted policy raises.
+    """
+    if not policy.is_fitted():
+        raise _not_fitted(policy)
+    s = _SCORES[policy.score](d)
+    return Verdict(
+        ~(s >= policy.threshold_),
+        Reason.LOW_CONFIDENCE,
+        f"{policy.score} below {policy.threshold_:.4g} ({target})",
     )
 
 

@@ -26,6 +26,7 @@ from guardrails.abstention.conformal import TOLERANCE, ConformalSets
 from guardrails.abstention.policy import (
     Policy,
     Verdict,
+    _below_threshold,
     _check_choice,
     _check_labels,
     _no_candidate,
@@ -33,7 +34,7 @@ from guardrails.abstention.policy import (
 )
 from guardrails.abstention.scores import _SCORES, label_index
 from guardrails.core.checks import check_unit
-from guardrails.core.decisions import Decisions, Reason
+from guardrails.core.decisions import Decisions
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
 from guardrails.core.persistence import persistable
 
@@ -418,14 +419,7 @@ class CostControlledThreshold(Policy):
         return hasattr(self, "threshold_")
 
     def evaluate(self, d: Decisions) -> Verdict:
-        if not self.is_fitted():
-            raise _not_fitted(self)
-        s = _SCORES[self.score](d)
-        return Verdict(
-            ~(s >= self.threshold_),
-            Reason.LOW_CONFIDENCE,
-            f"{self.score} below {self.threshold_:.4g} (expected cost target {self.alpha:g})",
-        )
+        return _below_threshold(self, d, f"expected cost target {self.alpha:g}")
 
     def __repr__(self) -> str:
         costs = "" if self.class_costs is None else f", class_costs={self.class_costs!r}"
@@ -623,13 +617,8 @@ class LearnThenTest(Policy):
     def evaluate(self, d: Decisions) -> Verdict:
         if not self.is_fitted():
             raise _not_fitted(self)
-        s = _SCORES[self.score](d)
         held = [k for k, ok in self.certified_.items() if ok]
-        return Verdict(
-            ~(s >= self.threshold_),
-            Reason.LOW_CONFIDENCE,
-            f"{self.score} below {self.threshold_:.4g} (certified: {', '.join(held) or 'none'})",
-        )
+        return _below_threshold(self, d, f"certified: {', '.join(held) or 'none'}")
 
     def __repr__(self) -> str:
         return (

@@ -10,11 +10,11 @@ from numpy.typing import NDArray
 from guardrails.abstention.policy import (
     Policy,
     Verdict,
+    _below_threshold,
     _check_choice,
     _check_labels,
     _check_number,
     _no_candidate,
-    _not_fitted,
 )
 from guardrails.abstention.scores import _SCORES, confidence_score, label_index
 from guardrails.core.checks import check_unit
@@ -86,14 +86,7 @@ class CoverageThreshold(Policy):
         return hasattr(self, "threshold_")
 
     def evaluate(self, d: Decisions) -> Verdict:
-        if not self.is_fitted():
-            raise _not_fitted(self)
-        s = _SCORES[self.score](d)
-        return Verdict(
-            ~(s >= self.threshold_),
-            Reason.LOW_CONFIDENCE,
-            f"{self.score} below {self.threshold_:.4g} (coverage target {self.coverage:g})",
-        )
+        return _below_threshold(self, d, f"coverage target {self.coverage:g}")
 
     def __repr__(self) -> str:
         return f"CoverageThreshold(coverage={self.coverage!r}, score={self.score!r})"
@@ -236,14 +229,7 @@ class RiskControlledThreshold(Policy):
         return hasattr(self, "threshold_")
 
     def evaluate(self, d: Decisions) -> Verdict:
-        if not self.is_fitted():
-            raise _not_fitted(self)
-        s = _SCORES[self.score](d)
-        return Verdict(
-            ~(s >= self.threshold_),
-            Reason.LOW_CONFIDENCE,
-            f"{self.score} below {self.threshold_:.4g} (risk target {self.target_risk:g})",
-        )
+        return _below_threshold(self, d, f"risk target {self.target_risk:g}")
 
     def __repr__(self) -> str:
         return (

@@ -253,24 +253,14 @@ class CircuitBreaker:
 
     def success(self, token: int | None) -> None:
         """Report that the call holding ``token`` succeeded."""
-        if token is None:
-            return
-        change: tuple[BreakerState, BreakerState] | None = None
-        with self._lock:
-            if token != self._generation:
-                self._counts["stale"] += 1
-                return
-            self._counts["successes"] += 1
-            if self._state is BreakerState.HALF_OPEN:
-                change = self._move(BreakerState.CLOSED)
-            else:
-                self._consecutive = 0
-                self._push(False)
-        if change is not None:
-            self._announce()
+        self._report(token, failed=False)
 
     def failure(self, token: int | None) -> None:
         """Report that the call holding ``token`` failed (raised, timed out, gave nothing)."""
+        self._report(token, failed=True)
+
+    def _report(self, token: int | None, *, failed: bool) -> None:
+        """Count one outcome of the call holding ``token``; a stale token only counts as stale."""
         if token is None:
             return
         change: tuple[BreakerState, BreakerState] | None = None
@@ -278,13 +268,13 @@ class CircuitBreaker:
             if token != self._generation:
                 self._counts["stale"] += 1
                 return
-            self._counts["failures"] += 1
+            self._counts["failures" if failed else "successes"] += 1
             if self._state is BreakerState.HALF_OPEN:
-                change = self._move(BreakerState.OPEN)
+                change = self._move(BreakerState.OPEN if failed else BreakerState.CLOSED)
             else:
-                self._consecutive += 1
-                self._push(True)
-                if self._should_open():
+                self._consecutive = self._consecutive + 1 if failed else 0
+                self._push(failed)
+                if failed and self._should_open():
                     change = self._move(BreakerState.OPEN)
         if change is not None:
             self._announce()

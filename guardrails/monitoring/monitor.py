@@ -34,14 +34,18 @@ from guardrails.monitoring.actions import (  # the actions, importable from here
     Reweight,
     RouteToReview,
     Tighten,
-    _actions,
 )
 from guardrails.monitoring.changepoint import PageHinkley
-from guardrails.monitoring.drift import DriftProfile, check_min_effect, check_test_settings
+from guardrails.monitoring.drift import DriftProfile
+from guardrails.monitoring.monitor_settings import (
+    check_settings,
+    settings_from_state,
+    settings_state,
+)
 from guardrails.monitoring.novelty import NoveltyGate, NoveltyGated
 from guardrails.monitoring.novelty_rate import _NoveltyCounts, novelty_p_value
 from guardrails.monitoring.performance import JoinedScores, PerformanceRule, PerformanceWatch
-from guardrails.monitoring.reference import KS_METHODS, MIN_EFFECT, TESTS
+from guardrails.monitoring.reference import MIN_EFFECT, TESTS
 from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
 from guardrails.monitoring.verdicts import _Coarse, drifted_features
 from guardrails.monitoring.window import WindowState
@@ -243,101 +247,7 @@ class Monitored(PostLayer):
         self.windows_evaluated = 0
         self.rows_observed = 0
 
-    @staticmethod
-    def _check(
-        *,
-        profile: Any,
-        window: Any,
-        mode: Any,
-        step: Any,
-        tests: Any,
-        alpha: Any,
-        correction: Any,
-        thresholds: Any,
-        ks_method: Any,
-        action: Any,
-        recovery: Any,
-        detector: Any,
-        logger: Any,
-        false_alarms: Any = None,
-        per_rows: Any = 1_000_000,
-        min_effect: Any = MIN_EFFECT,
-    ) -> dict[str, Any]:
-        """Validate the settings (also used by the builder, before any layer exists)."""
-        owner = "Monitored"
-        if not isinstance(profile, DriftProfile):
-            raise ConfigurationError(
-                f"The 'profile' parameter of {owner} must be a DriftProfile (see "
-                f"DriftProfile.from_data). Got {type(profile).__name__} instead."
-            )
-        if isinstance(window, bool) or not isinstance(window, int) or window < 2:
-            raise ConfigurationError(
-                f"The 'window' parameter of {owner} must be an int >= 2. Got {window!r} instead."
-            )
-        if mode not in ("sliding", "tumbling"):
-            raise ConfigurationError(
-                f"The 'mode' parameter of {owner} must be 'sliding' or 'tumbling'. "
-                f"Got {mode!r} instead."
-            )
-        if step is None:
-            step = window // 4 if window % 4 == 0 else window
-        if isinstance(step, bool) or not isinstance(step, int) or step < 1 or window % step:
-            raise ConfigurationError(
-                f"The 'step' parameter of {owner} must be an int >= 1 that divides window "
-                f"({window}). Got {step!r} instead."
-            )
-        if isinstance(recovery, bool) or not isinstance(recovery, int) or recovery < 1:
-            raise ConfigurationError(
-                f"The 'recovery' parameter of {owner} must be an int >= 1. Got {recovery!r}."
-            )
-        if detector is not None and not isinstance(detector, PageHinkley):
-            raise ConfigurationError(
-                f"The 'detector' parameter of {owner} must be a PageHinkley. Got {detector!r}."
-            )
-        if logger is not None and not callable(getattr(logger, "info", None)):
-            raise ConfigurationError(
-                f"The 'logger' parameter of {owner} must be a structlog-style logger. "
-                f"Got {logger!r}."
-            )
-        if isinstance(per_rows, bool) or not isinstance(per_rows, int) or per_rows < 1:
-            raise ConfigurationError(
-                f"The 'per_rows' parameter of {owner} must be an int >= 1. Got {per_rows!r}."
-            )
-        if false_alarms is not None and (
-            isinstance(false_alarms, bool)
-            or not isinstance(false_alarms, (int, float))
-            or not false_alarms > 0
-        ):
-            raise ConfigurationError(
-                f"The 'false_alarms' parameter of {owner} must be a float > 0 (expected false "
-                f"drift declarations per 'per_rows' rows). Got {false_alarms!r} instead."
-            )
-        if alpha is not None and false_alarms is not None:
-            raise ConfigurationError(
-                f"{owner} takes 'alpha' (a level per window) or 'false_alarms' (a rate over "
-                f"time), not both. Got alpha={alpha!r}, false_alarms={false_alarms!r}."
-            )
-        checked_step = step if mode == "sliding" else window
-        if alpha is None:
-            rate = 1.0 if false_alarms is None else float(false_alarms)
-            alpha = min(0.5, rate * checked_step / per_rows)  # union bound over the windows
-            false_alarms = rate
-        alpha, correction, limits = check_test_settings(owner, tests, alpha, correction, thresholds)
-        min_effect = check_min_effect(owner, min_effect)
-        if ks_method not in KS_METHODS:
-            raise ConfigurationError(
-                f"The 'ks_method' parameter of {owner} must be one of {list(KS_METHODS)}. "
-                f"Got {ks_method!r} instead."
-            )
-        return {
-            "alpha": alpha,
-            "correction": correction,
-            "limits": limits,
-            "step": step if mode == "sliding" else window,
-            "actions": _actions(owner, action),
-            "false_alarms": false_alarms,
-            "min_effect": min_effect,
-        }
+    _check = staticmethod(check_settings)
 
     def _performance_watch(self, rule: Any) -> PerformanceWatch | None:
         """The label-free performance estimate on this monitor's windows (issue 18)."""
@@ -731,47 +641,11 @@ class Monitored(PostLayer):
         )
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
-        return {
-            "profile": enc.component(self.profile),
-            "window": self.window,
-            "mode": self.mode,
-            "step": self.step,
-            "tests": list(self.tests),
-            "alpha": self.alpha,
-            "correction": self.correction,
-            "thresholds": self.thresholds,
-            "ks_method": self.ks_method,
-            "false_alarms": self.false_alarms,
-            "per_rows": self.per_rows,
-            "min_effect": self.min_effect,
-            "actions": [enc.component(a) for a in self.actions],
-            "recovery": self.recovery,
-            "detector": enc.component(self.detector),
-            "performance": None if self.performance is None else enc.component(self.performance),
-        }
+        return settings_state(self, enc)
 
     @classmethod
     def _from_state(cls, state: dict[str, Any], dec: Decoder, inner: Layer | None) -> Monitored:
-        perf = state.get("performance")
-        return cls(
-            inner,
-            profile=dec.component(state["profile"]),
-            window=state["window"],
-            mode=state["mode"],
-            step=state["step"],
-            tests=tuple(state["tests"]),
-            alpha=None if state.get("false_alarms") is not None else state["alpha"],
-            correction=state["correction"],
-            thresholds=state["thresholds"],
-            ks_method=state.get("ks_method", "asymp"),
-            false_alarms=state.get("false_alarms"),
-            per_rows=state.get("per_rows", 1_000_000),
-            min_effect=state.get("min_effect", 0.0),
-            action=[dec.component(a) for a in state["actions"]],
-            recovery=state["recovery"],
-            detector=dec.component(state["detector"]),
-            performance=None if perf is None else dec.component(perf),
-        )
+        return cls(inner, **settings_from_state(state, dec))
 
 
 def _logger_failed(event: str, exc: Exception) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from guardrails.core.errors import InvalidInputError
-from guardrails.monitoring.performance import _check_level, _z
+from guardrails.monitoring.estimation import _check_level, _z
 
 __all__ = ["PPIEstimate", "ppi_accuracy"]
 

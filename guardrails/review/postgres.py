@@ -106,7 +106,7 @@ class PostgresQueue(SQLQueue):
         self.url = _mask(url)
         self.connect_timeout = float(connect_timeout)
         self._local = threading.local()
-        self._all: list[tuple[int, Any]] = []
+        self._all = []
         self._all_lock = threading.Lock()
         key = zlib.crc32(f"guardrails-review:{self.table}".encode())
         with self._transaction() as cur:
@@ -150,21 +150,9 @@ class PostgresQueue(SQLQueue):
         except self._psycopg.Error as exc:
             raise self._failed("read", exc) from exc
 
-    def _failed(self, what: str, exc: Exception) -> ReviewError:
-        """A backend error as a [`ReviewError`][]; a lost connection reconnects next time."""
-        return ReviewError(
-            f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
-        )
-
     def close(self) -> None:
         """Close this process's connections (the data stays); the queue reopens on use."""
-        pid = os.getpid()
-        with self._all_lock:
-            mine = [c for p, c in self._all if p == pid]
-            self._all = [(p, c) for p, c in self._all if p != pid]
-        for conn in mine:
-            conn.close()
-        self._local = threading.local()
+        self._close_connections()
 
     def drop(self) -> None:
         """Delete the queue's table and every case in it (for tests and teardown)."""

@@ -8,7 +8,9 @@ once.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -16,7 +18,13 @@ from typing import Any
 
 from guardrails.core.decisions import Reason
 from guardrails.core.errors import ConfigurationError
-from guardrails.review.cases import CaseNotFoundError, Kind, ReviewCase, case_from_row
+from guardrails.review.cases import (
+    CaseNotFoundError,
+    Kind,
+    ReviewCase,
+    ReviewError,
+    case_from_row,
+)
 from guardrails.review.queue import BaseQueue
 
 __all__ = ["COLUMNS", "SQLQueue", "check_table"]
@@ -61,9 +69,13 @@ class SQLQueue(BaseQueue):
     """A review queue stored in one SQL table; subclasses supply the connection."""
 
     table: str
+    url: str
     placeholder: str = "?"
     lock_row: str = ""
     lock_skip: str = ""
+    _local: threading.local
+    _all: list[tuple[int, Any]]
+    _all_lock: threading.Lock
 
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[Any]:
@@ -72,6 +84,22 @@ class SQLQueue(BaseQueue):
     @abstractmethod
     def _reader(self) -> AbstractContextManager[Any]:
         """A cursor for reads."""
+
+    def _failed(self, what: str, exc: Exception) -> ReviewError:
+        """A backend error as a [`ReviewError`][]; a lost connection reconnects next time."""
+        return ReviewError(
+            f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
+        )
+
+    def _close_connections(self) -> None:
+        """Close the connections this process opened; the next use opens new ones."""
+        pid = os.getpid()
+        with self._all_lock:
+            mine = [c for p, c in self._all if p == pid]
+            self._all = [(p, c) for p, c in self._all if p != pid]
+        for conn in mine:
+            conn.close()
+        self._local = threading.local()
 
     def _q(self, text: str) -> str:
         return text.replace("{t}", self.table).replace("?", self.placeholder)

@@ -101,7 +101,7 @@ class SQLiteQueue(SQLQueue):
         self.timeout = float(timeout)
         self.url = f"sqlite:///{path}"
         self._local = threading.local()
-        self._all: list[tuple[int, sqlite3.Connection]] = []
+        self._all = []
         self._all_lock = threading.Lock()
         with self._transaction() as cur:
             cur.execute(_SCHEMA.replace("{t}", self.table))
@@ -125,11 +125,6 @@ class SQLiteQueue(SQLQueue):
         with self._all_lock:
             self._all.append((pid, conn))
         return conn
-
-    def _failed(self, what: str, exc: sqlite3.Error) -> ReviewError:
-        return ReviewError(
-            f"the review queue {self.url} could not {what}: {type(exc).__name__}: {exc}"
-        )
 
     def _check_file(self) -> None:
         """Refuse to commit into a file that was deleted or replaced under the connection.
@@ -180,13 +175,7 @@ class SQLiteQueue(SQLQueue):
 
     def close(self) -> None:
         """Close this process's connections (the file stays); the queue reopens on use."""
-        pid = os.getpid()
-        with self._all_lock:
-            mine = [c for p, c in self._all if p == pid]
-            self._all = [(p, c) for p, c in self._all if p != pid]
-        for conn in mine:
-            conn.close()
-        self._local = threading.local()
+        self._close_connections()
 
     def __repr__(self) -> str:
         return f"SQLiteQueue({str(self.path)!r})"

@@ -120,8 +120,11 @@ def test_each_plot_section_of_the_demo_report_renders_whole_and_is_saved(
     assert rgb.shape[:2] == (1500, 1000)
     pixels = rgb.reshape(-1, 3)
     assert np.unique(pixels, axis=0).shape[0] > 100, "a blank or error page"
-    first = np.array([int(PALETTE[0][i : i + 2], 16) for i in (1, 3, 5)])
-    assert (np.abs(pixels - first) <= 16).all(axis=1).sum() > 300, "the plot was not drawn"
+    # Some series are drawn in the palette's colours: a plot whose first series lies under
+    # others (the drift plot's quiet features sit on 0) still shows the rest.
+    colours = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in PALETTE])
+    near = (np.abs(pixels[:, None, :] - colours[None, :, :]) <= 16).all(axis=2).any(axis=1)
+    assert near.sum() > 300, "the plot was not drawn"
     # The section ends inside the window: the last rows are the page's background, so
     # nothing (the caption with the data line, the how-to-read line) was cut off.
     background = np.array([0xF6, 0xF6, 0xF4])
