@@ -35,6 +35,36 @@ if TYPE_CHECKING:
 __all__ = ["AdaptiveConformal", "DtACI"]
 
 
+def _given_coverage(
+    owner: str, base: Any, d: Decisions, y: NDArray[Any]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which rows the sets or intervals ``d`` gave covered, and which rows count.
+
+    Rows count when the model ran and the primary answered them with this policy's set or
+    interval (a fallback stage's columns are that stage's, not this policy's).
+    """
+    if isinstance(base, ConformalSets):
+        if d.pred_set is None or d.classes is None:
+            raise InvalidInputError(
+                f"{owner} needs the decisions that carry the prediction sets it gave (pred_set)."
+            )
+        j = label_index(y, d.classes)
+        if (j < 0).any():
+            raise InvalidInputError(
+                f"{owner} got labels that are not among the classes {d.classes.tolist()!r}."
+            )
+        seen = ~_no_candidate(d) & (d.stage == PRIMARY)
+        return d.pred_set[np.arange(len(d)), j], seen
+    if d.interval is None:
+        raise InvalidInputError(
+            f"{owner} needs the decisions that carry the intervals it gave (interval)."
+        )
+    yv = y.astype(np.float64)
+    lo, hi = d.interval[:, 0], d.interval[:, 1]
+    seen = ~_no_candidate(d) & ~np.isnan(lo) & (d.stage == PRIMARY)
+    return (lo <= yv) & (yv <= hi), seen
+
+
 @persistable
 class AdaptiveConformal(Policy):
     """Adaptive conformal inference (Gibbs and Candes 2021): coverage that survives drift.
@@ -129,30 +159,7 @@ class AdaptiveConformal(Policy):
         if not self.is_fitted():
             raise _not_fitted(self)
         y = _check_labels("AdaptiveConformal.update", d, np.asarray(y_true))
-        if isinstance(self.base, ConformalSets):
-            if d.pred_set is None or d.classes is None:
-                raise InvalidInputError(
-                    "AdaptiveConformal.update needs the decisions that carry the prediction "
-                    "sets it gave (pred_set)."
-                )
-            j = label_index(y, d.classes)
-            if (j < 0).any():
-                raise InvalidInputError(
-                    "AdaptiveConformal.update got labels that are not among the classes "
-                    f"{d.classes.tolist()!r}."
-                )
-            seen = ~_no_candidate(d) & (d.stage == PRIMARY)
-            covered = d.pred_set[np.arange(len(d)), j]
-        else:
-            if d.interval is None:
-                raise InvalidInputError(
-                    "AdaptiveConformal.update needs the decisions that carry the intervals "
-                    "it gave (interval)."
-                )
-            yv = y.astype(np.float64)
-            lo, hi = d.interval[:, 0], d.interval[:, 1]
-            seen = ~_no_candidate(d) & ~np.isnan(lo) & (d.stage == PRIMARY)
-            covered = (lo <= yv) & (yv <= hi)
+        covered, seen = _given_coverage("AdaptiveConformal.update", self.base, d, y)
         misses = int((~covered & seen).sum())
         count = int(seen.sum())
         with self._lock:
@@ -327,7 +334,7 @@ class DtACI(AdaptiveConformal):
                 "inputs to learn: call update(d, y_true, X)."
             )
         y = _check_labels("DtACI.update", d, np.asarray(y_true))
-        covered, seen = self._coverage(d, y)
+        covered, seen = _given_coverage("DtACI.update", self.base, d, y)
         s = self._true_scores(d, y, X)
         seen &= ~np.isnan(s)
         cal = self._cal
@@ -354,30 +361,6 @@ class DtACI(AdaptiveConformal):
             self.n_updates_ += count
             self.n_misses_ += misses
             return self.alpha_t_
-
-    def _coverage(
-        self, d: Decisions, y: NDArray[Any]
-    ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-        """Which rows the given sets covered, and which rows count (as AdaptiveConformal)."""
-        if isinstance(self.base, ConformalSets):
-            if d.pred_set is None or d.classes is None:
-                raise InvalidInputError(
-                    "DtACI.update needs the decisions that carry the prediction sets it gave."
-                )
-            j = label_index(y, d.classes)
-            if (j < 0).any():
-                raise InvalidInputError(
-                    "DtACI.update got labels that are not among the classes "
-                    f"{d.classes.tolist()!r}."
-                )
-            seen = ~_no_candidate(d) & (d.stage == PRIMARY)
-            return d.pred_set[np.arange(len(d)), j], seen
-        if d.interval is None:
-            raise InvalidInputError("DtACI.update needs the decisions that carry the intervals.")
-        yv = y.astype(np.float64)
-        lo, hi = d.interval[:, 0], d.interval[:, 1]
-        seen = ~_no_candidate(d) & ~np.isnan(lo) & (d.stage == PRIMARY)
-        return (lo <= yv) & (yv <= hi), seen
 
     def __repr__(self) -> str:
         return (
