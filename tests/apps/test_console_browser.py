@@ -193,6 +193,13 @@ def test_sign_in_filter_open_resolve_with_a_key_and_see_the_queue_update(
 
     Select(browser.find_element(By.ID, "f-kind")).select_by_value("withheld")
     browser.find_element(By.ID, "apply").click()
+    # the filter is a GET form: read the rows of the new page, not of the one it replaces
+    WebDriverWait(browser, 30).until(
+        lambda d: (
+            "kind=withheld" in d.current_url
+            and d.execute_script("return document.readyState") == "complete"
+        )
+    )
     rows = browser.find_elements(By.CSS_SELECTOR, "#cases tbody tr")
     assert [r.get_attribute("data-case") for r in rows] == [first, second]
 
