@@ -54,6 +54,24 @@ def object_column(n: int | tuple[int, ...], value: Any = None) -> NDArray[np.obj
     return out
 
 
+def constant_column(n: int, value: Any) -> NDArray[np.object_]:
+    """A read-only object column holding ``value`` in every one of ``n`` rows.
+
+    Large batches get a broadcast view of one cell: no per-row fill (a ``(100000,)``
+    fill costs about 0.2 ms, once per batch and per layer that names a stage). Columns are
+    never written in place (every change copies), and the view makes that a rule.
+    """
+    if n < _BROADCAST_FROM:
+        return object_column(n, value)
+    cell = np.empty((), dtype=object)
+    cell[()] = value
+    out: NDArray[np.object_] = np.broadcast_to(cell, (n,))
+    return out
+
+
+_BROADCAST_FROM = 64
+
+
 def _fill_like(column: NDArray[Any], n: int) -> NDArray[Any]:
     """A column of ``n`` rows shaped like ``column`` beyond axis 0, holding 'no data'."""
     shape = (n, *column.shape[1:])
@@ -173,7 +191,7 @@ class Decisions:
                 else np.where(self.abstained, Reason.LOW_CONFIDENCE, Reason.NONE).astype(np.int8)
             )
         self.reason = reason
-        self.stage = object_column(n, stage) if isinstance(stage, str) else stage
+        self.stage = constant_column(n, stage) if isinstance(stage, str) else stage
         self.confidence = confidence
         self.proba = proba
         self.scores = scores
