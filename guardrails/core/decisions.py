@@ -7,6 +7,7 @@ batch on axis 0; optional columns are ``None`` when no layer produced them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -45,6 +46,7 @@ ROW_COLUMNS: tuple[str, ...] = _ALWAYS + tuple(_OPTIONAL)
 _SLOTS: tuple[str, ...] = (*ROW_COLUMNS, "classes", "timings")
 _FIELDS = frozenset(_SLOTS)
 _CHECKED = frozenset((*_OPTIONAL, "abstained", "reason", "stage"))  # per-row columns
+_ALL_SLOTS = operator.attrgetter(*_SLOTS)  # every slot of a batch in one call
 
 
 def object_column(n: int | tuple[int, ...], value: Any = None) -> NDArray[np.object_]:
@@ -258,9 +260,9 @@ class Decisions:
         The columns not given are shared with this batch (they are never written in place);
         only the given ones are checked, as the constructor would check them.
         """
-        unknown = columns.keys() - _FIELDS
-        if unknown:
-            raise ConfigurationError(f"Decisions has no column(s) {sorted(unknown)}.")
+        if not _FIELDS.issuperset(columns):
+            unknown = sorted(columns.keys() - _FIELDS)
+            raise ConfigurationError(f"Decisions has no column(s) {unknown}.")
         n = self.prediction.shape[0]
         prediction = columns.get("prediction", self.prediction)
         if (
@@ -274,8 +276,11 @@ class Decisions:
             values.update(columns)
             return Decisions(**values)
         out = object.__new__(Decisions)
-        for name in _SLOTS:
-            setattr(out, name, columns[name] if name in columns else getattr(self, name))
+        # every slot from this batch at once, then the given columns over them
+        for name, value in zip(_SLOTS, _ALL_SLOTS(self)):
+            setattr(out, name, value)
+        for name, value in columns.items():
+            setattr(out, name, value)
         timings = columns.get("timings", self.timings)
         out.timings = dict(timings) if timings else {}
         for name, column in columns.items():
@@ -305,13 +310,15 @@ class Decisions:
             if not mask[0] or self.abstained[0]:
                 return self
             code = int(reason[0]) if isinstance(reason, np.ndarray) else int(reason)
+            # np.ones and np.full are Python-level functions: for one row, literals are cheaper
             one: dict[str, Any] = {
-                "abstained": np.ones(1, dtype=bool),
-                "reason": np.full(1, code, dtype=np.int8),
+                "abstained": np.array([True]),
+                "reason": np.array([code], dtype=np.int8),
             }
             if detail is not None:
-                col = object_column(1) if self.detail is None else self.detail.copy()
-                col[0] = detail[0] if isinstance(detail, np.ndarray) else detail
+                text = detail[0] if isinstance(detail, np.ndarray) else detail
+                col = object_column(1)
+                col[0] = text
                 one["detail"] = col
             return self.replace(**one)
         newly = mask & ~self.abstained
