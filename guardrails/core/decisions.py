@@ -255,6 +255,11 @@ class Decisions:
     def detail(self, value: NDArray[np.object_] | CodedText | None) -> None:
         self._detail = value
 
+    def detail_of(self, i: int) -> Any:
+        """Row ``i``'s detail (None without one), without building a coded column."""
+        raw = self._detail
+        return None if raw is None else raw[i]
+
     # -- construction helpers ------------------------------------------------------------
 
     @classmethod
