@@ -32,7 +32,8 @@ from guardrails.abstention.policy import (
 )
 from guardrails.abstention.scores import label_index
 from guardrails.core.checks import check_unit
-from guardrails.core.decisions import Decisions, Reason, object_column
+from guardrails.core.coded import CodedText
+from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import (
     ConfigurationError,
     GuardrailsWarning,
@@ -401,30 +402,58 @@ class ConformalSets(Policy):
             gi = label_index(self._group_of(d), self.group_labels_)
             q = np.where(gi >= 0, self.thresholds_[np.maximum(gi, 0)], np.inf)[:, np.newaxis]
         with np.errstate(invalid="ignore"):
-            out: NDArray[np.bool_] = (s - q) <= TOLERANCE
+            if type(self).scores is ConformalSets.scores:  # a fresh array: shift it in place
+                np.subtract(s, q, out=s)
+            else:
+                s = s - q
+            out: NDArray[np.bool_] = np.less_equal(s, TOLERANCE)
         return out
 
     def evaluate(self, d: Decisions) -> Verdict:
         return self._verdict(d, self.prediction_sets(d))
 
     def _verdict(self, d: Decisions, sets: NDArray[np.bool_]) -> Verdict:
-        n = len(d)
-        size = set_sizes(sets)
-        empty = size == 0
-        abstain = empty.copy()
-        reason = np.full(n, int(Reason.AMBIGUOUS), dtype=np.int8)
-        reason[empty] = Reason.LOW_CONFIDENCE
-        detail = object_column(n)
-        if self.max_set_size is not None:
-            big = size > self.max_set_size
-            detail[big] = f"more than {self.max_set_size} labels plausible at alpha={self.alpha:g}"
-            abstain |= big
+        """Withhold empty sets (LOW_CONFIDENCE), sets over ``max_set_size`` and sets
+        without the model's answer (AMBIGUOUS); the detail of each row as a code."""
+        n, k = sets.shape
         assert d.classes is not None
         j = label_index(d.prediction, d.classes)
-        outside = ~empty & ((j < 0) | ~row_pick(sets, np.maximum(j, 0)))
-        detail[outside & ~abstain] = "the model's answer is not in the prediction set"
-        abstain |= outside
-        detail[empty] = f"empty prediction set: no label plausible at alpha={self.alpha:g}"
+        big: NDArray[np.bool_] | None = None
+        if k == 2 and n >= 8:  # two columns: masks instead of counts
+            first, second = sets[:, 0], sets[:, 1]
+            empty = ~(first | second)
+            if self.max_set_size == 1:
+                big = first & second
+            is_second = j == 1
+            in_set = (is_second & second) | (~is_second & first)
+        else:
+            size = set_sizes(sets)
+            empty = size == 0
+            if self.max_set_size is not None:
+                big = size > self.max_set_size
+            in_set = row_pick(sets, np.maximum(j, 0))
+        outside = (j < 0) | ~in_set
+        outside &= ~empty
+        # codes into the texts below: 1 too many labels, 2 answer outside the set, 3 empty
+        if big is None:
+            codes = np.zeros(n, dtype=np.uint8)
+            abstain = empty | outside
+        else:
+            codes = big.astype(np.uint8)
+            abstain = empty | big
+            outside &= ~big  # (the first reason found names the row)
+            abstain |= outside
+        codes |= outside.view(np.uint8) << 1
+        codes |= empty.view(np.uint8) * np.uint8(3)
+        texts = (
+            f"more than {self.max_set_size} labels plausible at alpha={self.alpha:g}",
+            "the model's answer is not in the prediction set",
+            f"empty prediction set: no label plausible at alpha={self.alpha:g}",
+        )
+        coded = CodedText(codes, texts)
+        detail: CodedText | NDArray[np.object_] = coded if n >= 64 else coded.column()
+        reason = np.full(n, int(Reason.AMBIGUOUS), dtype=np.int8)
+        reason += empty.view(np.int8) * np.int8(int(Reason.LOW_CONFIDENCE) - int(Reason.AMBIGUOUS))
         return Verdict(abstain, reason, detail, {"pred_set": sets})
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.abstention.scores import _SCORES
+from guardrails.core.coded import CodedText
 from guardrails.core.decisions import Decisions, Reason, object_column
 from guardrails.core.errors import (
     ConfigurationError,
@@ -50,7 +51,7 @@ class Verdict:
 
     abstain: NDArray[np.bool_]
     reason: Reason | NDArray[np.int8]
-    detail: str | NDArray[np.object_] | None = None
+    detail: str | NDArray[np.object_] | CodedText | None = None
     columns: dict[str, Any] = field(default_factory=dict)
 
     def reason_codes(self) -> NDArray[np.int8]:
@@ -61,6 +62,8 @@ class Verdict:
     def detail_column(self) -> NDArray[np.object_]:
         if isinstance(self.detail, np.ndarray):
             return self.detail
+        if isinstance(self.detail, CodedText):
+            return self.detail.column()
         return object_column(self.abstain.shape[0], self.detail)
 
 

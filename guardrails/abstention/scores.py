@@ -35,6 +35,8 @@ def label_index(labels: NDArray[Any], classes: NDArray[Any]) -> NDArray[np.intp]
         and classes[-1] == k - 1
         and np.array_equal(classes, np.arange(k))
     ):  # the common case: classes 0..k-1, labels are their own columns
+        if labels.min() >= 0 and labels.max() < k:
+            return labels.astype(np.intp)
         inside = (labels >= 0) & (labels < k)
         out[inside] = labels[inside]
         return out

@@ -28,7 +28,7 @@ from guardrails.core.errors import (
 from guardrails.core.layer import Call, Layer, _is_frame
 from guardrails.core.persistence import persistable
 from guardrails.core.post import PostLayer
-from guardrails.core.rowwise import all_finite, row_argmax, row_pick
+from guardrails.core.rowwise import all_finite, binary_labels, row_argmax, row_pick
 
 if TYPE_CHECKING:
     from guardrails.core.persistence import Decoder, Encoder
@@ -210,6 +210,10 @@ class Calibrated(PostLayer):
 
     def post(self, d: Decisions, call: Call) -> Decisions:
         """The decisions with calibrated ``proba``, ``confidence`` and ``prediction``."""
+        if d.proba is not None and d.proba.shape[1] == 2 and len(d) >= 8:
+            fast = self._binary_temperature(d)
+            if fast is not None:
+                return fast
         Z = _logits(d)
         if Z is None:
             return d
@@ -245,6 +249,27 @@ class Calibrated(PostLayer):
             confidence[rows] = Pok[np.arange(rows.size), top]
             prediction[rows] = classes[top]
         return d.replace(proba=P, confidence=confidence, prediction=prediction)
+
+    def _binary_temperature(self, d: Decisions) -> Decisions | None:
+        """Temperature scaling of two probability columns without a general softmax (the
+        same numbers), or None for any other case (the general path handles it)."""
+        calibrator = self.calibrator
+        if (
+            type(calibrator).transform is not Calibrator.transform
+            or type(calibrator)._transform is not TemperatureScaling._transform
+            or not isinstance(calibrator, TemperatureScaling)
+            or not calibrator.is_fitted()
+            or calibrator.n_classes_ != 2
+            or d.classes is None
+            or len(d.classes) != 2
+        ):
+            return None
+        assert d.proba is not None
+        out = calibrator._binary_from_proba(d.proba)
+        if out is None:
+            return None
+        P, top, second = out
+        return d.replace(proba=P, confidence=top, prediction=binary_labels(d.classes, second))
 
     def _transform(self, Z: NDArray[np.float64]) -> NDArray[np.float64]:
         """Calibrated probabilities for finite logits ``Z`` ``(n, k)``, ``n >= 1``.

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from guardrails.calibration.base import (
+    LOG_EPS,
     Calibrator,
     _combine,
     _one_vs_rest_targets,
@@ -25,6 +26,7 @@ from guardrails.calibration.base import (
 )
 from guardrails.core.errors import ConfigurationError, NotFittedError
 from guardrails.core.persistence import persistable
+from guardrails.core.rowwise import all_finite
 
 if TYPE_CHECKING:
     from guardrails.core.persistence import Decoder, Encoder
@@ -136,6 +138,43 @@ class TemperatureScaling(Calibrator):
 
     def _transform(self, Z: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(softmax(self.inverse_temperature_ * Z, axis=1))
+
+    def _binary_from_proba(
+        self, P: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]] | None:
+        """``transform(logits_from_proba(P))`` for two columns, its top value and whether
+        the second column is the top one; None when a logit is not finite.
+
+        The same numbers as the softmax, bit for bit, with one exponential per row: with
+        ``s = beta * log(p + 1e-12)`` and ``d = s1 - s0``, the top column's shifted term
+        is ``exp(0) = 1`` and the other's is ``exp(-|d|)`` (``s0 - s1`` is ``-(s1 - s0)``
+        exactly), so each probability is that term over ``1 + exp(-|d|)``.
+        """
+        beta = self.inverse_temperature_
+        s0 = np.add(P[:, 0], LOG_EPS)
+        np.log(s0, out=s0)
+        s0 *= beta
+        s1 = np.add(P[:, 1], LOG_EPS)
+        np.log(s1, out=s1)
+        s1 *= beta
+        d = np.subtract(s1, s0, out=s1)
+        if not all_finite(d):  # (a finite difference means both logits are finite)
+            return None
+        first = d <= 0
+        e = np.abs(d, out=s0)
+        np.negative(e, out=e)
+        np.exp(e, out=e)  # the term of the column that is not the top one
+        # each column's term: 1 where it is the top column, exp(-|d|) elsewhere
+        lead = first.astype(np.float64)
+        e0 = np.maximum(e, lead)
+        np.subtract(1.0, lead, out=lead)
+        e1 = np.maximum(e, lead, out=lead)
+        total = np.add(e, 1.0, out=e)
+        np.divide(e0, total, out=e0)
+        np.divide(e1, total, out=e1)
+        second = np.greater(e1, e0)  # argmax's first-maximum rule
+        top = np.divide(1.0, total, out=total)
+        return np.stack((e0, e1), axis=1), top, second
 
     def _to_state(self, enc: Encoder) -> dict[str, Any]:
         if not self.is_fitted():

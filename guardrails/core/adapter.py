@@ -21,7 +21,7 @@ from guardrails.core.decisions import PRIMARY, Decisions, Reason
 from guardrails.core.errors import ConfigurationError, ModelOutputError
 from guardrails.core.layer import Call, Layer, _is_frame, take_rows
 from guardrails.core.persistence import preview
-from guardrails.core.rowwise import row_argmax, row_pick, row_sum
+from guardrails.core.rowwise import binary_labels, row_argmax, row_pick, row_sum
 from guardrails.core.text import shorten
 
 __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
@@ -220,11 +220,13 @@ class ModelAdapter(Layer):
         sent when ``allow_nan``); in a data frame, the numeric columns are checked unless a
         validating layer made the frame (its schema decided what may be missing).
         """
-        if _is_frame(X):
-            if call.validation is not None:
-                return None, None
-            return self._finite_rows(_frame_numbers(X)), None
-        if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+        if not isinstance(X, np.ndarray):
+            if _is_frame(X):
+                if call.validation is not None:
+                    return None, None
+                return self._finite_rows(_frame_numbers(X)), None
+            return None, None
+        if X.dtype.kind not in "biuf":
             return None, None
         if X.ndim != 2:
             return None, f"expected a 2-D array (n_samples, n_features); got {X.ndim}-D"
@@ -359,6 +361,10 @@ class ModelAdapter(Layer):
             fast = self._one_row(arr, classes)
             if fast is not None:
                 return fast
+        elif k == 2 and self.output == "proba" and n >= 8:
+            fast = self._binary_proba(arr, classes)
+            if fast is not None:
+                return fast
         # one reduction finds rows with NaN/inf (they make the row sum non-finite) and, for
         # probabilities, checks that rows sum to 1
         sums = row_sum(arr)
@@ -409,6 +415,30 @@ class ModelAdapter(Layer):
             stage=self.stage_name,
             proba=arr,
             confidence=np.array([row[j]]),
+            classes=classes,
+        )
+
+    def _binary_proba(self, arr: NDArray[np.float64], classes: NDArray[Any]) -> Decisions | None:
+        """Two probability columns checked by whole-batch reductions, no per-row masks.
+
+        ``|p0 + p1 - 1|`` has a finite maximum within tolerance only when every row is
+        finite and sums to 1 (NaN and infinity make it NaN or infinite), and the columns'
+        minimum and maximum bound every value; the decisions are those of the general
+        path. Returns None when a check fails: the general path then finds the rows.
+        """
+        p0, p1 = arr[:, 0], arr[:, 1]
+        off = np.add(p0, p1)
+        off -= 1.0
+        np.abs(off, out=off)
+        worst = off.max()
+        if not worst <= _SUM_TOLERANCE or arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
+            return None
+        second = np.greater(p1, p0)  # argmax's first-maximum rule for two columns
+        return Decisions(
+            prediction=binary_labels(classes, second),
+            stage=self.stage_name,
+            proba=arr,
+            confidence=np.maximum(p0, p1),
             classes=classes,
         )
 
@@ -498,6 +528,8 @@ def _len(X: Any) -> int:
 
 
 def _as_array(raw: Any, kind: str) -> NDArray[Any]:
+    if type(raw) is np.ndarray:
+        return raw
     if _is_frame(raw):
         raw = raw.to_numpy()
     try:

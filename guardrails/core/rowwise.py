@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["all_finite", "row_argmax", "row_max", "row_pick", "row_sum"]
+__all__ = ["all_finite", "binary_labels", "row_argmax", "row_max", "row_pick", "row_sum"]
 
 _FEW = 8  # below this many columns, numpy's row reduction adds in order too
 
@@ -78,3 +78,15 @@ def all_finite(Z: NDArray[np.float64]) -> bool:
     with np.errstate(over="ignore", invalid="ignore"):
         total = Z.sum()
     return bool(np.isfinite(total)) or bool(np.isfinite(Z).all())
+
+
+def binary_labels(classes: NDArray[Any], second: NDArray[np.bool_]) -> NDArray[Any]:
+    """``classes[second.astype(int)]`` for two classes: the label of each row's column.
+
+    Labels 0 and 1 are the mask itself in the classes' dtype; other labels are taken
+    through a byte view of the mask (no integer index array is built).
+    """
+    if classes.dtype.kind in "biu" and classes[0] == 0 and classes[1] == 1:
+        return second.astype(classes.dtype)
+    out: NDArray[Any] = classes.take(second.view(np.uint8))
+    return out
