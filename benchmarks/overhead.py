@@ -122,8 +122,6 @@ def single_record(sink: Any) -> list[list[str]]:
     one = X[0]
     one_2d = X[:1]
 
-    top = test.shape[0] - test.shape[0] % 64
-
     def floor() -> Any:  # the same stack by hand: bounds, temperature, threshold
         x = np.asarray(one, dtype=np.float64)
         if not (np.isfinite(x).all() and (x >= lo).all() and (x <= hi).all()):
