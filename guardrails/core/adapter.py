@@ -220,11 +220,13 @@ class ModelAdapter(Layer):
         sent when ``allow_nan``); in a data frame, the numeric columns are checked unless a
         validating layer made the frame (its schema decided what may be missing).
         """
-        if _is_frame(X):
-            if call.validation is not None:
-                return None, None
-            return self._finite_rows(_frame_numbers(X)), None
-        if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+        if not isinstance(X, np.ndarray):
+            if _is_frame(X):
+                if call.validation is not None:
+                    return None, None
+                return self._finite_rows(_frame_numbers(X)), None
+            return None, None
+        if X.dtype.kind not in "biuf":
             return None, None
         if X.ndim != 2:
             return None, f"expected a 2-D array (n_samples, n_features); got {X.ndim}-D"
@@ -526,6 +528,8 @@ def _len(X: Any) -> int:
 
 
 def _as_array(raw: Any, kind: str) -> NDArray[Any]:
+    if type(raw) is np.ndarray:
+        return raw
     if _is_frame(raw):
         raw = raw.to_numpy()
     try:

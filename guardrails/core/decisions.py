@@ -7,6 +7,7 @@ batch on axis 0; optional columns are ``None`` when no layer produced them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -47,8 +48,8 @@ _SLOTS: tuple[str, ...] = (*ROW_COLUMNS, "classes", "timings")
 _FIELDS = frozenset(_SLOTS)
 # the detail column is stored as given (an object column or a CodedText) in slot _detail
 _STORED: tuple[str, ...] = tuple("_detail" if name == "detail" else name for name in _SLOTS)
-_STORED_AS: tuple[tuple[str, str], ...] = tuple(zip(_STORED, _SLOTS))
 _CHECKED = frozenset((*_OPTIONAL, "abstained", "reason", "stage"))  # per-row columns
+_ALL_STORED = operator.attrgetter(*_STORED)  # every slot of a batch in one call
 
 
 def object_column(n: int | tuple[int, ...], value: Any = None) -> NDArray[np.object_]:
@@ -254,6 +255,11 @@ class Decisions:
     def detail(self, value: NDArray[np.object_] | CodedText | None) -> None:
         self._detail = value
 
+    def detail_of(self, i: int) -> Any:
+        """Row ``i``'s detail (None without one), without building a coded column."""
+        raw = self._detail
+        return None if raw is None else raw[i]
+
     # -- construction helpers ------------------------------------------------------------
 
     @classmethod
@@ -292,9 +298,9 @@ class Decisions:
         The columns not given are shared with this batch (they are never written in place);
         only the given ones are checked, as the constructor would check them.
         """
-        unknown = columns.keys() - _FIELDS
-        if unknown:
-            raise ConfigurationError(f"Decisions has no column(s) {sorted(unknown)}.")
+        if not _FIELDS.issuperset(columns):
+            unknown = sorted(columns.keys() - _FIELDS)
+            raise ConfigurationError(f"Decisions has no column(s) {unknown}.")
         n = self.prediction.shape[0]
         prediction = columns.get("prediction", self.prediction)
         if (
@@ -308,8 +314,11 @@ class Decisions:
             values.update(columns)
             return Decisions(**values)
         out = object.__new__(Decisions)
-        for slot, name in _STORED_AS:
-            setattr(out, slot, columns[name] if name in columns else getattr(self, slot))
+        # every slot from this batch at once, then the given columns over them
+        for slot, value in zip(_STORED, _ALL_STORED(self)):
+            setattr(out, slot, value)
+        for name, value in columns.items():
+            setattr(out, "_detail" if name == "detail" else name, value)
         timings = columns.get("timings", self.timings)
         out.timings = dict(timings) if timings else {}
         for name, column in columns.items():
@@ -339,12 +348,14 @@ class Decisions:
             if not mask[0] or self.abstained[0]:
                 return self
             code = int(reason[0]) if isinstance(reason, np.ndarray) else int(reason)
+            # np.ones and np.full are Python-level functions: for one row, literals are cheaper
             one: dict[str, Any] = {
-                "abstained": np.ones(1, dtype=bool),
-                "reason": np.full(1, code, dtype=np.int8),
+                "abstained": np.array([True]),
+                "reason": np.array([code], dtype=np.int8),
             }
             if detail is not None:
-                col = object_column(1) if self.detail is None else self.detail.copy()
+                # the only row is overwritten: a new column, not a copy of the old one
+                col = object_column(1)
                 col[0] = detail[0] if isinstance(detail, (np.ndarray, CodedText)) else detail
                 one["detail"] = col
             return self.replace(**one)

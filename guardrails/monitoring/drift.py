@@ -312,6 +312,7 @@ class DriftProfile:
                 if counts.shape != (f.size,) or counts.dtype.kind not in "iu" or counts.min() < 0:
                     raise ValueError(f"counts of {f.name!r} do not fit the profile")
                 state.counts[i][:] = counts
+                state._blocks_fresh = False
                 sums = state.sums[i]
                 if sums is not None:
                     given = np.asarray(arrays[f"sums_{i}"], dtype=np.float64)

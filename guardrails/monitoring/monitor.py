@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from guardrails.core.decisions import Decisions, Reason
 from guardrails.core.errors import ConfigurationError, GuardrailsWarning, InvalidInputError
-from guardrails.core.layer import Call, DriftNote, Layer, take_rows
+from guardrails.core.layer import Call, DriftNote, Layer
 from guardrails.core.persistence import persistable
 from guardrails.core.post import PostLayer
 from guardrails.monitoring.actions import (  # the actions, importable from here as before
@@ -48,7 +48,7 @@ from guardrails.monitoring.performance import JoinedScores, PerformanceRule, Per
 from guardrails.monitoring.reference import MIN_EFFECT, TESTS
 from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
 from guardrails.monitoring.verdicts import _Coarse, drifted_features
-from guardrails.monitoring.window import WindowState
+from guardrails.monitoring.window import WindowState, _Rows
 from guardrails.monitoring.windows import (
     _LazyScores,
     _merged,
@@ -401,43 +401,43 @@ class Monitored(PostLayer):
             batch = observe_batch(self, inputs, pred, conf, abst, idx.size)
             if batch is not None:
                 return batch
+        try:  # every value located once, whichever buckets its rows go to
+            rows = _Rows(self.profile, inputs, pred, conf, abst)
+        except InvalidInputError as exc:
+            if not self._unreadable_logged:
+                self._unreadable_logged = True
+                self.log.warning("drift_inputs_unreadable", error=str(exc)[:200])
+            rows = _Rows(self.profile, None, pred, conf, abst)
         events: list[dict[str, Any]] = []
         start, total = 0, idx.size
         while start < total:
             take = min(self._window.room(), total - start)
-            part = np.arange(start, start + take)
-            x_part = None if inputs is None else take_rows(inputs, part)
-            current = self._window.current
-            before = current.rows
-            try:
-                current.update(
-                    x_part,
-                    predictions=None if pred is None else pred[part],
-                    confidence=None if conf is None else conf[part],
-                    abstained=None if abst is None else abst[part],
-                )
-            except InvalidInputError as exc:
-                if not self._unreadable_logged:
-                    self._unreadable_logged = True
-                    self.log.warning("drift_inputs_unreadable", error=str(exc)[:200])
-                inputs = None
-                continue
-            current.rows = before + take  # rows seen, whatever was readable in them
+            rows.add_to(self._window.current, start, start + take)
+            self._window.current.rows += take  # rows seen, whatever was readable in them
             self.rows_observed += take
             start += take
             if self._window.room() <= 0:
                 closed = self._window.close_bucket()
                 if closed is not None:
                     live, buckets = closed
-                    events += self._evaluate(live, functools.partial(_merged, buckets))
+                    sliding = self._window.n_buckets > 1  # the running total: block sums
+                    events += self._evaluate(
+                        live,
+                        functools.partial(_merged, buckets),
+                        self._window.whole if sliding else None,
+                    )
         return events
 
     # -- verdicts ------------------------------------------------------------------------
 
     def _evaluate(
-        self, state: WindowState, later: Callable[[], WindowState] | None = None
+        self,
+        state: WindowState,
+        later: Callable[[], WindowState] | None = None,
+        whole: Callable[[], WindowState] | None = None,
     ) -> list[dict[str, Any]]:
-        """Verdict of the window ``state`` (read now); ``later()`` rebuilds it for a report."""
+        """Verdict of the window ``state`` (read now); ``later()`` rebuilds it for a report;
+        ``whole()``, when given, brings ``state``'s counts up to its block sums."""
         names = drifted_features(
             self.profile,
             state,
@@ -447,6 +447,7 @@ class Monitored(PostLayer):
             limits=self._limits,
             ks_method=self.ks_method,
             min_effect=self.min_effect,
+            whole=whole,
         )
         return self._conclude(names, state.rows, later if later is not None else lambda: state)
 

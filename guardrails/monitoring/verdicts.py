@@ -5,7 +5,8 @@ The verdicts are exactly those of a full report, without every p-value and dista
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from guardrails.monitoring.reference import (
     COARSE,
     PSI_EPS,
     _as_float,
+    _Categorical,
     _coarse_bins,
     _Numeric,
 )
@@ -32,7 +34,7 @@ from guardrails.monitoring.statistics import (
     _tv,
     _wasserstein,
 )
-from guardrails.monitoring.window import WindowState
+from guardrails.monitoring.window import WindowState, _layout
 
 __all__ = ["drifted_features", "window_verdicts"]
 
@@ -98,6 +100,96 @@ def _distance_flag(name: str, value: float, limits: Mapping[str, float | None]) 
     return limit is not None and value > limit
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """A profile's numeric slots grouped in blocks, for bounds on many KS statistics at once.
+
+    Every block edge is a slot edge, so a window's counts below each edge are exact;
+    between two edges the window's and the reference's ECDFs only rise, which bounds the
+    KS statistic read on the kept points: ``low <= D <= high`` (see `_ks_bounds`). The
+    PSI bin edges are block edges too, so the PSI bins are read off the same sums.
+    """
+
+    rows: NDArray[np.intp]  # per numeric block: its feature's row (position among numerics)
+    cols: NDArray[np.intp]  # per numeric block: its column, the edge after it
+    take: NDArray[np.intp]  # per numeric block: its place among all the layout's blocks
+    ref: NDArray[np.float64]  # (n_numeric, width) reference ECDF at each block edge
+    m: NDArray[np.int64]  # (n_numeric,) reference rows
+    asymp: NDArray[np.bool_]  # (n_numeric,) quantile-summary reference: asymptotic p-values
+    psi_cols: NDArray[np.intp]  # (n_numeric, n_psi + 1) columns of the PSI bin edges
+    psi_ref: NDArray[np.float64]  # (n_numeric, n_psi) reference PSI proportions (0-padded)
+
+
+_BLOCKS: weakref.WeakKeyDictionary[DriftProfile, _Blocks] = weakref.WeakKeyDictionary()
+
+
+def _blocks(profile: DriftProfile) -> _Blocks:
+    found = _BLOCKS.get(profile)
+    if found is not None:
+        return found
+    layout = _layout(profile)
+    features = profile._all_features()
+    owner = np.searchsorted(layout.start, layout.block_starts, side="right") - 1
+    rows, cols, take, refs, psi_cols, psi_ref, m, asymp = [], [], [], [], [], [], [], []
+    for r, i in enumerate(layout.numeric.tolist()):
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        mine = np.flatnonzero(owner == i)
+        local = layout.block_starts[mine] - layout.start[i]  # block starts, 0 first
+        edges = np.concatenate((local, [f.size]))  # every edge, the end last
+        ref_at = np.empty(f.size + 1, dtype=np.int64)  # reference rows below each slot edge
+        ref_at[0], ref_at[-1] = 0, f.m
+        ref_at[1:-1:2] = f.lt
+        ref_at[2:-1:2] = f.cum
+        rows.append(np.full(mine.size, r, dtype=np.intp))
+        cols.append(np.arange(1, mine.size + 1, dtype=np.intp))
+        take.append(mine)
+        refs.append(ref_at[edges] / f.m)
+        psi_edges = np.concatenate(([0, 1], 2 * f.edge_idx + 1, [f.size - 1, f.size]))
+        psi_cols.append(np.searchsorted(edges, psi_edges))
+        psi_ref.append(f.ref_bins)
+        m.append(f.m)
+        asymp.append(not f.exact)
+    width = max((c.size for c in refs), default=1)
+    n_psi = max((c.size for c in psi_ref), default=1)
+    ref = np.ones((len(refs), width))
+    for r, c in enumerate(refs):
+        ref[r, : c.size] = c
+    psi_c = np.zeros((len(refs), n_psi + 1), dtype=np.intp)
+    psi_r = np.zeros((len(refs), n_psi))
+    for r, (at, b) in enumerate(zip(psi_cols, psi_ref)):
+        psi_c[r, : at.size], psi_c[r, at.size :] = at, at[-1]
+        psi_r[r, : b.size] = b
+    empty = np.zeros(0, dtype=np.intp)
+    out = _Blocks(
+        rows=np.concatenate(rows) if rows else empty,
+        cols=np.concatenate(cols) if cols else empty,
+        take=np.concatenate(take) if take else empty,
+        ref=ref,
+        m=np.array(m, dtype=np.int64),
+        asymp=np.array(asymp, dtype=bool),
+        psi_cols=psi_c,
+        psi_ref=psi_r,
+    )
+    _BLOCKS[profile] = out
+    return out
+
+
+def _critical_values(
+    n: NDArray[np.int64], m: NDArray[np.int64], level: float
+) -> NDArray[np.float64]:
+    """`_ks_critical` of each (window size, reference size) pair, one look-up per pair."""
+    if n.size and (n == n[0]).all() and (m == m[0]).all():  # the usual case: one pair
+        return np.full(n.size, _ks_critical(_ks_sizes(int(n[0]), int(m[0])), level))
+    found: dict[tuple[int, int], float] = {}
+    out = np.empty(n.size)
+    for r, pair in enumerate(zip(n.tolist(), m.tolist())):
+        if pair not in found:
+            found[pair] = _ks_critical(_ks_sizes(*pair), level)
+        out[r] = found[pair]
+    return out
+
+
 def drifted_features(
     profile: DriftProfile,
     state: WindowState,
@@ -108,15 +200,24 @@ def drifted_features(
     limits: Mapping[str, float | None],
     ks_method: str,
     min_effect: float = 0.0,
+    whole: Callable[[], WindowState] | None = None,
 ) -> list[str]:
     """The ``drifted_features`` of ``profile.evaluate(state, ...)``, computed faster.
 
-    P-values are computed only near the critical value; distances without a threshold
-    are not computed at all. Benjamini-Hochberg needs every p-value: it evaluates.
+    Every numeric feature at once: block sums of the window's counts bound each KS
+    statistic, which settles the verdict unless the bounds straddle the critical value
+    (or the p-value must be exact); only those features get their exact statistic, and a
+    p-value only when it is within 0.1% of the critical value. PSI is read off the same
+    sums. Distances without a threshold are not computed at all. Benjamini-Hochberg
+    needs every p-value: it evaluates.
+
+    ``whole()`` gives the state with its counts and sums up to date, when ``state``'s
+    block sums are ahead of them (a sliding window's running total); it is called only
+    for a statistic the block sums do not settle.
     """
     if correction == "bh":
         report = profile.evaluate(
-            state,
+            whole() if whole is not None else state,
             tests=tests,
             alpha=alpha,
             correction=correction,
@@ -125,43 +226,136 @@ def drifted_features(
             min_effect=min_effect,
         )
         return report.drifted_features
-    seen = [(i, f, int(state.counts[i].sum())) for i, f in enumerate(profile._all_features())]
-    seen = [(i, f, n) for i, f, n in seen if n > 0]
-    m_tests = sum(
-        1 for _, f, _ in seen if ("ks" in tests if isinstance(f, _Numeric) else "chi2" in tests)
-    )
-    out: list[str] = []
-    for i, f, n in seen:
-        counts = state.counts[i]
+    features = profile._all_features()
+    layout = _layout(profile)
+    blocks = _blocks(profile)
+    sums = state._block_sums()
+    first = layout.block_first
+    n_all = np.add.reduceat(sums, first[:-1]) if features else np.zeros(0, dtype=np.int64)
+    seen = n_all > 0
+    full: list[WindowState] = [] if whole is not None else [state]
+
+    def exact() -> WindowState:
+        if not full:
+            assert whole is not None
+            full.append(whole())
+        return full[0]
+
+    num = layout.numeric
+    is_num = np.zeros(len(features), dtype=bool)
+    is_num[num] = True
+    has_p = np.where(is_num, "ks" in tests, "chi2" in tests)
+    m_tests = int((seen & has_p).sum())
+    flags = np.zeros(len(features), dtype=bool)
+    if num.size:
+        width = blocks.ref.shape[1]
+        below = np.zeros((num.size, width), dtype=np.int64)  # window rows below each edge
+        below[blocks.rows, blocks.cols] = sums[blocks.take]
+        np.cumsum(below, axis=1, out=below)
+        n = below[:, -1]
+        ok = n > 0
+        fw = below / np.where(ok, n, 1)[:, None]
+        if "ks" in tests:
+            flags[num] = _ks_verdicts(
+                profile, exact, num, fw, n, ok, blocks, m_tests, alpha, correction, ks_method,
+                min_effect,
+            )  # fmt: skip
+        psi_limit = limits.get("psi") if "psi" in tests else None
+        if psi_limit is not None:
+            rows = np.arange(num.size)[:, None]
+            bins = np.diff(below[rows, blocks.psi_cols], axis=1) / np.where(ok, n, 1)[:, None]
+            a = np.maximum(blocks.psi_ref, PSI_EPS)
+            b = np.maximum(bins, PSI_EPS)
+            values = np.sum((b - a) * np.log(b / a), axis=1)
+            psi_flags = values > psi_limit
+            close = np.abs(values - psi_limit) <= 1e-9 * max(1.0, psi_limit)
+            for r in np.flatnonzero(close & ok).tolist():  # the sum's rounding may matter
+                f = features[int(num[r])]
+                assert isinstance(f, _Numeric)
+                shares = f.bin_counts(exact().counts[int(num[r])]) / int(n[r])
+                psi_flags[r] = _psi(f.ref_bins, shares) > psi_limit
+            flags[num] |= ok & psi_flags
+        w_limit = limits.get("wasserstein") if "wasserstein" in tests else None
+        js_limit = limits.get("js") if "js" in tests else None
+        for r in np.flatnonzero(ok & ~flags[num]).tolist() if w_limit or js_limit else ():
+            i = int(num[r])
+            f = features[i]
+            assert isinstance(f, _Numeric)
+            counts, sums_i, n_i = exact().counts[i], exact().sums[i], int(n[r])
+            if w_limit is not None and sums_i is not None:
+                flags[i] = _distance_flag(
+                    "wasserstein", _wasserstein(f, counts, sums_i, n_i), limits
+                )
+            if not flags[i] and js_limit is not None:
+                flags[i] = _distance_flag("js", _js(f.ref_bins, f.bin_counts(counts) / n_i), limits)
+    for i in np.flatnonzero(~is_num & seen).tolist():
+        f = features[i]
+        assert isinstance(f, _Categorical)
+        counts = sums[first[i] : first[i + 1]]  # a block per category
+        bins = counts.astype(np.float64) / int(n_all[i])
         flag = False
-        if isinstance(f, _Numeric):
-            if "ks" in tests:
-                d = _ks_statistic(f, counts, n)
-                flag = _ks_drifted(
-                    f, n, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c,
-                    min_effect,
-                )  # fmt: skip
-            sums = state.sums[i]
-            if (
-                not flag
-                and "wasserstein" in tests
-                and limits.get("wasserstein") is not None
-                and sums is not None
-            ):
-                flag = _distance_flag("wasserstein", _wasserstein(f, counts, sums, n), limits)
-            need_bins = any(t in tests and limits.get(t) is not None for t in ("psi", "js"))
-            bins = f.bin_counts(counts) / n if need_bins and not flag else None
-        else:
-            bins = counts.astype(np.float64) / n
-            if "chi2" in tests and _tv(f.ref_bins, bins) >= min_effect:
-                _, p = _chi2(f.ref_counts, counts)
-                flag = _p_flag(p, m_tests, alpha, correction)
-        if not flag and bins is not None and "psi" in tests and limits.get("psi") is not None:
+        if "chi2" in tests and _tv(f.ref_bins, bins) >= min_effect:
+            _, p = _chi2(f.ref_counts, counts)
+            flag = _p_flag(p, m_tests, alpha, correction)
+        if not flag and "psi" in tests and limits.get("psi") is not None:
             flag = _distance_flag("psi", _psi(f.ref_bins, bins), limits)
-        if not flag and bins is not None and "js" in tests and limits.get("js") is not None:
+        if not flag and "js" in tests and limits.get("js") is not None:
             flag = _distance_flag("js", _js(f.ref_bins, bins), limits)
-        if flag:
-            out.append(f.name)
+        flags[i] = flag
+    return [f.name for f, flag in zip(features, (flags & seen).tolist()) if flag]
+
+
+def _ks_verdicts(
+    profile: DriftProfile,
+    exact: Callable[[], WindowState],
+    num: NDArray[np.intp],
+    fw: NDArray[np.float64],
+    n: NDArray[np.int64],
+    ok: NDArray[np.bool_],
+    blocks: _Blocks,
+    m_tests: int,
+    alpha: float,
+    correction: str,
+    ks_method: str,
+    min_effect: float,
+) -> NDArray[np.bool_]:
+    """KS verdicts of every numeric feature, as `_ks_drifted` gives them one by one.
+
+    ``fw``: the window's ECDF at each block edge. On the slot edges of a block both ECDFs
+    rise, so ``|F_w - F_r|`` there is at most ``F_w(end) - F_r(start)`` or
+    ``F_r(end) - F_w(start)``: the largest of these bounds D from above, the largest
+    ``|F_w - F_r|`` at the edges (the same floats `_ks_statistic` compares) from below.
+    """
+    fr = blocks.ref
+    low = np.abs(fw - fr).max(axis=1)
+    high = np.maximum((fw[:, 1:] - fr[:, :-1]).max(axis=1), (fr[:, 1:] - fw[:, :-1]).max(axis=1))
+    out = np.zeros(num.size, dtype=bool)
+    live = ok & ~(high < min_effect)  # too small an effect to flag, whatever p says
+    asymp = (
+        blocks.asymp
+        | (ks_method == "asymp")
+        | ((ks_method == "auto") & (np.maximum(n, blocks.m) > _KS_EXACT_MAX))
+    )
+    if correction in ("bonferroni", "none"):
+        level = alpha / max(m_tests, 1) if correction == "bonferroni" else alpha
+        quick = live & asymp
+        critical = np.full(num.size, np.inf)
+        if quick.any():
+            critical[quick] = _critical_values(n[quick], blocks.m[quick], level)
+        sure = quick & (low >= min_effect) & (low > critical * (1.0 + _BAND))
+        clear = quick & (high < critical * (1.0 - _BAND))
+        out |= sure
+        live &= ~sure & ~clear
+    features = profile._all_features()
+    for r in np.flatnonzero(live).tolist():
+        i = int(num[r])
+        f = features[i]
+        assert isinstance(f, _Numeric)
+        counts, n_i = exact().counts[i], int(n[r])
+        d = _ks_statistic(f, counts, n_i)
+        out[r] = _ks_drifted(
+            f, n_i, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c, min_effect
+        )
     return out
 
 

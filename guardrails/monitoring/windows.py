@@ -27,28 +27,14 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 
-def _accumulate(total: WindowState, part: WindowState, sign: int) -> None:
-    """``total += sign * part``, in place (counts, sums and rows)."""
-    for a, b in zip(total.counts, part.counts):
-        if sign > 0:
-            a += b
-        else:
-            a -= b
-    for x, y in zip(total.sums, part.sums):
-        if x is not None and y is not None:
-            if sign > 0:
-                x += y
-            else:
-                x -= y
-    total.rows += sign * part.rows
-
-
 class _Window:
     """Tumbling or sliding window of [`WindowState`][] buckets; fixed memory.
 
-    A sliding window keeps a running total of its buckets (one addition and one
-    subtraction per closed bucket, not a merge of every bucket); closed buckets are never
-    written again, so a report asked for later merges exactly the window's buckets.
+    A sliding window keeps a running total of its buckets' block sums (one addition and
+    one subtraction per closed bucket), which is all its verdict reads; the total's
+    counts and sums are brought up to date from the buckets only when something needs
+    them ([`whole`][]). Closed buckets are never written again, so a report asked for
+    later merges exactly the window's buckets.
     """
 
     def __init__(self, profile: DriftProfile, window: int, step: int, mode: str) -> None:
@@ -58,6 +44,7 @@ class _Window:
         self.done: deque[WindowState] = deque()
         self.current = profile.window_state()
         self.total = profile.window_state()
+        self._stale = False  # the total's counts and sums lag its block sums
 
     @property
     def nbytes(self) -> int:
@@ -68,29 +55,45 @@ class _Window:
 
     def close_bucket(self) -> tuple[WindowState, tuple[WindowState, ...]] | None:
         """Close the full current bucket; when a window ends, its state (valid until the
-        next close) and its buckets (to merge for a report)."""
+        next close; a sliding window's counts only through [`whole`][]) and its buckets
+        (to merge for a report)."""
         if self.n_buckets == 1:  # tumbling: hand the bucket over, start a new one
             bucket, self.current = self.current, self.profile.window_state()
             return bucket, (bucket,)
         if len(self.done) == self.n_buckets:  # the oldest bucket leaves the window
-            _accumulate(self.total, self.done.popleft(), -1)
+            self.total._accumulate(self.done.popleft(), -1, blocks_only=True)
         self.done.append(self.current)
-        _accumulate(self.total, self.current, +1)
+        self.total._accumulate(self.current, +1, blocks_only=True)
+        self._stale = True
         self.current = self.profile.window_state()
         if len(self.done) < self.n_buckets:
             return None
         return self.total, tuple(self.done)
 
+    def whole(self) -> WindowState:
+        """The running total with its counts and sums up to date (the window's state)."""
+        if self._stale:
+            total, first = self.total, self.done[0]
+            np.copyto(total._counts, first._counts)
+            np.copyto(total._sums, first._sums)
+            for state in list(self.done)[1:]:
+                total._counts += state._counts
+                total._sums += state._sums
+            self._stale = False
+        return self.total
+
     def rebuild_total(self) -> None:
         """Recompute the running total from the buckets (after the batch path set them)."""
         self.total = self.profile.window_state()
         for state in self.done:
-            _accumulate(self.total, state, +1)
+            self.total._accumulate(state, +1)
+        self._stale = False
 
     def reset(self) -> None:
         self.done.clear()
         self.current = self.profile.window_state()
         self.total = self.profile.window_state()
+        self._stale = False
 
 
 def _merged(buckets: tuple[WindowState, ...]) -> WindowState:

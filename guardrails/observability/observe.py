@@ -86,6 +86,8 @@ _IS_ERROR[sorted(_ERROR_INTS)] = True
 # A batch event writes one character per row: "." for an answer, else the reason's code.
 _ANSWERED_CHAR = ord(".")
 _CODE_CHARS = np.frombuffer(b"0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+# the character of every code byte 0..127 (codes past the table share its last character)
+_CHAR_OF = _CODE_CHARS[np.minimum(np.arange(256), _CODE_CHARS.size - 1)].copy()
 _CIRCUIT_OPEN = int(Reason.CIRCUIT_OPEN)
 _DETAIL_LIMIT = 200
 # An exception type at the start of a detail, as the model adapter writes it ("Type: msg").
@@ -359,7 +361,7 @@ class Logged(Layer):
             w = float(d.interval[i, 1] - d.interval[i, 0])
             width = None if w != w else w
         tried = d.tried[i] if d.tried is not None else None
-        detail = d.detail[i] if d.detail is not None else None
+        detail = d.detail_of(i)
         error_type = None
         if code in _ERROR_INTS and isinstance(detail, str):
             m = _ERROR_TYPE.match(detail)
@@ -410,7 +412,7 @@ class Logged(Layer):
     ) -> None:
         n = len(d)
         answered = ~d.abstained
-        fallback_mask = answered & (d.stage != PRIMARY)
+        fallback_mask = answered & _not_primary(d.stage)
         notable = ~answered | fallback_mask
         sampled = np.zeros(n, dtype=bool)
         if self.sample > 0.0:
@@ -645,13 +647,25 @@ def overridden_rows(d: Decisions) -> dict[str, list[int]]:
 
 def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:
     """One character per row (``.`` answered, else the withheld row's reason code), the
-    withheld rows per reason name, and the legend of the codes that occur."""
-    chars = np.full(len(d), _ANSWERED_CHAR, dtype=np.uint8)
-    codes = d.reason[d.abstained].astype(np.intp)
-    if codes.size == 0:
-        return chars.tobytes().decode("ascii"), {}, {}
-    chars[d.abstained] = _CODE_CHARS[np.clip(codes, 0, _CODE_CHARS.size - 1)]
-    counts = np.bincount(codes, minlength=len(_REASONS))
+    withheld rows per reason name, and the legend of the codes that occur.
+
+    Whole-column arithmetic, no masked gathers: each row's character comes from a table
+    by its code's byte, answered rows are set to ``.`` by ``(char - '.') * withheld +
+    '.'`` in wrapping uint8 arithmetic, and the counts come from one ``bincount``.
+    """
+    n = len(d)
+    withheld = d.abstained
+    if not withheld.any():
+        return "." * n, {}, {}
+    keys = d.reason.view(np.uint8)  # int8 codes as bytes (a negative code lands >= 128)
+    counts = np.bincount(keys * withheld.view(np.uint8), minlength=256)
+    counts[0] -= n - int(np.count_nonzero(withheld))  # answered rows counted under 0
+    if counts[128:].any():
+        raise ValueError("reason codes must not be negative")
+    chars = _CHAR_OF.take(keys)
+    chars -= _ANSWERED_CHAR
+    chars *= withheld.view(np.uint8)
+    chars += _ANSWERED_CHAR
     present = np.flatnonzero(counts).tolist()
     names = {c: _REASONS[c] if c < len(_REASONS) else str(c) for c in present}
     return (
@@ -659,6 +673,14 @@ def _row_reasons(d: Decisions) -> tuple[str, dict[str, int], dict[str, str]]:
         {names[c]: int(counts[c]) for c in present},
         {chr(_CODE_CHARS[min(c, _CODE_CHARS.size - 1)]): names[c] for c in present},
     )
+
+
+def _not_primary(stages: np.ndarray[Any, Any]) -> Any:
+    """``stages != PRIMARY``; one comparison when the column holds one name throughout
+    (a broadcast view, as a batch answered by one stage has), not one per row."""
+    if stages.ndim == 1 and stages.shape[0] and stages.strides[0] == 0:
+        return bool(stages[0] != PRIMARY)
+    return stages != PRIMARY
 
 
 def _rows_by_stage(

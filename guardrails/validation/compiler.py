@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,7 +68,8 @@ class _Checker:
         self.upper = np.array([_upper(spec) for spec in self.specs])
         self.plain = np.array([spec.kind == "float" for spec in self.specs])
         # the same bounds as Python floats, for the one-record path (no array reductions)
-        self.bounds = list(zip(self.lower.tolist(), self.upper.tolist()))
+        self.lower_list: list[float] = self.lower.tolist()
+        self.upper_list: list[float] = self.upper.tolist()
         self.all_plain = bool(self.plain.all())
         self.enum_idx = [
             j for j, s in enumerate(self.specs) if s.kind == "category"
@@ -108,7 +110,8 @@ class _Checker:
                 None,
             )
             checked, repaired = None, np.zeros(n, dtype=bool)
-        valid = np.ones(n, dtype=bool)
+        valid = np.empty(n, dtype=bool)  # (np.ones is a Python-level function: dearer)
+        valid.fill(True)
         if errs.batch:
             valid[:] = False
             checked = None
@@ -117,7 +120,8 @@ class _Checker:
         # records went through pydantic, which ran the schema's own validators already
         if checked is not None and checked.rows is None and self.schema.has_custom_validators:
             self._custom(checked, valid, errs, n)
-        return checked, valid, repaired & valid, errs
+        # without a repair step no row is repaired: the zeros stand as they are
+        return checked, valid, (repaired & valid) if self.repair else repaired, errs
 
     # -- records -------------------------------------------------------------------------
 
@@ -261,9 +265,11 @@ class _Checker:
         if n == 0:
             return _Checked(matrix=M, finite=True)
         if n == 1 and self.all_plain:
-            isfinite = math.isfinite
-            if all(
-                isfinite(v) and lo <= v <= hi for v, (lo, hi) in zip(M[0].tolist(), self.bounds)
+            row = M[0].tolist()  # one record: the same comparisons without array reductions
+            if (
+                all(map(math.isfinite, row))
+                and all(map(operator.le, self.lower_list, row))
+                and all(map(operator.le, row, self.upper_list))
             ):
                 return _Checked(matrix=M, finite=True)
         lows, highs = _block_min_max(M)
@@ -576,7 +582,7 @@ class _Checker:
             return np.full((n, m), np.nan)
         if checked.matrix is not None:
             M = checked.matrix
-            if valid.all():
+            if valid[0] if n == 1 else valid.all():
                 # nothing changed: the caller's float array goes through without a copy
                 return M if self.identity else M[:, self.feature_idx]
             out = M.copy() if self.identity else M[:, self.feature_idx]

@@ -351,7 +351,7 @@ class Validated(Layer):
         self, result: ValidationResult, inner: Decisions | None, seconds: float, n: int
     ) -> Decisions:
         valid = result.valid
-        if inner is not None and valid.all():
+        if inner is not None and (valid[0] if n == 1 else valid.all()):
             out = inner
         else:
             details = object_column(n)
