@@ -3,12 +3,17 @@
 Starts ``examples/fastapi_service.py`` with uvicorn on 127.0.0.1, then a separate client
 process sends single-record requests with a fixed concurrency for a bounded time and a
 bounded count, to the guarded endpoints and to the bare model behind the same app. The
-guard (the demo's full stack) has a SQLite review queue: each request holds one row the
-model is sure of and one it is not, so requests enqueue cases. Prints throughput, p50/p99
-latency and errors per endpoint, and checks that no review case was lost: the cases in the
-queue file are exactly the review ids the clients received (withheld rows and audits).
+guard (the demo's full stack) has a SQLite review queue at its default durability
+(``synchronous=FULL``: a case is committed to disk before the response; concurrent
+requests share a commit): each request holds one row the model is sure of and one it is
+not, so every request enqueues a case. Prints throughput, p50/p99 latency and errors per
+endpoint, and checks that no review case was lost: the cases in the queue file are exactly
+the review ids the clients received (withheld rows and audits). ``--queue memory`` runs
+the same with the in-memory queue (nothing durable, nothing to check): the ceiling that
+shows what the durable queue costs.
 
-Run: ``python benchmarks/load.py [--seconds 10] [--concurrency 8] [--max-requests 20000]``
+Run: ``python benchmarks/load.py [--seconds 10] [--concurrency 8] [--max-requests 20000]
+[--queue sqlite|memory]``
 """
 
 from __future__ import annotations
@@ -98,6 +103,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument(
+        "--queue",
+        choices=("sqlite", "memory"),
+        default="sqlite",
+        help="the review queue: a SQLite file (default) or memory (nothing durable)",
+    )
     args = parser.parse_args()
 
     import tempfile
@@ -113,14 +124,14 @@ def main() -> None:
     queue_path = Path(folder) / "review.db"
     server_log = (Path(folder) / "server.log").open("w")
     port = free_port()
+    queue_args = ["--review-queue", str(queue_path)] if args.queue == "sqlite" else []
     server = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "examples" / "fastapi_service.py"),
             "--port",
             str(port),
-            "--review-queue",
-            str(queue_path),
+            *queue_args,
         ],
         stdout=subprocess.DEVNULL,
         stderr=server_log,  # the demo guard logs one JSON line per request
@@ -168,14 +179,19 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
         server_log.close()
-    stored = _stored_ids(queue_path)
-    lost = len(returned - stored)
-    rows.append(["review queue", "", "", "", "", "", ""])
+    rows.append([f"review queue ({args.queue})", "", "", "", "", "", ""])
     rows.append(["  withheld rows returned", str(withheld), "", "", "", "", ""])
     rows.append(["  review ids returned", str(len(returned)), "", "", "", "", ""])
-    rows.append(["  cases in the queue file", str(len(stored)), "", "", "", "", ""])
-    rows.append(["  lost (returned, not stored)", str(lost), "", "", "", "", ""])
-    rows.append(["  stored, never returned", str(len(stored - returned)), "", "", "", "", ""])
+    lost = 0
+    if args.queue == "sqlite":
+        stored = _stored_ids(queue_path)
+        lost = len(returned - stored)
+        rows.append(["  cases in the queue file", str(len(stored)), "", "", "", "", ""])
+        rows.append(["  lost (returned, not stored)", str(lost), "", "", "", "", ""])
+        rows.append(["  stored, never returned", str(len(stored - returned)), "", "", "", "", ""])
+    else:
+        stored = returned
+        rows.append(["  lost: not checked (memory)", "", "", "", "", "", ""])
     print(
         table(
             f"Load on loopback: {args.concurrency} concurrent clients, two-row requests "
@@ -186,18 +202,19 @@ def main() -> None:
         )
     )
     print()
-    print(service_ratios(rates))
+    print(service_ratios(rates, DURABILITY if args.queue == "sqlite" else DURABILITY_MEMORY))
     if lost or stored != returned:
         raise SystemExit(f"{lost} review cases lost; {len(stored - returned)} never returned")
 
 
 DURABILITY = (
     "review queue: SQLite file, WAL, synchronous=FULL (the default: each queued case is "
-    "committed to disk before the response)"
+    "committed to disk before the response; concurrent requests share a commit)"
 )
+DURABILITY_MEMORY = "review queue: in memory (nothing durable; the ceiling, not a way to serve)"
 
 
-def service_ratios(rates: dict[str, float]) -> str:
+def service_ratios(rates: dict[str, float], durability: str = DURABILITY) -> str:
     """Throughput of the guarded endpoints against the bare one, with the goal (>= 0.8x)."""
     bare = rates.get("/bare", 0.0)
     out = []
@@ -212,7 +229,7 @@ def service_ratios(rates: dict[str, float]) -> str:
             ]
         )
     return table(
-        f"Service ratio (throughput, same run); {DURABILITY}",
+        f"Service ratio (throughput, same run); {durability}",
         ["figure", "ratio", "goal", ""],
         out,
     )

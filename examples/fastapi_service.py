@@ -99,7 +99,9 @@ def build_app(review_queue: str | None = None) -> FastAPI:
 
     Args:
         review_queue: path of a SQLite file for the review queue (created if missing);
-            None keeps the cases in memory. Cases are committed before the response.
+            None keeps the cases in memory. A case is committed (flushed to disk, at
+            the queue's default ``synchronous="full"``) before the response that reports
+            its ``review_id``; concurrent requests share one commit (group commit).
     """
     from pathlib import Path
 

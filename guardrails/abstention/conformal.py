@@ -315,16 +315,21 @@ class ConformalSets(Policy):
         keep = ~_no_candidate(d)
         if not all_finite(d.proba):
             keep &= np.isfinite(d.proba).all(axis=1)
-        yi = label_index(y[keep], d.classes)
+        every = bool(keep.all())  # (the usual case: no gathers of the kept rows)
+        yi = label_index(y if every else y[keep], d.classes)
         if (yi < 0).any():
             unknown = sorted({str(v) for v in y[keep][yi < 0]})[:5]
             raise InvalidInputError(
                 f"ConformalSets.fit got labels that are not among the model's classes "
                 f"{d.classes.tolist()!r}: {unknown}."
             )
-        rows = np.flatnonzero(keep)
+        rows = np.arange(keep.shape[0]) if every else np.flatnonzero(keep)
         if self.score == "lac" and not self.randomized:  # 1 - p[y] of the kept rows only
-            cal = 1.0 - d.proba[rows, yi]
+            proba = d.proba
+            if proba.flags.c_contiguous:  # p[rows, y] through flat offsets: one take
+                cal = 1.0 - proba.reshape(-1).take(rows * proba.shape[1] + yi)
+            else:
+                cal = 1.0 - proba[rows, yi]
         else:
             cal = self.scores(d)[rows, yi]
         n = cal.shape[0]

@@ -352,5 +352,7 @@ def _check_labels(owner: str, d: Decisions, y: NDArray[Any]) -> NDArray[Any]:
 
 def _no_candidate(d: Decisions) -> NDArray[np.bool_]:
     """``(n,)`` rows where the model produced nothing (invalid input, error, timeout...)."""
+    if not d.abstained.any():
+        return np.zeros(len(d), dtype=bool)
     codes = [Reason.INVALID_INPUT, Reason.MODEL_ERROR, Reason.TIMEOUT, Reason.CIRCUIT_OPEN]
     return np.isin(d.reason, np.array(codes, dtype=np.int8)) & d.abstained

@@ -246,6 +246,8 @@ def as_batch(X: Any) -> int:
     feature, and guessing would queue one review case per value. (A 1-D array of text, for
     a text model, is a batch.)
     """
+    if type(X) is np.ndarray and X.ndim == 2:  # the common case first: a 2-D array
+        return int(X.shape[0])
     if X is None:
         raise InvalidInputError("decide() got None; expected a batch of rows.")
     if isinstance(X, (str, bytes, dict)):
@@ -444,9 +446,8 @@ class Layer(ABC):
         n = as_batch(X)
         if isinstance(X, (list, tuple)) and not any(hasattr(x, "schema") for x in self.layers()):
             _check_ragged(X)
-        call = Call(raw=X, n=n)
-        if request_id is not None:
-            call.request_id = request_id
+        # the caller's id, when given, spares drawing a random one
+        call = Call(raw=X, n=n) if request_id is None else Call(raw=X, n=n, request_id=request_id)
         if timeout is not None:
             call.deadline = call.started + timeout
         return call

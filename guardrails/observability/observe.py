@@ -355,7 +355,8 @@ class Logged(Layer):
         if d.confidence is not None:
             c = float(d.confidence[i])
             confidence = None if c != c else c
-        set_size = None if d.pred_set is None else int(d.pred_set[i].sum())
+        # (a Python sum over one row's flags: ndarray.sum is a reduction with its own setup)
+        set_size = None if d.pred_set is None else sum(d.pred_set[i].tolist())
         width = None
         if d.interval is not None:
             w = float(d.interval[i, 1] - d.interval[i, 0])

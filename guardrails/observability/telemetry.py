@@ -422,11 +422,15 @@ class Metrics:
             for key, k in counts.items():
                 decisions[key] = decisions.get(key, 0) + k
             latency = series.latency
+            bounds = self.latency_buckets
             for stage_name, secs in (("total", seconds), *d.timings.items()):
                 hist = latency.get(stage_name)
                 if hist is None:
-                    hist = latency[stage_name] = _Histogram(self.latency_buckets)
-                hist.add(secs)
+                    hist = latency[stage_name] = _Histogram(bounds)
+                # _Histogram.add inlined: one call per stage per call adds up on one record
+                hist.counts[bisect.bisect_left(bounds, secs)] += 1
+                hist.sum += secs
+                hist.count += 1
             if conf_arr is not None:
                 if conf_arr.size:
                     series.confidence.add_many(conf_arr)
