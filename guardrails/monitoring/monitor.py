@@ -324,7 +324,9 @@ class Monitored(PostLayer):
         return self.inner.fit_call(X, y, call)  # calibration data is not traffic: not observed
 
     def post(self, d: Decisions, call: Call) -> Decisions:
-        rows = ~np.isin(d.reason, _NO_OUTPUT)
+        rows = np.ones(len(d.reason), dtype=bool)  # rows with an output (np.isin is slow)
+        for code in _NO_OUTPUT.tolist():
+            rows &= d.reason != code
         if call.valid is not None and len(call.valid) == len(d):
             rows &= call.valid
         idx = np.flatnonzero(rows)
@@ -365,7 +367,11 @@ class Monitored(PostLayer):
             return None
         source = call.raw if call.model_input is None else call.model_input
         try:
-            rows = call.model_rows(idx) if call.model_input is not None else call.rows(idx)
+            rows: Any
+            if isinstance(source, np.ndarray) and source.ndim and idx.size == len(source):
+                rows = source  # every row observed: no copy
+            else:
+                rows = call.model_rows(idx) if call.model_input is not None else call.rows(idx)
             if isinstance(rows, np.ndarray) and rows.dtype.kind not in "iufbO":
                 raise InvalidInputError("not numeric")
             if isinstance(rows, list) and rows and not isinstance(rows[0], Mapping):

@@ -381,9 +381,12 @@ class _Coarse:
         return self.k + 2
 
     def bins(self, x: NDArray[np.float64]) -> NDArray[np.intp]:
-        t = (x - self.lo) * self.scale
+        t = x - self.lo
+        t *= self.scale
         np.clip(t, -1.0, float(self.k), out=t)
-        return t.astype(np.intp) + 1
+        out = t.astype(np.intp)
+        out += 1
+        return out
 
     @classmethod
     def of(cls, f: _Numeric) -> _Coarse:
@@ -450,13 +453,28 @@ def window_verdicts(
     n_windows = len(windows)
     psi_limit = limits.get("psi") if "psi" in tests else None
 
-    def per_window(codes: NDArray[np.intp], size: int) -> NDArray[np.int64]:
-        """(n_windows, size) counts of codes ``< size`` (codes == size are left out)."""
-        flat = np.bincount(bucket * (size + 1) + codes, minlength=n_buckets * (size + 1))
-        table = flat.reshape(n_buckets, size + 1)[:, :size]
+    offsets: dict[int, NDArray[np.intp]] = {}
+
+    def per_bucket(codes: NDArray[np.intp], size: int) -> NDArray[np.int64]:
+        """(n_buckets, size) counts of codes ``< size`` (codes == size are left out);
+        ``codes`` is consumed."""
+        off = offsets.get(size)
+        if off is None:
+            off = offsets[size] = bucket * (size + 1)
+        codes += off
+        flat = np.bincount(codes, minlength=n_buckets * (size + 1))
+        table: NDArray[np.int64] = flat.reshape(n_buckets, size + 1)[:, :size]
+        return table
+
+    def windowed(table: NDArray[np.int64]) -> NDArray[np.int64]:
+        """(n_windows, size) counts of each window from its buckets' counts."""
+        size = table.shape[1]
         acc = np.concatenate((np.zeros((1, size), np.int64), np.cumsum(table, axis=0)))
         out: NDArray[np.int64] = acc[stop] - acc[first]
         return out
+
+    def per_window(codes: NDArray[np.intp], size: int) -> NDArray[np.int64]:
+        return windowed(per_bucket(codes, size))
 
     features = profile._all_features()
     n_seen = np.zeros((len(features), n_windows), dtype=np.int64)
@@ -481,7 +499,11 @@ def window_verdicts(
             else:
                 codes = np.full(x.size, part.size, dtype=np.intp)
                 codes[finite] = part.bins(x[finite])
-            hist = per_window(codes, part.size)
+            near = None
+            if psi_limit is not None:  # values in a coarse bin holding a PSI edge
+                near = np.flatnonzero(np.concatenate((part.hit, [False]))[codes])
+            table = per_bucket(codes, part.size)
+            hist = windowed(table)
             n = hist.sum(axis=1)
             n_seen[i] = n
             ok = n > 0
@@ -489,21 +511,25 @@ def window_verdicts(
             if "ks" in tests:
                 fw = np.cumsum(hist, axis=1) / safe
                 fr = part.ref / f.m
-                fw_prev = np.concatenate((np.zeros((n_windows, 1)), fw[:, :-1]), axis=1)
                 fr_prev = np.concatenate(([0.0], fr[:-1]))
-                ks_low[i] = np.abs(fw - fr).max(axis=1) - f.gap  # D on the kept points
-                ks_high[i] = np.maximum((fw - fr_prev).max(axis=1), (fr - fw_prev).max(axis=1))
-            if psi_limit is not None:  # bins: below the minimum, B inner, above the maximum
+                diff = fw - fr
+                ks_low[i] = np.abs(diff, out=diff).max(axis=1) - f.gap  # D on the kept points
+                up = (fw - fr_prev).max(axis=1)
+                down = np.maximum((fr[1:] - fw[:, :-1]).max(axis=1), fr[0])  # F_w = 0 before
+                ks_high[i] = np.maximum(up, down)
+            if psi_limit is not None and near is not None:
+                # PSI bins (below the minimum, B inner, above the maximum): every value of
+                # a coarse bin without an edge has that bin's PSI bin; the others are searched
                 n_psi = part.edges.size + 1
-                if every:
-                    psi_codes = part.base[codes]
-                    near = part.hit[codes]
-                else:
-                    psi_codes = np.full(x.size, n_psi, dtype=np.intp)
-                    psi_codes[finite] = part.base[codes[finite]]
-                    near = finite & part.hit[np.minimum(codes, part.size - 1)]
-                psi_codes[near] = np.searchsorted(part.edges, x[near], side="right")
-                bins = per_window(psi_codes, n_psi) / safe
+                whole = np.flatnonzero(~part.hit)
+                onehot = np.zeros((part.size, n_psi))
+                onehot[whole, part.base[whole]] = 1.0
+                psi_table = np.rint(table.astype(np.float64) @ onehot).astype(np.int64)
+                codes_near = np.searchsorted(part.edges, x[near], side="right")
+                psi_table += np.bincount(
+                    bucket[near] * n_psi + codes_near, minlength=n_buckets * n_psi
+                ).reshape(n_buckets, n_psi)
+                bins = windowed(psi_table) / safe
                 flags[i] = ok & _psi_rows(f.ref_bins, bins, psi_limit)
         else:
             counts = per_window(np.asarray(col, dtype=np.intp), f.size)
@@ -546,15 +572,14 @@ def window_verdicts(
             if correction == "bonferroni"
             else np.full(n_windows, alpha)
         )
-        keys = np.stack((n_i.astype(np.float64), levels))
-        uniq, inverse = np.unique(keys, axis=1, return_inverse=True)
-        table = np.array(
-            [
-                _ks_critical(_ks_sizes(int(n), f.m), float(level)) if n > 0 else np.inf
-                for n, level in uniq.T.tolist()
-            ]
-        )
-        critical = table[inverse.reshape(-1)]
+        found: dict[tuple[int, float], float] = {}
+        critical = np.empty(n_windows)
+        for w, key in enumerate(zip(n_i.tolist(), levels.tolist())):
+            value = found.get(key)
+            if value is None:
+                n_w, level = key
+                value = found[key] = _ks_critical(_ks_sizes(n_w, f.m), level) if n_w > 0 else np.inf
+            critical[w] = value
         sure = (low > critical * (1.0 + _BAND)) & (low >= min_effect)
         maybe = ~sure & ~(ks_high[i] < critical * (1.0 - _BAND)) & ~small
         flags[i] |= (n_i > 0) & sure

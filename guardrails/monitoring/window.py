@@ -154,8 +154,7 @@ def _locate(layout: _Layout, x: NDArray[np.float64], k: NDArray[np.intp]) -> NDA
     cell += 1
     n = L.first[cell]
     n -= base
-    flat_base, flat_n = base.reshape(-1), n.reshape(-1)
-    flat_x = np.broadcast_to(x, base.shape).reshape(-1)
+    flat_base, flat_n, flat_x = base.reshape(-1), n.reshape(-1), x.reshape(-1)
     live = np.flatnonzero(flat_n > 1)  # most cells hold at most one point: nothing to search
     while live.size:  # branch-free lower bound on the values still searching
         b, m = flat_base[live], flat_n[live]

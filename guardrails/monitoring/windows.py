@@ -263,9 +263,13 @@ def observe_batch(
     def rows_state(a: int, b: int, state: WindowState | None = None) -> WindowState:
         state = mon.profile.window_state() if state is None else state
         before = state.rows
-        part = np.arange(a, b)
+        part = slice(a, b)
         state.update(
-            None if inputs is None else take_rows(inputs, part),
+            None
+            if inputs is None
+            else inputs[part]
+            if isinstance(inputs, np.ndarray)
+            else take_rows(inputs, np.arange(a, b)),
             predictions=None if pred is None else pred[part],
             confidence=None if conf is None else conf[part],
             abstained=None if abst is None else abst[part],
@@ -282,9 +286,9 @@ def observe_batch(
     def window(j: int) -> WindowState:
         d0 = len(carried)
         seq = [carried[k] if k < d0 else bucket(k - d0) for k in range(d0 + j + 1 - nb, d0 + j + 1)]
-        total_state = seq[0]
-        for state in seq[1:]:
-            total_state = total_state.merge(state)
+        total_state = mon.profile.window_state()
+        for state in seq:  # one new state, not one per merge
+            total_state._accumulate(state, +1)
         return total_state
 
     by_close = dict(zip(clean, verdicts))
