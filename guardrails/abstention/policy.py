@@ -45,7 +45,9 @@ class Verdict:
     Attributes:
         abstain: ``(n,)`` bool, rows to withhold.
         reason: the [`Reason`][] for every withheld row, or ``(n,)`` int8 codes.
-        detail: readable explanation, one for all rows or ``(n,)`` object.
+        detail: readable explanation, one for all rows or ``(n,)`` object, or a
+            ``CodedText`` (guardrails.core.coded) that reads like that column
+            (``len``, indexing, ``np.asarray``; ``detail_column()`` builds it).
         columns: decision columns the policy computed (e.g. ``pred_set``), to be set.
     """
 

@@ -421,17 +421,18 @@ class ModelAdapter(Layer):
     def _binary_proba(self, arr: NDArray[np.float64], classes: NDArray[Any]) -> Decisions | None:
         """Two probability columns checked by whole-batch reductions, no per-row masks.
 
-        ``|p0 + p1 - 1|`` has a finite maximum within tolerance only when every row is
-        finite and sums to 1 (NaN and infinity make it NaN or infinite), and the columns'
-        minimum and maximum bound every value; the decisions are those of the general
+        The row sums' extremes are within tolerance of 1 only when every row is finite and
+        sums to 1 (NaN and infinity make a sum NaN or infinite), and the columns' minimum
+        and maximum bound every value; the decisions are those of the general
         path. Returns None when a check fails: the general path then finds the rows.
         """
         p0, p1 = arr[:, 0], arr[:, 1]
-        off = np.add(p0, p1)
-        off -= 1.0
-        np.abs(off, out=off)
-        worst = off.max()
-        if not worst <= _SUM_TOLERANCE or arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
+        sums = np.add(p0, p1)
+        # max |s - 1| <= tol, from the extreme sums (s - 1 is monotonic in s, 1 - s = -(s - 1)
+        # exactly); a NaN sum makes both extremes NaN and the test False
+        if not (sums.max() - 1.0 <= _SUM_TOLERANCE and 1.0 - sums.min() <= _SUM_TOLERANCE):
+            return None
+        if arr.min() < -1e-9 or arr.max() > 1 + 1e-9:
             return None
         second = np.greater(p1, p0)  # argmax's first-maximum rule for two columns
         return Decisions(

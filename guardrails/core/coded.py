@@ -22,7 +22,7 @@ class CodedText:
     """Texts of ``n`` rows as codes: row ``i`` holds ``texts[codes[i]]``; code 0 is None.
 
     Reads like the object column it stands for (``len``, indexing, ``np.asarray``);
-    [`column`][] builds that column once and keeps it.
+    ``column()`` builds that column once and keeps it.
 
     Examples:
         >>> import numpy as np

@@ -125,7 +125,9 @@ class Decisions:
       stage overrode (0 where none), ``overridden_detail`` ``(n,)`` that verdict's detail.
     - ``classes`` ``(k,)`` and ``timings`` (seconds per stage for the batch) are not per row.
 
-    Treat instances as immutable: every method returns a new batch.
+    Treat instances as immutable: every method returns a new batch. A column may be a
+    read-only view (the ``stage`` column of a large batch answered by one stage is one
+    name broadcast over the rows): copy it before changing it.
 
     Examples:
         >>> import numpy as np
