@@ -48,7 +48,7 @@ from guardrails.monitoring.performance import JoinedScores, PerformanceRule, Per
 from guardrails.monitoring.reference import MIN_EFFECT, TESTS
 from guardrails.monitoring.results import DriftReport, FeatureDrift, TestResult
 from guardrails.monitoring.verdicts import _Coarse, drifted_features
-from guardrails.monitoring.window import WindowState, _Rows
+from guardrails.monitoring.window import WindowState, _BlockSums, _Rows
 from guardrails.monitoring.windows import (
     _LazyScores,
     _merged,
@@ -438,7 +438,7 @@ class Monitored(PostLayer):
 
     def _evaluate(
         self,
-        state: WindowState,
+        state: WindowState | _BlockSums,
         later: Callable[[], WindowState] | None = None,
         whole: Callable[[], WindowState] | None = None,
     ) -> list[dict[str, Any]]:
@@ -455,7 +455,11 @@ class Monitored(PostLayer):
             min_effect=self.min_effect,
             whole=whole,
         )
-        return self._conclude(names, state.rows, later if later is not None else lambda: state)
+        if later is None:
+            assert isinstance(state, WindowState)  # a view comes with the state's maker
+            full = state
+            later = lambda: full  # noqa: E731
+        return self._conclude(names, state.rows, later)
 
     def _conclude(
         self, names: list[str], rows: int, state: Callable[[], WindowState]

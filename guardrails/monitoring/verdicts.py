@@ -34,7 +34,7 @@ from guardrails.monitoring.statistics import (
     _tv,
     _wasserstein,
 )
-from guardrails.monitoring.window import WindowState, _layout
+from guardrails.monitoring.window import WindowState, _BlockSums, _layout
 
 __all__ = ["drifted_features", "window_verdicts"]
 
@@ -192,7 +192,7 @@ def _critical_values(
 
 def drifted_features(
     profile: DriftProfile,
-    state: WindowState,
+    state: WindowState | _BlockSums,
     *,
     tests: Sequence[str],
     alpha: float,
@@ -216,8 +216,11 @@ def drifted_features(
     for a statistic the block sums do not settle.
     """
     if correction == "bh":
+        if whole is not None:
+            state = whole()
+        assert isinstance(state, WindowState)
         report = profile.evaluate(
-            whole() if whole is not None else state,
+            state,
             tests=tests,
             alpha=alpha,
             correction=correction,
@@ -233,7 +236,7 @@ def drifted_features(
     first = layout.block_first
     n_all = np.add.reduceat(sums, first[:-1]) if features else np.zeros(0, dtype=np.int64)
     seen = n_all > 0
-    full: list[WindowState] = [] if whole is not None else [state]
+    full: list[WindowState] = [state] if isinstance(state, WindowState) and whole is None else []
 
     def exact() -> WindowState:
         if not full:
@@ -492,24 +495,25 @@ def window_verdicts(
             part = cache.get(i)
             if part is None:
                 part = cache[i] = _Coarse.of(f)
-            finite = np.isfinite(x)
-            every = bool(finite.all())
+            with np.errstate(over="ignore", invalid="ignore"):
+                every = bool(np.isfinite(x.sum()))  # a finite sum: every value finite
             if every:  # the common case: no masks, no copies
                 codes = part.bins(x)
             else:
+                finite = np.isfinite(x)
                 codes = np.full(x.size, part.size, dtype=np.intp)
                 codes[finite] = part.bins(x[finite])
             near = None
             if psi_limit is not None:  # values in a coarse bin holding a PSI edge
                 near = np.flatnonzero(np.concatenate((part.hit, [False]))[codes])
             table = per_bucket(codes, part.size)
-            hist = windowed(table)
-            n = hist.sum(axis=1)
+            below = windowed(np.cumsum(table, axis=1))  # each window's counts by bin, cumulated
+            n = below[:, -1]
             n_seen[i] = n
             ok = n > 0
             safe = np.where(ok, n, 1)[:, None]
             if "ks" in tests:
-                fw = np.cumsum(hist, axis=1) / safe
+                fw = below / safe
                 fr = part.ref / f.m
                 fr_prev = np.concatenate(([0.0], fr[:-1]))
                 diff = fw - fr

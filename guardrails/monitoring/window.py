@@ -281,6 +281,17 @@ class _Rows:
         state._blocks_fresh = False
 
 
+class _BlockSums:
+    """A window known only by its rows and block sums: all a verdict reads, unless a
+    statistic is close to its critical value (then the verdict asks for the state)."""
+
+    def __init__(self, blocks: NDArray[np.int64], rows: int) -> None:
+        self._blocks, self.rows = blocks, rows
+
+    def _block_sums(self) -> NDArray[np.int64]:
+        return self._blocks
+
+
 # -- window state ----------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from guardrails.monitoring.drift import DriftProfile
 from guardrails.monitoring.reference import _Numeric
 from guardrails.monitoring.results import DriftReport, FeatureDrift
 from guardrails.monitoring.verdicts import window_verdicts
-from guardrails.monitoring.window import WindowState
+from guardrails.monitoring.window import WindowState, _BlockSums
 
 if TYPE_CHECKING:
     from guardrails.monitoring.monitor import Monitored
@@ -83,11 +83,12 @@ class _Window:
         return self.total
 
     def rebuild_total(self) -> None:
-        """Recompute the running total from the buckets (after the batch path set them)."""
+        """Recompute the running total's block sums from the buckets (after the batch path
+        set them); its counts follow when [`whole`][] is asked."""
         self.total = self.profile.window_state()
         for state in self.done:
-            self.total._accumulate(state, +1)
-        self._stale = False
+            self.total._accumulate(state, +1, blocks_only=True)
+        self._stale = bool(self.done)
 
     def reset(self) -> None:
         self.done.clear()
@@ -297,8 +298,16 @@ def observe_batch(
         if j in by_close:
             names = by_close[j]
             events += mon._conclude(names, nb * cap, functools.partial(window, j))
-        else:
-            events += mon._evaluate(window(j))
+        else:  # verdict from the buckets' block sums; the state only if asked for
+            d0 = len(carried)
+            parts = [
+                carried[k] if k < d0 else bucket(k - d0) for k in range(d0 + j + 1 - nb, d0 + j + 1)
+            ]
+            view = _BlockSums(
+                np.sum([s._block_sums() for s in parts], axis=0), sum(s.rows for s in parts)
+            )
+            later = functools.partial(window, j)
+            events += mon._evaluate(view, later, later)
     kept = [bucket(j) for j in range(max(0, n_closed - nb), n_closed)] if nb > 1 else []
     w.done = deque(kept)
     w.rebuild_total()
