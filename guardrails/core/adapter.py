@@ -29,6 +29,7 @@ __all__ = ["ModelAdapter", "OutputKind", "as_layer"]
 OutputKind = Literal["proba", "scores", "labels", "values"]
 _KINDS: tuple[str, ...] = get_args(OutputKind)
 _SUM_TOLERANCE = 1e-4
+_TRUST_FROM = 64  # rows from which a checked batch is handed to sklearn as finite
 _DETAIL_LIMIT = 300
 
 
@@ -263,13 +264,23 @@ class ModelAdapter(Layer):
         # a scikit-learn estimator that refuses NaN and infinity checks them itself, before
         # any work: its float batch goes straight in, and only when it raises are the rows
         # screened (so the rows it cannot take are withheld as INVALID_INPUT, as always)
-        lazy = (
+        refuses = (
             getattr(self, "_refuses_non_finite", False)
             and isinstance(X, np.ndarray)
             and X.dtype.kind == "f"
-            and X is not call.finite_rows
         )
+        # rows a validating layer found finite are handed over as such: the estimator's
+        # own scan of them (one sum over the batch, 0.2x of a LogisticRegression call)
+        # would be the second of the call
+        trusted = refuses and X is call.finite_rows and n >= _TRUST_FROM
+        lazy = refuses and X is not call.finite_rows
         send, whole = self._screen(X, call, finite=not lazy)
+        if trusted and whole is None and send is None:
+            out = self._invoke_finite(X, n)
+            out.timings[self.stage_name] = out.timings.get(self.stage_name, 0.0) + (
+                time.perf_counter() - t0
+            )
+            return out
         if lazy and whole is None:
             out, raised = self._invoke(X, n)
             if raised:
@@ -308,6 +319,15 @@ class ModelAdapter(Layer):
 
     def _call(self, X: Any, n: int) -> Decisions:
         return self._invoke(X, n)[0]
+
+    def _invoke_finite(self, X: Any, n: int) -> Decisions:
+        """The decisions of a scikit-learn estimator on rows known to be finite, with its
+        own finiteness check (``check_array``'s) switched off for the call: the rows were
+        scanned already (sklearn's scan of 100,000 x 20 costs about 0.45 ms here)."""
+        from sklearn import config_context
+
+        with config_context(assume_finite=True):
+            return self._invoke(X, n)[0]
 
     def _invoke(self, X: Any, n: int) -> tuple[Decisions, bool]:
         """The model's decisions on ``X``, and whether the model raised."""

@@ -6,8 +6,11 @@ import pickle
 
 import numpy as np
 import pytest
+import sklearn
+from sklearn.linear_model import LogisticRegression
 
-from guardrails import ConformalSets, Decisions, ModelAdapter, Reason
+import guardrails.core.adapter as adapter_module
+from guardrails import ConformalSets, Decisions, ModelAdapter, Reason, guard, infer_schema
 from guardrails.calibration.base import logits_from_proba, softmax
 from guardrails.calibration.scaling import TemperatureScaling
 from guardrails.core.coded import CodedText
@@ -131,3 +134,30 @@ def test_a_large_batch_stage_column_is_read_only_and_copies_freely() -> None:
     stage[0] = "fallback"
     assert d.replace(stage=stage).stage[0] == "fallback" and d.stage[0] == "primary"
     assert Decisions.withheld(1000, Reason.MODEL_ERROR, detail="boom")[999].detail == "boom"
+
+
+def test_validated_rows_reach_sklearn_as_finite_with_the_same_decisions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = (X[:, 0] + rng.normal(size=600) > 0).astype(int)
+    model = LogisticRegression().fit(X[:300], y[:300])
+    g = guard(model).validate(infer_schema(X[:300], margin=0.5)).fit(X[300:], y[300:])
+    seen: list[bool] = []
+    predict = model.predict_proba
+
+    def spy(Z: np.ndarray) -> np.ndarray:
+        seen.append(bool(sklearn.get_config()["assume_finite"]))
+        return predict(Z)
+
+    adapter = g.layer(ModelAdapter)
+    assert adapter is not None
+    monkeypatch.setattr(adapter, "_method", spy)  # (resolved when the guard was built)
+    bad = X[300:].copy()
+    bad[3, 1] = np.nan  # validation withholds the row: the batch is not vouched for whole
+    trusted = [g.decide(X[300:]), g.decide(bad)]
+    monkeypatch.setattr(adapter_module, "_TRUST_FROM", 10**9)
+    assert [g.decide(X[300:]), g.decide(bad)] == trusted
+    assert seen == [True, False, False, False]
+    assert sklearn.get_config()["assume_finite"] is False
