@@ -391,7 +391,9 @@ class WindowState:
             self._counts + other._counts,
             self._sums + other._sums,
             self.rows + other.rows,
-            self._blocks + other._blocks if self._blocks_fresh and other._blocks_fresh else None,
+            self._blocks + other._blocks  # a copy's blocks may differ (its PSI edges)
+            if self._blocks_fresh and other._blocks_fresh and other.profile is self.profile
+            else None,
         )
         return out
 
