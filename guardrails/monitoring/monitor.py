@@ -440,10 +440,11 @@ class Monitored(PostLayer):
         self,
         state: WindowState | _BlockSums,
         later: Callable[[], WindowState] | None = None,
-        whole: Callable[[], WindowState] | None = None,
+        whole: Callable[[int | None], WindowState] | None = None,
     ) -> list[dict[str, Any]]:
         """Verdict of the window ``state`` (read now); ``later()`` rebuilds it for a report;
-        ``whole()``, when given, brings ``state``'s counts up to its block sums."""
+        ``whole(i)``, when given, brings feature ``i``'s counts (every feature's for
+        ``None``) up to ``state``'s block sums."""
         names = drifted_features(
             self.profile,
             state,

@@ -200,7 +200,7 @@ def drifted_features(
     limits: Mapping[str, float | None],
     ks_method: str,
     min_effect: float = 0.0,
-    whole: Callable[[], WindowState] | None = None,
+    whole: Callable[[int | None], WindowState] | None = None,
 ) -> list[str]:
     """The ``drifted_features`` of ``profile.evaluate(state, ...)``, computed faster.
 
@@ -211,13 +211,14 @@ def drifted_features(
     sums. Distances without a threshold are not computed at all. Benjamini-Hochberg
     needs every p-value: it evaluates.
 
-    ``whole()`` gives the state with its counts and sums up to date, when ``state``'s
-    block sums are ahead of them (a sliding window's running total); it is called only
-    for a statistic the block sums do not settle.
+    ``whole(i)`` gives the state with feature ``i``'s counts and sums up to date
+    (every feature's for ``None``), when ``state``'s block sums are ahead of them (a
+    sliding window's running total); it is called only for a statistic the block sums
+    do not settle.
     """
     if correction == "bh":
         if whole is not None:
-            state = whole()
+            state = whole(None)
         assert isinstance(state, WindowState)
         report = profile.evaluate(
             state,
@@ -236,13 +237,13 @@ def drifted_features(
     first = layout.block_first
     n_all = np.add.reduceat(sums, first[:-1]) if features else np.zeros(0, dtype=np.int64)
     seen = n_all > 0
-    full: list[WindowState] = [state] if isinstance(state, WindowState) and whole is None else []
+    full = state if isinstance(state, WindowState) and whole is None else None
 
-    def exact() -> WindowState:
-        if not full:
-            assert whole is not None
-            full.append(whole())
-        return full[0]
+    def exact(i: int) -> WindowState:  # a state whose feature ``i`` is up to date
+        if full is not None:
+            return full
+        assert whole is not None
+        return whole(i)
 
     num = layout.numeric
     is_num = np.zeros(len(features), dtype=bool)
@@ -275,7 +276,7 @@ def drifted_features(
             for r in np.flatnonzero(close & ok).tolist():  # the sum's rounding may matter
                 f = features[int(num[r])]
                 assert isinstance(f, _Numeric)
-                shares = f.bin_counts(exact().counts[int(num[r])]) / int(n[r])
+                shares = f.bin_counts(exact(int(num[r])).counts[int(num[r])]) / int(n[r])
                 psi_flags[r] = _psi(f.ref_bins, shares) > psi_limit
             flags[num] |= ok & psi_flags
         w_limit = limits.get("wasserstein") if "wasserstein" in tests else None
@@ -284,7 +285,7 @@ def drifted_features(
             i = int(num[r])
             f = features[i]
             assert isinstance(f, _Numeric)
-            counts, sums_i, n_i = exact().counts[i], exact().sums[i], int(n[r])
+            counts, sums_i, n_i = exact(i).counts[i], exact(i).sums[i], int(n[r])
             if w_limit is not None and sums_i is not None:
                 flags[i] = _distance_flag(
                     "wasserstein", _wasserstein(f, counts, sums_i, n_i), limits
@@ -310,7 +311,7 @@ def drifted_features(
 
 def _ks_verdicts(
     profile: DriftProfile,
-    exact: Callable[[], WindowState],
+    exact: Callable[[int], WindowState],
     num: NDArray[np.intp],
     fw: NDArray[np.float64],
     n: NDArray[np.int64],
@@ -354,7 +355,7 @@ def _ks_verdicts(
         i = int(num[r])
         f = features[i]
         assert isinstance(f, _Numeric)
-        counts, n_i = exact().counts[i], int(n[r])
+        counts, n_i = exact(i).counts[i], int(n[r])
         d = _ks_statistic(f, counts, n_i)
         out[r] = _ks_drifted(
             f, n_i, d, d, m_tests, alpha, correction, ks_method, lambda c=counts: c, min_effect

@@ -19,7 +19,7 @@ from guardrails.monitoring.drift import DriftProfile
 from guardrails.monitoring.reference import _Numeric
 from guardrails.monitoring.results import DriftReport, FeatureDrift
 from guardrails.monitoring.verdicts import window_verdicts
-from guardrails.monitoring.window import WindowState, _BlockSums
+from guardrails.monitoring.window import WindowState, _BlockSums, _layout
 
 if TYPE_CHECKING:
     from guardrails.monitoring.monitor import Monitored
@@ -45,6 +45,7 @@ class _Window:
         self.current = profile.window_state()
         self.total = profile.window_state()
         self._stale = False  # the total's counts and sums lag its block sums
+        self._fresh: set[int] = set()  # features whose counts and sums do not lag
 
     @property
     def nbytes(self) -> int:
@@ -65,21 +66,38 @@ class _Window:
         self.done.append(self.current)
         self.total._accumulate(self.current, +1, blocks_only=True)
         self._stale = True
+        self._fresh.clear()
         self.current = self.profile.window_state()
         if len(self.done) < self.n_buckets:
             return None
         return self.total, tuple(self.done)
 
-    def whole(self) -> WindowState:
-        """The running total with its counts and sums up to date (the window's state)."""
-        if self._stale:
-            total, first = self.total, self.done[0]
-            np.copyto(total._counts, first._counts)
-            np.copyto(total._sums, first._sums)
-            for state in list(self.done)[1:]:
+    def whole(self, feature: int | None = None) -> WindowState:
+        """The running total with its counts and sums up to date (the window's state):
+        every feature's, or only ``feature``'s (a verdict that needs one feature's counts
+        reads no other)."""
+        if not self._stale:
+            return self.total
+        total, done = self.total, list(self.done)
+        if feature is None:
+            np.copyto(total._counts, done[0]._counts)
+            np.copyto(total._sums, done[0]._sums)
+            for state in done[1:]:
                 total._counts += state._counts
                 total._sums += state._sums
             self._stale = False
+        elif feature not in self._fresh:
+            a, b, c = _layout(self.profile).views[feature]
+            counts = total._counts[a:b]
+            np.copyto(counts, done[0]._counts[a:b])
+            for state in done[1:]:
+                counts += state._counts[a:b]
+            if c >= 0:
+                sums = total._sums[c : c + b - a]
+                np.copyto(sums, done[0]._sums[c : c + b - a])
+                for state in done[1:]:
+                    sums += state._sums[c : c + b - a]
+            self._fresh.add(feature)
         return self.total
 
     def rebuild_total(self) -> None:
@@ -89,12 +107,14 @@ class _Window:
         for state in self.done:
             self.total._accumulate(state, +1, blocks_only=True)
         self._stale = bool(self.done)
+        self._fresh.clear()
 
     def reset(self) -> None:
         self.done.clear()
         self.current = self.profile.window_state()
         self.total = self.profile.window_state()
         self._stale = False
+        self._fresh.clear()
 
 
 def _merged(buckets: tuple[WindowState, ...]) -> WindowState:
@@ -307,7 +327,8 @@ def observe_batch(
                 np.sum([s._block_sums() for s in parts], axis=0), sum(s.rows for s in parts)
             )
             later = functools.partial(window, j)
-            events += mon._evaluate(view, later, later)
+            once = functools.lru_cache(maxsize=1)(later)  # one state, whichever features
+            events += mon._evaluate(view, later, lambda _feature, once=once: once())
     kept = [bucket(j) for j in range(max(0, n_closed - nb), n_closed)] if nb > 1 else []
     w.done = deque(kept)
     w.rebuild_total()
