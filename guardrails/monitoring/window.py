@@ -33,7 +33,9 @@ class _Layout:
     ``2 * q`` equal cells: every grid point whose cell is below a value's cell is below
     the value, every one whose cell is above is above it (the cell of ``x`` is a
     nondecreasing function of ``x``), so only the grid points of the value's own cell
-    are searched, by a branch-free bisection run on all values at once.
+    are searched, by a branch-free bisection run on all values at once. Most cells hold
+    at most one point: its value is kept next to its position (``head``), so that such
+    a value's slot costs one table read.
     """
 
     start: NDArray[np.intp]  # (n_features + 1,) first slot of each feature, then the total
@@ -51,6 +53,9 @@ class _Layout:
     # flat tables
     grid: NDArray[np.float64]  # every grid, each followed by +inf
     first: NDArray[np.intp]  # per cell, the first point (in ``grid``) not in a lower cell
+    # per cell, in one 16-byte entry (one memory read): the value of that first point
+    # (real part) and ``2 * first + (the cell holds more than one point)`` (imaginary)
+    head: NDArray[np.complex128]
     # blocks of slots for the verdicts: KS bounds and PSI bins of numeric features, every
     # slot of a categorical one
     block_starts: NDArray[np.intp]  # increasing global slots, each feature's first included
@@ -113,6 +118,9 @@ def _layout(profile: DriftProfile) -> _Layout:
         blocks.append(start[i] + np.unique(local[local < f.size]))
     grid_start_a = np.array(grid_start, dtype=np.intp)
     numeric_a = np.array(numeric, dtype=np.intp)
+    grid_a = np.concatenate(grids) if grids else np.zeros(0)
+    first_a = np.concatenate(firsts).astype(np.intp) if firsts else np.zeros(0, np.intp)
+    head = grid_a[first_a] + 1j * (2 * first_a + (np.diff(first_a, append=0) > 1))
     out = _Layout(
         start=start,
         sum_start=sum_start,
@@ -125,8 +133,9 @@ def _layout(profile: DriftProfile) -> _Layout:
         grid_start=grid_start_a,
         slot_shift=start[numeric_a] - 2 * grid_start_a,
         sum_shift=sum_start[numeric_a] - start[numeric_a],
-        grid=np.concatenate(grids) if grids else np.zeros(0),
-        first=np.concatenate(firsts).astype(np.intp) if firsts else np.zeros(0, np.intp),
+        grid=grid_a,
+        first=first_a,
+        head=head.astype(np.complex128),
         block_starts=np.concatenate(blocks) if blocks else np.zeros(0, np.intp),
         block_first=np.concatenate(([0], np.cumsum([b.size for b in blocks]))).astype(np.intp),
         position={i: j for j, i in enumerate(numeric)},
@@ -150,21 +159,32 @@ def _locate(layout: _Layout, x: NDArray[np.float64], k: NDArray[np.intp]) -> NDA
     np.clip(t, -1.0, L.top[k], out=t)
     cell = t.astype(np.intp)
     cell += L.cells[k] + 1
-    base = L.first[cell]  # first candidate point; the answer is in [base, base + n]
-    cell += 1
-    n = L.first[cell]
-    n -= base
-    flat_base, flat_n, flat_x = base.reshape(-1), n.reshape(-1), x.reshape(-1)
-    live = np.flatnonzero(flat_n > 1)  # most cells hold at most one point: nothing to search
-    while live.size:  # branch-free lower bound on the values still searching
-        b, m = flat_base[live], flat_n[live]
-        half = m >> 1
-        b += half * (L.grid[b + half] < flat_x[live])
-        m -= half
-        flat_base[live], flat_n[live] = b, m
-        live = live[m > 1]
-    base += L.grid[base] < x  # the first point >= x (the +inf after each grid stops it)
-    eq = L.grid[base] == x
+    head = L.head[cell]  # the cell's first point: its value and where it is
+    meta = head.imag.astype(np.intp)
+    base = meta >> 1  # the first point >= x, unless the cell holds more than one point
+    value = head.real
+    lt = value < x  # a cell of one point: x is above it (the next point is above x) ...
+    eq = value == x  # ... or at it, or below it
+    live = np.flatnonzero((meta & 1).reshape(-1))  # cells of several points: search
+    if live.size:
+        flat_base, flat_x, cell = base.reshape(-1), x.reshape(-1), cell.reshape(-1)
+        b = flat_base[live]
+        n = L.first[cell[live] + 1] - b  # the answer is in [b, b + n]
+        searching = np.arange(live.size)
+        while searching.size:  # branch-free lower bound on the values still searching
+            bs, m = b[searching], n[searching]
+            half = m >> 1
+            bs += half * (L.grid[bs + half] < flat_x[live[searching]])
+            m -= half
+            b[searching], n[searching] = bs, m
+            searching = searching[m > 1]
+        xs = flat_x[live]
+        b += L.grid[b] < xs  # the first point >= x (the +inf after each grid stops it)
+        flat_base[live] = b
+        flat_eq, flat_lt = eq.reshape(-1), lt.reshape(-1)
+        flat_eq[live] = L.grid[b] == xs
+        flat_lt[live] = False
+    base += lt
     base *= 2
     base += eq
     base += L.slot_shift[k]
