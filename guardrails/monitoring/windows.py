@@ -118,9 +118,11 @@ class _Window:
 
 
 def _merged(buckets: tuple[WindowState, ...]) -> WindowState:
-    total = buckets[0]
-    for state in buckets[1:]:
-        total = total.merge(state)  # a new state: the buckets stay as they are
+    if len(buckets) == 1:
+        return buckets[0]
+    total = buckets[0].merge(buckets[1])  # a new state: the buckets stay as they are
+    for state in buckets[2:]:  # added in place: the same sums, one state allocated
+        total._accumulate(state, +1)
     return total
 
 
