@@ -330,7 +330,11 @@ def observe_batch(
             )
             later = functools.partial(window, j)
             once = functools.lru_cache(maxsize=1)(later)  # one state, whichever features
-            events += mon._evaluate(view, later, lambda _feature, once=once: once())
+
+            def whole(feature: int | None, once: Callable[[], WindowState] = once) -> WindowState:
+                return once()
+
+            events += mon._evaluate(view, later, whole)
     kept = [bucket(j) for j in range(max(0, n_closed - nb), n_closed)] if nb > 1 else []
     w.done = deque(kept)
     w.rebuild_total()
