@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from structlog.testing import CapturingLogger
 
 from guardrails import DriftProfile, Monitored, confidence_below, guard
-from guardrails.monitoring.verdicts import drifted_features
+from tests.monitoring.support import assert_verdict_is_the_full_evaluations
 
 
 def drifting_rows(seed: int, n: int) -> NDArray[np.float64]:
@@ -138,15 +138,8 @@ def test_every_window_verdict_is_the_full_evaluation_verdict(
                 abstained=np.abs(X[:, 0]) < 0.3,
             )
             for ks_method in ("asymp", "auto"):
-                report = profile.evaluate(state, correction=correction, ks_method=ks_method)
-                assert report.drifted_features == drifted_features(
-                    profile,
-                    state,
-                    tests=("ks", "chi2", "psi", "wasserstein", "js"),
-                    alpha=0.05,
-                    correction=correction,
-                    limits={"psi": 0.2, "wasserstein": None, "js": None},
-                    ks_method=ks_method,
+                assert_verdict_is_the_full_evaluations(
+                    profile, state, correction=correction, ks_method=ks_method
                 )
 
 

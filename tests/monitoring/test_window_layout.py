@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 
 from guardrails import DriftProfile
 from guardrails.monitoring.reference import _Numeric
-from guardrails.monitoring.verdicts import drifted_features
+from tests.monitoring.support import assert_verdict_is_the_full_evaluations
 
 
 def awkward(seed: int, n: int) -> NDArray[np.float64]:
@@ -63,16 +63,8 @@ def test_a_state_merged_with_a_loaded_copys_state_gets_the_full_evaluation_verdi
     X = awkward(3, 3000)
     X[:, 0] += 0.3
     merged = profile.window_state().update(X[:1500]).merge(copy.window_state().update(X[1500:]))
-    settings = {"psi": 0.2, "wasserstein": None, "js": None}
     for correction in ("bonferroni", "none"):
-        report = profile.evaluate(merged, correction=correction, ks_method="asymp")
-        assert report.drifted_features == drifted_features(
-            profile,
-            merged,
-            tests=("ks", "chi2", "psi", "wasserstein", "js"),
-            alpha=0.05,
-            correction=correction,
-            limits=settings,
-            ks_method="asymp",
+        report = assert_verdict_is_the_full_evaluations(
+            profile, merged, correction=correction, ks_method="asymp"
         )
     assert "x0" in report.drifted_features
