@@ -20,6 +20,19 @@ def median_seconds(fn: Callable[[], Any], *, repeats: int = 7, number: int = 1) 
     return statistics.median(samples)
 
 
+def per_call_cost(g: Any, model: Any, batches: Sequence[Any]) -> tuple[list[float], list[float]]:
+    """The monitor's own time in each guarded call on ``batches``, and the model's
+    ``predict_proba`` time on the same rows right after it (both see the same cache and
+    load, and means of the two compare like with like)."""
+    own, model_t = [], []
+    for batch in batches:
+        own.append(g.decide(batch).timings["monitor"])
+        t = time.perf_counter()
+        model.predict_proba(batch)
+        model_t.append(time.perf_counter() - t)
+    return own, model_t
+
+
 def fmt_seconds(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:9.1f} us"

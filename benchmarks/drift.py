@@ -29,7 +29,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import fmt_seconds, median_seconds, table
+from _timing import fmt_seconds, median_seconds, per_call_cost, table
 
 from guardrails import DriftProfile, guard
 
@@ -316,18 +316,6 @@ def stream_rows() -> None:
         f"rows: {np.mean(model_t) * 1e6:.0f} us ({np.mean(own) / np.mean(model_t):.2f}x)"
     )
     forest_row()
-
-
-def per_call_cost(g: Any, model: Any, batches: list[Any]) -> tuple[list[float], list[float]]:
-    """The monitor's own time in each guarded call, and the model's predict_proba time on
-    the same rows, call after call (so both see the same cache and load)."""
-    own, model_t = [], []
-    for batch in batches:
-        own.append(g.decide(batch).timings["monitor"])
-        t = time.perf_counter()
-        model.predict_proba(batch)
-        model_t.append(time.perf_counter() - t)
-    return own, model_t
 
 
 def forest_row() -> None:
