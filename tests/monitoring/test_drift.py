@@ -14,6 +14,7 @@ from scipy.spatial.distance import jensenshannon
 
 from guardrails import ArtifactError, ConfigurationError, DriftProfile, InvalidInputError
 from guardrails.monitoring.drift import PSI_EPS, adjust_pvalues
+from tests.monitoring.support import benchmark_data
 
 
 def assert_same_report(a: Any, b: Any) -> None:
@@ -26,35 +27,6 @@ def assert_same_report(a: Any, b: Any) -> None:
             if w is not None:
                 feature["w"] = round(w["statistic"], 9)
     assert da == db
-
-
-def benchmark_data(
-    seed: int, n_ref: int = 100_000, n_cur: int = 100_000
-) -> tuple[NDArray[np.float64], NDArray[np.float64], list[int]]:
-    """The data of benchmarks/drift.py: 50 features of mixed shapes, 5 shifted.
-
-    Same generator as the benchmark script (kept in step by hand).
-    """
-    rng = np.random.default_rng(seed)
-
-    def draw(n: int, shifted: bool) -> NDArray[np.float64]:
-        cols = []
-        for j in range(50):
-            kind = j % 5
-            s = shifted and j in (3, 11, 22, 34, 47)
-            if kind == 0:
-                cols.append(rng.normal(0.2 if s else 0.0, 1.0, n))
-            elif kind == 1:
-                cols.append(rng.normal(0.0, 1.25 if s else 1.0, n))
-            elif kind == 2:
-                cols.append(rng.exponential(1.2 if s else 1.0, n))
-            elif kind == 3:
-                cols.append(rng.uniform(0.1 if s else 0.0, 1.1 if s else 1.0, n))
-            else:
-                cols.append(rng.poisson(3.3 if s else 3.0, n).astype(np.float64))
-        return np.column_stack(cols)
-
-    return draw(n_ref, False), draw(n_cur, True), [3, 11, 22, 34, 47]
 
 
 @pytest.fixture(scope="module")

@@ -14,33 +14,7 @@ from structlog.testing import CapturingLogger
 
 from guardrails import ConfigurationError, DriftProfile, Monitored, guard, rank_impact
 from guardrails.monitoring.reference import MIN_EFFECT, WASSERSTEIN_FLOOR
-
-
-def benchmark_data(
-    seed: int, n_ref: int, n_cur: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64], list[int]]:
-    """The generator of benchmarks/drift.py (50 features, 5 shifted), at any size."""
-    rng = np.random.default_rng(seed)
-
-    def draw(n: int, shifted: bool) -> NDArray[np.float64]:
-        cols = []
-        for j in range(50):
-            kind = j % 5
-            s = shifted and j in (3, 11, 22, 34, 47)
-            if kind == 0:
-                cols.append(rng.normal(0.2 if s else 0.0, 1.0, n))
-            elif kind == 1:
-                cols.append(rng.normal(0.0, 1.25 if s else 1.0, n))
-            elif kind == 2:
-                cols.append(rng.exponential(1.2 if s else 1.0, n))
-            elif kind == 3:
-                cols.append(rng.uniform(0.1 if s else 0.0, 1.1 if s else 1.0, n))
-            else:
-                cols.append(rng.poisson(3.3 if s else 3.0, n).astype(np.float64))
-        return np.column_stack(cols)
-
-    return draw(n_ref, False), draw(n_cur, True), [3, 11, 22, 34, 47]
-
+from tests.monitoring.support import benchmark_data
 
 # -- every statistic sees a constant column move ---------------------------------------------
 
