@@ -154,6 +154,20 @@ def _pending(driver: Any, kind: str) -> int:
     return int(lane.find_element(By.CSS_SELECTOR, '[data-count="pending"]').text.rstrip("+"))
 
 
+def _open_next_case(driver: Any) -> str:
+    """Click "next" and wait for the case page it loads (a script run before that page
+    is complete dies with the page it replaces); the id of the case it opened."""
+    driver.find_element(By.ID, "next").click()
+    WebDriverWait(driver, 30).until(
+        lambda d: (
+            "/cases/" in d.current_url
+            and d.execute_script("return document.readyState") == "complete"
+            and d.find_elements(By.ID, "case-id")
+        )
+    )
+    return str(driver.find_element(By.ID, "case-id").text)
+
+
 def _fetch_status(driver: Any, path: str, body: str) -> int:
     """POST a urlencoded body from the page (same origin, with its cookies); the status."""
     script = (
@@ -237,8 +251,7 @@ def test_a_second_reviewer_cannot_resolve_a_case_the_first_claimed(
     queue, url = setup["queue"], setup["url"]
     [cid] = queue.enqueue([case()])
     _sign_in(browser, url, "ana", setup["tokens"]["ana"])
-    browser.find_element(By.ID, "next").click()
-    assert browser.find_element(By.ID, "case-id").text == cid
+    assert _open_next_case(browser) == cid
     assert queue.get(cid).claimed_by == "ana"
 
     _sign_in(browser, url, "bob", setup["tokens"]["bob"])
@@ -284,7 +297,7 @@ def test_a_request_without_csrf_is_refused_and_a_wrong_token_gets_401(
     assert "wrong token" in browser.find_element(By.ID, "error").text
 
     _sign_in(browser, url, "ana", setup["tokens"]["ana"])
-    browser.find_element(By.ID, "next").click()
+    assert _open_next_case(browser) == cid
     assert _fetch_status(browser, f"/cases/{cid}/resolve", "label=dog") == 403
     assert queue.get(cid).status == "claimed"
 
